@@ -1,0 +1,8 @@
+"""Paperboy's ranking core: text -> features -> a per-user model -> scores with reasons.
+
+Pure: no network, no database, no e-mail. Takes plain data, returns plain data.
+"""
+
+from recommender.types import Paper, Profile, Ranked
+
+__all__ = ["Paper", "Profile", "Ranked"]

@@ -1,0 +1,39 @@
+"""Plain data that goes in and out of the ranker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One paper as the ranker sees it: an id and its text. Nothing else is required."""
+
+    id: str
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    announced: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What one user has told us: papers they saved, plus optional hints."""
+
+    saved: tuple[Paper, ...]
+    keywords: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    muted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A candidate with its score (higher is better, in [0, 1]) and why it scored so."""
+
+    paper: Paper
+    score: float
+    why: str
+    closest: tuple[str, ...] = field(default=())  # ids of the saved papers it is closest to
+    terms: tuple[str, ...] = field(default=())  # terms that contributed most to the score
