@@ -1,0 +1,645 @@
+"""Load and validate config.toml into frozen dataclasses.
+
+Every problem is collected and reported together with the file, the line and the key, so
+a person can fix the whole file in one go. Unknown keys are errors, with a suggestion for
+a misspelt one. Secrets are never read from the file: the file names an environment
+variable (or a file) that holds them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+
+from jobs.errors import ConfigError, UnknownPaperError
+from jobs.ids import canonical_arxiv_id
+
+DEFAULT_FETCH_CRON = "30 20 * * sun,mon-thu"  # 20:30 US Eastern: after arXiv's 20:00 announcement
+DEFAULT_FETCH_TIMEZONE = "America/New_York"
+ARXIV_RSS_BASE = "https://rss.arxiv.org/rss/"
+ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
+TRANSPORTS = ("outbox", "smtp", "console")
+SECURITIES = ("starttls", "ssl", "none")
+_EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_CATEGORY_RE = re.compile(r"^[a-z\-]+(\.[A-Za-z\-]+)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str
+    port: int = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    timeout: float = 30.0
+
+    def password(self) -> str | None:
+        """Read the password from the environment or the named file, at the moment of use."""
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(
+                    f"[email.smtp] password_env names ${self.password_env}, which is not set"
+                )
+            return value
+        if self.password_file:
+            try:
+                return self.password_file.read_text(encoding="utf-8").strip()
+            except OSError as e:
+                raise ConfigError(f"[email.smtp] cannot read password_file: {e}") from e
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class EmailConfig:
+    sender: str = "Paperboy <paperboy@localhost>"
+    transport: Literal["outbox", "smtp", "console"] = "outbox"
+    outbox: Path = Path("outbox")
+    reply_to: str | None = None
+    smtp: SmtpConfig | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArxivSourceConfig:
+    categories: tuple[str, ...] = ()
+    announce_types: tuple[str, ...] = ("new", "cross")
+    base_url: str = ARXIV_RSS_BASE
+
+    @property
+    def url(self) -> str:
+        """arXiv serves several categories in one feed: rss.arxiv.org/rss/cs.LG+cs.CL."""
+        return self.base_url + "+".join(self.categories)
+
+
+@dataclass(frozen=True, slots=True)
+class UserConfig:
+    name: str
+    email: tuple[str, ...]
+    schedule: str = "daily"  # daily | weekly | a cron expression
+    send_at: time = time(7, 30)
+    timezone: str = "UTC"
+    max_papers: int = 12
+    min_score: float = 0.0
+    categories: tuple[str, ...] = ()  # empty: every fetched category
+    saved: tuple[str, ...] = ()  # canonical ids
+    library: Path | None = None
+    keywords: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    muted: tuple[str, ...] = ()
+
+    def trigger(self) -> CronTrigger:
+        """The user's digest schedule as an APScheduler cron trigger in their time zone."""
+        return digest_trigger(self.schedule, self.send_at, self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    database: str
+    timezone: str = "UTC"
+    contact: str | None = None  # put in the User-Agent, as arXiv asks of robots
+    fetch_schedule: str = DEFAULT_FETCH_CRON
+    fetch_timezone: str = DEFAULT_FETCH_TIMEZONE
+    arxiv: ArxivSourceConfig | None = None
+    email: EmailConfig = field(default_factory=EmailConfig)
+    users: tuple[UserConfig, ...] = ()
+
+    def user(self, name: str) -> UserConfig:
+        """The configured user called `name`; ConfigError (with the known names) otherwise."""
+        for user in self.users:
+            if user.name == name:
+                return user
+        known = ", ".join(u.name for u in self.users) or "none"
+        raise ConfigError(f"{self.path}: no user named {name!r} (configured: {known})")
+
+
+def digest_trigger(schedule: str, send_at: time, timezone: str) -> CronTrigger:
+    """daily -> every day at send_at; weekly -> Mondays at send_at; else a crontab line."""
+    tz = ZoneInfo(timezone)
+    if schedule == "daily":
+        return CronTrigger(hour=send_at.hour, minute=send_at.minute, timezone=tz)
+    if schedule == "weekly":
+        return CronTrigger(day_of_week="mon", hour=send_at.hour, minute=send_at.minute, timezone=tz)
+    return CronTrigger.from_crontab(schedule, timezone=tz)
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+class _Problems:
+    """Collects problems with their line numbers so all are reported at once."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+        self.items: list[tuple[int | None, str]] = []
+
+    def add(self, where: Sequence[str | int], message: str, key: str | None = None) -> None:
+        line = self._locate(where, key)
+        self.items.append((line, message))
+
+    def _locate(self, where: Sequence[str | int], key: str | None) -> int | None:
+        """Find the line of `key` inside the table at `where` (e.g. ["users", 1])."""
+        header_parts = [p for p in where if isinstance(p, str)]
+        index = next((p for p in where if isinstance(p, int)), None)
+        header = ".".join(header_parts)
+        seen = -1
+        inside = not header
+        for number, raw in enumerate(self.lines, start=1):
+            line = raw.strip()
+            table = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", line)
+            if table:
+                name = table.group(1)
+                if name == header:
+                    if line.startswith("[["):
+                        seen += 1
+                        inside = index is None or seen == index
+                    else:
+                        inside = True
+                    if inside and key is None:
+                        return number
+                else:
+                    inside = False
+                continue
+            if inside and key is not None and re.match(rf"^\"?{re.escape(key)}\"?\s*=", line):
+                return number
+        return None
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        lines = []
+        for line, message in sorted(self.items, key=lambda item: item[0] or 0):
+            where = f"{self.path}:{line}" if line else f"{self.path}"
+            lines.append(f"{where}: {message}")
+        count = len(self.items)
+        head = f"{count} problem{'s' if count > 1 else ''} in {self.path}:"
+        raise ConfigError("\n".join([head, *("  " + line for line in lines)]))
+
+
+def _check_keys(
+    table: Mapping[str, Any],
+    allowed: Sequence[str],
+    where: Sequence[str | int],
+    label: str,
+    problems: _Problems,
+) -> None:
+    for key in table:
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(allowed)})"
+        problems.add(where, f"unknown key {key!r} in {label}{hint}", key)
+
+
+def _get(
+    table: Mapping[str, Any],
+    key: str,
+    kind: type | tuple[type, ...],
+    default: Any,
+    where: Sequence[str | int],
+    label: str,
+    problems: _Problems,
+    expected: str,
+) -> Any:
+    if key not in table:
+        return default
+    value = table[key]
+    if isinstance(value, bool) and kind is not bool and bool not in _as_tuple(kind):
+        problems.add(where, f"{label}.{key} must be {expected}, not {value!r}", key)
+        return default
+    if not isinstance(value, kind):
+        problems.add(where, f"{label}.{key} must be {expected}, not {value!r}", key)
+        return default
+    return value
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _str_list(
+    table: Mapping[str, Any],
+    key: str,
+    where: Sequence[str | int],
+    label: str,
+    problems: _Problems,
+) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.add(where, f"{label}.{key} must be a list of strings", key)
+        return ()
+    return tuple(v.strip() for v in value if v.strip())
+
+
+def _check_timezone(name: str, where: Sequence[str | int], key: str, problems: _Problems) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.add(where, f"unknown time zone {name!r} (expected e.g. 'Europe/Berlin')", key)
+        return "UTC"
+    return name
+
+
+def _check_categories(
+    values: tuple[str, ...], where: Sequence[str | int], label: str, problems: _Problems
+) -> tuple[str, ...]:
+    bad = [v for v in values if not _CATEGORY_RE.match(v)]
+    if bad:
+        problems.add(
+            where,
+            f"{label}.categories: {', '.join(map(repr, bad))} are not arXiv categories "
+            "(expected e.g. 'cs.LG', 'stat.ML', 'hep-th')",
+            "categories",
+        )
+    return tuple(v for v in values if v not in bad)
+
+
+def _parse_time(value: Any, where: Sequence[str | int], label: str, problems: _Problems) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str):
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+        if m and int(m.group(1)) < 24 and int(m.group(2)) < 60:
+            return time(int(m.group(1)), int(m.group(2)))
+    problems.add(where, f'{label}.send_at must be a time like "07:30", not {value!r}', "send_at")
+    return time(7, 30)
+
+
+def _check_cron(
+    schedule: str, where: Sequence[str | int], label: str, key: str, problems: _Problems
+) -> None:
+    try:
+        CronTrigger.from_crontab(schedule)
+    except ValueError as e:
+        problems.add(
+            where,
+            f"{label}.{key} must be 'daily', 'weekly' or a cron expression "
+            f"like '30 7 * * mon-fri', not {schedule!r} ({e})",
+            key,
+        )
+
+
+def _resolve_path(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _resolve_database(base: Path, url: str) -> str:
+    """Relative SQLite paths are relative to the config file, not to the working directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        rest = url[len(prefix) :]
+        return prefix + str(_resolve_path(base, rest))
+    return url
+
+
+_TOP = ("paperboy", "sources", "email", "users")
+_PAPERBOY = ("database", "timezone", "contact", "fetch_schedule", "fetch_timezone")
+_SOURCES = ("arxiv",)
+_ARXIV = ("categories", "announce_types", "base_url")
+_EMAIL = ("from", "transport", "outbox", "reply_to", "smtp")
+_SMTP = ("host", "port", "security", "username", "password_env", "password_file", "timeout")
+_USER = (
+    "name",
+    "email",
+    "schedule",
+    "send_at",
+    "timezone",
+    "max_papers",
+    "min_score",
+    "categories",
+    "saved",
+    "library",
+    "keywords",
+    "authors",
+    "muted",
+)
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and validate config.toml; raise ConfigError listing every problem found."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: no such config file (create one with `paperboy init`)") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read config file: {e}") from e
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Validate the TOML text of a config file (path is used in messages and for relative paths)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        # tomllib's message ends "(at line L, column C)"; lead with file:line as compilers do.
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        where = f"{path}:{m.group(1)}:{m.group(2)}" if m else str(path)
+        raise ConfigError(f"{where}: invalid TOML: {e}") from e
+
+    problems = _Problems(path, text)
+    base = path.parent.resolve()
+    _check_keys(data, _TOP, [], "the top level", problems)
+
+    general = _table(data, "paperboy", [], problems)
+    _check_keys(general, _PAPERBOY, ["paperboy"], "[paperboy]", problems)
+    database = _get(
+        general,
+        "database",
+        str,
+        "sqlite:///paperboy.db",
+        ["paperboy"],
+        "paperboy",
+        problems,
+        'a database URL like "sqlite:///paperboy.db"',
+    )
+    timezone = _check_timezone(
+        _get(general, "timezone", str, "UTC", ["paperboy"], "paperboy", problems, "a string"),
+        ["paperboy"],
+        "timezone",
+        problems,
+    )
+    contact = _get(
+        general, "contact", str, None, ["paperboy"], "paperboy", problems, "an e-mail address"
+    )
+    fetch_schedule = _get(
+        general,
+        "fetch_schedule",
+        str,
+        DEFAULT_FETCH_CRON,
+        ["paperboy"],
+        "paperboy",
+        problems,
+        "a cron expression",
+    )
+    _check_cron(fetch_schedule, ["paperboy"], "paperboy", "fetch_schedule", problems)
+    fetch_timezone = _check_timezone(
+        _get(
+            general,
+            "fetch_timezone",
+            str,
+            DEFAULT_FETCH_TIMEZONE,
+            ["paperboy"],
+            "paperboy",
+            problems,
+            "a string",
+        ),
+        ["paperboy"],
+        "fetch_timezone",
+        problems,
+    )
+
+    sources = _table(data, "sources", [], problems)
+    _check_keys(sources, _SOURCES, ["sources"], "[sources]", problems)
+    arxiv: ArxivSourceConfig | None = None
+    if "arxiv" in sources:
+        raw = _table(sources, "arxiv", ["sources", "arxiv"], problems)
+        _check_keys(raw, _ARXIV, ["sources", "arxiv"], "[sources.arxiv]", problems)
+        where: list[str | int] = ["sources", "arxiv"]
+        categories = _check_categories(
+            _str_list(raw, "categories", where, "sources.arxiv", problems),
+            where,
+            "sources.arxiv",
+            problems,
+        )
+        if not categories:
+            problems.add(
+                where,
+                "sources.arxiv.categories must name at least one category",
+                "categories" if "categories" in raw else None,
+            )
+        types = _str_list(raw, "announce_types", where, "sources.arxiv", problems) or (
+            "new",
+            "cross",
+        )
+        bad = [t for t in types if t not in ANNOUNCE_TYPES]
+        if bad:
+            problems.add(
+                where,
+                f"sources.arxiv.announce_types: unknown {', '.join(bad)} "
+                f"(expected some of {', '.join(ANNOUNCE_TYPES)})",
+                "announce_types",
+            )
+        base_url = _get(
+            raw, "base_url", str, ARXIV_RSS_BASE, where, "sources.arxiv", problems, "a URL"
+        )
+        arxiv = ArxivSourceConfig(categories, types, base_url)
+
+    email = _email(_table(data, "email", [], problems), base, problems)
+
+    raw_users = data.get("users", [])
+    users: list[UserConfig] = []
+    if not isinstance(raw_users, list):
+        problems.add(["users"], "users must be an array of tables: [[users]]", None)
+        raw_users = []
+    for index, raw_user in enumerate(raw_users):
+        user = _user(raw_user, index, base, timezone, problems)
+        if user is not None:
+            users.append(user)
+    names = [u.name for u in users]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        second = [i for i, u in enumerate(users) if u.name == name][1]
+        problems.add(["users", second], f"duplicate user name {name!r}", "name")
+
+    problems.raise_if_any()
+    return Config(
+        path=path,
+        database=_resolve_database(base, database),
+        timezone=timezone,
+        contact=contact,
+        fetch_schedule=fetch_schedule,
+        fetch_timezone=fetch_timezone,
+        arxiv=arxiv,
+        email=email,
+        users=tuple(users),
+    )
+
+
+def _table(
+    data: Mapping[str, Any], key: str, where: Sequence[str | int], problems: _Problems
+) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        problems.add(where, f"{key} must be a table", key)
+        return {}
+    return value
+
+
+def _email(raw: Mapping[str, Any], base: Path, problems: _Problems) -> EmailConfig:
+    where: list[str | int] = ["email"]
+    _check_keys(raw, _EMAIL, where, "[email]", problems)
+    sender = _get(
+        raw,
+        "from",
+        str,
+        EmailConfig.sender,
+        where,
+        "email",
+        problems,
+        'an address like "Paperboy <paperboy@example.org>"',
+    )
+    transport = _get(raw, "transport", str, "outbox", where, "email", problems, "a string")
+    if transport not in TRANSPORTS:
+        problems.add(
+            where,
+            f"email.transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}",
+            "transport",
+        )
+        transport = "outbox"
+    outbox = _resolve_path(
+        base, _get(raw, "outbox", str, "outbox", where, "email", problems, "a folder path")
+    )
+    reply_to = _get(raw, "reply_to", str, None, where, "email", problems, "an e-mail address")
+    smtp: SmtpConfig | None = None
+    if "smtp" in raw:
+        s = _table(raw, "smtp", ["email", "smtp"], problems)
+        w: list[str | int] = ["email", "smtp"]
+        _check_keys(s, _SMTP, w, "[email.smtp]", problems)
+        host = _get(s, "host", str, "", w, "email.smtp", problems, "a host name")
+        if not host:
+            problems.add(w, "email.smtp.host is required", None)
+        port = _get(s, "port", int, 587, w, "email.smtp", problems, "a port number")
+        security = _get(s, "security", str, "starttls", w, "email.smtp", problems, "a string")
+        if security not in SECURITIES:
+            problems.add(
+                w,
+                f"email.smtp.security must be one of {', '.join(SECURITIES)}, not {security!r}",
+                "security",
+            )
+            security = "starttls"
+        if security == "none" and host not in ("localhost", "127.0.0.1", "::1"):
+            problems.add(
+                w,
+                'email.smtp.security = "none" sends the password in clear text; '
+                "it is only allowed for localhost",
+                "security",
+            )
+        if "password" in s:
+            problems.add(
+                w,
+                "email.smtp.password: secrets never live in config.toml; "
+                'use password_env = "PAPERBOY_SMTP_PASSWORD" or password_file',
+                "password",
+            )
+        password_file = s.get("password_file")
+        smtp = SmtpConfig(
+            host=host,
+            port=port,
+            security=security,
+            username=_get(s, "username", str, None, w, "email.smtp", problems, "a string"),
+            password_env=_get(
+                s,
+                "password_env",
+                str,
+                None,
+                w,
+                "email.smtp",
+                problems,
+                "the name of an environment variable",
+            ),
+            password_file=_resolve_path(base, password_file)
+            if isinstance(password_file, str)
+            else None,
+            timeout=float(
+                _get(
+                    s,
+                    "timeout",
+                    (int, float),
+                    30.0,
+                    w,
+                    "email.smtp",
+                    problems,
+                    "a number of seconds",
+                )
+            ),
+        )
+    if transport == "smtp" and smtp is None:
+        problems.add(
+            where, 'email.transport is "smtp" but there is no [email.smtp] table', "transport"
+        )
+    return EmailConfig(sender, transport, outbox, reply_to, smtp)
+
+
+def _user(
+    raw: Any, index: int, base: Path, default_tz: str, problems: _Problems
+) -> UserConfig | None:
+    where: list[str | int] = ["users", index]
+    if not isinstance(raw, dict):
+        problems.add(where, "each [[users]] entry must be a table", None)
+        return None
+    name = _get(raw, "name", str, "", where, "users", problems, "a string")
+    label = f"[[users]] {name!r}" if name else f"[[users]] #{index + 1}"
+    if not name:
+        problems.add(where, f"{label}: name is required", None)
+    _check_keys(raw, _USER, where, label, problems)
+
+    def field_(key: str, kind: type | tuple[type, ...], default: Any, expected: str) -> Any:
+        return _get(raw, key, kind, default, where, label, problems, expected)
+
+    emails = _str_list(raw, "email", where, label, problems)
+    if not emails:
+        problems.add(where, f"{label}: email is required", "email" if "email" in raw else None)
+    for address in emails:
+        if not _EMAIL_RE.match(address):
+            problems.add(where, f"{label}: {address!r} is not an e-mail address", "email")
+    schedule = field_("schedule", str, "daily", "'daily', 'weekly' or a cron expression")
+    if schedule not in ("daily", "weekly"):
+        _check_cron(schedule, where, label, "schedule", problems)
+    send_at = _parse_time(raw.get("send_at", "07:30"), where, label, problems)
+    timezone = _check_timezone(
+        field_("timezone", str, default_tz, "a time zone name"), where, "timezone", problems
+    )
+    max_papers = field_("max_papers", int, 12, "a whole number")
+    if max_papers < 1:
+        problems.add(where, f"{label}.max_papers must be at least 1", "max_papers")
+    min_score = float(field_("min_score", (int, float), 0.0, "a number from 0 to 1"))
+    if not 0 <= min_score <= 1:
+        problems.add(where, f"{label}.min_score must be between 0 and 1", "min_score")
+    saved: list[str] = []
+    for value in _str_list(raw, "saved", where, label, problems):
+        try:
+            canonical, _version = canonical_arxiv_id(value)
+        except UnknownPaperError as e:
+            problems.add(where, f"{label}.saved: {e}", "saved")
+            continue
+        if canonical not in saved:
+            saved.append(canonical)
+    library = raw.get("library")
+    return UserConfig(
+        name=name,
+        email=emails,
+        schedule=schedule,
+        send_at=send_at,
+        timezone=timezone,
+        max_papers=max_papers,
+        min_score=min_score,
+        categories=_check_categories(
+            _str_list(raw, "categories", where, label, problems), where, label, problems
+        ),
+        saved=tuple(saved),
+        library=_resolve_path(base, library) if isinstance(library, str) else None,
+        keywords=_str_list(raw, "keywords", where, label, problems),
+        authors=_str_list(raw, "authors", where, label, problems),
+        muted=_str_list(raw, "muted", where, label, problems),
+    )
+
+
+def config_path(option: str | None, environ: Mapping[str, str] | None = None) -> Path:
+    """--config PATH, else $PAPERBOY_CONFIG, else ./config.toml."""
+    env = os.environ if environ is None else environ
+    return Path(option or env.get("PAPERBOY_CONFIG") or "config.toml")

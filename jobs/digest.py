@@ -1,0 +1,315 @@
+"""The digest job: for each user whose digest is due, rank, render, record, send.
+
+    retry this user's pending deliveries (same bytes, same Message-ID)
+    if the user's schedule has fired since their last digest (or forced):
+        candidates = papers listed since the user's window, not yet mailed to them,
+                     not in their saved papers, in their categories
+                     + papers of a digest of theirs that failed for good
+        ranked     = recommender.rank(profile, candidates, background)
+        picked     = the top max_papers with score >= min_score
+        message    = emails.build_message(digest)
+        storage.create_delivery(pending, message, picked)   # ledger + window, atomically
+        transport.send(message) -> mark sent | retry later (4xx) | failed (5xx)
+
+A crash between "recorded" and "sent" leaves a pending delivery that the next run sends,
+unchanged: a paper is never put into two digests for the same user.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import recommender
+from emails.delivery import (
+    ConsoleTransport,
+    DeliveryError,
+    OutboxTransport,
+    PermanentDeliveryError,
+    SmtpTransport,
+    Transport,
+)
+from emails.digest import Digest, DigestItem
+from emails.render import build_message, render_html
+from jobs.config import Config, UserConfig
+from jobs.ids import abs_url, pdf_url
+from jobs.storage import Storage, StoredPaper, utcnow
+
+log = logging.getLogger(__name__)
+
+BACKGROUND_SIZE = 2000  # stored papers used as the ranker's negatives
+
+
+@dataclass(frozen=True, slots=True)
+class DigestResult:
+    """What happened for one user in one run."""
+
+    user: str
+    status: str  # sent | empty | not-due | failed | retry-later | dry-run
+    considered: int = 0
+    picked: tuple[recommender.Ranked, ...] = ()
+    receipt: str | None = None
+    error: str | None = None
+    resent: int = 0  # pending deliveries from earlier runs sent now
+    message: EmailMessage | None = field(default=None, compare=False)
+
+
+def make_transport(config: Config) -> Transport:
+    """The transport named in [email]; the SMTP password is read now, from the environment."""
+    settings = config.email
+    if settings.transport == "smtp" and settings.smtp is not None:
+        smtp = settings.smtp
+        return SmtpTransport(
+            host=smtp.host,
+            port=smtp.port,
+            security=smtp.security,
+            username=smtp.username,
+            password=smtp.password(),
+            timeout=smtp.timeout,
+        )
+    if settings.transport == "console":
+        return ConsoleTransport()
+    return OutboxTransport(settings.outbox)
+
+
+def is_due(user: UserConfig, last_digest_at: datetime | None, now: datetime) -> bool:
+    """Due when the user's schedule has fired since their last digest (or never had one)."""
+    if last_digest_at is None:
+        return True
+    trigger = user.trigger()
+    following = trigger.get_next_fire_time(None, last_digest_at + timedelta(seconds=1))
+    return following is not None and following <= now
+
+
+def to_paper(p: StoredPaper) -> recommender.Paper:
+    return recommender.Paper(
+        id=p.id,
+        title=p.title,
+        abstract=p.abstract,
+        authors=p.authors,
+        categories=p.categories,
+        announced=p.announced,
+    )
+
+
+def in_categories(paper: StoredPaper, categories: Sequence[str]) -> bool:
+    """A paper passes a user's category filter when any of its categories is listed."""
+    return not categories or any(c in categories for c in paper.categories)
+
+
+def candidates_for(storage: Storage, user: UserConfig) -> list[StoredPaper]:
+    """Papers this user has not seen: listed since their window, or returned by a failure."""
+    state = storage.user_state(user.name)
+    fresh = storage.listed_papers(after=state.listed_through, exclude_user=user.name)
+    returned = storage.returned_papers(user.name)
+    saved = set(user.saved)
+    seen: set[str] = set()
+    out: list[StoredPaper] = []
+    for paper in [*fresh, *returned]:
+        if paper.id in seen or paper.id in saved or not in_categories(paper, user.categories):
+            continue
+        seen.add(paper.id)
+        out.append(paper)
+    return out
+
+
+def profile_for(storage: Storage, user: UserConfig) -> recommender.Profile:
+    """The user's profile with the saved papers' stored text (missing ones are logged)."""
+    stored = storage.get_papers(user.saved)
+    missing = [pid for pid in user.saved if pid not in stored]
+    if missing:
+        log.warning(
+            "%s: %d saved paper(s) have no metadata yet (%s); `paperboy fetch` looks them up",
+            user.name,
+            len(missing),
+            ", ".join(missing[:5]) + ("…" if len(missing) > 5 else ""),
+        )
+    return recommender.Profile(
+        saved=tuple(to_paper(stored[pid]) for pid in user.saved if pid in stored),
+        keywords=user.keywords,
+        authors=user.authors,
+        muted=user.muted,
+    )
+
+
+def rank_for(
+    storage: Storage, user: UserConfig, candidates: Sequence[StoredPaper]
+) -> list[recommender.Ranked]:
+    """Rank candidates for a user against a fixed-seed sample of stored papers."""
+    profile = profile_for(storage, user)
+    exclude = {p.id for p in candidates} | set(user.saved)
+    background = storage.sample_papers(BACKGROUND_SIZE, exclude=exclude)
+    return recommender.rank(
+        profile, [to_paper(p) for p in candidates], [to_paper(p) for p in background]
+    )
+
+
+def pick(ranked: Sequence[recommender.Ranked], user: UserConfig) -> list[recommender.Ranked]:
+    """The top max_papers at or above the user's threshold."""
+    return [r for r in ranked if r.score >= user.min_score][: user.max_papers]
+
+
+def build_digest(
+    config: Config,
+    user: UserConfig,
+    picked: Sequence[recommender.Ranked],
+    considered: int,
+    now: datetime,
+) -> Digest:
+    local_day = now.astimezone(ZoneInfo(user.timezone)).date()
+    items = tuple(
+        DigestItem(
+            paper_id=r.paper.id,
+            title=r.paper.title,
+            abstract=r.paper.abstract,
+            authors=r.paper.authors,
+            categories=r.paper.categories,
+            score=r.score,
+            why=r.why,
+            abs_url=abs_url(r.paper.id),
+            pdf_url=pdf_url(r.paper.id),
+            announced=r.paper.announced,
+        )
+        for r in picked
+    )
+    return Digest(
+        user_name=user.name,
+        to=user.email,
+        sender=config.email.sender,
+        day=local_day,
+        items=items,
+        considered=considered,
+        created_at=now,
+        reply_to=config.email.reply_to,
+    )
+
+
+def _domain(sender: str) -> str:
+    address = parseaddr(sender)[1]
+    return address.rpartition("@")[2] or "paperboy.invalid"
+
+
+def _send(
+    storage: Storage, transport: Transport, delivery_id: int, message: EmailMessage
+) -> tuple[str, str | None, str | None]:
+    """Send one recorded delivery; returns (status, receipt, error)."""
+    try:
+        receipt = transport.send(message)
+    except PermanentDeliveryError as e:
+        storage.mark_attempt_failed(delivery_id, str(e), permanent=True)
+        log.error("delivery %d failed for good: %s", delivery_id, e)
+        return "failed", None, str(e)
+    except DeliveryError as e:
+        storage.mark_attempt_failed(delivery_id, str(e), permanent=False)
+        log.warning("delivery %d failed, will retry on the next run: %s", delivery_id, e)
+        return "retry-later", None, str(e)
+    storage.mark_sent(delivery_id, receipt)
+    return "sent", receipt, None
+
+
+def resend_pending(storage: Storage, transport: Transport, user_name: str) -> int:
+    """Send this user's deliveries left pending by a crash or a temporary failure."""
+    sent = 0
+    for delivery in storage.deliveries(user_name=user_name, status="pending"):
+        message = email.message_from_bytes(delivery.message, policy=email.policy.SMTP)
+        assert isinstance(message, EmailMessage)
+        status, _receipt, _error = _send(storage, transport, delivery.id, message)
+        sent += status == "sent"
+    return sent
+
+
+def digest_for_user(
+    config: Config,
+    storage: Storage,
+    user: UserConfig,
+    transport: Transport,
+    *,
+    now: datetime | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    preview: Path | None = None,
+) -> DigestResult:
+    """Build and send one user's digest if it is due; see the module docstring."""
+    now = now or utcnow()
+    resent = 0 if dry_run else resend_pending(storage, transport, user.name)
+    state = storage.user_state(user.name)
+    if not force and not is_due(user, state.last_digest_at, now):
+        return DigestResult(user.name, "not-due", resent=resent)
+    candidates = candidates_for(storage, user)
+    ranked = rank_for(storage, user, candidates) if candidates else []
+    picked = pick(ranked, user)
+    listed = [p.listed_at for p in candidates if p.listed_at is not None]
+    listed_through = max(listed) if listed else None
+    if state.listed_through and listed_through and listed_through < state.listed_through:
+        listed_through = state.listed_through
+    if not picked:
+        if not dry_run:
+            storage.record_empty_digest(user.name, listed_through)
+        return DigestResult(user.name, "empty", considered=len(candidates), resent=resent)
+    digest = build_digest(config, user, picked, len(candidates), now)
+    message = build_message(digest, domain=_domain(config.email.sender))
+    if preview is not None:
+        preview.parent.mkdir(parents=True, exist_ok=True)
+        preview.write_text(render_html(digest), encoding="utf-8")
+    if dry_run:
+        return DigestResult(
+            user.name, "dry-run", len(candidates), tuple(picked), message=message, resent=resent
+        )
+    delivery_id = storage.create_delivery(
+        user_name=user.name,
+        message_id=str(message["Message-ID"]),
+        digest_day=digest.day,
+        message=message.as_bytes(),
+        paper_ids=[r.paper.id for r in picked],
+        listed_through=listed_through,
+    )
+    status, receipt, error = _send(storage, transport, delivery_id, message)
+    return DigestResult(
+        user.name,
+        status,
+        len(candidates),
+        tuple(picked),
+        receipt=receipt,
+        error=error,
+        resent=resent,
+        message=message,
+    )
+
+
+def run_digests(
+    config: Config,
+    storage: Storage,
+    *,
+    users: Sequence[str] | None = None,
+    transport: Transport | None = None,
+    now: datetime | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    preview: Path | None = None,
+    on_user: Callable[[DigestResult], None] | None = None,
+) -> list[DigestResult]:
+    """Digest every configured user (or the named ones); one failing user never stops the rest."""
+    chosen = [config.user(name) for name in users] if users else list(config.users)
+    transport = transport or make_transport(config)
+    results = []
+    for user in chosen:
+        try:
+            result = digest_for_user(
+                config, storage, user, transport, now=now, force=force, dry_run=dry_run,
+                preview=preview,
+            )
+        except Exception as e:  # one user's bug must not cost the others their digest
+            log.exception("digest for %s failed", user.name)
+            result = DigestResult(user.name, "failed", error=f"{type(e).__name__}: {e}")
+        results.append(result)
+        if on_user is not None:
+            on_user(result)
+    return results

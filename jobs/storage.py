@@ -1,0 +1,628 @@
+"""All of Paperboy's state, behind one class: papers, sources, deliveries and the ledger.
+
+SQLAlchemy 2.x Core, so the same code runs on SQLite (the default) and PostgreSQL. No
+other module writes SQL. Timestamps are timezone-aware UTC in and out, also on SQLite.
+
+Exactly-once delivery rests on three tables:
+  deliveries  one row per digest message, with its Message-ID and the message itself,
+              written as `pending` *before* it is sent, marked `sent` after the server
+              accepted it (a pending row is re-sent, unchanged, by the next run);
+  ledger      (user, paper) -> delivery: a paper is mailed to a user at most once;
+  user_state  per user, the listing time up to which candidates were considered.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    create_engine,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from jobs.errors import StorageError
+from jobs.sources.base import SourcePaper
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (the only kind of time stored)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC; SQLite hands back naive values, which are UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to storage; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+papers = Table(
+    "papers",
+    metadata,
+    Column("id", String(128), primary_key=True),  # canonical id (see jobs.ids)
+    Column("title", Text, nullable=False),
+    Column("abstract", Text, nullable=False, default=""),
+    Column("authors", JSON, nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("version", Integer),
+    Column("link", Text),
+    Column("comment", Text),
+    Column("announced", Date),  # the first announcement day
+    # When the paper first appeared in a listing (a candidate for digests). NULL for papers
+    # known only from a lookup (a user's saved paper), which are never news.
+    Column("listed_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_papers_listed_at", "listed_at"),
+)
+
+paper_sources = Table(
+    "paper_sources",
+    metadata,
+    Column("paper_id", String(128), ForeignKey("papers.id"), primary_key=True),
+    Column("source", String(200), primary_key=True),
+    Column("announce_type", String(32)),
+    Column("first_seen", UTCDateTime, nullable=False),
+)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("url", Text),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_attempt_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("last_count", Integer),  # papers in the last successful response
+    Column("last_new", Integer),  # of which new to the database
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_name", String(200), nullable=False),
+    Column("message_id", String(300), nullable=False, unique=True),
+    Column("digest_day", Date, nullable=False),
+    Column("status", String(20), nullable=False),  # pending | sent | failed
+    Column("paper_count", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("receipt", Text),  # where it went: an .eml path, "smtp.example.org:587", ...
+    Column("message", LargeBinary, nullable=False),  # the exact bytes, so a retry is identical
+    Index("ix_deliveries_user_status", "user_name", "status"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
+    Column("paper_id", String(128), primary_key=True),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), nullable=False),
+)
+
+user_state = Table(
+    "user_state",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
+    Column("listed_through", UTCDateTime),  # candidates are papers listed after this
+    Column("last_digest_at", UTCDateTime),  # when the last digest was built (sent or empty)
+)
+
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPaper:
+    id: str
+    title: str
+    abstract: str
+    authors: tuple[str, ...]
+    categories: tuple[str, ...]
+    version: int | None
+    link: str | None
+    comment: str | None
+    announced: date | None
+    listed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    new: int
+    updated: int
+    unchanged: int
+
+    @property
+    def total(self) -> int:
+        return self.new + self.updated + self.unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    name: str
+    url: str | None
+    etag: str | None
+    last_modified: str | None
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    last_count: int | None
+    last_new: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    user_name: str
+    message_id: str
+    digest_day: date
+    status: str
+    paper_count: int
+    created_at: datetime
+    sent_at: datetime | None
+    attempts: int
+    last_error: str | None
+    receipt: str | None
+    message: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class UserState:
+    user_name: str
+    listed_through: datetime | None
+    last_digest_at: datetime | None
+
+
+def _paper(row: Row[Any]) -> StoredPaper:
+    return StoredPaper(
+        id=row.id,
+        title=row.title,
+        abstract=row.abstract or "",
+        authors=tuple(row.authors or ()),
+        categories=tuple(row.categories or ()),
+        version=row.version,
+        link=row.link,
+        comment=row.comment,
+        announced=row.announced,
+        listed_at=row.listed_at,
+    )
+
+
+def _delivery(row: Row[Any]) -> Delivery:
+    return Delivery(
+        id=row.id,
+        user_name=row.user_name,
+        message_id=row.message_id,
+        digest_day=row.digest_day,
+        status=row.status,
+        paper_count=row.paper_count,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        receipt=row.receipt,
+        message=bytes(row.message),
+    )
+
+
+def _merge(old: StoredPaper, new: SourcePaper) -> dict[str, Any]:
+    """What to change in a stored paper given a new sighting: never replace with less."""
+    changes: dict[str, Any] = {}
+    newer = (new.version or 0) >= (old.version or 0)
+    if new.title and (newer or not old.title) and new.title != old.title:
+        changes["title"] = new.title
+    if new.abstract and (newer or not old.abstract) and new.abstract != old.abstract:
+        changes["abstract"] = new.abstract
+    if new.authors and (newer or not old.authors) and tuple(new.authors) != old.authors:
+        changes["authors"] = list(new.authors)
+    merged = list(old.categories) + [c for c in new.categories if c not in old.categories]
+    if merged != list(old.categories):
+        changes["categories"] = merged
+    if new.version and (old.version or 0) < new.version:
+        changes["version"] = new.version
+    if new.link and not old.link:
+        changes["link"] = new.link
+    if new.comment and (newer or not old.comment) and new.comment != old.comment:
+        changes["comment"] = new.comment
+    if new.announced and (old.announced is None or new.announced < old.announced):
+        changes["announced"] = new.announced
+    return changes
+
+
+class Storage:
+    """The database, opened from a SQLAlchemy URL. The one place that speaks SQL."""
+
+    def __init__(self, engine: Engine, *, now: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
+        self._now = now
+
+    @classmethod
+    def open(cls, url: str, *, now: Callable[[], datetime] = utcnow) -> Storage:
+        """Connect and create missing tables; StorageError if the database is unusable."""
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30}
+            if url in ("sqlite://", "sqlite:///:memory:"):
+                kwargs["poolclass"] = StaticPool
+                kwargs["connect_args"]["check_same_thread"] = False
+        try:
+            engine = create_engine(url, **kwargs)
+            metadata.create_all(engine)
+        except (SQLAlchemyError, ImportError) as e:
+            raise StorageError(f"cannot open database {_redact(url)}: {e}") from e
+        return cls(engine, now=now)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _tx(self) -> Any:
+        return self.engine.begin()
+
+    # --- papers -------------------------------------------------------------------------
+
+    def upsert_papers(
+        self, items: Iterable[SourcePaper], *, source: str, listed: bool
+    ) -> UpsertResult:
+        """Insert new papers, merge what is new into known ones (one transaction).
+
+        `listed` marks a sighting in an announcement listing: such papers become digest
+        candidates. A paper seen twice (two categories, two versions, two sources) stays
+        one row; nothing stored is replaced by an empty or older value.
+        """
+        now = self._now()
+        by_id: dict[str, SourcePaper] = {}
+        for item in items:
+            by_id[item.id] = item  # the last sighting of an id within one batch wins
+        new = updated = unchanged = 0
+        try:
+            with self._tx() as conn:
+                existing = self._papers(conn, list(by_id))
+                seen = (
+                    {
+                        row.paper_id
+                        for row in conn.execute(
+                            select(paper_sources.c.paper_id).where(
+                                paper_sources.c.source == source,
+                                paper_sources.c.paper_id.in_(list(by_id)),
+                            )
+                        )
+                    }
+                    if by_id
+                    else set()
+                )
+                inserts = []
+                for pid, item in by_id.items():
+                    old = existing.get(pid)
+                    if old is None:
+                        inserts.append(
+                            {
+                                "id": pid,
+                                "title": item.title,
+                                "abstract": item.abstract,
+                                "authors": list(item.authors),
+                                "categories": list(item.categories),
+                                "version": item.version,
+                                "link": item.link,
+                                "comment": item.comment,
+                                "announced": item.announced,
+                                "listed_at": now if listed else None,
+                                "created_at": now,
+                                "updated_at": now,
+                            }
+                        )
+                        new += 1
+                        continue
+                    changes = _merge(old, item)
+                    if listed and old.listed_at is None:
+                        changes["listed_at"] = now
+                    if changes:
+                        changes["updated_at"] = now
+                        conn.execute(update(papers).where(papers.c.id == pid).values(**changes))
+                        updated += 1
+                    else:
+                        unchanged += 1
+                if inserts:
+                    conn.execute(insert(papers), inserts)
+                source_rows = [
+                    {
+                        "paper_id": pid,
+                        "source": source,
+                        "announce_type": item.announce_type,
+                        "first_seen": now,
+                    }
+                    for pid, item in by_id.items()
+                    if pid not in seen
+                ]
+                if source_rows:
+                    conn.execute(insert(paper_sources), source_rows)
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot store papers from {source}: {e}") from e
+        return UpsertResult(new, updated, unchanged)
+
+    @staticmethod
+    def _papers(conn: Connection, ids: Sequence[str]) -> dict[str, StoredPaper]:
+        found: dict[str, StoredPaper] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in conn.execute(select(papers).where(papers.c.id.in_(chunk))):
+                found[row.id] = _paper(row)
+        return found
+
+    def get_papers(self, ids: Sequence[str]) -> dict[str, StoredPaper]:
+        """The stored papers among `ids`, keyed by id."""
+        with self.engine.connect() as conn:
+            return self._papers(conn, list(ids))
+
+    def count_papers(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
+
+    def listed_papers(
+        self,
+        *,
+        after: datetime | None = None,
+        since: date | None = None,
+        exclude_user: str | None = None,
+    ) -> list[StoredPaper]:
+        """Papers from listings: listed after `after`, announced on/after `since`, and
+        (with `exclude_user`) not yet mailed to that user in a pending or sent digest."""
+        query = select(papers).where(papers.c.listed_at.is_not(None))
+        if after is not None:
+            query = query.where(papers.c.listed_at > after)
+        if since is not None:
+            query = query.where(papers.c.announced >= since)
+        if exclude_user is not None:
+            mailed = (
+                select(ledger.c.paper_id)
+                .join(deliveries, deliveries.c.id == ledger.c.delivery_id)
+                .where(ledger.c.user_name == exclude_user, deliveries.c.status != FAILED)
+            )
+            query = query.where(papers.c.id.not_in(mailed))
+        with self.engine.connect() as conn:
+            return [_paper(row) for row in conn.execute(query.order_by(papers.c.id))]
+
+    def returned_papers(self, user_name: str) -> list[StoredPaper]:
+        """Papers of this user's failed digests that no later digest carried: not lost."""
+        query = (
+            select(papers)
+            .join(ledger, ledger.c.paper_id == papers.c.id)
+            .join(deliveries, deliveries.c.id == ledger.c.delivery_id)
+            .where(ledger.c.user_name == user_name, deliveries.c.status == FAILED)
+        )
+        with self.engine.connect() as conn:
+            return [_paper(row) for row in conn.execute(query.order_by(papers.c.id))]
+
+    def sample_papers(self, n: int, *, exclude: set[str], seed: int = 0) -> list[StoredPaper]:
+        """Up to n stored papers chosen at random (fixed seed), for the ranker's negatives."""
+        with self.engine.connect() as conn:
+            ids = [row.id for row in conn.execute(select(papers.c.id).order_by(papers.c.id))]
+            pool = [i for i in ids if i not in exclude]
+            chosen = random.Random(seed).sample(pool, min(n, len(pool)))
+            return list(self._papers(conn, chosen).values())
+
+    def newest_listing(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            value: datetime | None = conn.execute(select(func.max(papers.c.listed_at))).scalar()
+            return UTCDateTime().process_result_value(value, self.engine.dialect)
+
+    # --- sources ------------------------------------------------------------------------
+
+    def source_state(self, name: str) -> SourceState | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sources).where(sources.c.name == name)).first()
+        return SourceState(**row._mapping) if row else None
+
+    def all_sources(self) -> list[SourceState]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(sources).order_by(sources.c.name)).all()
+        return [SourceState(**row._mapping) for row in rows]
+
+    def record_fetch(
+        self,
+        name: str,
+        *,
+        url: str | None,
+        error: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        count: int | None = None,
+        new: int | None = None,
+    ) -> None:
+        """Remember a fetch attempt: its error, or its success and caching headers."""
+        now = self._now()
+        values: dict[str, Any] = {"url": url, "last_attempt_at": now, "last_error": error}
+        if error is None:
+            values.update(last_success_at=now, last_count=count, last_new=new)
+            if etag is not None or last_modified is not None:
+                values.update(etag=etag, last_modified=last_modified)
+        with self._tx() as conn:
+            done = conn.execute(update(sources).where(sources.c.name == name).values(**values))
+            if done.rowcount == 0:
+                conn.execute(insert(sources).values(name=name, **values))
+
+    # --- users, deliveries and the ledger -----------------------------------------------
+
+    def user_state(self, name: str) -> UserState:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(user_state).where(user_state.c.user_name == name)).first()
+        if row is None:
+            return UserState(name, None, None)
+        return UserState(row.user_name, row.listed_through, row.last_digest_at)
+
+    @staticmethod
+    def _set_user_state(conn: Connection, name: str, values: dict[str, Any]) -> None:
+        done = conn.execute(
+            update(user_state).where(user_state.c.user_name == name).values(**values)
+        )
+        if done.rowcount == 0:
+            conn.execute(insert(user_state).values(user_name=name, **values))
+
+    def record_empty_digest(self, user_name: str, listed_through: datetime | None) -> None:
+        """A due digest had nothing worth sending: move the user's window on."""
+        with self._tx() as conn:
+            values: dict[str, Any] = {"last_digest_at": self._now()}
+            if listed_through is not None:
+                values["listed_through"] = listed_through
+            self._set_user_state(conn, user_name, values)
+
+    def create_delivery(
+        self,
+        *,
+        user_name: str,
+        message_id: str,
+        digest_day: date,
+        message: bytes,
+        paper_ids: Sequence[str],
+        listed_through: datetime | None,
+    ) -> int:
+        """Record a digest as pending, with its papers in the ledger, before it is sent.
+
+        One transaction: either the digest is recorded with all its papers and the
+        user's window moves on, or nothing changed.
+        """
+        now = self._now()
+        try:
+            with self._tx() as conn:
+                result = conn.execute(
+                    insert(deliveries).values(
+                        user_name=user_name,
+                        message_id=message_id,
+                        digest_day=digest_day,
+                        status=PENDING,
+                        paper_count=len(paper_ids),
+                        created_at=now,
+                        attempts=0,
+                        message=message,
+                    )
+                )
+                delivery_id = int(result.inserted_primary_key[0])
+                # Papers carried over from a failed digest move to this one.
+                conn.execute(
+                    delete(ledger).where(
+                        ledger.c.user_name == user_name, ledger.c.paper_id.in_(list(paper_ids))
+                    )
+                )
+                if paper_ids:
+                    conn.execute(
+                        insert(ledger),
+                        [
+                            {"user_name": user_name, "paper_id": p, "delivery_id": delivery_id}
+                            for p in paper_ids
+                        ],
+                    )
+                values: dict[str, Any] = {"last_digest_at": now}
+                if listed_through is not None:
+                    values["listed_through"] = listed_through
+                self._set_user_state(conn, user_name, values)
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot record the digest for {user_name}: {e}") from e
+        return delivery_id
+
+    def mark_sent(self, delivery_id: int, receipt: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(
+                    status=SENT,
+                    sent_at=self._now(),
+                    receipt=receipt,
+                    last_error=None,
+                    attempts=deliveries.c.attempts + 1,
+                )
+            )
+
+    def mark_attempt_failed(self, delivery_id: int, error: str, *, permanent: bool) -> None:
+        """A send failed: a temporary failure stays pending (retried next run); a
+        permanent one is `failed`, and its papers return to the user's next digest."""
+        with self._tx() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(
+                    status=FAILED if permanent else PENDING,
+                    last_error=error,
+                    attempts=deliveries.c.attempts + 1,
+                )
+            )
+
+    def deliveries(
+        self, *, user_name: str | None = None, status: str | None = None
+    ) -> list[Delivery]:
+        query = select(deliveries).order_by(deliveries.c.id)
+        if user_name is not None:
+            query = query.where(deliveries.c.user_name == user_name)
+        if status is not None:
+            query = query.where(deliveries.c.status == status)
+        with self.engine.connect() as conn:
+            return [_delivery(row) for row in conn.execute(query)]
+
+    def mailed_ids(self, user_name: str) -> set[str]:
+        """Papers in this user's sent or pending digests (never to be mailed again)."""
+        query = (
+            select(ledger.c.paper_id)
+            .join(deliveries, deliveries.c.id == ledger.c.delivery_id)
+            .where(ledger.c.user_name == user_name, deliveries.c.status != FAILED)
+        )
+        with self.engine.connect() as conn:
+            return {row.paper_id for row in conn.execute(query)}
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, for messages and logs."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<database url>"
