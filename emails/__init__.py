@@ -1,0 +1,39 @@
+"""Paperboy's e-mail: render a Digest (HTML + plain text, one MIME message) and deliver it.
+
+    message = build_message(digest)            # emails.render
+    receipt = transport.send(message)          # emails.delivery: SMTP, outbox folder, console
+
+Plain data in, a stdlib EmailMessage out; this package never imports `jobs` or `recommender`.
+"""
+
+from __future__ import annotations
+
+from emails.delivery import (
+    ConsoleTransport,
+    DeliveryError,
+    OutboxTransport,
+    PermanentDeliveryError,
+    SmtpTransport,
+    TemporaryDeliveryError,
+    Transport,
+)
+from emails.digest import Digest, DigestItem
+from emails.render import build_message, render_html, render_text, subject
+from emails.text import latex_to_text
+
+__all__ = [
+    "ConsoleTransport",
+    "DeliveryError",
+    "Digest",
+    "DigestItem",
+    "OutboxTransport",
+    "PermanentDeliveryError",
+    "SmtpTransport",
+    "TemporaryDeliveryError",
+    "Transport",
+    "build_message",
+    "latex_to_text",
+    "render_html",
+    "render_text",
+    "subject",
+]

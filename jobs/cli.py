@@ -64,7 +64,8 @@ def cli(ctx: click.Context, config_option: str | None, verbose: int, quiet: bool
     Then make your own:
       paperboy init && $EDITOR config.toml && paperboy fetch && paperboy digest
     """
-    level = logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    levels = [logging.WARNING, logging.INFO, logging.DEBUG]
+    level = logging.ERROR if quiet else levels[min(verbose, 2)]
     logging.basicConfig(
         level=level,
         stream=sys.stderr,
@@ -123,8 +124,10 @@ def init(directory: Path, force: bool) -> None:
         _fail(f"{target} already exists (use --force to overwrite it)", 1)
     directory.mkdir(parents=True, exist_ok=True)
     target.write_text(starter_config(), encoding="utf-8")
-    click.echo(f"Wrote {target}. Edit the [[users]] section, then run: paperboy --config "
-               f"{target} fetch && paperboy --config {target} digest")
+    click.echo(
+        f"Wrote {target}. Edit the [[users]] section, then run: paperboy --config "
+        f"{target} fetch && paperboy --config {target} digest"
+    )
 
 
 # --- demo --------------------------------------------------------------------------------
@@ -192,8 +195,10 @@ def demo(directory: Path, fmt: str) -> None:
             if len(d.picked) > 5:
                 click.echo(f"  … and {len(d.picked) - 5} more")
         if result.eml:
-            click.echo(f"\nThe digest is in the outbox:\n  {result.eml}\n  {result.html}  "
-                       "(open in a browser)")
+            click.echo(
+                f"\nThe digest is in the outbox:\n  {result.eml}\n  {result.html}  "
+                "(open in a browser)"
+            )
         else:
             click.echo("\nNo digest was written (nothing picked).")
 
@@ -230,8 +235,7 @@ def _digest_row(d: Any) -> dict[str, Any]:
     "files",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Ingest a saved arXiv RSS listing or API response instead of the network "
-    "(repeatable).",
+    help="Ingest a saved arXiv RSS listing or API response instead of the network (repeatable).",
 )
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.pass_context
@@ -291,7 +295,8 @@ def fetch(ctx: click.Context, source: str | None, files: tuple[Path, ...], fmt: 
                 skipped = ", ".join(f"{n} {k}" for k, n in sorted(r.skipped.items()))
                 click.echo(
                     f"{r.name}: {r.received} received, {r.kept} kept ({r.new} new, "
-                    f"{r.updated} updated)" + (f"; skipped {skipped}" if skipped else "")
+                    f"{r.updated} updated)"
+                    + (f"; skipped {skipped}" if skipped else "")
                     + (f"; {r.error}" if r.error else "")
                 )
 
@@ -307,12 +312,21 @@ def fetch(ctx: click.Context, source: str | None, files: tuple[Path, ...], fmt: 
 @click.option("--user", "user_name", metavar="NAME", help="Rank stored papers for this user.")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only papers announced since.")
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most N papers.")
-@click.option("--saved", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="One-off: the saved papers (JSONL), no config needed.")
-@click.option("--candidates", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="One-off: the papers to rank (JSONL).")
-@click.option("--background", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="One-off: negatives for the model (JSONL; default: the candidates).")
+@click.option(
+    "--saved",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="One-off: the saved papers (JSONL), no config needed.",
+)
+@click.option(
+    "--candidates",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="One-off: the papers to rank (JSONL).",
+)
+@click.option(
+    "--background",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="One-off: negatives for the model (JSONL; default: the candidates).",
+)
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.pass_context
 def rank(
@@ -374,9 +388,7 @@ def _records_to_papers(path: Path) -> list[recommender.Paper]:
     ]
 
 
-def _rank_files(
-    saved: Path, candidates: Path, background: Path | None
-) -> list[recommender.Ranked]:
+def _rank_files(saved: Path, candidates: Path, background: Path | None) -> list[recommender.Ranked]:
     profile = recommender.Profile(saved=tuple(_records_to_papers(saved)))
     pool = _records_to_papers(candidates)
     negatives = _records_to_papers(background) if background else pool
@@ -403,8 +415,11 @@ def _rank_user(ctx: click.Context, name: str, since: date | None) -> list[recomm
 @cli.command()
 @click.option("--user", "users", multiple=True, metavar="NAME", help="Only this user (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send and record nothing.")
-@click.option("--preview", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the digest's HTML to this file, for a browser.")
+@click.option(
+    "--preview",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the digest's HTML to this file, for a browser.",
+)
 @click.option("--force", is_flag=True, help="Build digests even if not due by their schedule.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.pass_context
@@ -552,8 +567,8 @@ def status(ctx: click.Context, fmt: str) -> None:
         sys.exit(1)
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M %Z") if value else "never"
+def _when(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M %Z") if isinstance(value, datetime) else "never"
 
 
 def main() -> None:

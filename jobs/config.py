@@ -26,6 +26,7 @@ from jobs.ids import canonical_arxiv_id
 
 DEFAULT_FETCH_CRON = "30 20 * * sun,mon-thu"  # 20:30 US Eastern: after arXiv's 20:00 announcement
 DEFAULT_FETCH_TIMEZONE = "America/New_York"
+DEFAULT_SENDER = "Paperboy <paperboy@localhost>"
 ARXIV_RSS_BASE = "https://rss.arxiv.org/rss/"
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 TRANSPORTS = ("outbox", "smtp", "console")
@@ -63,7 +64,7 @@ class SmtpConfig:
 
 @dataclass(frozen=True, slots=True)
 class EmailConfig:
-    sender: str = "Paperboy <paperboy@localhost>"
+    sender: str = DEFAULT_SENDER
     transport: Literal["outbox", "smtp", "console"] = "outbox"
     outbox: Path = Path("outbox")
     reply_to: str | None = None
@@ -410,33 +411,33 @@ def parse_config(text: str, path: Path) -> Config:
     if "arxiv" in sources:
         raw = _table(sources, "arxiv", ["sources", "arxiv"], problems)
         _check_keys(raw, _ARXIV, ["sources", "arxiv"], "[sources.arxiv]", problems)
-        where: list[str | int] = ["sources", "arxiv"]
+        at: list[str | int] = ["sources", "arxiv"]
         categories = _check_categories(
-            _str_list(raw, "categories", where, "sources.arxiv", problems),
-            where,
+            _str_list(raw, "categories", at, "sources.arxiv", problems),
+            at,
             "sources.arxiv",
             problems,
         )
         if not categories:
             problems.add(
-                where,
+                at,
                 "sources.arxiv.categories must name at least one category",
                 "categories" if "categories" in raw else None,
             )
-        types = _str_list(raw, "announce_types", where, "sources.arxiv", problems) or (
+        types = _str_list(raw, "announce_types", at, "sources.arxiv", problems) or (
             "new",
             "cross",
         )
         bad = [t for t in types if t not in ANNOUNCE_TYPES]
         if bad:
             problems.add(
-                where,
+                at,
                 f"sources.arxiv.announce_types: unknown {', '.join(bad)} "
                 f"(expected some of {', '.join(ANNOUNCE_TYPES)})",
                 "announce_types",
             )
         base_url = _get(
-            raw, "base_url", str, ARXIV_RSS_BASE, where, "sources.arxiv", problems, "a URL"
+            raw, "base_url", str, ARXIV_RSS_BASE, at, "sources.arxiv", problems, "a URL"
         )
         arxiv = ArxivSourceConfig(categories, types, base_url)
 
@@ -487,7 +488,7 @@ def _email(raw: Mapping[str, Any], base: Path, problems: _Problems) -> EmailConf
         raw,
         "from",
         str,
-        EmailConfig.sender,
+        DEFAULT_SENDER,
         where,
         "email",
         problems,

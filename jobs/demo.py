@@ -1,9 +1,9 @@
 """`paperboy demo`: the whole pipeline offline, on the sample listing bundled with the package.
 
-    copy the sample config.toml into DIR (database and outbox live beside it)
-    fetch:  each bundled arXiv RSS day -> the real RSS parser -> a fresh SQLite database
-    lookup: the sample user's saved papers (bundled, as the arXiv API would return them)
-    digest: rank -> render -> the outbox (.eml + .html preview)
+copy the sample config.toml into DIR (database and outbox live beside it)
+fetch:  each bundled arXiv RSS day -> the real RSS parser -> a fresh SQLite database
+lookup: the sample user's saved papers (bundled, as the arXiv API would return them)
+digest: rank -> render -> the outbox (.eml + .html preview)
 """
 
 from __future__ import annotations

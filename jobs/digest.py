@@ -252,7 +252,7 @@ def digest_for_user(
         listed_through = state.listed_through
     if not picked:
         if not dry_run:
-            storage.record_empty_digest(user.name, listed_through)
+            storage.record_empty_digest(user.name, listed_through, at=now)
         return DigestResult(user.name, "empty", considered=len(candidates), resent=resent)
     digest = build_digest(config, user, picked, len(candidates), now)
     message = build_message(digest, domain=_domain(config.email.sender))
@@ -270,6 +270,7 @@ def digest_for_user(
         message=message.as_bytes(),
         paper_ids=[r.paper.id for r in picked],
         listed_through=listed_through,
+        at=now,
     )
     status, receipt, error = _send(storage, transport, delivery_id, message)
     return DigestResult(
@@ -303,7 +304,13 @@ def run_digests(
     for user in chosen:
         try:
             result = digest_for_user(
-                config, storage, user, transport, now=now, force=force, dry_run=dry_run,
+                config,
+                storage,
+                user,
+                transport,
+                now=now,
+                force=force,
+                dry_run=dry_run,
                 preview=preview,
             )
         except Exception as e:  # one user's bug must not cost the others their digest

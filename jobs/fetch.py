@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobs.config import Config
-from jobs.errors import ParseError, SourceError
+from jobs.errors import ParseError, SourceError, UnknownPaperError
 from jobs.http import HttpClient
+from jobs.ids import canonical_arxiv_id
 from jobs.sources.arxiv_api import id_list_url, parse_arxiv_api
 from jobs.sources.arxiv_rss import parse_arxiv_rss
 from jobs.sources.base import ParsedFeed, SourcePaper
@@ -163,19 +164,34 @@ def lookup_papers(
     Returns what was stored and the ids arXiv did not know. Such papers are not listed
     (they are a user's library, not news).
     """
-    wanted = sorted(set(ids))
-    missing = [i for i in wanted if i not in storage.get_papers(wanted)]
-    found: list[SourcePaper] = []
-    for start in range(0, len(missing), API_BATCH):
-        batch = missing[start : start + API_BATCH]
-        url = id_list_url(batch)
-        response = client.get(url)
-        if response.content is None:
+    wanted: list[str] = []
+    invalid: list[str] = []
+    for text in ids:
+        try:
+            canonical, _version = canonical_arxiv_id(text)
+        except UnknownPaperError:
+            invalid.append(text)
             continue
-        found.extend(parse_arxiv_api(response.content))
+        wanted.append(canonical)
+    wanted = sorted(set(wanted))
+    stored = storage.get_papers(wanted)  # once: not one query per id
+    missing = [i for i in wanted if i not in stored]
+    found: list[SourcePaper] = []
+    try:
+        for start in range(0, len(missing), API_BATCH):
+            batch = missing[start : start + API_BATCH]
+            response = client.get(id_list_url(batch))
+            if response.content is None:
+                continue
+            found.extend(parse_arxiv_api(response.content))
+    except SourceError:
+        # Keep what the earlier batches brought; the failure is still reported.
+        if found:
+            storage.upsert_papers(found, source=LOOKUP_SOURCE, listed=False)
+        raise
     result = storage.upsert_papers(found, source=LOOKUP_SOURCE, listed=False)
     known = {p.id for p in found}
-    unknown = [i for i in missing if i not in known]
+    unknown = invalid + [i for i in missing if i not in known]
     for pid in unknown:
         log.warning("arXiv does not know the saved paper %s", pid)
     return result, unknown
@@ -222,12 +238,16 @@ def read_saved_response(path: Path) -> tuple[bytes, str]:
         try:
             capture = json.loads(data)
             body = capture["body"]
-            url = str(capture.get("url", path))
+            url = str(capture.get("url") or path)
         except (ValueError, KeyError, TypeError) as e:
             raise ParseError(
-                f"{path}: expected a capture {{'url', 'status_code', 'body'}}: {e}"
+                f"{path}: expected a capture {{'url', 'status_code', 'body'}}: {e!r}"
             ) from e
-        return (body.encode("utf-8") if isinstance(body, str) else bytes(body)), url
+        if not isinstance(body, str):
+            raise ParseError(
+                f"{path}: the capture's body must be a string, not {type(body).__name__}"
+            )
+        return body.encode("utf-8"), url
     return data, str(path)
 
 
@@ -244,11 +264,24 @@ def ingest_file(
     data, url = read_saved_response(path)
     source = f"file:{path.name}"
     if looks_like_arxiv_api(data):
-        found = parse_arxiv_api(data)
+        try:
+            found = parse_arxiv_api(data)
+        except ParseError as e:
+            raise ParseError(f"{path}: {e}") from e
         result = storage.upsert_papers(found, source=LOOKUP_SOURCE, listed=False)
         return SourceReport(
-            source, url, "ok", received=len(found), kept=len(found), new=result.new,
+            source,
+            url,
+            "ok",
+            received=len(found),
+            kept=len(found),
+            new=result.new,
             updated=result.updated,
         )
-    feed = parse_arxiv_rss(data, url=url)
+    try:
+        feed = parse_arxiv_rss(data, url=url)
+    except ParseError as e:
+        if str(path) in str(e):
+            raise
+        raise ParseError(f"{path}: {e}") from e
     return ingest_feed(storage, feed, source=ARXIV_SOURCE, url=url, announce_types=announce_types)

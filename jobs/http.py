@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -66,6 +67,8 @@ def _retry_after(value: str | None, now: float) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000": no zone given; HTTP dates are always GMT
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
 
 
@@ -130,13 +133,19 @@ class HttpClient:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        host = urlsplit(url).hostname or ""
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError as e:  # e.g. "http://[x/": not worth a request, nor a retry
+            raise SourceError(f"GET {url}: invalid URL: {e}") from e
         attempt = 0
         while True:
             attempt += 1
             self._throttle(host)
             try:
                 response = self._fetch(url, headers)
+            except httpx.UnsupportedProtocol as e:
+                # A URL without http(s):// is a configuration mistake: retrying cannot help.
+                raise SourceError(f"GET {url}: {e}") from e
             except (httpx.TimeoutException, httpx.TransportError) as e:
                 kind = "timed out" if isinstance(e, httpx.TimeoutException) else "failed"
                 if attempt <= self.retries:
@@ -145,6 +154,10 @@ class HttpClient:
                     self._sleep(delay)
                     continue
                 raise SourceError(f"GET {url} {kind} after {attempt} attempts: {e}") from e
+            except (httpx.HTTPError, httpx.InvalidURL) as e:
+                # Not a network failure but a broken answer (a redirect loop, a corrupt
+                # gzip body) or URL: it would break the same way again, so no retry.
+                raise SourceError(f"GET {url} failed: {e}") from e
             if response.status in RETRY_STATUSES and attempt <= self.retries:
                 wait = _retry_after(response.retry_after, self._clock())
                 delay = wait if wait is not None else self.backoff * 2 ** (attempt - 1)
@@ -157,7 +170,15 @@ class HttpClient:
                 self._sleep(delay)
                 continue
             if response.status == 304:
-                return Response(url, 304, None, etag, last_modified, None)
+                # A 304 may carry fresher validators; else the ones sent still hold.
+                return Response(
+                    url,
+                    304,
+                    None,
+                    response.etag or etag,
+                    response.last_modified or last_modified,
+                    None,
+                )
             if response.status >= 400:
                 raise SourceError(f"GET {url}: HTTP {response.status} {response.reason}")
             return Response(

@@ -5,6 +5,7 @@ Every bad line is reported with the file and the line number; nothing is half-re
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import date
@@ -53,10 +54,9 @@ def _record(obj: Any, path: Path, number: int) -> PaperRecord:
         pid = title  # jobs.ids would hash it; the title itself is stable enough for one run
     else:
         pid = str(raw_id).strip()
-        try:
+        # Not an arXiv id: keep the id the file gives (a DOI, a local key).
+        with contextlib.suppress(UnknownPaperError):
             pid = canonical_arxiv_id(pid)[0]
-        except UnknownPaperError:
-            pass  # not an arXiv id: keep the id the file gives (a DOI, a local key)
     announced = None
     if isinstance(obj.get("announced"), str):
         try:

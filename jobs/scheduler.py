@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import signal
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -76,7 +76,9 @@ def build_scheduler(
 
     def on_error(event: JobExecutionEvent) -> None:
         log.error(
-            "job %s raised %r; the daemon goes on", event.job_id, event.exception,
+            "job %s raised %r; the daemon goes on",
+            event.job_id,
+            event.exception,
             exc_info=(type(event.exception), event.exception, event.exception.__traceback__),
         )
 

@@ -507,10 +507,12 @@ class Storage:
         if done.rowcount == 0:
             conn.execute(insert(user_state).values(user_name=name, **values))
 
-    def record_empty_digest(self, user_name: str, listed_through: datetime | None) -> None:
+    def record_empty_digest(
+        self, user_name: str, listed_through: datetime | None, *, at: datetime | None = None
+    ) -> None:
         """A due digest had nothing worth sending: move the user's window on."""
         with self._tx() as conn:
-            values: dict[str, Any] = {"last_digest_at": self._now()}
+            values: dict[str, Any] = {"last_digest_at": at or self._now()}
             if listed_through is not None:
                 values["listed_through"] = listed_through
             self._set_user_state(conn, user_name, values)
@@ -524,13 +526,14 @@ class Storage:
         message: bytes,
         paper_ids: Sequence[str],
         listed_through: datetime | None,
+        at: datetime | None = None,
     ) -> int:
         """Record a digest as pending, with its papers in the ledger, before it is sent.
 
         One transaction: either the digest is recorded with all its papers and the
-        user's window moves on, or nothing changed.
+        user's window moves on, or nothing changed. `at` is the digest's time (default: now).
         """
-        now = self._now()
+        now = at or self._now()
         try:
             with self._tx() as conn:
                 result = conn.execute(

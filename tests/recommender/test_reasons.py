@@ -1,0 +1,119 @@
+"""Reasons are read off the model, and change when the evidence behind them goes away."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender import Paper, Profile, Ranked, rank
+from recommender.model import centroid_scores, squash
+from recommender.reasons import Evidence, closest_saved, format_reason, shorten, top_terms
+from recommender.text import paper_text
+from tests.recommender.corpus import ALL, ASTRO, NLP
+
+CANDIDATE = NLP[4]  # "Multi-Head Attention Heads Can Be Pruned"
+
+
+def ranked_for(saved: tuple[Paper, ...], candidate: Paper = CANDIDATE) -> Ranked:
+    others = [p for p in ALL if p.id != CANDIDATE.id]
+    ranked = rank(Profile(saved=saved), [candidate, *ASTRO], others)
+    return next(r for r in ranked if r.paper.id == candidate.id)
+
+
+def test_reason_names_the_closest_saved_paper_and_the_top_terms() -> None:
+    r = ranked_for(tuple(NLP[:3]))
+    assert r.closest == ("nlp-00",)
+    assert r.why.startswith('close to your saved "Attention Is All You Need"; matches: ')
+    assert r.terms and len(r.terms) <= 3
+    assert r.why.endswith("matches: " + ", ".join(r.terms))
+    assert "attention" in " ".join(r.terms)
+    text = paper_text(CANDIDATE)
+    assert all(term in text for term in r.terms)  # only terms present in the candidate
+
+
+def test_removing_the_cited_saved_paper_changes_the_closest() -> None:
+    before = ranked_for(tuple(NLP[:3]))
+    after = ranked_for(tuple(NLP[1:3]))
+    assert before.closest == ("nlp-00",)
+    assert after.closest and after.closest != before.closest
+    assert "Attention Is All You Need" not in after.why
+
+
+def test_removing_a_term_from_the_candidate_drops_it_from_the_reason() -> None:
+    before = ranked_for(tuple(NLP[:3]))
+    term = before.terms[0]
+    stripped = dataclasses.replace(
+        CANDIDATE,
+        title=CANDIDATE.title.lower().replace(term, "zzz"),
+        abstract=CANDIDATE.abstract.lower().replace(term, "zzz"),
+    )
+    after = ranked_for(tuple(NLP[:3]), stripped)
+    assert term not in after.terms
+    assert term not in after.why
+
+
+def test_unrelated_candidate_gets_an_honest_fallback() -> None:
+    ranked = rank(Profile(saved=tuple(NLP[:3])), ASTRO, [])
+    for r in ranked:
+        assert r.closest == () or "close to your saved" in r.why
+    silent = [r for r in ranked if not r.terms and not r.closest]
+    assert all(r.why == "little in common with your saved papers" for r in silent)
+
+
+def test_top_terms_are_the_largest_positive_contributions() -> None:
+    vocabulary = ["alpha", "beta", "gamma", "alpha beta", "delta"]
+    X = sp.csr_matrix(np.array([[0.5, 0.5, 0.5, 0.5, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0]]))
+    weights = np.array([3.0, 1.0, -5.0, 2.0, 9.0])
+    # Contributions in row 0: alpha 1.5, alpha beta 1.0 (repeats "alpha": skipped), beta 0.5,
+    # gamma negative (never shown). Row 1: delta is the only term present.
+    assert top_terms(X, weights, vocabulary, k=3) == [("alpha", "beta"), ("delta",)]
+    assert top_terms(X, weights, vocabulary, k=1) == [("alpha",), ("delta",)]
+
+
+def test_closest_saved_is_minus_one_without_overlap() -> None:
+    cands = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 1.0]]))
+    saved = sp.csr_matrix(np.array([[0.6, 0.0], [0.8, 0.0]]))
+    best, sims = closest_saved(cands, saved)
+    assert best.tolist() == [1, -1]
+    assert sims.tolist() == [0.8, 0.0]
+
+
+def test_shorten_cuts_at_a_word_and_renders_latex() -> None:
+    long = "A Very Long Title About " + "Transformers " * 10
+    out = shorten(long)
+    assert len(out) <= 60 and out.endswith("…")
+    assert not out[:-1].endswith(" ")
+    assert shorten(r"$\alpha$-Nets  for  \emph{All}") == "α-Nets for All"
+
+
+def test_format_reason_orders_evidence() -> None:
+    e = Evidence(
+        closest_title="Attention Is All You Need",
+        terms=("attention", "transformer"),
+        followed=("Ada Lovelace",),
+        keywords=("bandits",),
+        muted=("cs.CR",),
+        fallback="unused",
+    )
+    assert format_reason(e) == (
+        'by Ada Lovelace (followed); keyword: bandits; close to your saved "Attention Is All'
+        ' You Need"; matches: attention, transformer; muted: cs.CR'
+    )
+    assert format_reason(Evidence(muted=("x",), fallback="nothing")) == "nothing; muted: x"
+
+
+def test_centroid_fallback_scores_by_cosine() -> None:
+    saved = sp.csr_matrix(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
+    cands = sp.csr_matrix(np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))
+    scores = centroid_scores(saved, cands)
+    assert np.allclose(scores.score, [np.sqrt(0.5), 0.0])
+    assert np.allclose(scores.raw, cands @ scores.weights)
+
+
+def test_squash_is_monotone_into_unit_interval() -> None:
+    raw = np.array([-1e3, -2.0, 0.0, 2.0, 1e3])
+    out = squash(raw)
+    assert out[2] == 0.5
+    assert np.all(np.diff(out) >= 0) and out.min() >= 0 and out.max() <= 1
