@@ -1,0 +1,79 @@
+"""Fixtures shared by the whole suite: databases (SQLite and PostgreSQL) and sample configs."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from jobs.storage import Storage
+
+POSTGRES_URL = os.environ.get(
+    "PAPERBOY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _postgres_reason() -> str | None:
+    """None when PostgreSQL is reachable, else why the PostgreSQL tests are skipped."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "psycopg is not installed (pip install 'paperboy[postgres]')"
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+    except Exception as e:  # any failure to connect means: no server here
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        return f"no PostgreSQL at {make_url(POSTGRES_URL).render_as_string()}: {first}"
+    return None
+
+
+_PG_REASON: str | bool | None = False  # False: not probed yet
+
+
+def postgres_skip_reason() -> str | None:
+    global _PG_REASON
+    if _PG_REASON is False:
+        _PG_REASON = _postgres_reason()
+    return _PG_REASON  # type: ignore[return-value]
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    reason = postgres_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    name = f"paperboy_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test against a SQLite file and a real PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'paperboy.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def storage(database_url: str) -> Iterator[Storage]:
+    with Storage.open(database_url) as s:
+        yield s
