@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +31,12 @@ from jobs.storage import Storage
 log = logging.getLogger(__name__)
 
 MISFIRE_GRACE = 12 * 3600  # a digest missed while the laptop slept still goes out, once
+# Missed runs coalesce into one; a job never overlaps itself.
+JOB_OPTIONS: dict[str, Any] = {
+    "coalesce": True,
+    "max_instances": 1,
+    "misfire_grace_time": MISFIRE_GRACE,
+}
 
 
 def fetch_job(config: Config, storage: Storage) -> None:
@@ -52,7 +58,6 @@ def build_scheduler(
     """A scheduler with the fetch job and one digest job per user (not started)."""
     scheduler = BlockingScheduler(
         executors={"default": ThreadPoolExecutor(max_workers=1)},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
         timezone=ZoneInfo("UTC"),
     )
     if config.arxiv is not None or any(u.saved for u in config.users):
@@ -64,6 +69,7 @@ def build_scheduler(
             args=(config, storage),
             id="fetch",
             name="fetch all sources",
+            **JOB_OPTIONS,
         )
     for user in config.users:
         scheduler.add_job(
@@ -72,6 +78,7 @@ def build_scheduler(
             args=(config, storage, user.name),
             id=f"digest:{user.name}",
             name=f"digest for {user.name}",
+            **JOB_OPTIONS,
         )
 
     def on_error(event: JobExecutionEvent) -> None:
@@ -86,6 +93,21 @@ def build_scheduler(
     return scheduler
 
 
+def missed_digests(
+    config: Config, storage: Storage, now: datetime, grace: float = MISFIRE_GRACE
+) -> list[str]:
+    """Users whose send time passed within the grace period without a digest (daemon down)."""
+    missed = []
+    for user in config.users:
+        fired = user.trigger().get_next_fire_time(None, now - timedelta(seconds=grace))
+        if fired is None or fired > now:
+            continue
+        last = storage.user_state(user.name).last_digest_at
+        if last is None or last < fired:
+            missed.append(user.name)
+    return missed
+
+
 def run_forever(config: Config, storage: Storage, **kwargs: Any) -> None:
     """Start the scheduler in the foreground until SIGINT/SIGTERM."""
     scheduler = build_scheduler(config, storage, **kwargs)
@@ -97,6 +119,11 @@ def run_forever(config: Config, storage: Storage, **kwargs: Any) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     now = datetime.now(UTC)
+    for name in missed_digests(config, storage, now):
+        log.info("the digest for %s was missed while Paperboy was down; sending it now", name)
+        scheduler.add_job(
+            kwargs.get("digest", digest_job), args=(config, storage, name), id=f"catch-up:{name}"
+        )
     for job in scheduler.get_jobs():
         log.info("scheduled %s: next at %s", job.name, job.trigger.get_next_fire_time(None, now))
     scheduler.start()  # blocks until stop() shuts it down
