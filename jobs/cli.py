@@ -20,6 +20,7 @@ import click
 import recommender
 from jobs.config import Config, config_path, load_config
 from jobs.errors import ConfigError, PaperboyError
+from jobs.paperfiles import read_jsonl
 from jobs.storage import Storage
 
 log = logging.getLogger("paperboy")
@@ -372,26 +373,10 @@ def rank(
     _emit(fmt, rows, text)
 
 
-def _records_to_papers(path: Path) -> list[recommender.Paper]:
-    from jobs.paperfiles import read_jsonl
-
-    return [
-        recommender.Paper(
-            id=r.id,
-            title=r.title,
-            abstract=r.abstract,
-            authors=r.authors,
-            categories=r.categories,
-            announced=r.announced,
-        )
-        for r in read_jsonl(path)
-    ]
-
-
 def _rank_files(saved: Path, candidates: Path, background: Path | None) -> list[recommender.Ranked]:
-    profile = recommender.Profile(saved=tuple(_records_to_papers(saved)))
-    pool = _records_to_papers(candidates)
-    negatives = _records_to_papers(background) if background else pool
+    profile = recommender.Profile(saved=tuple(read_jsonl(saved)))
+    pool = read_jsonl(candidates)
+    negatives = read_jsonl(background) if background else pool
     return recommender.rank(profile, pool, negatives)
 
 

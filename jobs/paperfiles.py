@@ -7,27 +7,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from jobs.errors import PaperboyError, UnknownPaperError
 from jobs.ids import canonical_arxiv_id
+from recommender import Paper
 
 
 class PaperFileError(PaperboyError):
     """A papers file is unreadable or has a bad line (the message names file and line)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PaperRecord:
-    id: str
-    title: str
-    abstract: str
-    authors: tuple[str, ...]
-    categories: tuple[str, ...]
-    announced: date | None
 
 
 def _strings(value: Any, path: Path, number: int, key: str) -> tuple[str, ...]:
@@ -40,7 +30,7 @@ def _strings(value: Any, path: Path, number: int, key: str) -> tuple[str, ...]:
     raise PaperFileError(f"{path}:{number}: {key!r} must be a list of strings")
 
 
-def _record(obj: Any, path: Path, number: int) -> PaperRecord:
+def _record(obj: Any, path: Path, number: int) -> Paper:
     if not isinstance(obj, dict):
         raise PaperFileError(f"{path}:{number}: expected a JSON object, got {type(obj).__name__}")
     raw_id = obj.get("id")
@@ -63,7 +53,7 @@ def _record(obj: Any, path: Path, number: int) -> PaperRecord:
             announced = date.fromisoformat(obj["announced"])
         except ValueError as e:
             raise PaperFileError(f"{path}:{number}: 'announced' is not a date: {e}") from e
-    return PaperRecord(
+    return Paper(
         id=pid,
         title=title,
         abstract=abstract,
@@ -73,8 +63,11 @@ def _record(obj: Any, path: Path, number: int) -> PaperRecord:
     )
 
 
-def read_jsonl(path: Path) -> list[PaperRecord]:
-    """Read a JSONL papers file; PaperFileError names the file and line of any bad line."""
+def read_jsonl(path: Path) -> list[Paper]:
+    """Read a JSONL papers file into the ranker's Papers.
+
+    PaperFileError names the file and the line of the first bad line.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:

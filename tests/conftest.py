@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from jobs.storage import Storage
+from tests.http_server import FakeTime, LocalServer
 
 POSTGRES_URL = os.environ.get(
     "PAPERBOY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -77,3 +78,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def storage(database_url: str) -> Iterator[Storage]:
     with Storage.open(database_url) as s:
         yield s
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    srv = LocalServer().start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def fake() -> FakeTime:
+    return FakeTime()
