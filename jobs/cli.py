@@ -20,6 +20,7 @@ import click
 import recommender
 from jobs.config import Config, config_path, load_config
 from jobs.errors import ConfigError, PaperboyError
+from jobs.logs import configure_logging
 from jobs.paperfiles import read_jsonl
 from jobs.storage import Storage
 
@@ -54,9 +55,18 @@ class PaperboyGroup(click.Group):
 )
 @click.option("-v", "--verbose", count=True, help="More log lines on stderr (-vv: debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines for people, or one JSON object per line.",
+)
 @click.version_option(package_name="paperboy")
 @click.pass_context
-def cli(ctx: click.Context, config_option: str | None, verbose: int, quiet: bool) -> None:
+def cli(
+    ctx: click.Context, config_option: str | None, verbose: int, quiet: bool, log_format: str
+) -> None:
     """Paperboy: a ranked digest of new research papers, mailed to each user.
 
     \b
@@ -67,12 +77,7 @@ def cli(ctx: click.Context, config_option: str | None, verbose: int, quiet: bool
     """
     levels = [logging.WARNING, logging.INFO, logging.DEBUG]
     level = logging.ERROR if quiet else levels[min(verbose, 2)]
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S",
-    )
+    configure_logging(level, log_format)
     ctx.obj = {"config_path": config_path(config_option)}
 
 
@@ -496,6 +501,7 @@ def status(ctx: click.Context, fmt: str) -> None:
       paperboy status --format json
     """
     from jobs.digest import is_due
+    from jobs.scheduler import fetch_trigger, wants_fetch
 
     config = _config(ctx)
     now = datetime.now(UTC)
@@ -530,10 +536,15 @@ def status(ctx: click.Context, fmt: str) -> None:
                 }
             )
         papers = storage.count_papers()
-    rows = [{"papers": papers, "sources": source_rows, "users": user_rows}]
+    next_fetch = None
+    if wants_fetch(config):
+        next_fetch = fetch_trigger(config).get_next_fire_time(None, now)
+    rows = [
+        {"papers": papers, "next_fetch": next_fetch, "sources": source_rows, "users": user_rows}
+    ]
 
     def text() -> None:
-        click.echo(f"Database: {papers} papers")
+        click.echo(f"Database: {papers} papers; next fetch {_when(next_fetch)}")
         if not source_rows:
             click.echo("Sources: never fetched")
         for s in source_rows:

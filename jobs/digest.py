@@ -22,7 +22,7 @@ import email.policy
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
@@ -45,6 +45,7 @@ from jobs.storage import Storage, StoredPaper, utcnow
 
 log = logging.getLogger(__name__)
 
+_SECOND = timedelta(seconds=1)
 BACKGROUND_SIZE = 2000  # stored papers used as the ranker's negatives
 
 
@@ -81,11 +82,20 @@ def make_transport(config: Config) -> Transport:
 
 
 def is_due(user: UserConfig, last_digest_at: datetime | None, now: datetime) -> bool:
-    """Due when the user's schedule has fired since their last digest (or never had one)."""
+    """Due when the user's schedule has fired since their last digest (or never had one).
+
+    Wall-clock time decides: when clocks fall back, 02:30 happens twice, and the cron
+    trigger fires twice; the second firing does not bring a second digest.
+    """
     if last_digest_at is None:
         return True
     trigger = user.trigger()
-    following = trigger.get_next_fire_time(None, last_digest_at + timedelta(seconds=1))
+    zone = ZoneInfo(user.timezone)
+    last_local = last_digest_at.astimezone(zone).replace(tzinfo=None)
+    following = trigger.get_next_fire_time(None, last_digest_at.astimezone(UTC) + _SECOND)
+    while following is not None and following.replace(tzinfo=None) <= last_local:
+        # Step in UTC: wall-clock arithmetic would lose the fold of a repeated hour.
+        following = trigger.get_next_fire_time(None, following.astimezone(UTC) + _SECOND)
     return following is not None and following <= now
 
 

@@ -87,6 +87,7 @@ def ingest_feed(
 ) -> SourceReport:
     """Store a parsed arXiv listing and return what happened."""
     kept, skipped = select_announcements(feed, announce_types)
+    log.debug("%s: storing %d papers", source, len(kept))
     result = storage.upsert_papers(kept, source=source, listed=True)
     log.info(
         "%s: %d items, kept %d (%d new, %d updated), skipped %s",

@@ -1,18 +1,27 @@
 """`paperboy run`: APScheduler 3.x in the foreground, cron triggers from config.
 
-One fetch job on arXiv's announcement rhythm and one digest job per user at the user's
-`send_at` in their own time zone. Jobs run one at a time (a single worker thread), so a
-digest never races the fetch that feeds it. A job that raises is logged and the daemon
-goes on. SIGINT and SIGTERM stop it cleanly: a job already running finishes its current
-transaction (every write is atomic), and the process exits 0.
+    take the daemon lock for the database (one daemon per database)
+    schedule: the fetch on arXiv's rhythm; each user's digest at send_at in their zone
+    catch up: a fetch or a digest missed while the daemon was down (within the grace)
+    a digest job first runs the fetch if that day's fetch is overdue, so it never mails
+        yesterday's papers because the machine woke up in the wrong order
+    every few seconds (and on SIGHUP): reload config.toml if it changed; an invalid edit
+        is logged and the last good config stays in force
+    SIGINT / SIGTERM: stop; a running job finishes its current transaction; exit 0
+
+Jobs run one at a time (a single worker thread), so a digest never races a fetch. A job
+that raises is logged with its traceback and the daemon goes on.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,21 +31,26 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs.config import Config
+from jobs.config import Config, load_config
 from jobs.digest import run_digests
-from jobs.fetch import fetch_all
+from jobs.errors import ConfigError
+from jobs.fetch import ARXIV_SOURCE, fetch_all
 from jobs.http import HttpClient
 from jobs.storage import Storage
 
 log = logging.getLogger(__name__)
 
 MISFIRE_GRACE = 12 * 3600  # a digest missed while the laptop slept still goes out, once
+RELOAD_CHECK_SECONDS = 5
 # Missed runs coalesce into one; a job never overlaps itself.
 JOB_OPTIONS: dict[str, Any] = {
     "coalesce": True,
     "max_instances": 1,
     "misfire_grace_time": MISFIRE_GRACE,
 }
+
+FetchFn = Callable[[Config, Storage], None]
+DigestFn = Callable[[Config, Storage, str], None]
 
 
 def fetch_job(config: Config, storage: Storage) -> None:
@@ -48,49 +62,37 @@ def digest_job(config: Config, storage: Storage, user_name: str) -> None:
     run_digests(config, storage, users=[user_name])
 
 
-def build_scheduler(
-    config: Config,
-    storage: Storage,
-    *,
-    fetch: Callable[[Config, Storage], None] = fetch_job,
-    digest: Callable[[Config, Storage, str], None] = digest_job,
-) -> BlockingScheduler:
-    """A scheduler with the fetch job and one digest job per user (not started)."""
-    scheduler = BlockingScheduler(
-        executors={"default": ThreadPoolExecutor(max_workers=1)},
-        timezone=ZoneInfo("UTC"),
-    )
-    if config.arxiv is not None or any(u.saved for u in config.users):
-        scheduler.add_job(
-            fetch,
-            CronTrigger.from_crontab(
-                config.fetch_schedule, timezone=ZoneInfo(config.fetch_timezone)
-            ),
-            args=(config, storage),
-            id="fetch",
-            name="fetch all sources",
-            **JOB_OPTIONS,
-        )
-    for user in config.users:
-        scheduler.add_job(
-            digest,
-            user.trigger(),
-            args=(config, storage, user.name),
-            id=f"digest:{user.name}",
-            name=f"digest for {user.name}",
-            **JOB_OPTIONS,
-        )
+def fetch_trigger(config: Config) -> CronTrigger:
+    return CronTrigger.from_crontab(config.fetch_schedule, timezone=ZoneInfo(config.fetch_timezone))
 
-    def on_error(event: JobExecutionEvent) -> None:
-        log.error(
-            "job %s raised %r; the daemon goes on",
-            event.job_id,
-            event.exception,
-            exc_info=(type(event.exception), event.exception, event.exception.__traceback__),
-        )
 
-    scheduler.add_listener(on_error, EVENT_JOB_ERROR)
-    return scheduler
+def last_fire(trigger: CronTrigger, now: datetime, within: timedelta) -> datetime | None:
+    """The most recent fire time of `trigger` in (now - within, now], if any."""
+    fired = None
+    start = now - within
+    nxt = trigger.get_next_fire_time(None, start)
+    while nxt is not None and nxt <= now:
+        fired = nxt
+        # Step in UTC: wall-clock arithmetic would lose the fold of a repeated hour.
+        nxt = trigger.get_next_fire_time(None, nxt.astimezone(UTC) + timedelta(seconds=1))
+    return fired
+
+
+def wants_fetch(config: Config) -> bool:
+    return config.arxiv is not None or any(u.saved for u in config.users)
+
+
+def fetch_overdue(
+    config: Config, storage: Storage, now: datetime, within: float = MISFIRE_GRACE
+) -> bool:
+    """True when a scheduled fetch (within the grace period) has not been attempted since."""
+    if not wants_fetch(config):
+        return False
+    fired = last_fire(fetch_trigger(config), now, timedelta(seconds=within))
+    if fired is None:
+        return False
+    state = storage.source_state(ARXIV_SOURCE)
+    return state is None or state.last_attempt_at is None or state.last_attempt_at < fired
 
 
 def missed_digests(
@@ -99,8 +101,8 @@ def missed_digests(
     """Users whose send time passed within the grace period without a digest (daemon down)."""
     missed = []
     for user in config.users:
-        fired = user.trigger().get_next_fire_time(None, now - timedelta(seconds=grace))
-        if fired is None or fired > now:
+        fired = last_fire(user.trigger(), now, timedelta(seconds=grace))
+        if fired is None:
             continue
         last = storage.user_state(user.name).last_digest_at
         if last is None or last < fired:
@@ -108,23 +110,168 @@ def missed_digests(
     return missed
 
 
-def run_forever(config: Config, storage: Storage, **kwargs: Any) -> None:
-    """Start the scheduler in the foreground until SIGINT/SIGTERM."""
-    scheduler = build_scheduler(config, storage, **kwargs)
+@dataclass
+class Daemon:
+    """The running daemon: its config (reloadable), storage and scheduler."""
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        scheduler.shutdown(wait=False)
+    config: Config
+    storage: Storage
+    fetch: FetchFn = fetch_job
+    digest: DigestFn = digest_job
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    now = datetime.now(UTC)
-    for name in missed_digests(config, storage, now):
-        log.info("the digest for %s was missed while Paperboy was down; sending it now", name)
-        scheduler.add_job(
-            kwargs.get("digest", digest_job), args=(config, storage, name), id=f"catch-up:{name}"
+    def __post_init__(self) -> None:
+        self.scheduler = BlockingScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            timezone=ZoneInfo("UTC"),
         )
-    for job in scheduler.get_jobs():
-        log.info("scheduled %s: next at %s", job.name, job.trigger.get_next_fire_time(None, now))
-    scheduler.start()  # blocks until stop() shuts it down
-    log.info("stopped")
+        self.scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
+        self._fetch_lock = threading.Lock()
+        self._config_stamp = self._stamp(self.config.path)
+        self._reload_requested = threading.Event()
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    def run_fetch(self) -> None:
+        with self._fetch_lock:
+            self.fetch(self.config, self.storage)
+
+    def run_digest(self, user_name: str) -> None:
+        """A user's digest; first the fetch, if the latest scheduled one has not run yet."""
+        if fetch_overdue(self.config, self.storage, self.now()):
+            log.info("the fetch is overdue; fetching before the digest for %s", user_name)
+            self.run_fetch()
+        self.digest(self.config, self.storage, user_name)
+
+    def schedule(self) -> None:
+        """(Re)create every job from the current config."""
+        for job in self.scheduler.get_jobs():
+            if job.id != "reload":
+                job.remove()
+        if wants_fetch(self.config):
+            self.scheduler.add_job(
+                self.run_fetch,
+                fetch_trigger(self.config),
+                id="fetch",
+                name="fetch all sources",
+                **JOB_OPTIONS,
+            )
+        for user in self.config.users:
+            self.scheduler.add_job(
+                self.run_digest,
+                user.trigger(),
+                args=(user.name,),
+                id=f"digest:{user.name}",
+                name=f"digest for {user.name}",
+                **JOB_OPTIONS,
+            )
+
+    def catch_up(self) -> None:
+        """Run now what was missed while the daemon was down (within the grace period)."""
+        now = self.now()
+        if fetch_overdue(self.config, self.storage, now):
+            log.info("a scheduled fetch was missed while Paperboy was down; fetching now")
+            self.scheduler.add_job(self.run_fetch, id="catch-up:fetch", name="catch-up fetch")
+        for name in missed_digests(self.config, self.storage, now):
+            log.info("the digest for %s was missed while Paperboy was down; sending it now", name)
+            self.scheduler.add_job(
+                self.run_digest, args=(name,), id=f"catch-up:{name}", name=f"catch-up for {name}"
+            )
+
+    # --- config reload ------------------------------------------------------------------
+
+    @staticmethod
+    def _stamp(path: Path) -> tuple[float, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime, st.st_size)
+
+    def request_reload(self) -> None:
+        self._reload_requested.set()
+
+    def check_reload(self) -> bool:
+        """Reload config.toml if it changed or a reload was asked for; True if reloaded."""
+        stamp = self._stamp(self.config.path)
+        if stamp == self._config_stamp and not self._reload_requested.is_set():
+            return False
+        self._reload_requested.clear()
+        self._config_stamp = stamp
+        try:
+            new = load_config(self.config.path)
+        except ConfigError as e:
+            log.error("config.toml changed but is invalid; keeping the last good config:\n%s", e)
+            return False
+        if new.database != self.config.database:
+            log.error("the database cannot change while running; restart Paperboy to switch")
+            return False
+        self.config = new
+        self.schedule()
+        log.info("reloaded %s: %d users", new.path, len(new.users))
+        return True
+
+    # --- running ------------------------------------------------------------------------
+
+    def _on_error(self, event: JobExecutionEvent) -> None:
+        exc = event.exception
+        log.error(
+            "job %s raised %r; the daemon goes on",
+            event.job_id,
+            exc,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+
+    def run_forever(self) -> None:
+        """Start in the foreground until SIGINT/SIGTERM; SIGHUP reloads config.toml."""
+
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s, stopping", signal.Signals(signum).name)
+            self.scheduler.shutdown(wait=False)
+
+        def hangup(_signum: int, _frame: FrameType | None) -> None:
+            log.info("received SIGHUP, reloading config")
+            self.request_reload()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, hangup)
+        self.schedule()
+        self.scheduler.add_job(
+            self.check_reload,
+            "interval",
+            seconds=RELOAD_CHECK_SECONDS,
+            id="reload",
+            name="watch config.toml",
+            coalesce=True,
+        )
+        self.catch_up()
+        now = self.now()
+        for job in self.scheduler.get_jobs():
+            if job.id != "reload":
+                log.info(
+                    "scheduled %s: next at %s", job.name, job.trigger.get_next_fire_time(None, now)
+                )
+        self.scheduler.start()  # blocks until stop() shuts it down
+        log.info("stopped")
+
+
+def build_scheduler(
+    config: Config,
+    storage: Storage,
+    *,
+    fetch: FetchFn = fetch_job,
+    digest: DigestFn = digest_job,
+) -> BlockingScheduler:
+    """A scheduler with the fetch job and one digest job per user (not started)."""
+    daemon = Daemon(config, storage, fetch=fetch, digest=digest)
+    daemon.schedule()
+    return daemon.scheduler
+
+
+def run_forever(config: Config, storage: Storage) -> None:
+    """`paperboy run`: one daemon per database, in the foreground."""
+    from jobs.lock import acquire_daemon_lock
+
+    with acquire_daemon_lock(storage, config.database):
+        Daemon(config, storage).run_forever()

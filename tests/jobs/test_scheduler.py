@@ -84,7 +84,7 @@ def test_daemon_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     while time.monotonic() < deadline:
         line = daemon.stderr.readline()
         lines.append(line)
-        if "Scheduler started" in line:
+        if "scheduled digest for kai" in line:
             break
     time.sleep(0.5)
     daemon.send_signal(signal.SIGTERM)

@@ -1,0 +1,358 @@
+"""The daemon you can forget about: one per database, reloads, DST, and real kill -9 crashes."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+from pathlib import Path
+
+import pytest
+
+from jobs.config import Config, UserConfig, load_config
+from jobs.demo import sample_dir, starter_config
+from jobs.digest import is_due
+from jobs.lock import AlreadyRunning, acquire_daemon_lock
+from jobs.scheduler import Daemon, fetch_overdue, last_fire
+from jobs.sources.arxiv_rss import render_arxiv_rss
+from jobs.sources.base import SourcePaper
+from jobs.storage import Storage
+
+PAPERBOY = [sys.executable, "-c", "from jobs.cli import main; main()"]
+
+
+def paperboy(config: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PAPERBOY_CONFIG": str(config)}
+    return subprocess.Popen(
+        [*PAPERBOY, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
+# --- one daemon per database ----------------------------------------------------------
+
+
+def test_second_lock_on_the_same_database_is_refused(database_url: str) -> None:
+    with Storage.open(database_url) as one, Storage.open(database_url) as two:
+        lock = acquire_daemon_lock(one, database_url)
+        with pytest.raises(AlreadyRunning, match="already using"):
+            acquire_daemon_lock(two, database_url)
+        lock.release()
+        acquire_daemon_lock(two, database_url).release()  # free again once released
+
+
+def test_lock_dies_with_a_killed_process(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from jobs.storage import Storage\nfrom jobs.lock import acquire_daemon_lock\n"
+            f"lock = acquire_daemon_lock(Storage.open({url!r}), {url!r})\n"
+            "print('locked', flush=True)\ntime.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    with Storage.open(url) as storage:
+        with pytest.raises(AlreadyRunning, match=f"pid {holder.pid}"):
+            acquire_daemon_lock(storage, url)
+        holder.kill()  # SIGKILL: no cleanup code runs
+        holder.wait(timeout=30)
+        acquire_daemon_lock(storage, url).release()
+
+
+def test_two_daemons_started_at_once_exactly_one_runs(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(starter_config(), encoding="utf-8")
+    config = tmp_path / "config.toml"
+    daemons = [paperboy(config, "-v", "run"), paperboy(config, "-v", "run")]
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and all(d.poll() is None for d in daemons):
+            time.sleep(0.1)
+        refused = [d for d in daemons if d.poll() is not None]
+        assert len(refused) == 1, "exactly one daemon must refuse to start"
+        _, err = refused[0].communicate(timeout=10)
+        assert refused[0].returncode == 1 and "already using" in err
+        [running] = [d for d in daemons if d is not refused[0]]
+        time.sleep(0.5)
+        assert running.poll() is None
+    finally:
+        for d in daemons:
+            if d.poll() is None:
+                d.send_signal(signal.SIGTERM)
+                d.communicate(timeout=30)
+                assert d.returncode == 0
+
+
+# --- time zones and DST ---------------------------------------------------------------
+
+
+def user(send_at: clock, zone: str, schedule: str = "daily") -> UserConfig:
+    return UserConfig(
+        name="ada", email=("ada@example.org",), send_at=send_at, timezone=zone, schedule=schedule
+    )
+
+
+def test_fall_back_day_sends_one_digest_at_0230() -> None:
+    ada = user(clock(2, 30), "Europe/Berlin")
+    first = datetime(2026, 10, 25, 0, 30, 5, tzinfo=UTC)  # 02:30:05 CEST, before clocks go back
+    # 02:30 happens again an hour later (CET): not a second digest that day.
+    for hours in (1, 2, 12):
+        assert not is_due(ada, first, first + timedelta(hours=hours))
+    assert is_due(ada, first, first + timedelta(hours=25, minutes=1))
+
+
+def test_spring_forward_day_still_gets_its_digest() -> None:
+    ada = user(clock(2, 30), "Europe/Berlin")  # 02:30 does not exist on 2026-03-29
+    previous = datetime(2026, 3, 28, 1, 30, 5, tzinfo=UTC)
+    assert not is_due(ada, previous, datetime(2026, 3, 29, 0, 59, tzinfo=UTC))
+    assert is_due(ada, previous, datetime(2026, 3, 29, 1, 31, tzinfo=UTC))  # 03:31 CEST
+    fired = last_fire(ada.trigger(), datetime(2026, 3, 29, 12, tzinfo=UTC), timedelta(hours=24))
+    assert fired is not None and fired.astimezone(UTC) == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+
+
+def test_user_at_utc_plus_13() -> None:
+    kai = user(clock(7, 30), "Pacific/Tongatapu")  # UTC+13 all year
+    fire = kai.trigger().get_next_fire_time(None, datetime(2026, 6, 1, 12, tzinfo=UTC))
+    assert fire is not None and fire.astimezone(UTC) == datetime(2026, 6, 1, 18, 30, tzinfo=UTC)
+    last = datetime(2026, 6, 1, 18, 31, tzinfo=UTC)  # their Tuesday digest
+    assert not is_due(kai, last, datetime(2026, 6, 2, 18, 29, tzinfo=UTC))
+    assert is_due(kai, last, datetime(2026, 6, 2, 18, 30, tzinfo=UTC))
+
+
+# --- the digest waits for the fetch; reloads ------------------------------------------
+
+
+def daemon_config(tmp_path: Path, extra: str = "") -> Config:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[paperboy]\ndatabase = "sqlite:///p.db"\nfetch_schedule = "30 20 * * sun,mon-thu"\n'
+        '[sources.arxiv]\ncategories = ["cs.LG"]\n'
+        '[[users]]\nname = "ada"\nemail = "ada@example.org"\n' + extra,
+        encoding="utf-8",
+    )
+    return load_config(path)
+
+
+def test_digest_runs_the_overdue_fetch_first(tmp_path: Path) -> None:
+    config = daemon_config(tmp_path)
+    calls: list[str] = []
+    now = datetime(2025, 6, 3, 5, 0, tzinfo=UTC)  # Tue: Monday 20:30 ET's fetch is due
+    with Storage.open(config.database) as storage:
+        assert fetch_overdue(config, storage, now)
+
+        def fetch(c: Config, s: Storage) -> None:
+            calls.append("fetch")
+            s.record_fetch("arxiv", url=c.arxiv.url if c.arxiv else None, count=0, new=0)
+
+        def digest(c: Config, s: Storage, name: str) -> None:
+            calls.append(f"digest:{name}")
+
+        daemon = Daemon(config, storage, fetch=fetch, digest=digest, now=lambda: now)
+        daemon.run_digest("ada")
+        daemon.run_digest("ada")  # the fetch ran: the next digest does not fetch again
+    assert calls == ["fetch", "digest:ada", "digest:ada"]
+
+
+def test_config_reload_and_invalid_edit(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = daemon_config(tmp_path)
+    with Storage.open(config.database) as storage:
+        daemon = Daemon(config, storage)
+        daemon.schedule()
+        assert {j.id for j in daemon.scheduler.get_jobs()} == {"fetch", "digest:ada"}
+        assert not daemon.check_reload()  # unchanged
+        text = config.path.read_text() + '[[users]]\nname = "bo"\nemail = "bo@example.org"\n'
+        config.path.write_text(text)
+        os.utime(config.path, (time.time() + 5, time.time() + 5))
+        assert daemon.check_reload()
+        assert {j.id for j in daemon.scheduler.get_jobs()} == {"fetch", "digest:ada", "digest:bo"}
+        config.path.write_text(text + "max_papers = 'many'\n")
+        os.utime(config.path, (time.time() + 10, time.time() + 10))
+        assert not daemon.check_reload()
+        assert "keeping the last good config" in caplog.text
+        assert [u.name for u in daemon.config.users] == ["ada", "bo"]
+        daemon.request_reload()  # SIGHUP forces a re-read even without a change
+        assert not daemon.check_reload()  # still invalid, still the last good config
+
+
+def test_json_logs(tmp_path: Path) -> None:
+    env = {**os.environ, "PAPERBOY_CONFIG": str(tmp_path / "missing.toml")}
+    done = subprocess.run(
+        [*PAPERBOY, "--log-format", "json", "-v", "demo", "--dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
+
+
+# --- kill -9 at random points: consistent database, every digest exactly once ----------
+
+
+def sample_config(tmp_path: Path, users: int) -> Path:
+    """The starter config with several users sharing ada's profile."""
+    text = starter_config()
+    block = text[text.index("[[users]]") :]
+    extra = "".join(
+        "\n"
+        + block.replace('name = "ada"', f'name = "u{i}"').replace(
+            "ada@example.org", f"u{i}@example.org"
+        )
+        for i in range(users)
+    )
+    path = tmp_path / "config.toml"
+    path.write_text(text + extra, encoding="utf-8")
+    return path
+
+
+def run_killed(config: Path, args: list[str], rng: random.Random, attempts: int) -> int:
+    """Start the command `attempts` times, SIGKILLing each at a random moment; then once
+    to completion. Returns how many runs were really killed mid-way."""
+    killed = 0
+    for _ in range(attempts):
+        proc = paperboy(config, *args)
+        time.sleep(rng.uniform(0.3, 3.0))
+        if proc.poll() is None:
+            proc.kill()
+            killed += 1
+        proc.communicate(timeout=60)
+    final = paperboy(config, *args)
+    out, err = final.communicate(timeout=300)
+    assert final.returncode == 0, out + err
+    return killed
+
+
+def assert_consistent(db: Path) -> None:
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def outbox_papers(outbox: Path) -> dict[str, list[set[str]]]:
+    """Per recipient, the set of arXiv ids in each distinct message in the outbox."""
+    per_user: dict[str, list[set[str]]] = {}
+    seen_ids: set[str] = set()
+    for eml in sorted(outbox.glob("*.eml")):
+        message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+        assert message["Message-ID"] not in seen_ids
+        seen_ids.add(message["Message-ID"])
+        body = message.get_body(("plain",))
+        assert body is not None
+        ids = {
+            line.rsplit("/", 1)[1].strip()
+            for line in body.get_content().splitlines()
+            if "arxiv.org/abs/" in line
+        }
+        per_user.setdefault(str(message["To"]), []).append(ids)
+    return per_user
+
+
+@pytest.mark.slow
+def test_kill_9_during_digests_never_mails_twice(tmp_path: Path) -> None:
+    config_path = sample_config(tmp_path, users=5)
+    config = load_config(config_path)
+    days = sorted(f for f in sample_dir().iterdir() if f.name.startswith("arxiv-"))
+    saved = sample_dir() / "saved.jsonl"
+    first = [arg for d in days[:3] for arg in ("--from-file", str(d))]
+    assert paperboy(config_path, "fetch", *first).wait(timeout=300) == 0
+    # The saved papers, as the arXiv API lookup would store them.
+    _load_saved(config, Path(str(saved)))
+    rng = random.Random(7)
+    killed = run_killed(config_path, ["digest"], rng, attempts=4)
+    # A later day arrives; the digests go out again, killed again at random moments.
+    assert paperboy(config_path, "fetch", "--from-file", str(days[3])).wait(timeout=300) == 0
+    killed += run_killed(config_path, ["digest", "--force"], rng, attempts=4)
+    assert killed >= 1, "no run was killed mid-way: the test did not test anything"
+
+    db = config_path.parent / "paperboy.db"
+    assert_consistent(db)
+    with Storage.open(config.database) as storage:
+        for u in config.users:
+            deliveries = storage.deliveries(user_name=u.name)
+            assert deliveries and all(d.status == "sent" for d in deliveries), u.name
+            assert len(deliveries) <= 2
+    per_user = outbox_papers(config.email.outbox)
+    assert len(per_user) == len(config.users)
+    for digests in per_user.values():
+        mailed = [pid for ids in digests for pid in ids]
+        assert len(mailed) == len(set(mailed)), "a paper was mailed twice to one user"
+
+
+def _load_saved(config: Config, saved: Path) -> None:
+    from jobs.paperfiles import read_jsonl
+
+    with Storage.open(config.database) as storage:
+        storage.upsert_papers(
+            [
+                SourcePaper(
+                    p.id,
+                    p.title,
+                    p.abstract,
+                    p.authors,
+                    p.categories,
+                    f"https://arxiv.org/abs/{p.id}",
+                )
+                for p in read_jsonl(saved)
+            ],
+            source="arxiv-api",
+            listed=False,
+        )
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_big_fetch_stores_all_or_nothing(tmp_path: Path) -> None:
+    config_path = sample_config(tmp_path, users=0)
+    config = load_config(config_path)
+    papers = [
+        SourcePaper(
+            id=f"2607.{i:05d}",
+            title=f"Paper number {i} on reinforcement learning",
+            abstract="We study reasoning. " * 20,
+            authors=tuple(f"Author {j}" for j in range(30)),
+            categories=("cs.LG",),
+            link=f"https://arxiv.org/abs/2607.{i:05d}",
+            version=1,
+            announce_type="new",
+            announced=date(2026, 7, 2),
+        )
+        for i in range(1, 6001)  # arXiv numbers start at 1
+    ]
+    big = tmp_path / "big.xml"
+    big.write_bytes(render_arxiv_rss(papers, categories="cs.LG", announced=date(2026, 7, 2)))
+    rng = random.Random(11)
+    counts = []
+    db = config_path.parent / "paperboy.db"
+    for _ in range(6):
+        db.unlink(missing_ok=True)  # each attempt inserts all 6,000 papers afresh
+        # Kill once the parse is done and the papers are being written (-vv logs it).
+        proc = paperboy(config_path, "-vv", "fetch", "--from-file", str(big))
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "storing 6000 papers" in line:
+                break
+        time.sleep(rng.uniform(0.0, 1.5))
+        proc.kill()
+        proc.communicate(timeout=60)
+        if (config_path.parent / "paperboy.db").exists():
+            assert_consistent(config_path.parent / "paperboy.db")
+            with Storage.open(config.database) as storage:
+                counts.append(storage.count_papers())
+    print("paper counts after each kill:", counts)
+    assert all(c in (0, len(papers)) for c in counts), counts  # one transaction: all or none
+    done = paperboy(config_path, "fetch", "--from-file", str(big))
+    assert done.wait(timeout=600) == 0
+    with Storage.open(config.database) as storage:
+        assert storage.count_papers() == len(papers)
