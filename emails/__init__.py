@@ -17,8 +17,15 @@ from emails.delivery import (
     TemporaryDeliveryError,
     Transport,
 )
-from emails.digest import Digest, DigestItem
-from emails.render import build_message, render_html, render_text, subject
+from emails.digest import Digest, DigestItem, TrendingItem
+from emails.render import (
+    build_message,
+    list_id,
+    render_html,
+    render_text,
+    subject,
+    unsubscribe_uris,
+)
 from emails.text import latex_to_text
 
 __all__ = [
@@ -31,9 +38,12 @@ __all__ = [
     "SmtpTransport",
     "TemporaryDeliveryError",
     "Transport",
+    "TrendingItem",
     "build_message",
     "latex_to_text",
+    "list_id",
     "render_html",
     "render_text",
     "subject",
+    "unsubscribe_uris",
 ]

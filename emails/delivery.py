@@ -261,6 +261,13 @@ class SmtpTransport:
             text = text.replace(self._password, "***")
         return text
 
+    def _cause(self, error: BaseException) -> BaseException | None:
+        """`error` to chain to our DeliveryError, or None if it holds the password (a server
+        that echoes it): a logged traceback shows the cause verbatim, which _redact cannot fix."""
+        if self._password and (self._password in str(error) or self._password in repr(error)):
+            return None
+        return error
+
     def _connect(self) -> smtplib.SMTP:
         if self.security == "ssl":
             return smtplib.SMTP_SSL(
@@ -300,7 +307,9 @@ class SmtpTransport:
                 if codes and all(400 <= c < 500 for c in codes)
                 else PermanentDeliveryError
             )
-            raise kind(self._redact(f"{where} refused all recipients: {details}")) from e
+            raise kind(self._redact(f"{where} refused all recipients: {details}")) from self._cause(
+                e
+            )
         except smtplib.SMTPAuthenticationError as e:
             # 454 is "temporary authentication failure" (RFC 4954); 535 & co. are bad creds.
             kind = TemporaryDeliveryError if 400 <= e.smtp_code < 500 else PermanentDeliveryError
@@ -309,29 +318,33 @@ class SmtpTransport:
                     f"{where} rejected the login for {self.username!r}: "
                     f"{e.smtp_code} {_reply_text(e.smtp_error)}"
                 )
-            ) from e
+            ) from self._cause(e)
         except smtplib.SMTPResponseException as e:  # also SenderRefused, DataError, ConnectError
             raise _kind_for_code(e.smtp_code)(
                 self._redact(f"{where} replied {e.smtp_code} {_reply_text(e.smtp_error)}")
-            ) from e
+            ) from self._cause(e)
         except smtplib.SMTPServerDisconnected as e:
-            raise TemporaryDeliveryError(self._redact(f"{where} closed the connection: {e}")) from e
+            raise TemporaryDeliveryError(
+                self._redact(f"{where} closed the connection: {e}")
+            ) from self._cause(e)
         except smtplib.SMTPNotSupportedError as e:  # e.g. no STARTTLS or AUTH on this server
             raise PermanentDeliveryError(
                 self._redact(f"{where}: {e} (check the security setting and port)")
-            ) from e
+            ) from self._cause(e)
         except smtplib.SMTPException as e:  # e.g. no usable AUTH mechanism
-            raise PermanentDeliveryError(self._redact(f"{where}: {e}")) from e
+            raise PermanentDeliveryError(self._redact(f"{where}: {e}")) from self._cause(e)
         except TimeoutError as e:
-            raise TemporaryDeliveryError(f"{where} timed out after {self.timeout:g}s") from e
+            raise TemporaryDeliveryError(
+                f"{where} timed out after {self.timeout:g}s"
+            ) from self._cause(e)
         except ssl.SSLCertVerificationError as e:
             raise TemporaryDeliveryError(
                 self._redact(f"{where}: TLS certificate verification failed: {e.verify_message}")
-            ) from e
+            ) from self._cause(e)
         except OSError as e:  # refused, reset, unreachable, DNS, TLS handshake
             raise TemporaryDeliveryError(
                 self._redact(f"could not talk to {where}: {e.strerror or e}")
-            ) from e
+            ) from self._cause(e)
         if refused:
             # Some recipients got it: it must not be retried (the others would get it twice).
             log.warning(

@@ -1,9 +1,17 @@
-"""The digest as the e-mail sees it: plain data built by the digest job, rendered here."""
+"""The digest as the e-mail sees it: plain data built by the digest job, rendered here.
+
+Every field added after the first release has a default, so older callers keep working.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Literal
+
+__all__ = ["Digest", "DigestItem", "Period", "TrendingItem"]
+
+Period = Literal["day", "week"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,12 +27,34 @@ class DigestItem:
     why: str  # the reason the ranker gave
     abs_url: str
     pdf_url: str | None = None
-    announced: date | None = None
+    announced: date | None = None  # the arXiv announcement day: weekly digests group by it
+    hf_url: str | None = None  # the paper's Hugging Face page, where known
+    code_url: str | None = None  # its code (e.g. a GitHub repository), where known
+    upvotes: int | None = None  # Hugging Face upvotes, where known
+
+
+@dataclass(frozen=True, slots=True)
+class TrendingItem:
+    """One paper trending on Hugging Face, shown after the picks in the order given."""
+
+    paper_id: str
+    title: str
+    abs_url: str
+    upvotes: int
+    matched: bool = False  # it also matches this user's interests
+    hf_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """One user's digest for one day (or week)."""
+    """One user's digest for one day (or week).
+
+    `items` are shown in the order given (the ranker's, best first). With
+    `period="week"` they are grouped under their announcement day, days in calendar
+    order, best first within a day; items without `announced` come last, under "Earlier".
+    An empty `items` renders a short "nothing new" note: whether to send that is the
+    caller's decision.
+    """
 
     user_name: str
     to: tuple[str, ...]  # one or more recipient addresses
@@ -35,3 +65,8 @@ class Digest:
     created_at: datetime  # timezone-aware
     reply_to: str | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
+    trending: tuple[TrendingItem, ...] = ()
+    period: Period = "day"
+    # Where to unsubscribe: "mailto:x@example.org" (or a bare address) and/or an https URL.
+    # An https URL also gets RFC 8058 one-click (List-Unsubscribe-Post).
+    unsubscribe: str | tuple[str, ...] | None = None

@@ -3,14 +3,21 @@
 The pipeline, per item: LaTeX -> readable text (emails.text) -> a small view object with
 everything already formatted -> Jinja2 template (autoescaped for HTML) -> CSS inlined.
 Escaping happens last, in the template, so converted LaTeX can never smuggle markup in.
+
+Both parts show the same things in the same order: a header (day, counts, the user), the
+picks (a weekly digest grouped under announcement days), a "nothing new" note on an empty
+day, the papers trending on Hugging Face, and a footer with the unsubscribe link.
 """
 
 from __future__ import annotations
 
 import email.policy
+import hashlib
 import logging
 import math
+import re
 import textwrap
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from email.message import EmailMessage
@@ -19,17 +26,19 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from emails.digest import Digest, DigestItem
+from emails.digest import Digest, DigestItem, TrendingItem
 from emails.text import collapse_whitespace, first_sentences, latex_to_text
 
 __all__ = [
     "build_message",
     "format_day",
+    "list_id",
     "relevance_dots",
     "render_html",
     "render_text",
     "shorten_authors",
     "subject",
+    "unsubscribe_uris",
 ]
 
 log = logging.getLogger(__name__)
@@ -38,6 +47,7 @@ _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _TEXT_WIDTH = 72
 _DOTS = 5
+_SUBJECT_TITLE_CHARS = 50
 # Headers build_message owns: extra_headers may replace these, but not the MIME structure.
 _RESERVED_HEADERS = frozenset({"mime-version", "content-type", "content-transfer-encoding"})
 
@@ -74,12 +84,17 @@ def relevance_dots(score: float, dots: int = _DOTS) -> tuple[str, str]:
     return "●" * filled, "○" * (dots - filled)
 
 
+_URL_UNSAFE = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
+
+
 def _safe_url(url: str | None) -> str | None:
     """Only absolute http(s) links reach a template; anything else (javascript:, relative) is
     dropped, because autoescaping protects the markup but not the meaning of an href."""
     if not url:
         return None
     url = url.strip()
+    if _URL_UNSAFE.search(url):  # never valid in a URL (RFC 3986); no arXiv link has them
+        return None
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -93,7 +108,81 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+# A URI inside List-* headers sits between angle brackets, in a header that must stay
+# ASCII: no whitespace, no brackets, no commas (RFC 2369 separates URIs with them).
+_HEADER_URI = re.compile(r"[!#-+\--;=?-~]+")  # printable ASCII minus space " , < >
+_MAILBOX = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def unsubscribe_uris(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """Normalise Digest.unsubscribe into the URIs of a List-Unsubscribe header, https first.
+
+    Accepts "mailto:x@example.org", a bare "x@example.org" and "https://..." URLs; raises
+    ValueError for anything else (http, javascript:, spaces), so a config check can call it.
+    """
+    if value is None:
+        return ()
+    raw = (value,) if isinstance(value, str) else tuple(value)
+    uris: list[str] = []
+    for entry in raw:
+        uri = entry.strip() if isinstance(entry, str) else ""
+        if uri and "@" in uri and ":" not in uri.partition("@")[0]:
+            uri = "mailto:" + uri  # a bare address
+        lowered = uri.lower()
+        if lowered.startswith("mailto:"):
+            uri = "mailto:" + uri[len("mailto:") :]
+            ok = _MAILBOX.fullmatch(uri[len("mailto:") :].partition("?")[0]) is not None
+        elif lowered.startswith("https://"):
+            uri = "https://" + uri[len("https://") :]
+            ok = _safe_url(uri) is not None
+        else:
+            ok = False
+        if not ok or not _HEADER_URI.fullmatch(uri):
+            raise ValueError(
+                f"unsubscribe: expected a mailto: address or an https:// URL "
+                f"(ASCII, no spaces or commas), got {entry!r}"
+            )
+        if uri not in uris:
+            uris.append(uri)
+    return tuple(sorted(uris, key=lambda u: not u.startswith("https://")))
+
+
+# Characters a phrase may hold unquoted (RFC 5322 atext, plus spaces between words).
+_PLAIN_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
+
+
+def _list_label(user_name: str) -> str:
+    """A DNS-label-like slug of the user's name: "Zoë Ångström" -> "zoe-angstrom"."""
+    folded = unicodedata.normalize("NFKD", user_name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")[:40].strip("-")
+    if slug:
+        return slug
+    return "u-" + hashlib.sha256(user_name.encode("utf-8")).hexdigest()[:10]
+
+
+def list_id(user_name: str, domain: str) -> str:
+    """The List-Id (RFC 2919) of one user's digests: stable, so mail filters can match it.
+
+    `list_id("ada", "example.org")` is "Paperboy digest for ada <ada.digest.paperboy.example.org>".
+    """
+    label = _list_label(user_name)
+    domain = domain.strip().strip(".").lower() or "paperboy.invalid"
+    namespace = (
+        f"digest.{domain}" if domain.startswith("paperboy.") else f"digest.paperboy.{domain}"
+    )
+    name = collapse_whitespace(user_name)
+    phrase_name = name if _PLAIN_PHRASE.fullmatch(name) else label
+    return f"Paperboy digest for {phrase_name} <{label}.{namespace}>"
+
+
 # --- view objects: everything the templates show, already formatted ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _LinkView:
+    label: str  # "Hugging Face"
+    url: str
+    text_label: str  # "Hugging Face: ", padded so the URLs of one paper line up
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,17 +196,62 @@ class _ItemView:
     percent: int
     dots_on: str
     dots_off: str
+    upvotes: str  # "42 upvotes", or "" when unknown
     why: str
     summary: str
+    links: tuple[_LinkView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _GroupView:
+    heading: str  # "Mon 2 Jun 2025 · 2 papers"; "" for a daily digest's single group
+    items: tuple[_ItemView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _TrendingView:
+    title: str
+    url: str | None
+    hf_url: str | None
+    upvotes: str  # "1,234"
+    upvotes_label: str  # "1,234 upvotes"
+    matched: bool
 
 
 @dataclass(frozen=True, slots=True)
 class _DigestView:
     subject: str
-    day: str
-    headline: str  # "3 papers picked from 120 considered"
-    user_name: str
-    items: tuple[_ItemView, ...]
+    day: str  # "Tue 3 Jun 2025" or "Week ending Tue 3 Jun 2025"
+    headline: str  # "3 papers picked from 120 considered, for Ada"
+    preheader: str  # the hidden line inbox lists show after the subject
+    weekly: bool
+    groups: tuple[_GroupView, ...]
+    empty_note: str  # "" unless there are no items
+    trending_heading: str
+    trending: tuple[_TrendingView, ...]
+    footer: str
+    unsubscribe_url: str | None  # the footer's link: https if given, else mailto
+    unsubscribe_text: str  # the same for the text part
+
+
+_LINK_LABELS = ("Abstract", "PDF", "Hugging Face", "Code")
+
+
+def _links(item: DigestItem) -> tuple[_LinkView, ...]:
+    urls = (item.abs_url, item.pdf_url, item.hf_url, item.code_url)
+    pairs = [
+        (label, safe)
+        for label, url in zip(_LINK_LABELS, urls, strict=True)
+        if (safe := _safe_url(url))
+    ]
+    width = max((len(label) for label, _ in pairs), default=0) + 2
+    return tuple(_LinkView(label, url, f"{label}:".ljust(width)) for label, url in pairs)
+
+
+def _upvotes(n: int | None) -> str:
+    if n is None or not isinstance(n, int) or n < 0:
+        return ""
+    return f"{n:,} upvote" if n == 1 else f"{n:,} upvotes"
 
 
 def _item_view(rank: int, item: DigestItem) -> _ItemView:
@@ -132,19 +266,125 @@ def _item_view(rank: int, item: DigestItem) -> _ItemView:
         percent=round(_clamp_score(item.score) * 100),
         dots_on=dots_on,
         dots_off=dots_off,
+        upvotes=_upvotes(item.upvotes),
         why=collapse_whitespace(item.why),
         summary=first_sentences(latex_to_text(item.abstract), 2),
+        links=_links(item),
     )
 
 
+def _trending_view(item: TrendingItem) -> _TrendingView:
+    upvotes = max(0, item.upvotes) if isinstance(item.upvotes, int) else 0
+    return _TrendingView(
+        title=latex_to_text(item.title) or item.paper_id,
+        url=_safe_url(item.abs_url),
+        hf_url=_safe_url(item.hf_url),
+        upvotes=f"{upvotes:,}",
+        upvotes_label=_upvotes(upvotes),
+        matched=bool(item.matched),
+    )
+
+
+def _ordered_groups(digest: Digest) -> list[tuple[date | None, list[DigestItem]]]:
+    """The items as shown: one group for a day; for a week, one per announcement day in
+    calendar order, best first within a day, undated items last. Days read like the week
+    went; the ranker's order survives where it is meaningful (papers of the same day)."""
+    if digest.period != "week":
+        return [(None, list(digest.items))]
+    by_day: dict[date | None, list[DigestItem]] = {}
+    for item in digest.items:
+        by_day.setdefault(item.announced, []).append(item)
+    days = sorted(d for d in by_day if d is not None)
+    keys: list[date | None] = [*days, *([None] if None in by_day else [])]
+    # sorted() is stable: equal scores keep the ranker's order.
+    return [(d, sorted(by_day[d], key=lambda i: -_clamp_score(i.score))) for d in keys]
+
+
+def _top_item(digest: Digest) -> DigestItem | None:
+    """The best paper: the highest score, the first one on a tie."""
+    best: DigestItem | None = None
+    for item in digest.items:
+        if best is None or _clamp_score(item.score) > _clamp_score(best.score):
+            best = item
+    return best
+
+
+def _when(digest: Digest) -> str:
+    return "this week" if digest.period == "week" else "today"
+
+
+def _empty_note(digest: Digest) -> str:
+    if digest.items:
+        return ""
+    when = _when(digest)
+    if digest.considered <= 0:
+        return f"No new papers were announced in your categories {when}."
+    papers = "the one paper" if digest.considered == 1 else f"the {digest.considered:,} papers"
+    return f"Nothing new for you {when}: none of {papers} considered cleared your threshold."
+
+
+def _counts(digest: Digest) -> str:
+    week = " this week" if digest.period == "week" else ""
+    picked = _plural(len(digest.items), "paper")
+    return f"{picked} picked from {digest.considered:,} considered{week}"
+
+
+def _headline(digest: Digest) -> str:
+    user = collapse_whitespace(digest.user_name)
+    if not digest.items and digest.considered <= 0:
+        return f"Nothing new for {user} {_when(digest)}"
+    return f"{_counts(digest)}, for {user}"
+
+
+def _unsubscribe_link(uris: tuple[str, ...]) -> tuple[str | None, str]:
+    """The footer's unsubscribe link (https preferred) and its plain-text wording."""
+    https = [u for u in uris if u.startswith("https://")]
+    if https:
+        return https[0], f"Unsubscribe: {https[0]}"
+    if uris:
+        address = uris[0].removeprefix("mailto:").partition("?")[0]
+        return uris[0], f"To unsubscribe, write to {address}."
+    return None, ""
+
+
 def _digest_view(digest: Digest) -> _DigestView:
-    picked = len(digest.items)
+    weekly = digest.period == "week"
+    groups: list[_GroupView] = []
+    rank = 0
+    for day, items in _ordered_groups(digest):
+        views = []
+        for item in items:
+            rank += 1
+            views.append(_item_view(rank, item))
+        heading = ""
+        if weekly:
+            label = format_day(day) if day is not None else "Earlier"
+            heading = f"{label} · {_plural(len(views), 'paper')}"
+        groups.append(_GroupView(heading, tuple(views)))
+    headline = _headline(digest)
+    trending = tuple(_trending_view(t) for t in digest.trending)
+    # Inbox lists show this after the subject, which already names the best paper.
+    preheader = _empty_note(digest) or _counts(digest)
+    if trending:
+        preheader += f" · {len(trending)} trending on Hugging Face"
+    unsubscribe_url, unsubscribe_text = _unsubscribe_link(unsubscribe_uris(digest.unsubscribe))
     return _DigestView(
         subject=subject(digest),
-        day=format_day(digest.day),
-        headline=f"{_plural(picked, 'paper')} picked from {digest.considered:,} considered",
-        user_name=digest.user_name,
-        items=tuple(_item_view(i, item) for i, item in enumerate(digest.items, start=1)),
+        day=f"Week ending {format_day(digest.day)}" if weekly else format_day(digest.day),
+        headline=headline,
+        preheader=preheader,
+        weekly=weekly,
+        groups=tuple(groups) if digest.items else (),
+        empty_note=_empty_note(digest),
+        trending_heading=f"Trending on Hugging Face {_when(digest)}",
+        trending=trending,
+        footer=(
+            "Paperboy ranked these against the papers you saved."
+            if digest.items
+            else "Paperboy ranks the new papers against the papers you saved."
+        ),
+        unsubscribe_url=unsubscribe_url,
+        unsubscribe_text=unsubscribe_text,
     )
 
 
@@ -200,20 +440,46 @@ def _inline_css(html: str) -> str:
 
 
 def render_text(digest: Digest) -> str:
-    """The plain-text part: what text-only clients, previews and the console show."""
+    """The plain-text part: what text-only clients, previews and the console show.
+
+    Raises ValueError if `digest.unsubscribe` is not a mailto: address or https URL.
+    """
     return _ENV.get_template("digest.txt.j2").render(d=_digest_view(digest))
 
 
 def render_html(digest: Digest) -> str:
-    """The HTML part: table layout (max 640px), CSS inlined, autoescaped, light/dark safe."""
+    """The HTML part: table layout (max 640px), CSS inlined, autoescaped, light/dark safe.
+
+    Raises ValueError like render_text.
+    """
     html = _ENV.get_template("digest.html.j2").render(d=_digest_view(digest))
     return _inline_css(html)
 
 
+def _shorten(text: str, limit: int) -> str:
+    """`text` cut at a word boundary to at most `limit` characters, "…" marking the cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
+    return cut.rstrip(" ,;:.-—–") + "…"
+
+
 def subject(digest: Digest) -> str:
-    """The subject line, e.g. "Paperboy — 12 papers for Tue 3 Jun"."""
+    """The subject line: how many papers, for when, and the best paper's title, e.g.
+    `Paperboy — 12 papers for Tue 3 Jun: “Attention Is All You Need”`.
+
+    The title tells at a glance whether today's digest is worth opening; it is cut at
+    about 50 characters so that the count and the day stay visible on a phone.
+    """
     papers = _plural(len(digest.items), "paper")
-    return f"Paperboy — {papers} for {format_day(digest.day, year=False)}"
+    day = format_day(digest.day, year=False)
+    when = f"the week ending {day}" if digest.period == "week" else day
+    line = f"Paperboy — {papers} for {when}"
+    top = _top_item(digest)
+    if top is not None:
+        title = latex_to_text(top.title) or top.paper_id
+        line += f": “{_shorten(title, _SUBJECT_TITLE_CHARS)}”"
+    return line
 
 
 # --- the message ------------------------------------------------------------------------
@@ -238,6 +504,7 @@ def build_message(
         raise ValueError(f"Digest.created_at must be timezone-aware, got {digest.created_at!r}")
     if not digest.to:
         raise ValueError("Digest.to is empty: a digest needs at least one recipient")
+    unsubscribe = unsubscribe_uris(digest.unsubscribe)  # validated before anything is built
 
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"] = digest.sender
@@ -246,11 +513,23 @@ def build_message(
         msg["Reply-To"] = digest.reply_to
     msg["Subject"] = subject(digest)
     msg["Date"] = format_datetime(digest.created_at)
-    msg["Message-ID"] = (
-        message_id if message_id else make_msgid(domain=domain or _sender_domain(digest.sender))
-    )
+    msg_domain = domain or _sender_domain(digest.sender)
+    msg["Message-ID"] = message_id if message_id else make_msgid(domain=msg_domain)
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
     msg["X-Auto-Response-Suppress"] = "All"  # the same, for Exchange/Outlook
+    # A stable List-Id lets people filter their digests; with List-Unsubscribe it also
+    # keeps Sieve vacation responders quiet (RFC 5230 4.5). No "Precedence: bulk": it is
+    # non-standard (RFC 2076: "discouraged"), everything it would suppress the headers
+    # above already suppress, and Gmail files it as bulk: a digest someone asked for
+    # belongs in their inbox. An operator who wants it can add it via extra_headers.
+    msg["List-Id"] = list_id(digest.user_name, msg_domain)
+    if unsubscribe:
+        msg["List-Unsubscribe"] = ", ".join(f"<{uri}>" for uri in unsubscribe)
+        if any(uri.startswith("https://") for uri in unsubscribe):
+            # RFC 8058 one-click: the client POSTs "List-Unsubscribe=One-Click" to the https
+            # URI. It requires https (a mailto cannot be one-click) and a DKIM signature
+            # covering both headers, which is the sending server's job.
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     for name, value in digest.extra_headers.items():
         if name.lower() in _RESERVED_HEADERS:
             raise ValueError(f"extra_headers may not set {name!r}: build_message owns it")

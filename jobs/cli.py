@@ -235,43 +235,94 @@ def _digest_row(d: Any) -> dict[str, Any]:
 
 
 @cli.command()
-@click.option("--source", type=click.Choice(["arxiv"]), help="Only this source.")
+@click.option(
+    "--source",
+    metavar="NAME",
+    help="Only this source: arxiv, huggingface or a [[sources.feeds]] name. With "
+    "--from-file: whose response the file is.",
+)
 @click.option(
     "--from-file",
     "files",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Ingest a saved arXiv RSS listing or API response instead of the network (repeatable).",
+    help="Ingest a saved response instead of the network (repeatable): an arXiv RSS "
+    "listing or API response, a Hugging Face daily papers JSON, or a feed (--source NAME).",
+)
+@click.option(
+    "--backfill",
+    "backfill_days",
+    type=click.IntRange(min=1),
+    metavar="DAYS",
+    help="Fetch the last DAYS days of the arXiv categories from the arXiv API (a first run).",
 )
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.pass_context
-def fetch(ctx: click.Context, source: str | None, files: tuple[Path, ...], fmt: str) -> None:
+def fetch(
+    ctx: click.Context,
+    source: str | None,
+    files: tuple[Path, ...],
+    backfill_days: int | None,
+    fmt: str,
+) -> None:
     """Fetch new papers from the configured sources now.
 
     \b
     Examples:
       paperboy fetch
+      paperboy fetch --source huggingface
+      paperboy fetch --backfill 7
       paperboy fetch --from-file saved-cs.LG.xml
+      paperboy fetch --from-file daily_papers.json
+      paperboy fetch --from-file neuro.xml --source "bioRxiv neuroscience"
     A failing source is reported (and shown by `paperboy status`); the others go on.
+    The first fetch into an empty database also backfills [sources.arxiv] backfill_days.
     Exit status 1 if any source failed.
     """
-    from jobs.fetch import fetch_all, fetch_arxiv, ingest_file
+    from jobs.fetch import (
+        HF_SOURCE,
+        backfill_arxiv,
+        fetch_all,
+        fetch_arxiv,
+        fetch_feed,
+        fetch_huggingface,
+        ingest_file,
+    )
     from jobs.http import HttpClient
 
     config = _config(ctx)
+    feeds = {f.name: f for f in config.feeds}
+    if source is not None and source not in ("arxiv", HF_SOURCE, *feeds):
+        known = ", ".join(["arxiv", HF_SOURCE, *feeds])
+        raise click.UsageError(f"--source {source!r}: no such source (known: {known})")
+    if backfill_days is not None and (files or source not in (None, "arxiv")):
+        raise click.UsageError("--backfill fetches arXiv from the network; not with --from-file")
+    if backfill_days is not None and config.arxiv is None:
+        raise click.UsageError("--backfill needs [sources.arxiv] categories in config.toml")
+    hf_enabled = config.huggingface is not None and config.huggingface.enabled
+    if not files and source == HF_SOURCE and not hf_enabled:
+        raise click.UsageError("huggingface is not enabled: add [sources.huggingface] to config")
     with _storage(config) as storage:
         if files:
             types = config.arxiv.announce_types if config.arxiv else ("new", "cross")
             reports = []
             for path in files:
                 _progress(f"Reading {path} …")
-                reports.append(ingest_file(storage, path, announce_types=types))
+                reports.append(ingest_file(storage, path, announce_types=types, source=source))
         else:
             _progress("Fetching …")
             with HttpClient(contact=config.contact) as client:
-                if source == "arxiv":
+                if backfill_days is not None:
+                    one = backfill_arxiv(config, storage, client, backfill_days)
+                    reports = [one] if one else []
+                elif source == "arxiv":
                     one = fetch_arxiv(config, storage, client)
                     reports = [one] if one else []
+                elif source == HF_SOURCE:
+                    one = fetch_huggingface(config, storage, client)
+                    reports = [one] if one else []
+                elif source is not None:
+                    reports = [fetch_feed(feeds[source], storage, client)]
                 else:
                     reports = fetch_all(config, storage, client)
     rows = [
@@ -291,7 +342,10 @@ def fetch(ctx: click.Context, source: str | None, files: tuple[Path, ...], fmt: 
 
     def text() -> None:
         if not reports:
-            click.echo("No sources configured: add [sources.arxiv] to config.toml.")
+            click.echo(
+                "No sources configured: add [sources.arxiv], [sources.huggingface] or "
+                "[[sources.feeds]] to config.toml."
+            )
         for r in reports:
             if r.status == "error":
                 click.echo(f"{r.name}: FAILED: {r.error}")
@@ -321,7 +375,7 @@ def fetch(ctx: click.Context, source: str | None, files: tuple[Path, ...], fmt: 
 @click.option(
     "--saved",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="One-off: the saved papers (JSONL), no config needed.",
+    help="One-off: the saved papers (JSONL or BibTeX), no config needed.",
 )
 @click.option(
     "--candidates",
@@ -379,7 +433,10 @@ def rank(
 
 
 def _rank_files(saved: Path, candidates: Path, background: Path | None) -> list[recommender.Ranked]:
-    profile = recommender.Profile(saved=tuple(read_jsonl(saved)))
+    from jobs.library import is_bibtex, read_bibtex_papers
+
+    mine = read_bibtex_papers(saved) if is_bibtex(saved) else read_jsonl(saved)
+    profile = recommender.Profile(saved=tuple(mine))
     pool = read_jsonl(candidates)
     negatives = read_jsonl(background) if background else pool
     return recommender.rank(profile, pool, negatives)
@@ -570,3 +627,8 @@ def _when(value: object) -> str:
 def main() -> None:
     """The console script's entry point."""
     cli(prog_name="paperboy")
+
+
+from jobs.cli_profile import profile  # noqa: E402
+
+cli.add_command(profile)

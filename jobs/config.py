@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
+from emails.render import unsubscribe_uris
 from jobs.errors import ConfigError, UnknownPaperError
 from jobs.ids import canonical_arxiv_id
 
@@ -28,6 +29,11 @@ DEFAULT_FETCH_CRON = "30 20 * * sun,mon-thu"  # 20:30 US Eastern: after arXiv's 
 DEFAULT_FETCH_TIMEZONE = "America/New_York"
 DEFAULT_SENDER = "Paperboy <paperboy@localhost>"
 ARXIV_RSS_BASE = "https://rss.arxiv.org/rss/"
+HF_DAILY_PAPERS_URL = "https://huggingface.co/api/daily_papers"
+DEFAULT_BACKFILL_DAYS = 7
+MAX_BACKFILL_DAYS = 365
+# Source names the fetch job uses itself; a [[sources.feeds]] name may not take one.
+BUILTIN_SOURCES = ("arxiv", "arxiv-api", "arxiv-backfill", "huggingface")
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 TRANSPORTS = ("outbox", "smtp", "console")
 SECURITIES = ("starttls", "ssl", "none")
@@ -69,6 +75,8 @@ class EmailConfig:
     outbox: Path = Path("outbox")
     reply_to: str | None = None
     smtp: SmtpConfig | None = None
+    unsubscribe: tuple[str, ...] = ()  # mailto: and/or https: URIs for List-Unsubscribe
+    trending: int = 5  # papers in the "trending today" section (0: none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +84,7 @@ class ArxivSourceConfig:
     categories: tuple[str, ...] = ()
     announce_types: tuple[str, ...] = ("new", "cross")
     base_url: str = ARXIV_RSS_BASE
+    backfill_days: int = DEFAULT_BACKFILL_DAYS  # first fetch into an empty database; 0: off
 
     @property
     def url(self) -> str:
@@ -98,10 +107,29 @@ class UserConfig:
     keywords: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
     muted: tuple[str, ...] = ()
+    disliked: tuple[str, ...] = ()  # canonical ids of papers the user does not want
+    send_empty: bool = False  # mail a short "nothing today" note when nothing was picked
+    transport: str | None = None  # outbox | smtp | console; None: the [email] transport
 
     def trigger(self) -> CronTrigger:
         """The user's digest schedule as an APScheduler cron trigger in their time zone."""
         return digest_trigger(self.schedule, self.send_at, self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class HuggingFaceConfig:
+    """[sources.huggingface]: the day's trending papers (their popularity is kept too)."""
+
+    enabled: bool = True
+    url: str = HF_DAILY_PAPERS_URL
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """One [[sources.feeds]] entry: any RSS or Atom feed, by a name of the user's choice."""
+
+    name: str
+    url: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +143,8 @@ class Config:
     arxiv: ArxivSourceConfig | None = None
     email: EmailConfig = field(default_factory=EmailConfig)
     users: tuple[UserConfig, ...] = ()
+    huggingface: HuggingFaceConfig | None = None  # None: not configured (not fetched)
+    feeds: tuple[FeedConfig, ...] = ()
 
     def user(self, name: str) -> UserConfig:
         """The configured user called `name`; ConfigError (with the known names) otherwise."""
@@ -146,9 +176,28 @@ class _Problems:
         self.lines = text.splitlines()
         self.items: list[tuple[int | None, str]] = []
 
-    def add(self, where: Sequence[str | int], message: str, key: str | None = None) -> None:
+    def add(
+        self,
+        where: Sequence[str | int],
+        message: str,
+        key: str | None = None,
+        value: str | None = None,
+    ) -> None:
         line = self._locate(where, key)
+        if line is not None and value is not None:
+            line = self._element_line(line, value)
         self.items.append((line, message))
+
+    def _element_line(self, key_line: int, value: str) -> int:
+        """The line of a list element (a multi-line `saved = [...]`), else the key's line."""
+        quoted = (f'"{value}"', f"'{value}'")
+        for number in range(key_line, len(self.lines) + 1):
+            line = self.lines[number - 1]
+            if any(q in line for q in quoted):
+                return number
+            if number > key_line and re.match(r"^\s*(\[|[\w\-\"']+\s*=)", line):
+                break
+        return key_line
 
     def _locate(self, where: Sequence[str | int], key: str | None) -> int | None:
         """Find the line of `key` inside the table at `where` (e.g. ["users", 1])."""
@@ -310,9 +359,11 @@ def _resolve_database(base: Path, url: str) -> str:
 
 _TOP = ("paperboy", "sources", "email", "users")
 _PAPERBOY = ("database", "timezone", "contact", "fetch_schedule", "fetch_timezone")
-_SOURCES = ("arxiv",)
-_ARXIV = ("categories", "announce_types", "base_url")
-_EMAIL = ("from", "transport", "outbox", "reply_to", "smtp")
+_SOURCES = ("arxiv", "huggingface", "feeds")
+_ARXIV = ("categories", "announce_types", "base_url", "backfill_days")
+_HUGGINGFACE = ("enabled", "url")
+_FEED = ("name", "url")
+_EMAIL = ("from", "transport", "outbox", "reply_to", "smtp", "unsubscribe", "trending")
 _SMTP = ("host", "port", "security", "username", "password_env", "password_file", "timeout")
 _USER = (
     "name",
@@ -328,6 +379,9 @@ _USER = (
     "keywords",
     "authors",
     "muted",
+    "disliked",
+    "transport",
+    "send_empty",
 )
 
 
@@ -439,7 +493,27 @@ def parse_config(text: str, path: Path) -> Config:
         base_url = _get(
             raw, "base_url", str, ARXIV_RSS_BASE, at, "sources.arxiv", problems, "a URL"
         )
-        arxiv = ArxivSourceConfig(categories, types, base_url)
+        backfill_days = _get(
+            raw,
+            "backfill_days",
+            int,
+            DEFAULT_BACKFILL_DAYS,
+            at,
+            "sources.arxiv",
+            problems,
+            "a whole number of days (0 turns the first-run backfill off)",
+        )
+        if not 0 <= backfill_days <= MAX_BACKFILL_DAYS:
+            problems.add(
+                at,
+                f"sources.arxiv.backfill_days must be from 0 to {MAX_BACKFILL_DAYS}, "
+                f"not {backfill_days}",
+                "backfill_days",
+            )
+            backfill_days = DEFAULT_BACKFILL_DAYS
+        arxiv = ArxivSourceConfig(categories, types, base_url, backfill_days)
+    huggingface = _huggingface(sources, problems)
+    feeds = _feeds(sources, problems)
 
     email = _email(_table(data, "email", [], problems), base, problems)
 
@@ -452,6 +526,13 @@ def parse_config(text: str, path: Path) -> Config:
         user = _user(raw_user, index, base, timezone, problems)
         if user is not None:
             users.append(user)
+            if user.transport == "smtp" and email.smtp is None:
+                problems.add(
+                    ["users", index],
+                    f'[[users]] {user.name!r}.transport is "smtp" but there is no '
+                    "[email.smtp] table",
+                    "transport",
+                )
     names = [u.name for u in users]
     for name in sorted({n for n in names if names.count(n) > 1}):
         second = [i for i, u in enumerate(users) if u.name == name][1]
@@ -466,9 +547,77 @@ def parse_config(text: str, path: Path) -> Config:
         fetch_schedule=fetch_schedule,
         fetch_timezone=fetch_timezone,
         arxiv=arxiv,
+        huggingface=huggingface,
+        feeds=feeds,
         email=email,
         users=tuple(users),
     )
+
+
+def _check_url(
+    url: str, where: Sequence[str | int], label: str, key: str, problems: _Problems
+) -> bool:
+    if re.match(r"^https?://[^/\s]+", url):
+        return True
+    problems.add(where, f"{label}.{key} must be an http(s) URL, not {url!r}", key)
+    return False
+
+
+def _huggingface(sources: Mapping[str, Any], problems: _Problems) -> HuggingFaceConfig | None:
+    """[sources.huggingface]: absent means off; present, it is on unless enabled = false."""
+    if "huggingface" not in sources:
+        return None
+    at: list[str | int] = ["sources", "huggingface"]
+    raw = _table(sources, "huggingface", at, problems)
+    label = "sources.huggingface"
+    _check_keys(raw, _HUGGINGFACE, at, "[sources.huggingface]", problems)
+    enabled = _get(raw, "enabled", bool, True, at, label, problems, "true or false")
+    url = _get(raw, "url", str, HF_DAILY_PAPERS_URL, at, label, problems, "a URL")
+    if not _check_url(url, at, label, "url", problems):
+        url = HF_DAILY_PAPERS_URL
+    return HuggingFaceConfig(enabled=enabled, url=url)
+
+
+def _feeds(sources: Mapping[str, Any], problems: _Problems) -> tuple[FeedConfig, ...]:
+    """[[sources.feeds]]: each needs a unique name (not a built-in source's) and a URL."""
+    raw_feeds = sources.get("feeds", [])
+    if not isinstance(raw_feeds, list):
+        message = "sources.feeds must be an array of tables: [[sources.feeds]]"
+        problems.add(["sources"], message, "feeds")
+        return ()
+    feeds: list[FeedConfig] = []
+    for index, raw in enumerate(raw_feeds):
+        at: list[str | int] = ["sources", "feeds", index]
+        if not isinstance(raw, dict):
+            problems.add(at, "each [[sources.feeds]] entry must be a table", None)
+            continue
+        name = _get(raw, "name", str, "", at, "sources.feeds", problems, "a string").strip()
+        label = f"[[sources.feeds]] {name!r}" if name else f"[[sources.feeds]] #{index + 1}"
+        _check_keys(raw, _FEED, at, label, problems)
+        url = _get(raw, "url", str, "", at, label, problems, "a URL").strip()
+        ok = True
+        if not name:
+            problems.add(at, f"{label}: name is required", "name" if "name" in raw else None)
+            ok = False
+        elif name in BUILTIN_SOURCES or name.startswith("file:"):
+            problems.add(
+                at,
+                f"{label}: the name {name!r} is taken by a built-in source "
+                f"({', '.join(BUILTIN_SOURCES)}); choose another",
+                "name",
+            )
+            ok = False
+        elif name in {f.name for f in feeds}:
+            problems.add(at, f"duplicate feed name {name!r}", "name")
+            ok = False
+        if not url:
+            problems.add(at, f"{label}: url is required", "url" if "url" in raw else None)
+            ok = False
+        elif not _check_url(url, at, label, "url", problems):
+            ok = False
+        if ok:
+            feeds.append(FeedConfig(name=name, url=url))
+    return tuple(feeds)
 
 
 def _table(
@@ -506,6 +655,16 @@ def _email(raw: Mapping[str, Any], base: Path, problems: _Problems) -> EmailConf
         base, _get(raw, "outbox", str, "outbox", where, "email", problems, "a folder path")
     )
     reply_to = _get(raw, "reply_to", str, None, where, "email", problems, "an e-mail address")
+    unsubscribe = _str_list(raw, "unsubscribe", where, "email", problems)
+    try:
+        unsubscribe_uris(unsubscribe or None)
+    except ValueError as e:
+        problems.add(where, f"email.unsubscribe: {e}", "unsubscribe")
+        unsubscribe = ()
+    trending = _get(raw, "trending", int, 5, where, "email", problems, "a whole number")
+    if trending < 0:
+        problems.add(where, "email.trending must be 0 or more", "trending")
+        trending = 0
     smtp: SmtpConfig | None = None
     if "smtp" in raw:
         s = _table(raw, "smtp", ["email", "smtp"], problems)
@@ -573,7 +732,7 @@ def _email(raw: Mapping[str, Any], base: Path, problems: _Problems) -> EmailConf
         problems.add(
             where, 'email.transport is "smtp" but there is no [email.smtp] table', "transport"
         )
-    return EmailConfig(sender, transport, outbox, reply_to, smtp)
+    return EmailConfig(sender, transport, outbox, reply_to, smtp, unsubscribe, trending)
 
 
 def _user(
@@ -611,16 +770,23 @@ def _user(
     min_score = float(field_("min_score", (int, float), 0.0, "a number from 0 to 1"))
     if not 0 <= min_score <= 1:
         problems.add(where, f"{label}.min_score must be between 0 and 1", "min_score")
-    saved: list[str] = []
-    for value in _str_list(raw, "saved", where, label, problems):
-        try:
-            canonical, _version = canonical_arxiv_id(value)
-        except UnknownPaperError as e:
-            problems.add(where, f"{label}.saved: {e}", "saved")
-            continue
-        if canonical not in saved:
-            saved.append(canonical)
-    library = raw.get("library")
+    saved = _id_list(raw, "saved", where, label, problems)
+    disliked = _id_list(raw, "disliked", where, label, problems)
+    for both in (pid for pid in disliked if pid in saved):
+        problems.add(
+            where,
+            f"{label}: {both} is both saved and disliked; keep it in one of the two",
+            "disliked",
+        )
+    transport = field_("transport", str, None, "one of " + ", ".join(TRANSPORTS))
+    if transport is not None and transport not in TRANSPORTS:
+        problems.add(
+            where,
+            f"{label}.transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}",
+            "transport",
+        )
+        transport = None
+    library = field_("library", str, None, "the path of a BibTeX file")
     return UserConfig(
         name=name,
         email=emails,
@@ -637,7 +803,26 @@ def _user(
         keywords=_str_list(raw, "keywords", where, label, problems),
         authors=_str_list(raw, "authors", where, label, problems),
         muted=_str_list(raw, "muted", where, label, problems),
+        disliked=tuple(disliked),
+        transport=transport,
+        send_empty=field_("send_empty", bool, False, "true or false"),
     )
+
+
+def _id_list(
+    raw: Mapping[str, Any], key: str, where: Sequence[str | int], label: str, problems: _Problems
+) -> list[str]:
+    """A list of arXiv ids in any accepted form, canonical and without repeats."""
+    ids: list[str] = []
+    for value in _str_list(raw, key, where, label, problems):
+        try:
+            canonical, _version = canonical_arxiv_id(value)
+        except UnknownPaperError as e:
+            problems.add(where, f"{label}.{key}: {e}", key, value)
+            continue
+        if canonical not in ids:
+            ids.append(canonical)
+    return ids
 
 
 def config_path(option: str | None, environ: Mapping[str, str] | None = None) -> Path:

@@ -37,16 +37,20 @@ from emails.delivery import (
     SmtpTransport,
     Transport,
 )
-from emails.digest import Digest, DigestItem
+from emails.digest import Digest, DigestItem, TrendingItem
 from emails.render import build_message, render_html
 from jobs.config import Config, UserConfig
-from jobs.ids import abs_url, pdf_url
+from jobs.errors import ConfigError
+from jobs.ids import abs_url, is_arxiv_id, pdf_url
+from jobs.library import read_bibtex_papers
 from jobs.storage import Storage, StoredPaper, utcnow
 
 log = logging.getLogger(__name__)
 
 _SECOND = timedelta(seconds=1)
 BACKGROUND_SIZE = 2000  # stored papers used as the ranker's negatives
+TRENDING_MAX_AGE_DAYS = 3  # an older "trending today" is not today's
+MATCH_SCORE = 0.5  # a trending paper "also matches you" from this score on
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +67,12 @@ class DigestResult:
     message: EmailMessage | None = field(default=None, compare=False)
 
 
-def make_transport(config: Config) -> Transport:
-    """The transport named in [email]; the SMTP password is read now, from the environment."""
+def make_transport(config: Config, kind: str | None = None) -> Transport:
+    """The transport named `kind` (default: [email] transport); the SMTP password is read
+    now, from the environment."""
     settings = config.email
-    if settings.transport == "smtp" and settings.smtp is not None:
+    kind = kind or settings.transport
+    if kind == "smtp" and settings.smtp is not None:
         smtp = settings.smtp
         return SmtpTransport(
             host=smtp.host,
@@ -76,7 +82,7 @@ def make_transport(config: Config) -> Transport:
             password=smtp.password(),
             timeout=smtp.timeout,
         )
-    if settings.transport == "console":
+    if kind == "console":
         return ConsoleTransport()
     return OutboxTransport(settings.outbox)
 
@@ -111,8 +117,11 @@ def to_paper(p: StoredPaper) -> recommender.Paper:
 
 
 def in_categories(paper: StoredPaper, categories: Sequence[str]) -> bool:
-    """A paper passes a user's category filter when any of its categories is listed."""
-    return not categories or any(c in categories for c in paper.categories)
+    """A paper passes a user's category filter when any of its categories is listed.
+
+    Papers without categories (from a feed the user configured) always pass.
+    """
+    return not categories or not paper.categories or any(c in categories for c in paper.categories)
 
 
 def candidates_for(storage: Storage, user: UserConfig) -> list[StoredPaper]:
@@ -120,7 +129,7 @@ def candidates_for(storage: Storage, user: UserConfig) -> list[StoredPaper]:
     state = storage.user_state(user.name)
     fresh = storage.listed_papers(after=state.listed_through, exclude_user=user.name)
     returned = storage.returned_papers(user.name)
-    saved = set(user.saved)
+    saved = set(user.saved) | set(user.disliked) | set(storage.library_ids(user.name))
     seen: set[str] = set()
     out: list[StoredPaper] = []
     for paper in [*fresh, *returned]:
@@ -132,8 +141,9 @@ def candidates_for(storage: Storage, user: UserConfig) -> list[StoredPaper]:
 
 
 def profile_for(storage: Storage, user: UserConfig) -> recommender.Profile:
-    """The user's profile with the saved papers' stored text (missing ones are logged)."""
-    stored = storage.get_papers(user.saved)
+    """The user's profile: saved papers' stored text (missing ones are logged), their
+    imported library (stored, and the `library` BibTeX file), and disliked papers."""
+    stored = storage.get_papers([*user.saved, *user.disliked])
     missing = [pid for pid in user.saved if pid not in stored]
     if missing:
         log.warning(
@@ -142,11 +152,17 @@ def profile_for(storage: Storage, user: UserConfig) -> recommender.Profile:
             len(missing),
             ", ".join(missing[:5]) + ("…" if len(missing) > 5 else ""),
         )
+    saved = [to_paper(stored[pid]) for pid in user.saved if pid in stored]
+    saved += [to_paper(p) for p in storage.library_papers(user.name)]
+    if user.library is not None:
+        saved += read_bibtex_papers(user.library)
+    unique = list({p.id: p for p in saved}.values())
     return recommender.Profile(
-        saved=tuple(to_paper(stored[pid]) for pid in user.saved if pid in stored),
+        saved=tuple(unique),
         keywords=user.keywords,
         authors=user.authors,
         muted=user.muted,
+        disliked=tuple(to_paper(stored[pid]) for pid in user.disliked if pid in stored),
     )
 
 
@@ -155,7 +171,11 @@ def rank_for(
 ) -> list[recommender.Ranked]:
     """Rank candidates for a user against a fixed-seed sample of stored papers."""
     profile = profile_for(storage, user)
-    exclude = {p.id for p in candidates} | set(user.saved)
+    exclude = (
+        {p.id for p in candidates}
+        | {p.id for p in profile.saved}
+        | {p.id for p in profile.disliked}
+    )
     background = storage.sample_papers(BACKGROUND_SIZE, exclude=exclude)
     return recommender.rank(
         profile, [to_paper(p) for p in candidates], [to_paper(p) for p in background]
@@ -167,38 +187,97 @@ def pick(ranked: Sequence[recommender.Ranked], user: UserConfig) -> list[recomme
     return [r for r in ranked if r.score >= user.min_score][: user.max_papers]
 
 
+def _links(pid: str, stored: StoredPaper | None) -> tuple[str, str | None]:
+    """Abstract page and PDF for an arXiv paper; the source's own link for the others."""
+    if is_arxiv_id(pid):
+        return abs_url(pid), pdf_url(pid)
+    return (stored.link if stored and stored.link else ""), None
+
+
+def trending_items(
+    config: Config,
+    storage: Storage,
+    scores: dict[str, float],
+    user: UserConfig,
+    now: datetime,
+) -> tuple[TrendingItem, ...]:
+    """The most upvoted papers of the latest trending day (if it is recent), each marked
+    when the user's model rates it at or above their threshold too."""
+    if config.email.trending <= 0:
+        return ()
+    entries = storage.trending(limit=config.email.trending)
+    if not entries or (now.date() - entries[0].day).days > TRENDING_MAX_AGE_DAYS:
+        return ()
+    papers = storage.get_papers([e.paper_id for e in entries])
+    items = []
+    for e in entries:
+        paper = papers.get(e.paper_id)
+        if paper is None:
+            continue
+        link, _pdf = _links(e.paper_id, paper)
+        score = scores.get(e.paper_id)
+        items.append(
+            TrendingItem(
+                paper_id=e.paper_id,
+                title=paper.title,
+                abs_url=link,
+                upvotes=e.upvotes,
+                matched=score is not None and score >= max(user.min_score, MATCH_SCORE),
+                hf_url=hf_url(e.paper_id) if is_arxiv_id(e.paper_id) else None,
+            )
+        )
+    return tuple(items)
+
+
+def hf_url(pid: str) -> str:
+    return f"https://huggingface.co/papers/{pid}"
+
+
 def build_digest(
     config: Config,
+    storage: Storage,
     user: UserConfig,
     picked: Sequence[recommender.Ranked],
     considered: int,
     now: datetime,
+    trending: tuple[TrendingItem, ...] = (),
 ) -> Digest:
+    """The digest the e-mail shows, from the picks and what storage knows of them."""
     local_day = now.astimezone(ZoneInfo(user.timezone)).date()
-    items = tuple(
-        DigestItem(
-            paper_id=r.paper.id,
-            title=r.paper.title,
-            abstract=r.paper.abstract,
-            authors=r.paper.authors,
-            categories=r.paper.categories,
-            score=r.score,
-            why=r.why,
-            abs_url=abs_url(r.paper.id),
-            pdf_url=pdf_url(r.paper.id),
-            announced=r.paper.announced,
+    ids = [r.paper.id for r in picked]
+    stored = storage.get_papers(ids)
+    upvotes = {e.paper_id: e.upvotes for e in storage.trending(since=local_day - timedelta(days=7))}
+    items = []
+    for r in picked:
+        link, pdf = _links(r.paper.id, stored.get(r.paper.id))
+        items.append(
+            DigestItem(
+                paper_id=r.paper.id,
+                title=r.paper.title,
+                abstract=r.paper.abstract,
+                authors=r.paper.authors,
+                categories=r.paper.categories,
+                score=r.score,
+                why=r.why,
+                abs_url=link,
+                pdf_url=pdf,
+                announced=r.paper.announced,
+                hf_url=hf_url(r.paper.id) if r.paper.id in upvotes else None,
+                upvotes=upvotes.get(r.paper.id),
+            )
         )
-        for r in picked
-    )
     return Digest(
         user_name=user.name,
         to=user.email,
         sender=config.email.sender,
         day=local_day,
-        items=items,
+        items=tuple(items),
         considered=considered,
         created_at=now,
         reply_to=config.email.reply_to,
+        trending=trending,
+        period="week" if user.schedule == "weekly" else "day",
+        unsubscribe=config.email.unsubscribe or None,
     )
 
 
@@ -260,11 +339,13 @@ def digest_for_user(
     listed_through = max(listed) if listed else None
     if state.listed_through and listed_through and listed_through < state.listed_through:
         listed_through = state.listed_through
-    if not picked:
+    if not picked and not user.send_empty:
         if not dry_run:
             storage.record_empty_digest(user.name, listed_through, at=now)
         return DigestResult(user.name, "empty", considered=len(candidates), resent=resent)
-    digest = build_digest(config, user, picked, len(candidates), now)
+    scores = {r.paper.id: r.score for r in ranked}
+    trending = trending_items(config, storage, scores, user, now)
+    digest = build_digest(config, storage, user, picked, len(candidates), now, trending)
     message = build_message(digest, domain=_domain(config.email.sender))
     if preview is not None:
         preview.parent.mkdir(parents=True, exist_ok=True)
@@ -309,20 +390,26 @@ def run_digests(
 ) -> list[DigestResult]:
     """Digest every configured user (or the named ones); one failing user never stops the rest."""
     chosen = [config.user(name) for name in users] if users else list(config.users)
-    transport = transport or make_transport(config)
+    transports: dict[str, Transport] = {}
     results = []
     for user in chosen:
+        kind = user.transport or config.email.transport
         try:
+            if transport is None and kind not in transports:
+                transports[kind] = make_transport(config, kind)
             result = digest_for_user(
                 config,
                 storage,
                 user,
-                transport,
+                transport or transports[kind],
                 now=now,
                 force=force,
                 dry_run=dry_run,
                 preview=preview,
             )
+        except ConfigError as e:  # e.g. the SMTP password variable is not set
+            log.error("digest for %s: %s", user.name, e)
+            result = DigestResult(user.name, "failed", error=str(e))
         except Exception as e:  # one user's bug must not cost the others their digest
             log.exception("digest for %s failed", user.name)
             result = DigestResult(user.name, "failed", error=f"{type(e).__name__}: {e}")

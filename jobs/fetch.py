@@ -1,11 +1,14 @@
 """The fetch job: bring every configured source's new papers into storage.
 
-    for each source:
+    for each source (arXiv RSS, Hugging Face daily papers, each [[sources.feeds]]):
         response = conditional GET (304 -> "unchanged")
         feed     = parse(response)                 # pure; ParseError on bad input
-        keep     = the announce types the config asks for
+        keep     = the announce types the config asks for (arXiv)
         storage.upsert(keep, listed=True)          # one transaction per source
+        storage.record_trending(popularity)        # Hugging Face: upvotes, comments, rank
         record the source's result (its error, if any) and go on with the next source
+    on the first fetch into a database without listed papers: backfill the last
+        `backfill_days` days of the arXiv categories from the API, page by page
     then look up, by the arXiv API, the users' saved papers that are not stored yet
 
 A failing source never stops the others and never touches what was stored before.
@@ -17,23 +20,35 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from jobs.config import Config
+from jobs.config import Config, FeedConfig
 from jobs.errors import ParseError, SourceError, UnknownPaperError
-from jobs.http import HttpClient
-from jobs.ids import canonical_arxiv_id
-from jobs.sources.arxiv_api import id_list_url, parse_arxiv_api
+from jobs.http import HttpClient, Response
+from jobs.ids import canonical_arxiv_id, is_arxiv_id
+from jobs.sources.arxiv_api import (
+    category_search_url,
+    id_list_url,
+    parse_arxiv_api,
+    parse_arxiv_search,
+)
 from jobs.sources.arxiv_rss import parse_arxiv_rss
 from jobs.sources.base import ParsedFeed, SourcePaper
-from jobs.storage import Storage, UpsertResult
+from jobs.sources.feeds import parse_feed
+from jobs.sources.huggingface import TrendingPaper, looks_like_hf_daily, parse_hf_daily
+from jobs.storage import Storage, TrendingEntry, UpsertResult
 
 log = logging.getLogger(__name__)
 
 ARXIV_SOURCE = "arxiv"
 LOOKUP_SOURCE = "arxiv-api"
+BACKFILL_SOURCE = "arxiv-backfill"
+HF_SOURCE = "huggingface"
 API_BATCH = 100  # arXiv's API takes up to 100 ids per id_list request, politely
+BACKFILL_PAGE = 500  # results per backfill request (the API allows up to 2000)
+BACKFILL_MAX_RESULTS = 30_000  # the API serves no more results than this for one query
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +172,240 @@ def fetch_arxiv(config: Config, storage: Storage, client: HttpClient) -> SourceR
     return report
 
 
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _conditional_get(storage: Storage, client: HttpClient, name: str, url: str) -> Response:
+    """GET url with the validators of the source's last response, if it was this URL."""
+    state = storage.source_state(name)
+    same = state is not None and state.url == url
+    return client.get(
+        url,
+        etag=state.etag if same and state else None,
+        last_modified=state.last_modified if same and state else None,
+    )
+
+
+def _record_unchanged(storage: Storage, name: str, response: Response) -> SourceReport:
+    storage.record_fetch(
+        name,
+        url=response.url,
+        etag=response.etag,
+        last_modified=response.last_modified,
+        count=0,
+        new=0,
+    )
+    log.info("%s: unchanged since the last fetch (HTTP 304)", name)
+    return SourceReport(name, response.url, "unchanged")
+
+
+def _record_failure(storage: Storage, name: str, url: str, error: SourceError) -> SourceReport:
+    log.error("%s: %s", name, error)
+    storage.record_fetch(name, url=url, error=str(error))
+    return SourceReport(name, url, "error", error=str(error))
+
+
+def ingest_trending(
+    storage: Storage,
+    items: Sequence[TrendingPaper],
+    *,
+    source: str,
+    url: str,
+    today: date | None = None,
+) -> SourceReport:
+    """Store trending papers as listed papers, and their popularity on their day.
+
+    An item whose day the source did not say counts for ``today`` (UTC).
+    """
+    result = storage.upsert_papers((t.paper for t in items), source=source, listed=True)
+    day = today or _today()
+    storage.record_trending(
+        TrendingEntry(t.paper.id, t.day or day, source, t.upvotes, t.comments, t.rank)
+        for t in items
+    )
+    log.info(
+        "%s: %d trending papers (%d new, %d updated)",
+        source,
+        len(items),
+        result.new,
+        result.updated,
+    )
+    return SourceReport(
+        name=source,
+        url=url,
+        status="ok",
+        received=len(items),
+        kept=len(items),
+        new=result.new,
+        updated=result.updated,
+    )
+
+
+def fetch_huggingface(
+    config: Config, storage: Storage, client: HttpClient, *, today: date | None = None
+) -> SourceReport | None:
+    """Fetch the Hugging Face daily papers: each a listed paper, plus its popularity."""
+    if config.huggingface is None or not config.huggingface.enabled:
+        return None
+    url = config.huggingface.url
+    try:
+        response = _conditional_get(storage, client, HF_SOURCE, url)
+        if response.not_modified or response.content is None:
+            return _record_unchanged(storage, HF_SOURCE, response)
+        items = parse_hf_daily(response.content, url=url)
+        report = ingest_trending(storage, items, source=HF_SOURCE, url=url, today=today)
+    except SourceError as e:
+        return _record_failure(storage, HF_SOURCE, url, e)
+    storage.record_fetch(
+        HF_SOURCE,
+        url=url,
+        etag=response.etag,
+        last_modified=response.last_modified,
+        count=report.received,
+        new=report.new,
+    )
+    return report
+
+
+def ingest_generic_feed(
+    storage: Storage, feed: ParsedFeed, *, source: str, url: str, today: date | None = None
+) -> SourceReport:
+    """Store a parsed RSS/Atom feed's papers as listed; undated items count for today.
+
+    An item that is an arXiv paper already stored only adds the sighting: a blog's post
+    title is not the paper's title, and arXiv's (or Hugging Face's) text stays.
+    """
+    day = today or _today()
+    papers = [p if p.announced else replace(p, announced=day) for p in feed.papers]
+    known = storage.get_papers([p.id for p in papers if is_arxiv_id(p.id)])
+    papers = [replace(p, title="", abstract="", authors=()) if p.id in known else p for p in papers]
+    result = storage.upsert_papers(papers, source=source, listed=True)
+    log.info("%s: %d items (%d new, %d updated)", source, len(papers), result.new, result.updated)
+    return SourceReport(
+        name=source,
+        url=url,
+        status="ok",
+        received=len(papers),
+        kept=len(papers),
+        new=result.new,
+        updated=result.updated,
+    )
+
+
+def fetch_feed(
+    feed: FeedConfig, storage: Storage, client: HttpClient, *, today: date | None = None
+) -> SourceReport:
+    """Fetch one [[sources.feeds]] feed; its config name is its source name."""
+    try:
+        response = _conditional_get(storage, client, feed.name, feed.url)
+        if response.not_modified or response.content is None:
+            return _record_unchanged(storage, feed.name, response)
+        parsed = parse_feed(response.content, url=feed.url, name=feed.name)
+        report = ingest_generic_feed(storage, parsed, source=feed.name, url=feed.url, today=today)
+    except SourceError as e:
+        return _record_failure(storage, feed.name, feed.url, e)
+    storage.record_fetch(
+        feed.name,
+        url=feed.url,
+        etag=response.etag,
+        last_modified=response.last_modified,
+        count=report.received,
+        new=report.new,
+    )
+    return report
+
+
+def backfill_arxiv(
+    config: Config,
+    storage: Storage,
+    client: HttpClient,
+    days: int,
+    *,
+    today: date | None = None,
+) -> SourceReport | None:
+    """Fetch the last ``days`` days of the configured categories from the arXiv API.
+
+    For a first run, so a new user's first digest is not empty. The API is searched
+    newest submission first, BACKFILL_PAGE results a request (HttpClient keeps arXiv's
+    3 s between requests), until a paper older than ``today - days`` shows up. Each
+    paper's ``announced`` is the day of its ``<published>`` (the submission of v1): an
+    approximation, as arXiv announces a paper that evening or up to three days later.
+    A paper whose primary category is configured counts as ``new``, else ``cross``;
+    the config's announce_types apply. Papers a listing already brought are left as
+    they are (their announcement day is exact). A failure keeps the pages before it.
+    """
+    if config.arxiv is None or days < 1:
+        return None
+    categories = config.arxiv.categories
+    since = (today or _today()) - timedelta(days=days)
+    first_url = category_search_url(categories, start=0, max_results=BACKFILL_PAGE)
+    found: list[SourcePaper] = []
+    error: SourceError | None = None
+    start = 0
+    try:
+        while start < BACKFILL_MAX_RESULTS:
+            url = category_search_url(categories, start=start, max_results=BACKFILL_PAGE)
+            response = client.get(url)
+            page = parse_arxiv_search(response.content or b"")
+            if not page.papers:
+                break
+            fresh = [p for p in page.papers if p.announced is None or p.announced >= since]
+            found.extend(fresh)
+            start += len(page.papers)
+            if len(fresh) < len(page.papers):
+                break  # sorted newest first: the rest is older still
+            if page.total is not None and start >= page.total:
+                break
+    except SourceError as e:
+        error = e
+    typed = tuple(
+        replace(
+            p,
+            announce_type="new" if p.categories[:1] and p.categories[0] in categories else "cross",
+        )
+        for p in found
+    )
+    kept, skipped = select_announcements(ParsedFeed(papers=typed), config.arxiv.announce_types)
+    stored = storage.get_papers([p.id for p in kept])
+    kept = [p for p in kept if p.id not in stored or stored[p.id].listed_at is None]
+    result = storage.upsert_papers(kept, source=BACKFILL_SOURCE, listed=True)
+    log.info(
+        "%s: %d papers since %s, kept %d (%d new, %d updated)",
+        BACKFILL_SOURCE,
+        len(found),
+        since,
+        len(kept),
+        result.new,
+        result.updated,
+    )
+    if error is not None:
+        log.error("%s: %s", BACKFILL_SOURCE, error)
+        storage.record_fetch(BACKFILL_SOURCE, url=first_url, error=str(error))
+        return SourceReport(
+            BACKFILL_SOURCE,
+            first_url,
+            "error",
+            received=len(found),
+            kept=len(kept),
+            new=result.new,
+            updated=result.updated,
+            skipped=dict(skipped),
+            error=str(error),
+        )
+    storage.record_fetch(BACKFILL_SOURCE, url=first_url, count=len(found), new=result.new)
+    return SourceReport(
+        BACKFILL_SOURCE,
+        first_url,
+        "ok",
+        received=len(found),
+        kept=len(kept),
+        new=result.new,
+        updated=result.updated,
+        skipped=dict(skipped),
+    )
+
+
 def lookup_papers(
     storage: Storage, ids: Iterable[str], client: HttpClient
 ) -> tuple[UpsertResult, list[str]]:
@@ -198,12 +447,33 @@ def lookup_papers(
     return result, unknown
 
 
-def fetch_all(config: Config, storage: Storage, client: HttpClient) -> list[SourceReport]:
-    """Run every configured source, then look up users' saved papers not yet stored."""
+def fetch_all(
+    config: Config, storage: Storage, client: HttpClient, *, today: date | None = None
+) -> list[SourceReport]:
+    """Run every configured source, then look up users' saved papers not yet stored.
+
+    The first fetch into a database holding no listed papers also backfills the last
+    ``[sources.arxiv] backfill_days`` days from the arXiv API (after the RSS listing).
+    """
     reports: list[SourceReport] = []
+    first_run = (
+        config.arxiv is not None
+        and config.arxiv.backfill_days > 0
+        and storage.newest_listing() is None
+    )
     arxiv = fetch_arxiv(config, storage, client)
     if arxiv is not None:
         reports.append(arxiv)
+    if first_run and config.arxiv is not None:
+        log.info("first fetch: backfilling %d days from the arXiv API", config.arxiv.backfill_days)
+        backfill = backfill_arxiv(config, storage, client, config.arxiv.backfill_days, today=today)
+        if backfill is not None:
+            reports.append(backfill)
+    trending = fetch_huggingface(config, storage, client, today=today)
+    if trending is not None:
+        reports.append(trending)
+    for feed in config.feeds:
+        reports.append(fetch_feed(feed, storage, client, today=today))
     saved = [pid for user in config.users for pid in user.saved]
     if saved:
         try:
@@ -259,10 +529,31 @@ def looks_like_arxiv_api(data: bytes) -> bool:
 
 
 def ingest_file(
-    storage: Storage, path: Path, *, announce_types: Sequence[str] = ("new", "cross")
+    storage: Storage,
+    path: Path,
+    *,
+    announce_types: Sequence[str] = ("new", "cross"),
+    source: str | None = None,
+    today: date | None = None,
 ) -> SourceReport:
-    """`paperboy fetch --from-file`: ingest a saved arXiv RSS listing or API response."""
+    """`paperboy fetch --from-file`: ingest a saved response of a source.
+
+    ``source`` says whose: ``huggingface`` (daily papers JSON), a [[sources.feeds]]
+    name (any RSS/Atom feed, stored under that name), or ``arxiv``/None (an arXiv RSS
+    listing or API response). A daily papers JSON array is recognised without it.
+    """
+    if source == HF_SOURCE or (source is None and _hf_file(path)):
+        return _ingest_hf_file(storage, path, today=today)
+    if source not in (None, ARXIV_SOURCE, LOOKUP_SOURCE, BACKFILL_SOURCE):
+        data, url = read_saved_response(path)
+        try:
+            feed = parse_feed(data, url=url, name=source)
+        except ParseError as e:
+            raise ParseError(f"{path}: {e}") from e
+        report = ingest_generic_feed(storage, feed, source=source, url=url, today=today)
+        return replace(report, name=f"file:{path.name}")
     data, url = read_saved_response(path)
+    named = source == ARXIV_SOURCE
     source = f"file:{path.name}"
     if looks_like_arxiv_api(data):
         try:
@@ -279,10 +570,45 @@ def ingest_file(
             new=result.new,
             updated=result.updated,
         )
+    # Another site's feed read as arXiv's would store its posts as arXiv's listing (or
+    # nothing), silently: unless --source arxiv says so, it must look like arXiv's.
+    head = data[:8192].lower()
+    hint = "" if named or any(mark in head for mark in _ARXIV_RSS_MARKS) else _FEED_HINT
     try:
         feed = parse_arxiv_rss(data, url=url)
     except ParseError as e:
-        if str(path) in str(e):
+        if str(path) in str(e) and not hint:
             raise
-        raise ParseError(f"{path}: {e}") from e
+        where = "" if str(path) in str(e) else f"{path}: "
+        raise ParseError(f"{where}{e}{hint}") from e
+    if hint:
+        raise ParseError(f"{path}: not an arXiv RSS listing{hint} (or --source arxiv)")
     return ingest_feed(storage, feed, source=ARXIV_SOURCE, url=url, announce_types=announce_types)
+
+
+_FEED_HINT = "; for a feed of config.toml, name it: paperboy fetch --from-file FILE --source NAME"
+# What arXiv's RSS says about itself near the top (a blog linking arXiv papers does not).
+_ARXIV_RSS_MARKS = (b"xmlns:arxiv", b"rss.arxiv.org", b"arxiv.org/rss", b"updates on arxiv.org")
+
+
+def _hf_file(path: Path) -> bool:
+    """A saved daily papers answer: a JSON array whose items have a ``paper`` object."""
+    try:
+        return looks_like_hf_daily(path.read_bytes())
+    except OSError:
+        return False  # read_saved_response reports it
+
+
+def _ingest_hf_file(storage: Storage, path: Path, *, today: date | None) -> SourceReport:
+    """A saved daily papers answer: the raw JSON array, or a {"url", "body"} capture."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise SourceError(f"cannot read {path}: {e}") from e
+    data, url = (raw, str(path)) if raw.lstrip()[:1] == b"[" else read_saved_response(path)
+    try:
+        items = parse_hf_daily(data, url=url)
+    except ParseError as e:
+        raise ParseError(f"{path}: {e}") from e
+    report = ingest_trending(storage, items, source=HF_SOURCE, url=url, today=today)
+    return replace(report, name=f"file:{path.name}")

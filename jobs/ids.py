@@ -8,11 +8,20 @@ See https://info.arxiv.org/help/arxiv_identifier.html for the scheme.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 
 from jobs.errors import UnknownPaperError
 
-__all__ = ["abs_url", "canonical_arxiv_id", "is_arxiv_id", "pdf_url"]
+__all__ = [
+    "abs_url",
+    "canonical_arxiv_id",
+    "canonical_doi",
+    "is_arxiv_id",
+    "pdf_url",
+    "title_key",
+]
 
 _ID = r"""
     (?:
@@ -97,3 +106,43 @@ def abs_url(arxiv_id: str) -> str:
 def pdf_url(arxiv_id: str) -> str:
     """The PDF, ``https://arxiv.org/pdf/ID`` (keeps a version if one is given)."""
     return f"https://arxiv.org/pdf/{_with_version(arxiv_id)}"
+
+
+# --- papers without an arXiv id (issue #6: BibTeX libraries) ---------------------------
+
+_DOI = re.compile(
+    r"^(?:doi:\s*|(?:https?://)?(?:dx\.)?doi\.org/)?(?P<doi>10\.\d{4,9}/\S+)$", re.IGNORECASE
+)
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def canonical_doi(text: str) -> str | None:
+    """The DOI in ``text`` (bare, ``doi:`` or a doi.org URL), lower-cased; None if there is none.
+
+    DOIs are case-insensitive, so the lower-case form is the one stored. An arXiv DOI
+    (10.48550/arXiv.X) is a DOI too: callers try :func:`canonical_arxiv_id` first.
+    """
+    match = _DOI.match(text.strip())
+    if match is None:
+        return None
+    return match["doi"].rstrip(".,;").lower()
+
+
+def normalised_title(title: str) -> str:
+    """A title folded for comparison: accents and case folded, punctuation to spaces.
+
+    Takes plain text (convert LaTeX first): "Schölkopf's {RL}" and "scholkopf s rl" agree.
+    """
+    decomposed = unicodedata.normalize("NFKD", title)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(_NOT_WORD.sub(" ", stripped.casefold()).split())
+
+
+def title_key(title: str) -> str:
+    """The canonical id of a paper known only by its title: ``title:`` + 16 hex digits.
+
+    A hash of :func:`normalised_title`, so the same title typed twice (other case, accents,
+    punctuation) gives the same id, and the id never looks like an arXiv id or a DOI.
+    """
+    digest = hashlib.sha256(normalised_title(title).encode("utf-8")).hexdigest()
+    return f"title:{digest[:16]}"

@@ -34,7 +34,7 @@ from apscheduler.triggers.cron import CronTrigger
 from jobs.config import Config, load_config
 from jobs.digest import run_digests
 from jobs.errors import ConfigError
-from jobs.fetch import ARXIV_SOURCE, fetch_all
+from jobs.fetch import fetch_all
 from jobs.http import HttpClient
 from jobs.storage import Storage
 
@@ -79,7 +79,13 @@ def last_fire(trigger: CronTrigger, now: datetime, within: timedelta) -> datetim
 
 
 def wants_fetch(config: Config) -> bool:
-    return config.arxiv is not None or any(u.saved for u in config.users)
+    """Whether there is anything to fetch: a source, or saved papers to look up."""
+    return (
+        config.arxiv is not None
+        or config.huggingface is not None
+        or bool(config.feeds)
+        or any(u.saved for u in config.users)
+    )
 
 
 def fetch_overdue(
@@ -91,8 +97,9 @@ def fetch_overdue(
     fired = last_fire(fetch_trigger(config), now, timedelta(seconds=within))
     if fired is None:
         return False
-    state = storage.source_state(ARXIV_SOURCE)
-    return state is None or state.last_attempt_at is None or state.last_attempt_at < fired
+    # A fetch run attempts every source; its latest attempt tells whether it ran.
+    attempts = [s.last_attempt_at for s in storage.all_sources() if s.last_attempt_at]
+    return not attempts or max(attempts) < fired
 
 
 def missed_digests(

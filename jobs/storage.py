@@ -36,6 +36,7 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     delete,
+    event,
     func,
     insert,
     select,
@@ -119,6 +120,22 @@ sources = Table(
     Column("last_new", Integer),  # of which new to the database
 )
 
+# Popularity of papers on a day (Hugging Face daily papers): upvotes, comments and rank
+# on that day's page, per source, so the digest can show "trending today" and the ranker
+# can weigh popularity. A later fetch of the same day replaces that day's numbers.
+trending = Table(
+    "trending",
+    metadata,
+    Column("paper_id", String(128), ForeignKey("papers.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("source", String(200), primary_key=True),
+    Column("upvotes", Integer, nullable=False),
+    Column("comments", Integer, nullable=False),
+    Column("rank", Integer),  # 1 = most popular on that day's page
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Index("ix_trending_day", "day"),
+)
+
 deliveries = Table(
     "deliveries",
     metadata,
@@ -151,6 +168,16 @@ user_state = Table(
     Column("user_name", String(200), primary_key=True),
     Column("listed_through", UTCDateTime),  # candidates are papers listed after this
     Column("last_digest_at", UTCDateTime),  # when the last digest was built (sent or empty)
+)
+
+# A user's library (issue #6): papers imported from BibTeX that have no arXiv id, so they
+# cannot be saved in config.toml; their text is in `papers` (id: DOI or title key).
+library = Table(
+    "library",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
+    Column("paper_id", String(128), primary_key=True),
+    Column("added_at", UTCDateTime, nullable=False),
 )
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
@@ -192,6 +219,18 @@ class SourceState:
     last_error: str | None
     last_count: int | None
     last_new: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrendingEntry:
+    """A paper's popularity on one day at one source."""
+
+    paper_id: str
+    day: date
+    source: str
+    upvotes: int
+    comments: int
+    rank: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +330,8 @@ class Storage:
                 kwargs["connect_args"]["check_same_thread"] = False
         try:
             engine = create_engine(url, **kwargs)
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
             metadata.create_all(engine)
         except (SQLAlchemyError, ImportError) as e:
             raise StorageError(f"cannot open database {_redact(url)}: {e}") from e
@@ -490,6 +531,96 @@ class Storage:
             if done.rowcount == 0:
                 conn.execute(insert(sources).values(name=name, **values))
 
+    # --- popularity ---------------------------------------------------------------------
+
+    def record_trending(self, entries: Iterable[TrendingEntry]) -> int:
+        """Store papers' popularity per (paper, day, source); returns the rows written.
+
+        Fetching the same day again replaces its numbers (upvotes grow during the day).
+        The papers must be stored first (upsert_papers), as for any row about a paper.
+        """
+        rows = {(e.paper_id, e.day, e.source): e for e in entries}
+        if not rows:
+            return 0
+        now = self._now()
+        try:
+            with self._tx() as conn:
+                existing = {
+                    (row.paper_id, row.day, row.source)
+                    for row in conn.execute(
+                        select(trending.c.paper_id, trending.c.day, trending.c.source).where(
+                            trending.c.day.in_({key[1] for key in rows}),
+                            trending.c.source.in_({key[2] for key in rows}),
+                        )
+                    )
+                }
+                inserts = []
+                for key, entry in rows.items():
+                    values = {
+                        "upvotes": entry.upvotes,
+                        "comments": entry.comments,
+                        "rank": entry.rank,
+                        "recorded_at": now,
+                    }
+                    if key in existing:
+                        conn.execute(
+                            update(trending)
+                            .where(
+                                trending.c.paper_id == key[0],
+                                trending.c.day == key[1],
+                                trending.c.source == key[2],
+                            )
+                            .values(**values)
+                        )
+                    else:
+                        inserts.append(
+                            {"paper_id": key[0], "day": key[1], "source": key[2], **values}
+                        )
+                if inserts:
+                    conn.execute(insert(trending), inserts)
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot store trending papers: {e}") from e
+        return len(rows)
+
+    def trending(
+        self,
+        *,
+        day: date | None = None,
+        since: date | None = None,
+        limit: int | None = None,
+        source: str | None = None,
+    ) -> list[TrendingEntry]:
+        """The most popular papers of ``day``, or of every day since ``since``; with
+        neither, of the latest day recorded. Each paper once (its best showing), most
+        upvoted first, then most commented, then best ranked."""
+        query = select(trending)
+        if source is not None:
+            query = query.where(trending.c.source == source)
+        with self.engine.connect() as conn:
+            if day is None and since is None:
+                latest = select(func.max(trending.c.day))
+                if source is not None:
+                    latest = latest.where(trending.c.source == source)
+                day = conn.execute(latest).scalar()
+                if day is None:
+                    return []
+            if day is not None:
+                query = query.where(trending.c.day == day)
+            if since is not None:
+                query = query.where(trending.c.day >= since)
+            rows = [
+                TrendingEntry(
+                    row.paper_id, row.day, row.source, row.upvotes, row.comments, row.rank
+                )
+                for row in conn.execute(query)
+            ]
+        rows.sort(key=_trending_order)
+        best: dict[str, TrendingEntry] = {}
+        for entry in rows:
+            best.setdefault(entry.paper_id, entry)
+        ranked = list(best.values())
+        return ranked[:limit] if limit is not None else ranked
+
     # --- users, deliveries and the ledger -----------------------------------------------
 
     def user_state(self, name: str) -> UserState:
@@ -619,6 +750,62 @@ class Storage:
         )
         with self.engine.connect() as conn:
             return {row.paper_id for row in conn.execute(query)}
+
+    # --- users' libraries (papers without an arXiv id, from BibTeX) --------------------
+
+    def add_to_library(self, user_name: str, paper_ids: Sequence[str]) -> int:
+        """Put stored papers into a user's library; returns how many were not there yet."""
+        now = self._now()
+        wanted = list(dict.fromkeys(paper_ids))
+        try:
+            with self._tx() as conn:
+                have = {
+                    row.paper_id
+                    for row in conn.execute(
+                        select(library.c.paper_id).where(library.c.user_name == user_name)
+                    )
+                }
+                rows = [
+                    {"user_name": user_name, "paper_id": pid, "added_at": now}
+                    for pid in wanted
+                    if pid not in have
+                ]
+                if rows:
+                    conn.execute(insert(library), rows)
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot add to the library of {user_name}: {e}") from e
+        return len(rows)
+
+    def library_ids(self, user_name: str) -> list[str]:
+        """The ids in a user's library, in the order they were added."""
+        query = (
+            select(library.c.paper_id)
+            .where(library.c.user_name == user_name)
+            .order_by(library.c.added_at, library.c.paper_id)
+        )
+        with self.engine.connect() as conn:
+            return [row.paper_id for row in conn.execute(query)]
+
+    def library_papers(self, user_name: str) -> list[StoredPaper]:
+        """The stored papers of a user's library (for the ranker, as more saved papers)."""
+        ids = self.library_ids(user_name)
+        with self.engine.connect() as conn:
+            found = self._papers(conn, ids)
+        return [found[pid] for pid in ids if pid in found]
+
+
+def _trending_order(t: TrendingEntry) -> tuple[int, int, int, int, str]:
+    """Most upvoted, most commented, best ranked, latest day, then by id (stable)."""
+    return (-t.upvotes, -t.comments, t.rank or 1 << 30, -t.day.toordinal(), t.paper_id)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite enforces foreign keys only when asked, per connection; WAL lets the daemon
+    write while `paperboy status` reads."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
 
 
 def _redact(url: str) -> str:

@@ -20,12 +20,18 @@ class Paper:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """What one user has told us: papers they saved, plus optional hints."""
+    """What one user has told us: papers they saved, plus optional hints.
+
+    ``disliked`` papers ("not for me") are explicit negatives, each weighing as much as a
+    saved paper, far more than one background paper. A saved paper's ``announced`` date
+    serves recency weighting when it is turned on.
+    """
 
     saved: tuple[Paper, ...]
     keywords: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
     muted: tuple[str, ...] = ()
+    disliked: tuple[Paper, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

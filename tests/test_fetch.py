@@ -108,7 +108,10 @@ def db() -> Iterator[Storage]:
 
 
 def make_config(
-    server: LocalServer, saved: tuple[str, ...] = ("1707.08567",), base: str | None = None
+    server: LocalServer,
+    saved: tuple[str, ...] = ("1707.08567",),
+    base: str | None = None,
+    backfill_days: int = 0,
 ) -> Config:
     text = f"""
 [paperboy]
@@ -118,6 +121,7 @@ contact = "ops@example.org"
 [sources.arxiv]
 categories = ["cs.LG"]
 base_url = "{base or server.base}/rss/"
+backfill_days = {backfill_days}
 
 [[users]]
 name = "ada"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
-from emails.digest import Digest, DigestItem
+from emails.digest import Digest, DigestItem, TrendingItem
 from tests.smtp_server import DroppingSMTPServer, LocalSMTPServer
 
 ItemFactory = Callable[..., DigestItem]
@@ -45,6 +46,9 @@ def sample_items() -> tuple[DigestItem, ...]:
             abs_url="https://arxiv.org/abs/1706.03762",
             pdf_url="https://arxiv.org/pdf/1706.03762",
             announced=date(2025, 6, 3),
+            hf_url="https://huggingface.co/papers/1706.03762",
+            code_url="https://github.com/tensorflow/tensor2tensor",
+            upvotes=1234,
         ),
         DigestItem(
             paper_id="2506.00002",
@@ -70,6 +74,61 @@ def sample_items() -> tuple[DigestItem, ...]:
             why="",
             abs_url="https://arxiv.org/abs/2506.00003",
             pdf_url="https://arxiv.org/pdf/2506.00003",
+        ),
+    )
+
+
+def sample_trending() -> tuple[TrendingItem, ...]:
+    """Hugging Face's trending papers: one also matches the user, one has markup in it."""
+    return (
+        TrendingItem(
+            paper_id="2506.00010",
+            title="Scaling Test-Time Compute with Verifiable Rewards for Long Chains of Thought",
+            abs_url="https://arxiv.org/abs/2506.00010",
+            upvotes=1432,
+            matched=True,
+            hf_url="https://huggingface.co/papers/2506.00010",
+        ),
+        TrendingItem(
+            paper_id="2506.00011",
+            title="<i>Tiny</i> & Mighty: $\\beta$-VAEs on a phone",
+            abs_url="https://arxiv.org/abs/2506.00011",
+            upvotes=87,
+            hf_url="https://huggingface.co/papers/2506.00011",
+        ),
+        TrendingItem(
+            paper_id="2506.00012",
+            title="One upvote",
+            abs_url="https://arxiv.org/abs/2506.00012",
+            upvotes=1,
+        ),
+    )
+
+
+def weekly_items() -> tuple[DigestItem, ...]:
+    """A week's picks in ranker order (best first), announced on three days and one unknown."""
+    first, second, third = sample_items()
+    return (
+        first,  # Tue 3 Jun, 0.82
+        replace(second, announced=date(2025, 6, 2)),  # Mon 2 Jun, 0.31
+        replace(
+            third,
+            paper_id="2506.00004",
+            title="Tuesday's runner-up",
+            score=0.6,
+            abs_url="https://arxiv.org/abs/2506.00004",
+            pdf_url=None,
+            announced=date(2025, 6, 3),
+        ),
+        replace(third, announced=date(2025, 6, 2)),  # Mon 2 Jun, 0.05
+        replace(
+            third,
+            paper_id="2506.00005",
+            title="A paper of unknown day",
+            score=0.2,
+            abs_url="https://arxiv.org/abs/2506.00005",
+            pdf_url=None,
+            announced=None,
         ),
     )
 

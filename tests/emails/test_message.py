@@ -10,7 +10,7 @@ from email.message import EmailMessage
 import pytest
 
 from emails.digest import Digest
-from emails.render import build_message
+from emails.render import build_message, unsubscribe_uris
 from tests.emails.conftest import DigestFactory, ItemFactory
 
 
@@ -41,7 +41,7 @@ def test_headers(make_digest: DigestFactory) -> None:
     assert msg["From"] == "Paperboy <paperboy@example.org>"
     assert msg["To"] == "ada@example.org, Ada at work <ada@work.example>"
     assert msg["Reply-To"] == "lab-admin@example.org"
-    assert msg["Subject"] == "Paperboy — 3 papers for Tue 3 Jun"
+    assert msg["Subject"] == "Paperboy — 3 papers for Tue 3 Jun: “Attention Is All You Need”"
     assert msg["Auto-Submitted"] == "auto-generated"
     assert msg["X-Paperboy-Digest"] == "ada/2025-06-03"
     assert msg["Date"].datetime == datetime(2025, 6, 3, 5, 30, tzinfo=UTC)
@@ -121,3 +121,121 @@ def test_non_ascii_names_and_titles_survive(
 def test_empty_recipient_list_is_rejected(make_digest: DigestFactory) -> None:
     with pytest.raises(ValueError, match="recipient"):
         build_message(make_digest(to=()))
+
+
+# --- list headers (RFC 2369, 2919, 8058) -------------------------------------------------
+
+
+def test_list_id_is_derived_from_user_and_sender_domain(make_digest: DigestFactory) -> None:
+    msg = roundtrip(make_digest(user_name="ada"))
+    assert msg["List-Id"] == "Paperboy digest for ada <ada.digest.paperboy.example.org>"
+    # Stable: the same user gets the same List-Id every day, whatever the Message-ID.
+    assert roundtrip(make_digest(user_name="ada"))["List-Id"] == msg["List-Id"]
+    assert roundtrip(make_digest(user_name="bob"))["List-Id"] != msg["List-Id"]
+
+
+def test_list_id_domain_follows_the_message_id_domain(make_digest: DigestFactory) -> None:
+    msg = roundtrip(make_digest(user_name="ada"), domain="mail.lab.example")
+    assert msg["List-Id"].endswith("<ada.digest.paperboy.mail.lab.example>")
+    sender = "Paperboy <digest@paperboy.example.net>"
+    msg = roundtrip(make_digest(user_name="ada", sender=sender))
+    assert msg["List-Id"].endswith("<ada.digest.paperboy.example.net>")
+
+
+@pytest.mark.parametrize(
+    ("user_name", "list_id"),
+    [
+        (
+            "Ada Lovelace",
+            "Paperboy digest for Ada Lovelace <ada-lovelace.digest.paperboy.example.org>",
+        ),
+        (
+            "Zoë Ångström",
+            "Paperboy digest for zoe-angstrom <zoe-angstrom.digest.paperboy.example.org>",
+        ),
+        ('Eve "<x>", Jr.', "Paperboy digest for eve-x-jr <eve-x-jr.digest.paperboy.example.org>"),
+    ],
+)
+def test_list_id_is_ascii_and_well_formed(
+    make_digest: DigestFactory, user_name: str, list_id: str
+) -> None:
+    # Long values are folded after "List-Id:" (legal); Python's parser keeps that space.
+    assert roundtrip(make_digest(user_name=user_name))["List-Id"].strip() == list_id
+
+
+def test_list_id_for_a_name_without_latin_letters(make_digest: DigestFactory) -> None:
+    value = roundtrip(make_digest(user_name="東京"))["List-Id"]
+    label = value[value.index("<") + 1 : value.index(".")]
+    assert label.startswith("u-") and len(label) == 12 and label.isascii()
+
+
+def test_no_unsubscribe_headers_unless_configured(make_digest: DigestFactory) -> None:
+    msg = roundtrip(make_digest())
+    assert msg["List-Unsubscribe"] is None
+    assert msg["List-Unsubscribe-Post"] is None
+
+
+@pytest.mark.parametrize("value", ["unsubscribe@example.org", "mailto:unsubscribe@example.org"])
+def test_mailto_unsubscribe_is_not_one_click(make_digest: DigestFactory, value: str) -> None:
+    msg = roundtrip(make_digest(unsubscribe=value))
+    assert msg["List-Unsubscribe"] == "<mailto:unsubscribe@example.org>"
+    assert msg["List-Unsubscribe-Post"] is None  # RFC 8058 needs an https URI
+
+
+def test_https_unsubscribe_is_one_click(make_digest: DigestFactory) -> None:
+    url = "https://paperboy.example.org/unsubscribe?user=ada&token=0123456789abcdef"
+    msg = roundtrip(make_digest(unsubscribe=("mailto:unsubscribe@example.org?subject=ada", url)))
+    unsubscribe = msg["List-Unsubscribe"].strip()  # folded: see the List-Id test
+    assert unsubscribe == f"<{url}>, <mailto:unsubscribe@example.org?subject=ada>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://paperboy.example.org/unsubscribe",  # one-click and privacy need https
+        "javascript:alert(1)",
+        "https://paperboy.example.org/un subscribe",
+        "https://example.org/a,b",
+        "mailto:not-an-address",
+        "unsubscribe",
+        "https://example.org/\r\nBcc: eve@example.org",
+    ],
+)
+def test_bad_unsubscribe_is_refused(make_digest: DigestFactory, value: str) -> None:
+    with pytest.raises(ValueError, match="unsubscribe"):
+        build_message(make_digest(unsubscribe=value))
+    with pytest.raises(ValueError, match="unsubscribe"):
+        unsubscribe_uris(value)
+
+
+def test_unsubscribe_uris_normalises() -> None:
+    assert unsubscribe_uris(None) == ()
+    assert unsubscribe_uris(("a@example.org", "MAILTO:a@example.org", "HTTPS://x.example/u")) == (
+        "https://x.example/u",
+        "mailto:a@example.org",
+    )
+
+
+def test_no_precedence_header(make_digest: DigestFactory) -> None:
+    # Decided against "Precedence: bulk" (see build_message); an operator can still add it.
+    msg = roundtrip(make_digest())
+    assert msg["Precedence"] is None
+    assert msg["Auto-Submitted"] == "auto-generated"
+    added = roundtrip(make_digest(extra_headers={"Precedence": "bulk"}))
+    assert added["Precedence"] == "bulk"
+
+
+def test_extra_headers_may_override_the_list_id(make_digest: DigestFactory) -> None:
+    msg = build_message(make_digest(extra_headers={"List-Id": "Lab <lab.example.org>"}))
+    assert msg.get_all("List-Id") == ["Lab <lab.example.org>"]
+
+
+def test_weekly_and_empty_messages_build(make_digest: DigestFactory) -> None:
+    week = roundtrip(make_digest(period="week"))
+    assert week["Subject"].startswith("Paperboy — 3 papers for the week ending Tue 3 Jun: ")
+    empty = roundtrip(make_digest(items=(), considered=0))
+    assert empty["Subject"] == "Paperboy — 0 papers for Tue 3 Jun"
+    text = empty.get_body(preferencelist=("plain",))
+    assert isinstance(text, EmailMessage)
+    assert "No new papers were announced" in text.get_content()

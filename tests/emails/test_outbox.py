@@ -48,7 +48,7 @@ def test_eml_parses_back(tmp_path: Path, message: EmailMessage) -> None:
     parsed = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     assert parsed["Message-ID"] == "<digest-ada-20250603@example.org>"
-    assert parsed["Subject"] == "Paperboy — 3 papers for Tue 3 Jun"
+    assert parsed["Subject"] == "Paperboy — 3 papers for Tue 3 Jun: “Attention Is All You Need”"
     assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
 
 
@@ -116,7 +116,7 @@ def test_console_prints_headers_and_text(message: EmailMessage) -> None:
     out = stream.getvalue()
     assert out.startswith(
         "From: Paperboy <paperboy@example.org>\nTo: ada@example.org\n"
-        "Subject: Paperboy — 3 papers for Tue 3 Jun\n\n"
+        "Subject: Paperboy — 3 papers for Tue 3 Jun: “Attention Is All You Need”\n\n"
     )
     assert "1. Attention Is All You Need" in out
     assert "<html" not in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import ssl
+import traceback
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def test_send_arrives_with_both_parts(smtp_server: LocalSMTPServer, message: Ema
     assert envelope.rcpt_tos == ("ada@example.org", "zoe@example.org")
     received = smtp_server.messages[0]
     assert received["Message-ID"] == "<test-1@example.org>"
-    assert received["Subject"] == "Paperboy — 3 papers for Tue 3 Jun"
+    assert received["Subject"] == "Paperboy — 3 papers for Tue 3 Jun: “Attention Is All You Need”"
     assert received.get_content_type() == "multipart/alternative"
     text = received.get_body(preferencelist=("plain",))
     html = received.get_body(preferencelist=("html",))
@@ -254,3 +255,49 @@ def test_implicit_tls_with_a_trusted_certificate(
     with pytest.raises(DeliveryError, match="certificate"):
         SmtpTransport(server.host, server.port, "ssl", None, None, 5).send(message)
     assert len(server.messages) == 1
+
+
+# --- several recipients, reply-to, secrets ------------------------------------------------
+
+
+def test_every_recipient_is_in_the_envelope_and_reply_to_arrives(
+    smtp_server: LocalSMTPServer, make_digest: DigestFactory
+) -> None:
+    digest = make_digest(
+        to=("ada@example.org", "Ada at work <ada@work.example>", "Zoë Ångström <zoe@example.org>"),
+        reply_to="Lab admin <lab-admin@example.org>",
+        unsubscribe="https://paperboy.example.org/unsubscribe/ada",
+    )
+    plain(smtp_server).send(build_message(digest))
+    (envelope,) = smtp_server.envelopes
+    assert envelope.rcpt_tos == ("ada@example.org", "ada@work.example", "zoe@example.org")
+    assert envelope.mail_from == "paperboy@example.org"
+    received = smtp_server.messages[0]
+    assert received["Reply-To"] == "Lab admin <lab-admin@example.org>"
+    assert [a.addr_spec for a in received["To"].addresses] == list(envelope.rcpt_tos)
+    assert received["List-Id"].strip().endswith("<ada-lovelace.digest.paperboy.example.org>")
+    assert received["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert b"Bcc" not in envelope.data
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_password_is_never_logged_or_printed(
+    smtp_server_factory: ServerFactory,
+    message: EmailMessage,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    secret = "s3cret-Passw0rd-never-shown"
+    # A server that logs us in, then (absurdly) echoes the password in its refusal.
+    server = smtp_server_factory(auth=("ada", secret), reply=f"451 4.3.0 no thanks {secret}")
+    transport = SmtpTransport(server.host, server.port, "none", "ada", secret, timeout=5)
+    with caplog.at_level("DEBUG", logger="emails"), pytest.raises(TemporaryDeliveryError) as info:
+        transport.send(message)
+    assert "451" in str(info.value) and "***" in str(info.value)
+    out, err = capfd.readouterr()
+    for text in (caplog.text, out, err, str(info.value), repr(info.value), repr(transport)):
+        assert secret not in text
+    # A traceback would print the chained smtplib error verbatim: it is dropped here.
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert secret not in "".join(traceback.format_exception(info.value))
+    assert server.messages == []

@@ -173,3 +173,27 @@ def test_console_script_runs(tmp_path: Path) -> None:
         [*command, "status"], capture_output=True, text=True, env=env, timeout=120
     )
     assert done.returncode == 2 and "missing.toml" in done.stderr and done.stdout == ""
+
+
+def test_one_off_rank_takes_a_bibtex_library(tmp_path: Path) -> None:
+    saved = tmp_path / "mine.bib"
+    saved.write_text(
+        "@article{rl,\n  title = {Reinforcement Learning for {LLM} Reasoning},\n"
+        "  abstract = {We train language models to reason with RL and GRPO.},\n"
+        "  eprint = {2501.00001}, archivePrefix = {arXiv}\n}\n",
+        encoding="utf-8",
+    )
+    candidates = tmp_path / "candidates.jsonl"
+    candidates.write_text(
+        json.dumps({"id": "a", "title": "Cooking pasta", "abstract": "Boil water."})
+        + "\n"
+        + json.dumps(
+            {"id": "b", "title": "GRPO for math reasoning", "abstract": "RL improves LLMs."}
+        )
+        + "\n"
+    )
+    code, out, err = run(
+        "rank", "--saved", str(saved), "--candidates", str(candidates), "--format", "jsonl"
+    )
+    assert code == 0, err
+    assert json.loads(out.splitlines()[0])["id"] == "b"

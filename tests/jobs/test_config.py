@@ -159,3 +159,207 @@ def test_weekly_and_cron_schedules(tmp_path: Path) -> None:
     cron = parse_config(MINIMAL + 'schedule = "0 8 * * mon-fri"\n', tmp_path / "c.toml").users[0]
     assert "day_of_week='mon'" in str(weekly.trigger())
     assert "day_of_week='mon-fri'" in str(cron.trigger())
+
+
+# --- issue #6: disliked papers, per-user overrides, and the starter explains every key --------
+
+
+def test_every_setting_is_explained_in_the_starter() -> None:
+    """Each key the validator knows is in the starter file, with a comment on its line or
+    above it in the same paragraph."""
+    from jobs import config as schema
+
+    starter = (ROOT / "config.toml").read_text(encoding="utf-8").splitlines()
+    keys = {
+        *schema._PAPERBOY,
+        *schema._ARXIV,
+        *(k for k in schema._EMAIL if k != "smtp"),
+        *schema._SMTP,
+        *(k for k in schema._USER if k not in ("name", "email")),
+    }
+    for key in sorted(keys):
+        at = [
+            i
+            for i, line in enumerate(starter)
+            if line.lstrip("# ").startswith((f"{key} =", f"{key}="))
+        ]
+        assert at, f"{key} is not in the starter config"
+        i = at[0]
+        paragraph = []
+        while i >= 0 and starter[i].strip() and not starter[i].startswith("["):
+            paragraph.append(starter[i])
+            i -= 1
+        commented = "#" in paragraph[0].lstrip("# ") or any(
+            line.lstrip().startswith("#") and not line.lstrip("# ").startswith(f"{key}")
+            for line in paragraph[1:]
+        )
+        assert commented, f"{key} has no comment: {paragraph[0]!r}"
+
+
+def test_disliked_papers_are_canonical_ids(tmp_path: Path) -> None:
+    text = MINIMAL + 'disliked = ["https://arxiv.org/abs/2401.01234v2", "arXiv:2401.01234"]\n'
+    [ada] = parse_config(text, tmp_path / "config.toml").users
+    assert ada.disliked == ("2401.01234",)
+
+
+def test_unparseable_ids_point_at_their_own_line(tmp_path: Path) -> None:
+    text = MINIMAL + 'disliked = [\n  "2401.01234",\n  "not-an-id",   # oops\n]\n'
+    message = problems(text, tmp_path)
+    assert "config.toml:13: [[users]] 'ada'.disliked: not an arXiv id: 'not-an-id'" in message
+    text = MINIMAL.replace('saved = ["arX', 'saved = [\n  "2401.01234",\n  "2401.1234",\n  "arX')
+    message = problems(text, tmp_path)
+    assert "config.toml:12: [[users]] 'ada'.saved: not an arXiv id: '2401.1234'" in message
+
+
+def test_a_paper_cannot_be_saved_and_disliked(tmp_path: Path) -> None:
+    message = problems(MINIMAL + 'disliked = ["1706.03762v2"]\n', tmp_path)
+    assert "config.toml:11: [[users]] 'ada': 1706.03762 is both saved and disliked" in message
+
+
+def test_unknown_user_key_suggests_disliked(tmp_path: Path) -> None:
+    message = problems(MINIMAL + 'dislike = ["2401.01234"]\n', tmp_path)
+    assert "unknown key 'dislike' in [[users]] 'ada'; did you mean 'disliked'?" in message
+
+
+def test_per_user_overrides(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        'transport = "console"\ncategories = ["stat.ML"]\nmax_papers = 3\nschedule = "weekly"\n'
+        'timezone = "Asia/Tokyo"\n'
+    )
+    [ada] = parse_config(text, tmp_path / "config.toml").users
+    assert ada.transport == "console" and ada.categories == ("stat.ML",)
+    assert ada.max_papers == 3 and ada.schedule == "weekly" and ada.timezone == "Asia/Tokyo"
+    [default] = parse_config(MINIMAL, tmp_path / "config.toml").users
+    assert default.transport is None  # the [email] transport
+
+
+def test_per_user_transport_is_checked(tmp_path: Path) -> None:
+    message = problems(MINIMAL + 'transport = "pigeon"\n', tmp_path)
+    assert (
+        "config.toml:11: [[users]] 'ada'.transport must be one of outbox, smtp, console, "
+        "not 'pigeon'" in message
+    )
+    message = problems(MINIMAL + 'transport = "smtp"\n', tmp_path)
+    assert "config.toml:11: [[users]] 'ada'.transport is \"smtp\" but there is no [email.smtp]" in (
+        message
+    )
+    with_smtp = MINIMAL + 'transport = "smtp"\n\n[email.smtp]\nhost = "smtp.example.org"\n'
+    assert parse_config(with_smtp, tmp_path / "config.toml").users[0].transport == "smtp"
+
+
+def test_library_must_be_a_path(tmp_path: Path) -> None:
+    message = problems(MINIMAL + "library = true\n", tmp_path)
+    assert "library must be the path of a BibTeX file, not True" in message
+    [ada] = parse_config(MINIMAL + 'library = "lib/zotero.bib"\n', tmp_path / "c.toml").users
+    assert ada.library == tmp_path.resolve() / "lib" / "zotero.bib"
+
+
+# --- sources: Hugging Face, feeds, backfill (issue #3) -----------------------------------
+
+SOURCES = """\
+[paperboy]
+database = "sqlite:///paperboy.db"
+
+[sources.arxiv]
+categories = ["cs.LG"]
+backfill_days = 14
+
+[sources.huggingface]
+enabled = true
+
+[[sources.feeds]]
+name = "bioRxiv neuroscience"
+url = "https://connect.biorxiv.org/biorxiv_xml/neuroscience"
+
+[[sources.feeds]]
+name = "JMLR"
+url = "https://jmlr.org/jmlr.xml"
+"""
+
+
+def test_sources_huggingface_feeds_and_backfill(tmp_path: Path) -> None:
+    config = parse_config(SOURCES, tmp_path / "config.toml")
+    assert config.arxiv is not None and config.arxiv.backfill_days == 14
+    assert config.huggingface is not None and config.huggingface.enabled
+    assert config.huggingface.url == "https://huggingface.co/api/daily_papers"
+    assert [(f.name, f.url) for f in config.feeds] == [
+        ("bioRxiv neuroscience", "https://connect.biorxiv.org/biorxiv_xml/neuroscience"),
+        ("JMLR", "https://jmlr.org/jmlr.xml"),
+    ]
+
+
+def test_sources_defaults(tmp_path: Path) -> None:
+    config = parse_config(MINIMAL, tmp_path / "config.toml")
+    assert config.arxiv is not None and config.arxiv.backfill_days == 7
+    assert config.huggingface is None and config.feeds == ()
+    off = parse_config(MINIMAL + "[sources.huggingface]\nenabled = false\n", tmp_path / "c.toml")
+    assert off.huggingface is not None and not off.huggingface.enabled
+    own = parse_config(
+        MINIMAL + '[sources.huggingface]\nurl = "https://hf.example/api/daily_papers"\n',
+        tmp_path / "c.toml",
+    )
+    assert own.huggingface is not None and own.huggingface.enabled
+    assert own.huggingface.url == "https://hf.example/api/daily_papers"
+
+
+def test_source_mistakes_are_named_with_their_lines(tmp_path: Path) -> None:
+    text = """\
+[sources.arxiv]
+categories = ["cs.LG"]
+backfill_days = -1
+
+[sources.huggingface]
+enabled = "yes"
+ur = "https://huggingface.co/api/daily_papers"
+
+[[sources.feeds]]
+name = "huggingface"
+url = "https://example.org/feed"
+
+[[sources.feeds]]
+name = "Blog"
+url = "feed.example.org/rss"
+
+[[sources.feeds]]
+url = "https://example.org/atom"
+
+[[sources.feeds]]
+name = "Blog"
+url = "https://example.org/other"
+
+[sources.rss]
+url = "https://example.org"
+"""
+    message = problems(text, tmp_path)
+    assert "config.toml:3: sources.arxiv.backfill_days must be from 0 to 365, not -1" in message
+    assert "config.toml:6: sources.huggingface.enabled must be true or false, not 'yes'" in message
+    assert "config.toml:7: unknown key 'ur' in [sources.huggingface]; did you mean 'url'?" in (
+        message
+    )
+    assert "config.toml:10: [[sources.feeds]] 'huggingface': the name 'huggingface' is taken" in (
+        message
+    )
+    assert (
+        "config.toml:15: [[sources.feeds]] 'Blog'.url must be an http(s) URL, "
+        "not 'feed.example.org/rss'" in message
+    )
+    assert "config.toml:17: [[sources.feeds]] #3: name is required" in message
+    assert "config.toml:21: duplicate feed name 'Blog'" not in message  # the first was invalid
+    assert "unknown key 'rss' in [sources]" in message
+
+
+def test_duplicate_feed_names_and_wrong_shapes(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        '\n[[sources.feeds]]\nname = "Blog"\nurl = "https://a.example/feed"\n'
+        '\n[[sources.feeds]]\nname = "Blog"\nurl = "https://b.example/feed"\nurll = "x"\n'
+    )
+    message = problems(text, tmp_path)
+    assert "config.toml:17: duplicate feed name 'Blog'" in message
+    unknown = "config.toml:19: unknown key 'urll' in [[sources.feeds]] 'Blog'; did you mean 'url'?"
+    assert unknown in message
+    fractional = MINIMAL.replace("[sources.arxiv]\n", "[sources.arxiv]\nbackfill_days = 1.5\n")
+    message = problems(fractional, tmp_path)
+    assert "sources.arxiv.backfill_days must be a whole number of days" in message
+    assert "sources.arxiv.backfill_days must be from 0 to 365" in problems(
+        MINIMAL.replace("[sources.arxiv]\n", "[sources.arxiv]\nbackfill_days = 400\n"), tmp_path
+    )

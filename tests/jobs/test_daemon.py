@@ -206,7 +206,7 @@ def test_json_logs(tmp_path: Path) -> None:
 def sample_config(tmp_path: Path, users: int) -> Path:
     """The starter config with several users sharing ada's profile."""
     text = starter_config()
-    block = text[text.index("[[users]]") :]
+    block = text[text.index("\n[[users]]") + 1 :]
     extra = "".join(
         "\n"
         + block.replace('name = "ada"', f'name = "u{i}"').replace(

@@ -304,3 +304,76 @@ def test_user_filters_categories_and_threshold(tmp_path: Path, smtp: LocalSMTPSe
         [result] = run_digests(config, storage, now=NOW, dry_run=True)
     assert all("cs.CV" in r.paper.categories for r in result.picked)
     assert all(r.score >= 0.99 for r in result.picked)
+
+
+def test_trending_section_and_hugging_face_links(tmp_path: Path, smtp: LocalSMTPServer) -> None:
+    from jobs.storage import TrendingEntry
+
+    config = config_for(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", smtp.port)
+    with Storage.open(config.database) as storage:
+        load_sample(storage)
+        [dry] = run_digests(config, storage, now=NOW, dry_run=True)
+        top = dry.picked[0].paper.id
+        other = next(
+            p.id for p in storage.listed_papers() if p.id not in {r.paper.id for r in dry.picked}
+        )
+        storage.record_trending(
+            [
+                TrendingEntry(top, NOW.date(), "huggingface", 321, 4, 1),
+                TrendingEntry(other, NOW.date(), "huggingface", 99, 0, 2),
+            ]
+        )
+        [result] = run_digests(config, storage, now=NOW)
+    assert result.status == "sent"
+    text, html = parts(smtp.messages[0])
+    assert "Trending on Hugging Face" in text, text
+    assert "321 upvotes" in text and "99 upvotes" in text
+    assert f"https://huggingface.co/papers/{top}" in html
+
+
+def test_send_empty_mails_a_note_and_records_it(tmp_path: Path, smtp: LocalSMTPServer) -> None:
+    config = config_for(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'p.db'}",
+        smtp.port,
+        extra="min_score = 1.0\nsend_empty = true\n",
+    )
+    with Storage.open(config.database) as storage:
+        load_sample(storage)
+        [result] = run_digests(config, storage, now=NOW)
+        assert result.status == "sent" and result.picked == ()
+        [delivery] = storage.deliveries(user_name="ada")
+        assert delivery.paper_count == 0 and storage.mailed_ids("ada") == set()
+    [message] = smtp.messages
+    assert "Nothing new for you today" in parts(message)[0]
+
+
+def test_per_user_transport_overrides_the_default(tmp_path: Path, smtp: LocalSMTPServer) -> None:
+    config = config_for(
+        tmp_path, f"sqlite:///{tmp_path / 'p.db'}", smtp.port, extra='transport = "outbox"\n'
+    )
+    with Storage.open(config.database) as storage:
+        load_sample(storage)
+        [result] = run_digests(config, storage, now=NOW)
+    assert result.status == "sent" and smtp.messages == []
+    assert Path(result.receipt or "").suffix == ".eml"
+
+
+def test_disliked_and_library_papers_are_never_candidates(
+    tmp_path: Path, smtp: LocalSMTPServer
+) -> None:
+    config = config_for(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", smtp.port)
+    with Storage.open(config.database) as storage:
+        load_sample(storage)
+        [first] = run_digests(config, storage, now=NOW, dry_run=True)
+        disliked, in_library = first.picked[0].paper.id, first.picked[1].paper.id
+        storage.add_to_library("ada", [in_library])
+        config = config_for(
+            tmp_path,
+            f"sqlite:///{tmp_path / 'p.db'}",
+            smtp.port,
+            extra=f'disliked = ["{disliked}"]\n',
+        )
+        [again] = run_digests(config, storage, now=NOW, dry_run=True)
+    ids = {r.paper.id for r in again.picked}
+    assert disliked not in ids and in_library not in ids

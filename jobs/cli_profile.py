@@ -1,0 +1,526 @@
+"""`paperboy profile ...`: show and grow a user's interest profile in config.toml.
+
+A thin click layer: the edits are :mod:`jobs.profile` (text in, text out, comments and
+layout kept), BibTeX reading is :mod:`jobs.library`, the database is :mod:`jobs.storage`.
+Every edit re-validates the whole file before writing it, writes it atomically with a
+backup (config.toml.bak) and refuses if the file changed on disk in the meantime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from jobs.config import Config, UserConfig, parse_config
+from jobs.errors import ConfigError, StorageError, UnknownPaperError
+from jobs.ids import abs_url, canonical_arxiv_id
+from jobs.library import BibPaper, read_library
+from jobs.profile import (
+    ConfigSnapshot,
+    add_values,
+    backup_path,
+    read_snapshot,
+    remove_values,
+    write_config,
+)
+from jobs.sources.base import SourcePaper
+from jobs.storage import Storage
+
+_LABELS = {
+    "saved": "saved papers",
+    "disliked": "disliked papers",
+    "keywords": "keywords",
+    "authors": "followed authors",
+    "muted": "muted words",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """One value's fate in one list: added, already-present, removed or not-found."""
+
+    key: str
+    action: str
+    value: str
+
+    def row(self, user: str) -> dict[str, str]:
+        return {"user": user, "list": self.key, "action": self.action, "value": self.value}
+
+
+# --- shared steps ------------------------------------------------------------------------
+
+# jobs.cli imports this module at its very end to register `profile`; importing jobs.cli
+# here at the top would make `import jobs.cli_profile` on its own fail half-way. So the
+# helpers of jobs.cli are imported when a command runs.
+
+
+def _emit(fmt: str, rows: Sequence[dict[str, Any]], text: Callable[[], None]) -> None:
+    from jobs.cli import _emit as emit
+
+    emit(fmt, rows, text)
+
+
+@contextmanager
+def _storage(config: Config) -> Iterator[Storage]:
+    from jobs.cli import _storage as storage
+
+    with storage(config) as opened:
+        yield opened
+
+
+def _load(ctx: click.Context) -> tuple[ConfigSnapshot, Config]:
+    """Read the file once: the snapshot that will be edited is the text that was validated."""
+    snapshot = read_snapshot(Path(ctx.obj["config_path"]))
+    return snapshot, parse_config(snapshot.text, snapshot.path)
+
+
+def _user(config: Config, name: str | None) -> UserConfig:
+    if name:
+        return config.user(name)
+    if len(config.users) == 1:
+        return config.users[0]
+    known = ", ".join(u.name for u in config.users) or "none"
+    raise click.UsageError(f"which user? give --user NAME (configured: {known})")
+
+
+def _ids(values: Sequence[str]) -> list[str]:
+    """Canonical arXiv ids; a usage error (exit 2) naming the first bad one."""
+    out = []
+    for value in values:
+        try:
+            out.append(canonical_arxiv_id(value)[0])
+        except UnknownPaperError as e:
+            raise click.BadParameter(str(e), param_hint="ID") from e
+    return out
+
+
+def _edit(
+    snapshot: ConfigSnapshot,
+    user: str,
+    operations: Sequence[tuple[str, str, Sequence[str]]],
+    *,
+    write: bool = True,
+) -> tuple[list[_Change], bool]:
+    """Apply (op, key, values) edits to the file's text, validate, write; the changes."""
+    text = snapshot.text
+    changes: list[_Change] = []
+    for op, key, values in operations:
+        if not values:
+            continue
+        if op == "add":
+            try:
+                edit = add_values(text, user, key, values)
+            except ValueError as e:  # an empty --keyword "" and the like
+                raise click.UsageError(str(e)) from e
+            changes += [_Change(key, "added", v) for v in edit.changed]
+            changes += [_Change(key, "already-present", v) for v in edit.unchanged]
+        else:
+            edit = remove_values(text, user, key, values)
+            changes += [_Change(key, "removed", v) for v in edit.changed]
+            changes += [_Change(key, "not-found", v) for v in edit.unchanged]
+        text = edit.text
+    try:
+        parse_config(text, snapshot.path)  # never write a file that would not load
+    except ConfigError as e:
+        raise ConfigError(
+            f"the edit would leave {snapshot.path} invalid, so nothing was written:\n{e}"
+        ) from e
+    written = write_config(snapshot, text) if write else False
+    return changes, written
+
+
+def _say_changes(user: str, changes: Sequence[_Change], quiet_moves: bool = False) -> None:
+    verbs = {
+        "added": "added to",
+        "already-present": "already in",
+        "removed": "removed from",
+        "not-found": "not in",
+    }
+    for change in changes:
+        if quiet_moves and change.action == "not-found":
+            continue
+        click.echo(f"{change.value}: {verbs[change.action]} {user}'s {_LABELS[change.key]}")
+
+
+def _say_written(snapshot: ConfigSnapshot, written: bool) -> None:
+    if written:
+        click.echo(
+            f"Wrote {snapshot.path} (the previous version is "
+            f"{backup_path(snapshot.path.resolve())})."
+        )
+    else:
+        click.echo(f"Nothing to change in {snapshot.path}.")
+
+
+def _edit_command(
+    ctx: click.Context,
+    user_name: str | None,
+    fmt: str,
+    operations: Sequence[tuple[str, str, Sequence[str]]],
+    *,
+    hide_not_found: bool = False,
+) -> None:
+    snapshot, config = _load(ctx)
+    user = _user(config, user_name)
+    changes, written = _edit(snapshot, user.name, operations)
+    rows = [c.row(user.name) for c in changes if not (hide_not_found and c.action == "not-found")]
+
+    def text() -> None:
+        _say_changes(user.name, changes, quiet_moves=hide_not_found)
+        if any(c.key == "saved" and c.action == "added" for c in changes):
+            click.echo("Run `paperboy fetch` to look up the titles and abstracts of new papers.")
+        _say_written(snapshot, written)
+
+    _emit(fmt, rows, text)
+
+
+_USER_OPTION = click.option(
+    "--user",
+    "user_name",
+    metavar="NAME",
+    help="The [[users]] entry to edit (may be left out when there is only one).",
+)
+# The same choices as jobs.cli.FORMATS (a test checks); not that object itself, which
+# would need jobs.cli imported at the top (see above).
+_FORMATS = click.Choice(["text", "json", "jsonl"])
+_FORMAT_OPTION = click.option("--format", "fmt", type=_FORMATS, default="text", show_default=True)
+
+
+# --- the group ---------------------------------------------------------------------------
+
+
+# A declared type, not an inferred one: jobs.cli refers to it inside the import cycle.
+profile: click.Group = click.Group(
+    "profile",
+    help="""Show and edit a user's interest profile in config.toml.
+
+    Edits keep your comments and layout, write the file atomically, keep the previous
+    version as config.toml.bak and refuse to overwrite a change made meanwhile by hand.
+
+    \b
+    Example:
+      paperboy profile add --user ada 2401.01234 https://arxiv.org/abs/1706.03762
+      paperboy profile list --user ada
+    """,
+)
+
+
+@profile.command("list")
+@_USER_OPTION
+@_FORMAT_OPTION
+@click.pass_context
+def list_(ctx: click.Context, user_name: str | None, fmt: str) -> None:
+    """List a user's saved and disliked papers (with titles), keywords, authors, muted words.
+
+    Titles come from the database; a paper not looked up yet shows "(not fetched yet)".
+
+    \b
+    Example:
+      paperboy profile list --user ada
+      paperboy profile list --user ada --format json
+    """
+    _snapshot, config = _load(ctx)
+    user = _user(config, user_name)
+    titles: dict[str, str] = {}
+    library: list[dict[str, str]] = []
+    try:
+        with _storage(config) as storage:
+            stored = storage.get_papers([*user.saved, *user.disliked])
+            titles = {pid: " ".join(p.title.split()) for pid, p in stored.items()}
+            library = [{"id": p.id, "title": p.title} for p in storage.library_papers(user.name)]
+    except StorageError as e:
+        click.echo(f"paperboy: warning: titles unavailable: {e}", err=True)
+
+    def papers(ids: Sequence[str]) -> list[dict[str, Any]]:
+        return [{"id": pid, "title": titles.get(pid), "url": abs_url(pid)} for pid in ids]
+
+    row = {
+        "user": user.name,
+        "saved": papers(user.saved),
+        "disliked": papers(user.disliked),
+        "keywords": list(user.keywords),
+        "authors": list(user.authors),
+        "muted": list(user.muted),
+        "library": library,
+    }
+
+    def text() -> None:
+        click.echo(f"{user.name} ({config.path})")
+        for key in ("saved", "disliked"):
+            items = row[key]
+            assert isinstance(items, list)
+            click.echo(f"{_LABELS[key].capitalize()} ({len(items)}):")
+            for item in items:
+                click.echo(f"  {item['id']:<18} {item['title'] or '(not fetched yet)'}")
+        for key in ("keywords", "authors", "muted"):
+            values = row[key]
+            assert isinstance(values, list)
+            click.echo(f"{_LABELS[key].capitalize()}: {', '.join(values) if values else 'none'}")
+        if library:
+            click.echo(f"Library (imported from BibTeX, no arXiv id) ({len(library)}):")
+            for item in library:
+                click.echo(f"  {' '.join(item['title'].split())}")
+
+    _emit(fmt, [row], text)
+
+
+@profile.command()
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@_USER_OPTION
+@click.option("--keyword", "keywords", multiple=True, help="A keyword to boost (repeatable).")
+@click.option("--author", "authors", multiple=True, help="An author to follow (repeatable).")
+@click.option("--mute", "muted", multiple=True, help="A word or category to push down.")
+@_FORMAT_OPTION
+@click.pass_context
+def add(
+    ctx: click.Context,
+    ids: tuple[str, ...],
+    user_name: str | None,
+    keywords: tuple[str, ...],
+    authors: tuple[str, ...],
+    muted: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """Add saved papers (any arXiv id form), keywords, authors or muted words.
+
+    Ids are written in their canonical form (2401.01234v2, arXiv:2401.01234 and
+    https://arxiv.org/abs/2401.01234 are all 2401.01234). Adding what is already there
+    changes nothing. A disliked paper that you add is no longer disliked.
+
+    \b
+    Example:
+      paperboy profile add --user ada 2401.01234 https://arxiv.org/abs/1706.03762
+      paperboy profile add --user ada --keyword bandits --author "Jeff Clune"
+    """
+    if not (ids or keywords or authors or muted):
+        raise click.UsageError("nothing to add: give ids, --keyword, --author or --mute")
+    canonical = _ids(ids)
+    _edit_command(
+        ctx,
+        user_name,
+        fmt,
+        [
+            ("remove", "disliked", canonical),
+            ("add", "saved", canonical),
+            ("add", "keywords", keywords),
+            ("add", "authors", authors),
+            ("add", "muted", muted),
+        ],
+        hide_not_found=True,
+    )
+
+
+@profile.command()
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@_USER_OPTION
+@click.option("--keyword", "keywords", multiple=True, help="A keyword to drop (repeatable).")
+@click.option("--author", "authors", multiple=True, help="An author to unfollow (repeatable).")
+@click.option("--mute", "muted", multiple=True, help="A muted word to drop (repeatable).")
+@_FORMAT_OPTION
+@click.pass_context
+def remove(
+    ctx: click.Context,
+    ids: tuple[str, ...],
+    user_name: str | None,
+    keywords: tuple[str, ...],
+    authors: tuple[str, ...],
+    muted: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """Remove saved or disliked papers, keywords, authors or muted words.
+
+    A paper is found whatever form you give it in (a URL, a version, "arXiv:"), and
+    keywords, authors and muted words whatever their case.
+
+    \b
+    Example:
+      paperboy profile remove --user ada https://arxiv.org/abs/2401.01234v3
+      paperboy profile remove --user ada --keyword Bandits
+    """
+    if not (ids or keywords or authors or muted):
+        raise click.UsageError("nothing to remove: give ids, --keyword, --author or --mute")
+    canonical = _ids(ids)
+    snapshot, config = _load(ctx)
+    user = _user(config, user_name)
+    in_disliked = [pid for pid in canonical if pid in user.disliked]
+    in_saved = [pid for pid in canonical if pid not in in_disliked]
+    changes, written = _edit(
+        snapshot,
+        user.name,
+        [
+            ("remove", "saved", in_saved),
+            ("remove", "disliked", in_disliked),
+            ("remove", "keywords", keywords),
+            ("remove", "authors", authors),
+            ("remove", "muted", muted),
+        ],
+    )
+
+    def text() -> None:
+        _say_changes(user.name, changes)
+        _say_written(snapshot, written)
+
+    _emit(fmt, [c.row(user.name) for c in changes], text)
+
+
+@profile.command()
+@click.argument("ids", nargs=-1, required=True, metavar="ID...")
+@_USER_OPTION
+@_FORMAT_OPTION
+@click.pass_context
+def like(ctx: click.Context, ids: tuple[str, ...], user_name: str | None, fmt: str) -> None:
+    """Save papers you liked (and take them off your disliked papers).
+
+    \b
+    Example:
+      paperboy profile like --user ada 2401.01234
+    """
+    canonical = _ids(ids)
+    _edit_command(
+        ctx,
+        user_name,
+        fmt,
+        [("remove", "disliked", canonical), ("add", "saved", canonical)],
+        hide_not_found=True,
+    )
+
+
+@profile.command()
+@click.argument("ids", nargs=-1, required=True, metavar="ID...")
+@_USER_OPTION
+@_FORMAT_OPTION
+@click.pass_context
+def dislike(ctx: click.Context, ids: tuple[str, ...], user_name: str | None, fmt: str) -> None:
+    """Mark papers you do not want more of (and take them off your saved papers).
+
+    Disliked papers are kept in `disliked = [...]` in config.toml; the ranker learns
+    from them what to push down.
+
+    \b
+    Example:
+      paperboy profile dislike --user ada 2401.01234
+    """
+    canonical = _ids(ids)
+    _edit_command(
+        ctx,
+        user_name,
+        fmt,
+        [("remove", "saved", canonical), ("add", "disliked", canonical)],
+        hide_not_found=True,
+    )
+
+
+def _link(paper: BibPaper) -> str:
+    if paper.arxiv_id:
+        return abs_url(paper.arxiv_id)
+    return f"https://doi.org/{paper.doi}" if paper.doi else ""
+
+
+@profile.command("import")
+@click.argument("bibfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_USER_OPTION
+@click.option("--dry-run", is_flag=True, help="Show what would be added; change nothing.")
+@_FORMAT_OPTION
+@click.pass_context
+def import_(
+    ctx: click.Context, bibfile: Path, user_name: str | None, dry_run: bool, fmt: str
+) -> None:
+    """Import a BibTeX/BibLaTeX library (a Zotero or Mendeley export).
+
+    Entries with an arXiv id (eprint, an arxiv.org URL or an arXiv DOI) become saved
+    papers in config.toml. Entries without one but with a title and an abstract are kept
+    in the database as library papers, for the model. Their titles and abstracts are
+    stored, so nothing needs fetching. Prints how many were added, already present, and
+    skipped (and why).
+
+    \b
+    Example:
+      paperboy profile import --user ada ~/zotero/library.bib
+      paperboy profile import --user ada library.bib --dry-run
+    """
+
+    found = read_library(bibfile)
+    snapshot, config = _load(ctx)
+    user = _user(config, user_name)
+    disliked = [p for p in found.arxiv if p.id in user.disliked]
+    to_save = [p.id for p in found.arxiv if p.id not in user.disliked]
+    changes, written = _edit(snapshot, user.name, [("add", "saved", to_save)], write=not dry_run)
+    saved_new = [c.value for c in changes if c.action == "added"]
+    saved_old = [c.value for c in changes if c.action == "already-present"]
+
+    library_ids = [p.id for p in found.library]
+    with _storage(config) as storage:
+        had = set(storage.library_ids(user.name))
+        if not dry_run:
+            storage.upsert_papers(
+                [
+                    SourcePaper(
+                        id=p.id,
+                        title=p.title,
+                        abstract=p.abstract,
+                        authors=p.authors,
+                        categories=(),
+                        link=_link(p),
+                    )
+                    for p in (*found.arxiv, *found.library)
+                    if p.title
+                ],
+                source="bibtex",
+                listed=False,
+            )
+            storage.add_to_library(user.name, library_ids)
+    library_new = [pid for pid in library_ids if pid not in had]
+    library_old = [pid for pid in library_ids if pid in had]
+    skipped: list[dict[str, Any]] = [
+        *({"key": s.key, "line": s.line, "reason": s.reason} for s in found.skipped),
+        *(
+            {"key": p.key, "line": p.line, "reason": f"{p.id} is in your disliked papers"}
+            for p in disliked
+        ),
+    ]
+    skipped.sort(key=lambda s: s["line"] or 0)
+    row = {
+        "file": str(bibfile),
+        "user": user.name,
+        "dry_run": dry_run,
+        "entries": found.entries,
+        "added": {"saved": saved_new, "library": library_new},
+        "already_present": {
+            "saved": saved_old,
+            "library": library_old,
+            "duplicates": [
+                {"key": d.key, "line": d.line, "id": d.id, "same_as": d.first_key}
+                for d in found.duplicates
+            ],
+        },
+        "skipped": skipped,
+    }
+
+    def text() -> None:
+        present = len(saved_old) + len(library_old) + len(found.duplicates)
+        would = "would be " if dry_run else ""
+        click.echo(f"{bibfile}: {found.entries} entries")
+        click.echo(
+            f"  {would}added: {len(saved_new) + len(library_new)} "
+            f"({len(saved_new)} saved papers with an arXiv id, {len(library_new)} library "
+            "papers without one)"
+        )
+        click.echo(
+            f"  already present: {present} ({len(saved_old)} saved, {len(library_old)} in "
+            f"the library, {len(found.duplicates)} listed twice in the file)"
+        )
+        click.echo(f"  skipped: {len(skipped)}")
+        for s in skipped:
+            where = f"line {s['line']}" if s["line"] else "?"
+            click.echo(f"    {where} ({s['key'] or 'no key'}): {s['reason']}")
+        if dry_run:
+            click.echo("Dry run: nothing was written.")
+        else:
+            _say_written(snapshot, written)
+
+    _emit(fmt, [row], text)
