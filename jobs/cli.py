@@ -629,6 +629,9 @@ def main() -> None:
     cli(prog_name="paperboy")
 
 
+# Command groups that live in their own modules (they import helpers from this one).
 from jobs.cli_profile import profile  # noqa: E402
+from jobs.evaluate import eval_command  # noqa: E402
 
 cli.add_command(profile)
+cli.add_command(eval_command, name="eval")

@@ -14,6 +14,7 @@ Exactly-once delivery rests on three tables:
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -43,7 +44,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine, Row
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from jobs.errors import StorageError
@@ -332,7 +333,7 @@ class Storage:
             engine = create_engine(url, **kwargs)
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
-            metadata.create_all(engine)
+            _create_tables(engine)
         except (SQLAlchemyError, ImportError) as e:
             raise StorageError(f"cannot open database {_redact(url)}: {e}") from e
         return cls(engine, now=now)
@@ -797,6 +798,20 @@ class Storage:
 def _trending_order(t: TrendingEntry) -> tuple[int, int, int, int, str]:
     """Most upvoted, most commented, best ranked, latest day, then by id (stable)."""
     return (-t.upvotes, -t.comments, t.rank or 1 << 30, -t.day.toordinal(), t.paper_id)
+
+
+def _create_tables(engine: Engine, attempts: int = 5) -> None:
+    """Create missing tables. Two processes opening a new database at once (two daemons,
+    a daemon and `paperboy status`) race between "does it exist?" and "create it": the
+    loser sees "already exists" and simply checks again."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,10 +1,12 @@
 """Paperboy's ranking core: text -> features -> a per-user model -> scores with reasons.
 
 Pure: no network, no database, no e-mail. Takes plain data, returns plain data.
-The one entry point is :func:`rank`.
+The entry point is :func:`rank`; :class:`Index` holds a corpus' features, built once and
+shared by every user's ranking.
 """
 
+from recommender.index import Index
 from recommender.ranker import rank
 from recommender.types import Paper, Profile, Ranked
 
-__all__ = ["Paper", "Profile", "Ranked", "rank"]
+__all__ = ["Index", "Paper", "Profile", "Ranked", "rank"]

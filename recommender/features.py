@@ -63,6 +63,10 @@ class Featurizer:
                 vectorizer.fit(texts)
             except ValueError:  # "empty vocabulary" / "no terms remain"
                 continue
+            # The terms min_df/max_df dropped: millions of bigrams at arXiv scale, never
+            # used after fitting; removing them (as scikit-learn's docs allow) keeps the
+            # pickled index small.
+            vectorizer.stop_words_ = None
             self._vectorizer = vectorizer
             self._vocabulary = tuple(str(t) for t in vectorizer.get_feature_names_out())
             return self

@@ -15,7 +15,16 @@ import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-__all__ = ["LinearScores", "centroid_scores", "logistic_scores", "query_scores", "squash"]
+__all__ = [
+    "LinearScores",
+    "centroid_scores",
+    "combine",
+    "discriminant_scores",
+    "logistic_scores",
+    "query_scores",
+    "squash",
+    "standardise",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -53,24 +62,78 @@ def logistic_scores(
     candidates: sp.csr_matrix,
     *,
     C: float = 10.0,
+    positive_weights: FloatArray | None = None,
+    disliked: sp.csr_matrix | None = None,
 ) -> LinearScores:
     """Train saved-vs-background logistic regression and score the candidates with it.
 
     C=10 (weak regularisation) and balanced class weights: a user has a handful of saved
     papers against thousands of negatives, and without balancing the model would call
-    everything "not for you". Scores are ``squash(decision_function)``.
+    everything "not for you". The model only sees the terms of the saved papers (the
+    *positive feature space*): a term no saved paper has can only say "not this", which
+    the background already says for every term, and dropping those columns makes training
+    ten times faster and measurably better on the replay (benchmarks/RESULTS.md).
+    ``positive_weights`` (mean 1, e.g. recency) re-weight saved papers; ``disliked``
+    papers are explicit negatives, each weighted like one saved paper. Scores are
+    ``squash(decision_function)``; ``weights`` cover the full vocabulary (0 off-space).
     """
-    X = sp.vstack([positives, negatives], format="csr")
-    y = np.concatenate(
-        [np.ones(positives.shape[0], dtype=np.int64), np.zeros(negatives.shape[0], dtype=np.int64)]
+    columns = np.unique(positives.indices)
+    n_terms = positives.shape[1]
+    bad = disliked if disliked is not None else sp.csr_matrix((0, n_terms))
+    n_pos, n_neg, n_bad = positives.shape[0], negatives.shape[0], bad.shape[0]
+    X = sp.vstack([positives, negatives, bad], format="csr")[:, columns]
+    y = np.concatenate([np.ones(n_pos), np.zeros(n_neg + n_bad)]).astype(np.int64)
+    # Balanced: both classes weigh the same in total, as class_weight="balanced" does.
+    n = n_pos + n_neg + n_bad
+    pos_w = n / (2.0 * n_pos)
+    neg_w = n / (2.0 * (n_neg + n_bad))
+    weights_pos = pos_w * (positive_weights if positive_weights is not None else np.ones(n_pos))
+    sample_weight = np.concatenate(
+        [weights_pos, np.full(n_neg, neg_w), np.full(n_bad, max(pos_w, neg_w))]
     )
-    model = LogisticRegression(
-        C=C, class_weight="balanced", solver="lbfgs", max_iter=1000, random_state=RANDOM_STATE
-    )
-    model.fit(X, y)
-    weights = np.asarray(model.coef_[0], dtype=np.float64)
-    raw = np.asarray(model.decision_function(candidates), dtype=np.float64)
+    model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, random_state=RANDOM_STATE)
+    model.fit(X, y, sample_weight=sample_weight)
+    weights = np.zeros(n_terms, dtype=np.float64)
+    weights[columns] = np.asarray(model.coef_[0], dtype=np.float64)
+    raw = np.asarray(model.decision_function(candidates[:, columns]), dtype=np.float64)
     return LinearScores(raw=raw, score=squash(raw), weights=weights)
+
+
+def discriminant_scores(
+    positives: FloatArray,
+    negatives: FloatArray,
+    candidates: FloatArray,
+    precision: FloatArray,
+    *,
+    positive_weights: FloatArray | None = None,
+) -> FloatArray:
+    """Fisher's linear discriminant in LSA space: ``x @ P (mean_saved - mean_background)``.
+
+    ``P`` is the inverse of the (shrunk) covariance of the whole corpus, computed once in
+    :class:`recommender.index.Index`, so a user costs two means and one product. Dense
+    topics catch related papers that share few exact words with the saved ones.
+    """
+    mean_pos = np.average(positives, axis=0, weights=positive_weights)
+    direction = precision @ (mean_pos - negatives.mean(axis=0))
+    return np.asarray(candidates @ direction, dtype=np.float64)
+
+
+def standardise(values: FloatArray) -> FloatArray:
+    """``(v - mean) / std`` over the candidates (zeros when all are equal)."""
+    std = float(values.std())
+    return (values - values.mean()) / std if std > 0 else np.zeros_like(values)
+
+
+def combine(logit: FloatArray, others: list[FloatArray]) -> FloatArray:
+    """Average the standardised scores, expressed on the logistic model's logit scale.
+
+    Each model votes with the same weight (no tuned mixing constant); mapping the mean
+    z-score back through the logit's own mean and spread keeps ``squash`` meaningful.
+    """
+    if not others:
+        return logit
+    z = np.mean([standardise(logit), *(standardise(o) for o in others)], axis=0)
+    return np.asarray(logit.mean() + z * logit.std(), dtype=np.float64)
 
 
 def _unit(v: FloatArray) -> FloatArray:

@@ -5,15 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
-from recommender.features import Featurizer
 from recommender.hints import TermMatcher, followed_authors, muted_hits
-from recommender.model import LinearScores, centroid_scores, logistic_scores, query_scores
+from recommender.index import Index
+from recommender.model import (
+    LinearScores,
+    centroid_scores,
+    combine,
+    discriminant_scores,
+    logistic_scores,
+    query_scores,
+    squash,
+)
 from recommender.reasons import Evidence, closest_saved, format_reason, shorten, top_terms
 from recommender.text import normalise, paper_text
 from recommender.types import Paper, Profile, Ranked
 
-__all__ = ["rank"]
+__all__ = ["mmr_order", "rank"]
 
 NO_PROFILE = "no saved papers or keywords yet"
 NO_EVIDENCE = "little in common with your saved papers"
@@ -36,10 +45,14 @@ def rank(
     candidates: Sequence[Paper],
     background: Sequence[Paper],
     *,
+    index: Index | None = None,
     C: float = 10.0,
     keyword_boost: float = 0.5,
     muted_factor: float = 0.1,
     followed_score: float = 0.99,
+    recency_half_life_days: float | None = None,
+    diversity: float = 0.0,
+    diversity_top: int = 10,
 ) -> list[Ranked]:
     """Rank ``candidates`` for one user, best first, each with a score in [0, 1] and a reason.
 
@@ -48,12 +61,15 @@ def rank(
 
     Pipeline::
 
-        text      = paper_text(p) for saved, background and candidates
-        X         = TF-IDF (word 1-2 grams) fitted on all of that text
-        base      = saved papers?    sigmoid(logistic regression saved-vs-negatives)
-                                     negatives = background minus saved,
-                                     else the candidates (arxiv-sanity style),
-                                     else cosine to the saved papers' centroid
+        X, D      = TF-IDF rows and LSA rows of every paper, from ``index`` when given
+                    (built once per corpus, see recommender.index), else from an index
+                    built here over saved + background + candidates
+        negatives = background minus saved, else the candidates (arxiv-sanity style)
+        base      = saved papers?    logit = logistic regression saved-vs-negatives on
+                                     the saved papers' terms (+ disliked papers as
+                                     explicit negatives); with LSA, averaged (as z-scores)
+                                     with Fisher's discriminant in LSA space;
+                                     score = sigmoid(logit)
                     keywords only?   cosine to the keyword query
                     neither?         0 for everyone ("no saved papers or keywords yet")
         keyword   score += keyword_boost * (1 - score), per keyword found (whole words)
@@ -61,19 +77,27 @@ def rank(
         muted     score *= muted_factor if a muted term or category applies (applied last:
                   an explicit "not this" outranks every other hint)
         order     by score, then the model's raw decision value, then id
+        diversity optional (``diversity`` > 0): the first ``diversity_top`` are re-ordered
+                  by maximal marginal relevance, so near-duplicates do not fill a digest;
+                  off by default (then the order is by score, as above)
 
     ``background`` is a sample of other recent papers; it only serves as negatives and to
-    fit the vocabulary, and is never returned.
+    fit the vocabulary, and is never returned. ``recency_half_life_days`` (off by default:
+    it did not help on the benchmarks) weighs each saved paper by its age relative to the
+    newest candidate.
     """
     for name, value in (
         ("keyword_boost", keyword_boost),
         ("muted_factor", muted_factor),
         ("followed_score", followed_score),
+        ("diversity", diversity),
     ):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {value!r}")
     if not C > 0:  # also rejects NaN
         raise ValueError(f"C must be positive, got {C!r}")
+    if recency_half_life_days is not None and not recency_half_life_days > 0:
+        raise ValueError(f"recency_half_life_days must be positive, got {recency_half_life_days!r}")
 
     saved = _unique(profile.saved, set())
     saved_ids = {p.id for p in saved}
@@ -81,37 +105,47 @@ def rank(
     if not cands:
         return []
     negatives = _unique(background, saved_ids) or _unique(cands, set())
+    disliked = _unique(profile.disliked, saved_ids)
 
-    # One TF-IDF space for everything, fitted once over distinct papers. One id is one
-    # paper (design.md: canonical ids), so the first text seen for an id is used.
-    corpus = _unique([*saved, *negatives, *cands], set())
-    text_of = {p.id: paper_text(p) for p in corpus}
-    row_of = {p.id: i for i, p in enumerate(corpus)}
-    featurizer = Featurizer().fit([text_of[p.id] for p in corpus])
-    X = featurizer.transform([text_of[p.id] for p in corpus])
-    X_saved = X[[row_of[p.id] for p in saved]]
-    X_neg = X[[row_of[p.id] for p in negatives]]
-    X_cand = X[[row_of[c.id] for c in cands]]
-    cand_texts = [text_of[c.id] for c in cands]
+    if index is None:
+        # One feature space for everything, fitted once over distinct papers. One id is
+        # one paper (design.md: canonical ids), so the first text seen for an id is used.
+        index = Index.build(_unique([*saved, *negatives, *disliked, *cands], set()))
+    X_saved, D_saved = index.features(saved)
+    X_neg, D_neg = index.features(negatives)
+    X_cand, D_cand = index.features(cands)
+    cand_texts = [paper_text(c) for c in cands]
+    featurizer = index.featurizer
 
     keywords = TermMatcher(profile.keywords)
     n = len(cands)
     closest = np.full(n, -1, dtype=np.int64)
     fallback = NO_EVIDENCE
     scores: LinearScores | None
-    if saved and X.shape[1] > 0 and X_neg.shape[0] > 0:
-        scores = logistic_scores(X_saved, X_neg, X_cand, C=C)
+    raw_model: np.ndarray | None = None
+    if saved and X_saved.nnz > 0 and X_neg.shape[0] > 0:
+        weights = _recency_weights(saved, cands, recency_half_life_days)
+        X_bad = index.features(disliked)[0] if disliked else None
+        scores = logistic_scores(
+            X_saved, X_neg, X_cand, C=C, positive_weights=weights, disliked=X_bad
+        )
+        if D_cand.shape[1] > 0 and n > 1:
+            dense = discriminant_scores(
+                D_saved, D_neg, D_cand, index.precision, positive_weights=weights
+            )
+            raw_model = combine(scores.raw, [dense])
+            scores = LinearScores(raw=raw_model, score=squash(raw_model), weights=scores.weights)
         closest, _ = closest_saved(X_cand, X_saved)
-    elif saved:
+    elif saved and X_saved.shape[1] > 0:
         scores = centroid_scores(X_saved, X_cand)
         closest, _ = closest_saved(X_cand, X_saved)
-    elif keywords:
+    elif keywords and X_cand.shape[1] > 0:
         query = [normalise(k) for k in profile.keywords if normalise(k)]
         scores = query_scores(featurizer.transform(query), X_cand)
         fallback = NO_KEYWORD
     else:
         scores = None
-        fallback = NO_PROFILE
+        fallback = NO_KEYWORD if keywords else (NO_EVIDENCE if saved else NO_PROFILE)
 
     if scores is None:
         raw = np.zeros(n, dtype=np.float64)
@@ -123,7 +157,7 @@ def rank(
 
     muted = TermMatcher(profile.muted)
     saved_titles = [shorten(p.title) for p in saved]
-    results: list[tuple[float, float, str, Ranked]] = []
+    results: list[tuple[float, float, str, int, Ranked]] = []
     for i, paper in enumerate(cands):
         s = float(score[i])
         found = keywords.find(cand_texts[i])
@@ -152,6 +186,62 @@ def rank(
             closest=(saved[c].id,) if c >= 0 else (),
             terms=terms[i],
         )
-        results.append((s, float(raw[i]), paper.id, ranked))
+        results.append((s, float(raw[i]), paper.id, i, ranked))
     results.sort(key=lambda r: (-r[0], -r[1], r[2]))
-    return [r[3] for r in results]
+    order = [r[3] for r in results]
+    if diversity > 0 and len(order) > 1:
+        order = mmr_order(order, [r[0] for r in results], X_cand, diversity, diversity_top)
+    by_position = {r[3]: r[4] for r in results}
+    return [by_position[i] for i in order]
+
+
+def _recency_weights(
+    saved: Sequence[Paper], cands: Sequence[Paper], half_life_days: float | None
+) -> np.ndarray | None:
+    """Per saved paper ``0.5 ** (age / half_life)``, rescaled to mean 1 (None when off).
+
+    Age is counted from the newest candidate's announcement; undated papers count as new.
+    """
+    if half_life_days is None:
+        return None
+    dates = [c.announced for c in cands if c.announced is not None]
+    if not dates:
+        return None
+    now = max(dates)
+    ages = np.array(
+        [max((now - p.announced).days, 0) if p.announced else 0 for p in saved], dtype=np.float64
+    )
+    w = np.power(0.5, ages / half_life_days)
+    return np.asarray(w * (len(w) / w.sum()), dtype=np.float64)
+
+
+def mmr_order(
+    order: list[int],
+    scores: Sequence[float],
+    X: sp.csr_matrix,
+    diversity: float,
+    top: int,
+) -> list[int]:
+    """Maximal marginal relevance over the first ``top`` of ``order`` (positions into X).
+
+    Picks, one at a time, the paper maximising ``(1 - diversity) * score - diversity *
+    max cosine to the papers already picked``; the rest keep their order. ``scores`` are
+    aligned with ``order``. Why: a digest of ten near-identical papers is worth less than
+    ten different good ones.
+    """
+    head = order[: max(top, 0)]
+    score_of = dict(zip(order, scores, strict=True))
+    sims = np.asarray((X[head] @ X[head].T).toarray(), dtype=np.float64) if head else None
+    picked: list[int] = []
+    left = list(range(len(head)))
+    while left and sims is not None:
+        best = max(
+            left,
+            key=lambda j: (
+                (1 - diversity) * score_of[head[j]]
+                - diversity * max((sims[j, k] for k in picked), default=0.0)
+            ),
+        )
+        picked.append(best)
+        left.remove(best)
+    return [head[j] for j in picked] + order[len(head) :]

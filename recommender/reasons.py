@@ -77,6 +77,9 @@ def top_terms(
     if candidates.shape[1] == 0:
         return [() for _ in range(n)]
     contrib = sp.csr_matrix(candidates.multiply(weights.reshape(1, -1)))
+    # Only positive contributions can be shown: drop the rest before the per-row loop.
+    contrib.data[contrib.data <= 0] = 0.0
+    contrib.eliminate_zeros()
     out: list[tuple[str, ...]] = []
     for i in range(n):
         start, end = contrib.indptr[i], contrib.indptr[i + 1]
@@ -84,8 +87,9 @@ def top_terms(
         columns = contrib.indices[start:end]
         chosen: list[str] = []
         # Stable sort with the column as secondary key keeps the output deterministic.
-        for j in np.lexsort((columns, -values)):
-            if values[j] <= 0 or len(chosen) == k:
+        order = np.lexsort((columns, -values)) if len(values) > 1 else range(len(values))
+        for j in order:
+            if len(chosen) == k:
                 break
             term = vocabulary[columns[j]]
             if not _overlaps(term, chosen):

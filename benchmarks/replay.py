@@ -1,0 +1,106 @@
+"""Development benchmark 2: the weekly digest replay (docs: quality-benchmark.md).
+
+Each list of ``--lists`` plays a user whose library grows week by week. For every ISO
+week W holding one of the list's papers once it has >= 10 earlier ones: saved = its
+papers before W, candidates = every paper first announced in W, background = 5,000
+earlier papers (fixed seed). nDCG@10, R@10, R@25 and MRR, macro over weeks then lists,
+for Paperboy beside arxiv-sanity-lite's recipe and a TF-IDF centroid in the same run.
+
+Usage::
+
+    python benchmarks/replay.py \\
+        --listings ../shared/data/arxiv-listings-2025-03_2026-07.jsonl.gz \\
+        --lists ../shared/data/dev-lists.json [--only rl-reasoning,text-to-3d] \\
+        [--max-weeks 8] [--index-cache /tmp/paperboy-index.pkl] [--opt diversity=0.3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from jobs.evaluate import load_listings, load_lists, run_replay, summary
+from recommender import Index
+from recommender.evaluation import reports_json
+
+
+def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``key=value`` pairs for ``recommender.rank`` (values parsed as JSON when they can be)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    return options
+
+
+def cached_index(papers: Sequence[Any], path: Path | None) -> Index:
+    """Build the index, or load it from ``path`` when a previous run stored it there."""
+    if path is not None and path.exists():
+        with path.open("rb") as f:
+            index: Index = pickle.load(f)
+        if len(index) == len({p.id for p in papers}):
+            return index
+    t0 = time.perf_counter()
+    index = Index.build(papers)
+    print(f"index built in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    if path is not None:
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as f:
+            pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    return index
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the replay and print per-list and macro tables (or JSON)."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--listings", type=Path, required=True)
+    parser.add_argument("--lists", type=Path, required=True, help="dev-lists.json")
+    parser.add_argument("--only", default="", help="comma-separated list names (default: all)")
+    parser.add_argument("--max-weeks", type=int, default=None, help="first N weeks per list")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--index-cache", type=Path, default=None)
+    parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--opt", action="append", default=[], help="rank() option key=value")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    papers = load_listings(args.listings)
+    lists = load_lists(args.lists, [n for n in args.only.split(",") if n])
+    index = cached_index(papers, args.index_cache)
+    reports = run_replay(
+        papers,
+        lists,
+        seed=args.seed,
+        max_weeks=args.max_weeks,
+        index=index,
+        progress=lambda m: print(m, file=sys.stderr),
+        paperboy_options=parse_options(args.opt),
+        baselines=not args.no_baselines,
+    )
+    if args.json:
+        print(json.dumps(reports_json(reports), indent=2))
+    else:
+        print(summary("replay", reports))
+        if "arxiv-sanity" in reports:
+            ours = reports["paperboy"].per_group()
+            theirs = reports["arxiv-sanity"].per_group()
+            ratio = reports["paperboy"].macro()[0] / max(reports["arxiv-sanity"].macro()[0], 1e-9)
+            below = [g for g in ours if ours[g][0] < theirs[g][0]]
+            print(f"paperboy / arxiv-sanity macro nDCG@10: {ratio:.2f}x; lists below: {below}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
