@@ -51,6 +51,9 @@ _SECOND = timedelta(seconds=1)
 BACKGROUND_SIZE = 2000  # stored papers used as the ranker's negatives
 TRENDING_MAX_AGE_DAYS = 3  # an older "trending today" is not today's
 MATCH_SCORE = 0.5  # a trending paper "also matches you" from this score on
+RETRY_FIRST = timedelta(minutes=5)  # a temporary SMTP failure is retried after this,
+RETRY_MAX_DELAY = timedelta(hours=6)  # doubling up to this,
+RETRY_GIVE_UP = timedelta(days=3)  # and given up (papers to the next digest) after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,31 +290,79 @@ def _domain(sender: str) -> str:
 
 
 def _send(
-    storage: Storage, transport: Transport, delivery_id: int, message: EmailMessage
+    storage: Storage,
+    transport: Transport,
+    delivery_id: int,
+    message: EmailMessage,
+    now: datetime | None = None,
 ) -> tuple[str, str | None, str | None]:
     """Send one recorded delivery; returns (status, receipt, error)."""
     try:
         receipt = transport.send(message)
     except PermanentDeliveryError as e:
-        storage.mark_attempt_failed(delivery_id, str(e), permanent=True)
+        storage.mark_attempt_failed(delivery_id, str(e), permanent=True, at=now)
         log.error("delivery %d failed for good: %s", delivery_id, e)
         return "failed", None, str(e)
     except DeliveryError as e:
-        storage.mark_attempt_failed(delivery_id, str(e), permanent=False)
-        log.warning("delivery %d failed, will retry on the next run: %s", delivery_id, e)
+        storage.mark_attempt_failed(delivery_id, str(e), permanent=False, at=now)
+        log.warning("delivery %d failed, will be retried: %s", delivery_id, e)
         return "retry-later", None, str(e)
     storage.mark_sent(delivery_id, receipt)
     return "sent", receipt, None
 
 
-def resend_pending(storage: Storage, transport: Transport, user_name: str) -> int:
-    """Send this user's deliveries left pending by a crash or a temporary failure."""
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after `attempts` failed sends: 5 min, doubling, at most 6 h."""
+    delay: timedelta = RETRY_FIRST * 2 ** min(max(attempts - 1, 0), 16)
+    return min(delay, RETRY_MAX_DELAY)
+
+
+def resend_pending(
+    storage: Storage, transport: Transport, user_name: str, now: datetime | None = None
+) -> int:
+    """Send this user's deliveries left pending by a crash or a temporary failure.
+
+    A delivery never tried (the process died before sending) goes at once; one that
+    failed waits `retry_delay(attempts)`; after RETRY_GIVE_UP it is marked failed, so its
+    papers go into the user's next digest instead of waiting forever.
+    """
+    now = now or utcnow()
     sent = 0
     for delivery in storage.deliveries(user_name=user_name, status="pending"):
+        if delivery.attempts and delivery.last_attempt_at is not None:
+            if now - delivery.created_at > RETRY_GIVE_UP:
+                storage.mark_attempt_failed(
+                    delivery.id,
+                    f"gave up after {delivery.attempts} attempts over "
+                    f"{RETRY_GIVE_UP.days} days; last error: {delivery.last_error}",
+                    permanent=True,
+                    at=now,
+                )
+                log.error("delivery %d for %s: gave up retrying", delivery.id, user_name)
+                continue
+            if now < delivery.last_attempt_at + retry_delay(delivery.attempts):
+                continue
         message = email.message_from_bytes(delivery.message, policy=email.policy.SMTP)
         assert isinstance(message, EmailMessage)
-        status, _receipt, _error = _send(storage, transport, delivery.id, message)
+        status, _receipt, _error = _send(storage, transport, delivery.id, message, now)
         sent += status == "sent"
+    return sent
+
+
+def retry_all_pending(config: Config, storage: Storage, *, now: datetime | None = None) -> int:
+    """Retry every user's pending deliveries whose backoff has passed (the daemon's job)."""
+    transports: dict[str, Transport] = {}
+    sent = 0
+    for user in config.users:
+        if not storage.deliveries(user_name=user.name, status="pending"):
+            continue
+        kind = user.transport or config.email.transport
+        try:
+            if kind not in transports:
+                transports[kind] = make_transport(config, kind)
+            sent += resend_pending(storage, transports[kind], user.name, now)
+        except ConfigError as e:
+            log.error("retrying deliveries for %s: %s", user.name, e)
     return sent
 
 
@@ -328,7 +379,7 @@ def digest_for_user(
 ) -> DigestResult:
     """Build and send one user's digest if it is due; see the module docstring."""
     now = now or utcnow()
-    resent = 0 if dry_run else resend_pending(storage, transport, user.name)
+    resent = 0 if dry_run else resend_pending(storage, transport, user.name, now)
     state = storage.user_state(user.name)
     if not force and not is_due(user, state.last_digest_at, now):
         return DigestResult(user.name, "not-due", resent=resent)
@@ -363,7 +414,7 @@ def digest_for_user(
         listed_through=listed_through,
         at=now,
     )
-    status, receipt, error = _send(storage, transport, delivery_id, message)
+    status, receipt, error = _send(storage, transport, delivery_id, message, now)
     return DigestResult(
         user.name,
         status,

@@ -32,7 +32,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from jobs.config import Config, load_config
-from jobs.digest import run_digests
+from jobs.digest import retry_all_pending, run_digests
 from jobs.errors import ConfigError
 from jobs.fetch import fetch_all
 from jobs.http import HttpClient
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MISFIRE_GRACE = 12 * 3600  # a digest missed while the laptop slept still goes out, once
 RELOAD_CHECK_SECONDS = 5
+RETRY_CHECK_SECONDS = 300  # pending deliveries are retried with backoff (jobs.digest)
 # Missed runs coalesce into one; a job never overlaps itself.
 JOB_OPTIONS: dict[str, Any] = {
     "coalesce": True,
@@ -150,10 +151,14 @@ class Daemon:
             self.run_fetch()
         self.digest(self.config, self.storage, user_name)
 
+    def retry_deliveries(self) -> None:
+        """Re-send deliveries that failed temporarily, once their backoff has passed."""
+        retry_all_pending(self.config, self.storage, now=self.now())
+
     def schedule(self) -> None:
         """(Re)create every job from the current config."""
         for job in self.scheduler.get_jobs():
-            if job.id != "reload":
+            if job.id not in ("reload", "retry"):
                 job.remove()
         if wants_fetch(self.config):
             self.scheduler.add_job(
@@ -245,6 +250,14 @@ class Daemon:
         signal.signal(signal.SIGHUP, hangup)
         self.schedule()
         self.scheduler.add_job(
+            self.retry_deliveries,
+            "interval",
+            seconds=RETRY_CHECK_SECONDS,
+            id="retry",
+            name="retry pending deliveries",
+            coalesce=True,
+        )
+        self.scheduler.add_job(
             self.check_reload,
             "interval",
             seconds=RELOAD_CHECK_SECONDS,
@@ -255,7 +268,7 @@ class Daemon:
         self.catch_up()
         now = self.now()
         for job in self.scheduler.get_jobs():
-            if job.id != "reload":
+            if job.id not in ("reload", "retry"):
                 log.info(
                     "scheduled %s: next at %s", job.name, job.trigger.get_next_fire_time(None, now)
                 )

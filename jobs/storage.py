@@ -149,6 +149,7 @@ deliveries = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     Column("attempts", Integer, nullable=False, default=0),
+    Column("last_attempt_at", UTCDateTime),
     Column("last_error", Text),
     Column("receipt", Text),  # where it went: an .eml path, "smtp.example.org:587", ...
     Column("message", LargeBinary, nullable=False),  # the exact bytes, so a retry is identical
@@ -248,6 +249,7 @@ class Delivery:
     last_error: str | None
     receipt: str | None
     message: bytes
+    last_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +288,7 @@ def _delivery(row: Row[Any]) -> Delivery:
         last_error=row.last_error,
         receipt=row.receipt,
         message=bytes(row.message),
+        last_attempt_at=row.last_attempt_at,
     )
 
 
@@ -711,15 +714,18 @@ class Storage:
                 .values(
                     status=SENT,
                     sent_at=self._now(),
+                    last_attempt_at=self._now(),
                     receipt=receipt,
                     last_error=None,
                     attempts=deliveries.c.attempts + 1,
                 )
             )
 
-    def mark_attempt_failed(self, delivery_id: int, error: str, *, permanent: bool) -> None:
-        """A send failed: a temporary failure stays pending (retried next run); a
-        permanent one is `failed`, and its papers return to the user's next digest."""
+    def mark_attempt_failed(
+        self, delivery_id: int, error: str, *, permanent: bool, at: datetime | None = None
+    ) -> None:
+        """A send failed: a temporary failure stays pending (retried later, with backoff);
+        a permanent one is `failed`, and its papers return to the user's next digest."""
         with self._tx() as conn:
             conn.execute(
                 update(deliveries)
@@ -728,6 +734,7 @@ class Storage:
                     status=FAILED if permanent else PENDING,
                     last_error=error,
                     attempts=deliveries.c.attempts + 1,
+                    last_attempt_at=at or self._now(),
                 )
             )
 

@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -356,3 +357,75 @@ def test_kill_9_during_a_big_fetch_stores_all_or_nothing(tmp_path: Path) -> None
     assert done.wait(timeout=600) == 0
     with Storage.open(config.database) as storage:
         assert storage.count_papers() == len(papers)
+
+
+@pytest.mark.slow
+def test_kill_9_the_daemon_during_its_catch_up_digests(tmp_path: Path) -> None:
+    """`paperboy run` catches up digests whose send time just passed; SIGKILL it at random
+    moments, restart it, and every digest still goes out exactly once."""
+    now = datetime.now(UTC)
+    send_at = (now - timedelta(minutes=10)).strftime("%H:%M")
+    saved = ", ".join(
+        f'"{json.loads(line)["id"]}"'
+        for line in (sample_dir() / "saved.jsonl").read_text("utf-8").splitlines()
+        if line
+    )
+    users = "".join(
+        f'\n[[users]]\nname = "u{i}"\nemail = "u{i}@example.org"\ntimezone = "UTC"\n'
+        f'send_at = "{send_at}"\nsaved = [{saved}]\n'
+        for i in range(4)
+    )
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(
+        '[paperboy]\ndatabase = "sqlite:///paperboy.db"\n'
+        'fetch_schedule = "0 0 1 1 *"\n'  # no fetch falls due during the test
+        '[email]\ntransport = "outbox"\noutbox = "outbox/"\n' + users,
+        encoding="utf-8",
+    )
+    config = load_config(config_path)
+    days = sorted(f for f in sample_dir().iterdir() if f.name.startswith("arxiv-"))
+    files = [arg for d in days for arg in ("--from-file", str(d))]
+    assert paperboy(config_path, "fetch", *files).wait(timeout=300) == 0
+    _load_saved(config, Path(str(sample_dir() / "saved.jsonl")))
+
+    def sent() -> int:
+        with Storage.open(config.database) as storage:
+            return len(storage.deliveries(status="sent"))
+
+    rng = random.Random(5)
+    killed = 0
+    progress: list[int] = []
+    for _ in range(4):
+        daemon = paperboy(config_path, "-v", "run")
+        time.sleep(rng.uniform(1.0, 4.0))
+        if daemon.poll() is None:
+            daemon.kill()
+            killed += 1
+        daemon.communicate(timeout=60)
+        assert_consistent(tmp_path / "paperboy.db")
+        progress.append(sent())
+    print("digests sent after each kill:", progress)
+    daemon = paperboy(config_path, "-v", "run")
+    assert daemon.stderr is not None
+    lines: list[str] = []
+    for line in daemon.stderr:  # signal handlers are in place once jobs are scheduled
+        lines.append(line)
+        if "scheduled digest for" in line:
+            break
+    drain = threading.Thread(target=lambda: lines.extend(daemon.stderr or []), daemon=True)
+    drain.start()
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and sent() < len(config.users):
+        time.sleep(0.5)
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(timeout=60)
+    drain.join(timeout=10)
+    assert daemon.returncode == 0, "".join(lines)
+    assert killed >= 1
+    with Storage.open(config.database) as storage:
+        for u in config.users:
+            [delivery] = storage.deliveries(user_name=u.name)
+            assert delivery.status == "sent"
+    per_user = outbox_papers(config.email.outbox)
+    assert sorted(per_user) == sorted(f"u{i}@example.org" for i in range(4))
+    assert all(len(digests) == 1 for digests in per_user.values())

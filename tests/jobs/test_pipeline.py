@@ -377,3 +377,30 @@ def test_disliked_and_library_papers_are_never_candidates(
         [again] = run_digests(config, storage, now=NOW, dry_run=True)
     ids = {r.paper.id for r in again.picked}
     assert disliked not in ids and in_library not in ids
+
+
+def test_temporary_failures_back_off_then_give_up(tmp_path: Path) -> None:
+    """Retries wait 5 min, 10 min, ... (at most 6 h); after 3 days the digest is given up
+    and its papers go into the next one instead of waiting forever."""
+    from jobs.digest import retry_all_pending, retry_delay
+
+    assert [retry_delay(n).total_seconds() / 60 for n in (1, 2, 3)] == [5, 10, 20]
+    assert retry_delay(50) == timedelta(hours=6)
+    with LocalSMTPServer(reply="451 4.3.0 try again later") as busy:
+        config = config_for(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", busy.port)
+        with Storage.open(config.database) as storage:
+            load_sample(storage)
+            [first] = run_digests(config, storage, now=NOW)
+            assert first.status == "retry-later"
+            # Too early: nothing is tried (the server would have seen a second message).
+            assert retry_all_pending(config, storage, now=NOW + timedelta(minutes=2)) == 0
+            [d] = storage.deliveries(user_name="ada")
+            assert d.attempts == 1
+            retry_all_pending(config, storage, now=NOW + timedelta(minutes=6))
+            [d] = storage.deliveries(user_name="ada")
+            assert (d.status, d.attempts) == ("pending", 2)
+            retry_all_pending(config, storage, now=NOW + timedelta(days=3, minutes=1))
+            [d] = storage.deliveries(user_name="ada")
+            assert d.status == "failed" and "gave up after 2 attempts" in (d.last_error or "")
+            picked = {r.paper.id for r in first.picked}
+            assert picked <= {p.id for p in storage.returned_papers("ada")}
