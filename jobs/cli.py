@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 import recommender
 from jobs.config import Config, config_path, load_config
@@ -44,6 +45,8 @@ class PaperboyGroup(click.Group):
             _fail(str(e), 2)
         except PaperboyError as e:
             _fail(f"error: {e}", 1)
+        except SQLAlchemyError as e:  # a database problem storage did not foresee
+            _fail(f"database error: {getattr(e, 'orig', None) or e}", 1)
 
 
 @click.group(cls=PaperboyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -575,6 +578,25 @@ def status(ctx: click.Context, fmt: str) -> None:
             }
             for s in storage.all_sources()
         ]
+        configured = [
+            *(["arxiv"] if config.arxiv else []),
+            *(["huggingface"] if config.huggingface and config.huggingface.enabled else []),
+            *(f.name for f in config.feeds),
+        ]
+        seen = {row["source"] for row in source_rows}
+        source_rows += [
+            {
+                "source": name,
+                "url": None,
+                "last_attempt": None,
+                "last_success": None,
+                "last_count": None,
+                "last_new": None,
+                "error": None,
+            }
+            for name in configured
+            if name not in seen
+        ]
         user_rows = []
         for user in config.users:
             state = storage.user_state(user.name)
@@ -605,7 +627,12 @@ def status(ctx: click.Context, fmt: str) -> None:
         if not source_rows:
             click.echo("Sources: never fetched")
         for s in source_rows:
-            state = f"FAILING: {s['error']}" if s["error"] else f"ok, {s['last_count']} items"
+            if s["error"]:
+                state = f"FAILING: {s['error']}"
+            elif s["last_attempt"] is None:
+                state = "not fetched yet"
+            else:
+                state = f"ok, {s['last_count']} items"
             click.echo(f"  {s['source']}: last attempt {_when(s['last_attempt'])}, {state}")
         for u in user_rows:
             click.echo(

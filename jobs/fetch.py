@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -127,49 +127,17 @@ def ingest_feed(
 
 def fetch_arxiv(config: Config, storage: Storage, client: HttpClient) -> SourceReport | None:
     """Fetch the configured arXiv categories' RSS feed (one request for all of them)."""
-    if config.arxiv is None:
+    arxiv = config.arxiv
+    if arxiv is None:
         return None
-    url = config.arxiv.url
-    state = storage.source_state(ARXIV_SOURCE)
-    same_url = state is not None and state.url == url
-    try:
-        response = client.get(
-            url,
-            etag=state.etag if same_url and state else None,
-            last_modified=state.last_modified if same_url and state else None,
+
+    def ingest(data: bytes) -> SourceReport:
+        feed = parse_arxiv_rss(data, url=arxiv.url)
+        return ingest_feed(
+            storage, feed, source=ARXIV_SOURCE, url=arxiv.url, announce_types=arxiv.announce_types
         )
-        if response.not_modified or response.content is None:
-            storage.record_fetch(
-                ARXIV_SOURCE,
-                url=url,
-                etag=response.etag,
-                last_modified=response.last_modified,
-                count=0,
-                new=0,
-            )
-            log.info("%s: unchanged since the last fetch (HTTP 304)", ARXIV_SOURCE)
-            return SourceReport(ARXIV_SOURCE, url, "unchanged")
-        feed = parse_arxiv_rss(response.content, url=url)
-        report = ingest_feed(
-            storage,
-            feed,
-            source=ARXIV_SOURCE,
-            url=url,
-            announce_types=config.arxiv.announce_types,
-        )
-    except SourceError as e:
-        log.error("%s: %s", ARXIV_SOURCE, e)
-        storage.record_fetch(ARXIV_SOURCE, url=url, error=str(e))
-        return SourceReport(ARXIV_SOURCE, url, "error", error=str(e))
-    storage.record_fetch(
-        ARXIV_SOURCE,
-        url=url,
-        etag=response.etag,
-        last_modified=response.last_modified,
-        count=report.received,
-        new=report.new,
-    )
-    return report
+
+    return _fetch_source(storage, client, ARXIV_SOURCE, arxiv.url, ingest)
 
 
 def _today() -> date:
@@ -204,6 +172,36 @@ def _record_failure(storage: Storage, name: str, url: str, error: SourceError) -
     log.error("%s: %s", name, error)
     storage.record_fetch(name, url=url, error=str(error))
     return SourceReport(name, url, "error", error=str(error))
+
+
+def _fetch_source(
+    storage: Storage,
+    client: HttpClient,
+    name: str,
+    url: str,
+    ingest: Callable[[bytes], SourceReport],
+) -> SourceReport:
+    """One source's run: conditional GET -> parse and store (`ingest`) -> record the result.
+
+    A 304 is "unchanged"; any SourceError (HTTP, parse) becomes the source's last error
+    and leaves everything stored before untouched (ingest stores in one transaction).
+    """
+    try:
+        response = _conditional_get(storage, client, name, url)
+        if response.not_modified or response.content is None:
+            return _record_unchanged(storage, name, response)
+        report = ingest(response.content)
+    except SourceError as e:
+        return _record_failure(storage, name, url, e)
+    storage.record_fetch(
+        name,
+        url=url,
+        etag=response.etag,
+        last_modified=response.last_modified,
+        count=report.received,
+        new=report.new,
+    )
+    return report
 
 
 def ingest_trending(
@@ -249,23 +247,12 @@ def fetch_huggingface(
     if config.huggingface is None or not config.huggingface.enabled:
         return None
     url = config.huggingface.url
-    try:
-        response = _conditional_get(storage, client, HF_SOURCE, url)
-        if response.not_modified or response.content is None:
-            return _record_unchanged(storage, HF_SOURCE, response)
-        items = parse_hf_daily(response.content, url=url)
-        report = ingest_trending(storage, items, source=HF_SOURCE, url=url, today=today)
-    except SourceError as e:
-        return _record_failure(storage, HF_SOURCE, url, e)
-    storage.record_fetch(
-        HF_SOURCE,
-        url=url,
-        etag=response.etag,
-        last_modified=response.last_modified,
-        count=report.received,
-        new=report.new,
-    )
-    return report
+
+    def ingest(data: bytes) -> SourceReport:
+        items = parse_hf_daily(data, url=url)
+        return ingest_trending(storage, items, source=HF_SOURCE, url=url, today=today)
+
+    return _fetch_source(storage, client, HF_SOURCE, url, ingest)
 
 
 def ingest_generic_feed(
@@ -297,23 +284,12 @@ def fetch_feed(
     feed: FeedConfig, storage: Storage, client: HttpClient, *, today: date | None = None
 ) -> SourceReport:
     """Fetch one [[sources.feeds]] feed; its config name is its source name."""
-    try:
-        response = _conditional_get(storage, client, feed.name, feed.url)
-        if response.not_modified or response.content is None:
-            return _record_unchanged(storage, feed.name, response)
-        parsed = parse_feed(response.content, url=feed.url, name=feed.name)
-        report = ingest_generic_feed(storage, parsed, source=feed.name, url=feed.url, today=today)
-    except SourceError as e:
-        return _record_failure(storage, feed.name, feed.url, e)
-    storage.record_fetch(
-        feed.name,
-        url=feed.url,
-        etag=response.etag,
-        last_modified=response.last_modified,
-        count=report.received,
-        new=report.new,
-    )
-    return report
+
+    def ingest(data: bytes) -> SourceReport:
+        parsed = parse_feed(data, url=feed.url, name=feed.name)
+        return ingest_generic_feed(storage, parsed, source=feed.name, url=feed.url, today=today)
+
+    return _fetch_source(storage, client, feed.name, feed.url, ingest)
 
 
 def backfill_arxiv(

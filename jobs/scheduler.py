@@ -131,6 +131,7 @@ class Daemon:
     def __post_init__(self) -> None:
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults=JOB_OPTIONS,
             timezone=ZoneInfo("UTC"),
         )
         self.scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
@@ -183,11 +184,19 @@ class Daemon:
         now = self.now()
         if fetch_overdue(self.config, self.storage, now):
             log.info("a scheduled fetch was missed while Paperboy was down; fetching now")
-            self.scheduler.add_job(self.run_fetch, id="catch-up:fetch", name="catch-up fetch")
+            self.scheduler.add_job(
+                self.run_fetch, id="catch-up:fetch", name="catch-up fetch", **JOB_OPTIONS
+            )
         for name in missed_digests(self.config, self.storage, now):
             log.info("the digest for %s was missed while Paperboy was down; sending it now", name)
+            # Jobs run one at a time: without the grace period, every catch-up queued
+            # behind the first would count as "missed" and be dropped.
             self.scheduler.add_job(
-                self.run_digest, args=(name,), id=f"catch-up:{name}", name=f"catch-up for {name}"
+                self.run_digest,
+                args=(name,),
+                id=f"catch-up:{name}",
+                name=f"catch-up for {name}",
+                **JOB_OPTIONS,
             )
 
     # --- config reload ------------------------------------------------------------------

@@ -18,8 +18,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
+from alembic import command as alembic_command
+from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     JSON,
     Column,
@@ -40,6 +43,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
     update,
 )
@@ -336,7 +340,7 @@ class Storage:
             engine = create_engine(url, **kwargs)
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
-            _create_tables(engine)
+            _migrate(engine)
         except (SQLAlchemyError, ImportError) as e:
             raise StorageError(f"cannot open database {_redact(url)}: {e}") from e
         return cls(engine, now=now)
@@ -807,13 +811,29 @@ def _trending_order(t: TrendingEntry) -> tuple[int, int, int, int, str]:
     return (-t.upvotes, -t.comments, t.rank or 1 << 30, -t.day.toordinal(), t.paper_id)
 
 
-def _create_tables(engine: Engine, attempts: int = 5) -> None:
-    """Create missing tables. Two processes opening a new database at once (two daemons,
-    a daemon and `paperboy status`) race between "does it exist?" and "create it": the
-    loser sees "already exists" and simply checks again."""
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _migrate(engine: Engine, attempts: int = 5) -> None:
+    """Bring the schema to the latest Alembic revision (creating it in a new database).
+
+    Two processes opening a new database at once (two daemons, a daemon and `paperboy
+    status`) race on creating it: the loser sees "already exists" and simply tries again,
+    then finds the schema current.
+    """
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
     for attempt in range(attempts):
         try:
-            metadata.create_all(engine)
+            with engine.begin() as conn:
+                tables = set(inspect(conn).get_table_names())
+                if tables and "alembic_version" not in tables:
+                    raise StorageError(
+                        "this database was made by a development version of Paperboy that "
+                        "predates schema migrations; move it away and fetch again"
+                    )
+                config.attributes["connection"] = conn
+                alembic_command.upgrade(config, "head")
             return
         except (OperationalError, ProgrammingError, IntegrityError):
             if attempt == attempts - 1:

@@ -421,6 +421,7 @@ def test_kill_9_the_daemon_during_its_catch_up_digests(tmp_path: Path) -> None:
     daemon.wait(timeout=60)
     drain.join(timeout=10)
     assert daemon.returncode == 0, "".join(lines)
+    assert sent() == len(config.users), "".join(lines)
     assert killed >= 1
     with Storage.open(config.database) as storage:
         for u in config.users:

@@ -1,0 +1,1 @@
+"""Alembic migrations of Paperboy's database (run by Storage.open; see jobs.storage)."""
