@@ -37,7 +37,7 @@ from sklearn.svm import LinearSVC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.replay import cached_index
+from benchmarks.replay import cached_index, parse_options
 from jobs.evaluate import load_listings, load_lists
 from recommender import Paper, Profile, rank
 from recommender.baselines import ArxivSanity
@@ -84,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--background", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--index-cache", type=Path, default=None)
+    parser.add_argument("--opt", action="append", default=[], help="rank() option key=value")
     args = parser.parse_args(argv)
+    options = parse_options(args.opt)
     load_start = os.getloadavg()[0]
 
     papers = load_listings(args.listings)
@@ -106,7 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     shown = 0
     for saved in users:
         ranked = rank(
-            Profile(saved=tuple(papers[i] for i in saved)), candidates, background, index=index
+            Profile(saved=tuple(papers[i] for i in saved)),
+            candidates,
+            background,
+            index=index,
+            **options,
         )
         shown += len(ranked)
     ours_s = time.perf_counter() - t0

@@ -19,6 +19,7 @@ __all__ = [
     "LinearScores",
     "centroid_scores",
     "combine",
+    "dense_logistic_scores",
     "discriminant_scores",
     "logistic_scores",
     "query_scores",
@@ -56,6 +57,25 @@ def squash(raw: FloatArray) -> FloatArray:
     return np.asarray(expit(raw), dtype=np.float64)
 
 
+def _balanced_weights(
+    n_pos: int, n_neg: int, n_bad: int, positive_weights: FloatArray | None
+) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """Labels and sample weights for saved (1) vs. negatives and disliked papers (0).
+
+    Balanced: both classes weigh the same in total, as ``class_weight="balanced"`` does;
+    a disliked paper weighs like one saved paper (or one negative, if that is more).
+    """
+    y = np.concatenate([np.ones(n_pos), np.zeros(n_neg + n_bad)]).astype(np.int64)
+    n = n_pos + n_neg + n_bad
+    pos_w = n / (2.0 * n_pos)
+    neg_w = n / (2.0 * (n_neg + n_bad))
+    weights_pos = pos_w * (positive_weights if positive_weights is not None else np.ones(n_pos))
+    sample_weight = np.concatenate(
+        [weights_pos, np.full(n_neg, neg_w), np.full(n_bad, max(pos_w, neg_w))]
+    )
+    return y, np.asarray(sample_weight, dtype=np.float64)
+
+
 def logistic_scores(
     positives: sp.csr_matrix,
     negatives: sp.csr_matrix,
@@ -64,39 +84,78 @@ def logistic_scores(
     C: float = 10.0,
     positive_weights: FloatArray | None = None,
     disliked: sp.csr_matrix | None = None,
+    saved_terms_only: bool = False,
 ) -> LinearScores:
     """Train saved-vs-background logistic regression and score the candidates with it.
 
     C=10 (weak regularisation) and balanced class weights: a user has a handful of saved
     papers against thousands of negatives, and without balancing the model would call
-    everything "not for you". The model only sees the terms of the saved papers (the
-    *positive feature space*): a term no saved paper has can only say "not this", which
-    the background already says for every term, and dropping those columns makes training
-    ten times faster and measurably better on the replay (benchmarks/RESULTS.md).
-    ``positive_weights`` (mean 1, e.g. recency) re-weight saved papers; ``disliked``
-    papers are explicit negatives, each weighted like one saved paper. Scores are
-    ``squash(decision_function)``; ``weights`` cover the full vocabulary (0 off-space).
+    everything "not for you". ``positive_weights`` (mean 1, e.g. recency) re-weight saved
+    papers; ``disliked`` papers are explicit negatives, each weighted like one saved
+    paper, on the saved papers' terms only (see below). Scores are
+    ``squash(decision_function)``; ``weights`` cover the full vocabulary.
+
+    The model is fitted on the columns that are non-zero in some training row only. This
+    is exact, not an approximation: a column that is zero in every training row has zero
+    loss gradient, so the L2 penalty puts its weight at exactly 0 (and a candidate's value
+    in it cannot move the score). With a 5,000-paper background that is about half of an
+    arXiv-sized vocabulary (130-150k of 292k terms), and the fit is correspondingly faster.
+
+    ``saved_terms_only`` restricts the model further, to the saved papers' terms (the
+    previous default; measured in benchmarks/RESULTS.md: better on the replay, worse on
+    the seed corpus, and worse on both once averaged with a dense model).
     """
-    columns = np.unique(positives.indices)
     n_terms = positives.shape[1]
     bad = disliked if disliked is not None else sp.csr_matrix((0, n_terms))
     n_pos, n_neg, n_bad = positives.shape[0], negatives.shape[0], bad.shape[0]
-    X = sp.vstack([positives, negatives, bad], format="csr")[:, columns]
-    y = np.concatenate([np.ones(n_pos), np.zeros(n_neg + n_bad)]).astype(np.int64)
-    # Balanced: both classes weigh the same in total, as class_weight="balanced" does.
-    n = n_pos + n_neg + n_bad
-    pos_w = n / (2.0 * n_pos)
-    neg_w = n / (2.0 * (n_neg + n_bad))
-    weights_pos = pos_w * (positive_weights if positive_weights is not None else np.ones(n_pos))
-    sample_weight = np.concatenate(
-        [weights_pos, np.full(n_neg, neg_w), np.full(n_bad, max(pos_w, neg_w))]
-    )
+    if bad.shape[0] > 0 and not saved_terms_only:
+        # A dislike speaks about what the user otherwise likes: its rows keep the saved
+        # papers' terms only. With every column, weakly regularised, the model explains
+        # a disliked paper away by its own rare words, and similar papers stay up.
+        in_saved = np.zeros(n_terms, dtype=positives.dtype)
+        in_saved[positives.indices] = 1.0
+        bad = sp.csr_matrix(bad.multiply(in_saved.reshape(1, -1)))
+        bad.eliminate_zeros()
+    train = sp.vstack([positives, negatives, bad], format="csr")
+    # A boolean mask, not np.unique: ~1 ms instead of ~70 ms on a million non-zeros.
+    used = np.zeros(n_terms, dtype=bool)
+    used[(positives if saved_terms_only else train).indices] = True
+    columns = np.flatnonzero(used)
+    # float32 halves the memory traffic of the solver's products; the fitted scores agree
+    # with float64 to a correlation of 1.0000 (benchmarks/RESULTS.md).
+    X = train[:, columns].astype(np.float32)
+    y, sample_weight = _balanced_weights(n_pos, n_neg, n_bad, positive_weights)
     model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, random_state=RANDOM_STATE)
     model.fit(X, y, sample_weight=sample_weight)
     weights = np.zeros(n_terms, dtype=np.float64)
     weights[columns] = np.asarray(model.coef_[0], dtype=np.float64)
-    raw = np.asarray(model.decision_function(candidates[:, columns]), dtype=np.float64)
+    raw = np.asarray(candidates @ weights, dtype=np.float64).ravel() + float(model.intercept_[0])
     return LinearScores(raw=raw, score=squash(raw), weights=weights)
+
+
+def dense_logistic_scores(
+    positives: FloatArray,
+    negatives: FloatArray,
+    candidates: FloatArray,
+    *,
+    C: float = 1.0,
+    positive_weights: FloatArray | None = None,
+    disliked: FloatArray | None = None,
+) -> FloatArray:
+    """Logistic regression saved-vs-background in LSA space; the candidates' logits.
+
+    Same balancing as :func:`logistic_scores`, on the (unit) LSA rows of the Index: dense
+    topics catch related papers that share few exact words with the saved ones. C=1 (the
+    rows are dense and few: 256 dimensions).
+    """
+    bad = disliked if disliked is not None else np.zeros((0, positives.shape[1]))
+    X = np.vstack([positives, negatives, bad])
+    y, sample_weight = _balanced_weights(
+        positives.shape[0], negatives.shape[0], bad.shape[0], positive_weights
+    )
+    model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, random_state=RANDOM_STATE)
+    model.fit(X, y, sample_weight=sample_weight)
+    return np.asarray(model.decision_function(candidates), dtype=np.float64)
 
 
 def discriminant_scores(

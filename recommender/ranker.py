@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from recommender.hints import TermMatcher, followed_authors, muted_hits
 from recommender.index import Index
@@ -13,6 +14,7 @@ from recommender.model import (
     LinearScores,
     centroid_scores,
     combine,
+    dense_logistic_scores,
     discriminant_scores,
     logistic_scores,
     query_scores,
@@ -22,7 +24,12 @@ from recommender.reasons import Evidence, closest_saved, format_reason, shorten,
 from recommender.text import normalise, paper_text
 from recommender.types import Paper, Profile, Ranked
 
-__all__ = ["mmr_order", "rank"]
+__all__ = ["MODELS", "mmr_order", "rank"]
+
+# "lr+lsa-lr" (default): LR over every term + LR in LSA space, averaged as z-scores.
+# "lrpos+fisher" (the previous default): LR over the saved papers' terms only + Fisher's
+# discriminant in LSA space; faster, worse on both benchmarks (benchmarks/RESULTS.md).
+MODELS = ("lr+lsa-lr", "lrpos+fisher")
 
 NO_PROFILE = "no saved papers or keywords yet"
 NO_EVIDENCE = "little in common with your saved papers"
@@ -53,6 +60,7 @@ def rank(
     recency_half_life_days: float | None = None,
     diversity: float = 0.0,
     diversity_top: int = 10,
+    model: str = "lr+lsa-lr",
 ) -> list[Ranked]:
     """Rank ``candidates`` for one user, best first, each with a score in [0, 1] and a reason.
 
@@ -66,10 +74,13 @@ def rank(
                     built here over saved + background + candidates
         negatives = background minus saved, else the candidates (arxiv-sanity style)
         base      = saved papers?    logit = logistic regression saved-vs-negatives on
-                                     the saved papers' terms (+ disliked papers as
-                                     explicit negatives); with LSA, averaged (as z-scores)
-                                     with Fisher's discriminant in LSA space;
+                                     TF-IDF (+ disliked papers as explicit negatives);
+                                     with LSA, averaged (as z-scores) with a second
+                                     logistic regression on the LSA rows;
                                      score = sigmoid(logit)
+                                     (``model="lrpos+fisher"``: the TF-IDF model on the
+                                     saved papers' terms only, and Fisher's discriminant
+                                     in LSA space instead of the second regression)
                     keywords only?   cosine to the keyword query
                     neither?         0 for everyone ("no saved papers or keywords yet")
         keyword   score += keyword_boost * (1 - score), per keyword found (whole words)
@@ -96,6 +107,8 @@ def rank(
             raise ValueError(f"{name} must be in [0, 1], got {value!r}")
     if not C > 0:  # also rejects NaN
         raise ValueError(f"C must be positive, got {C!r}")
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     if recency_half_life_days is not None and not recency_half_life_days > 0:
         raise ValueError(f"recency_half_life_days must be positive, got {recency_half_life_days!r}")
 
@@ -114,7 +127,10 @@ def rank(
     X_saved, D_saved = index.features(saved)
     X_neg, D_neg = index.features(negatives)
     X_cand, D_cand = index.features(cands)
-    cand_texts = [paper_text(c) for c in cands]
+    # The rendered text only serves keyword and muted-term matching; rendering LaTeX is
+    # most of a ranking's cost when the candidates are not yet in normalise()'s cache.
+    matching = bool(profile.keywords or profile.muted)
+    cand_texts = [paper_text(c) if matching else "" for c in cands]
     featurizer = index.featurizer
 
     keywords = TermMatcher(profile.keywords)
@@ -125,16 +141,34 @@ def rank(
     raw_model: np.ndarray | None = None
     if saved and X_saved.nnz > 0 and X_neg.shape[0] > 0:
         weights = _recency_weights(saved, cands, recency_half_life_days)
-        X_bad = index.features(disliked)[0] if disliked else None
-        scores = logistic_scores(
-            X_saved, X_neg, X_cand, C=C, positive_weights=weights, disliked=X_bad
-        )
-        if D_cand.shape[1] > 0 and n > 1:
-            dense = discriminant_scores(
-                D_saved, D_neg, D_cand, index.precision, positive_weights=weights
+        # One BLAS thread: the fits are chains of small vector operations, where OpenBLAS's
+        # threads only add synchronisation (5-10x slower on a busy 2-core machine;
+        # benchmarks/RESULTS.md). A daily run parallelises over users, not inside one.
+        with threadpool_limits(limits=1, user_api="blas"):
+            X_bad, D_bad = index.features(disliked) if disliked else (None, None)
+            lrpos = model == "lrpos+fisher"
+            scores = logistic_scores(
+                X_saved,
+                X_neg,
+                X_cand,
+                C=C,
+                positive_weights=weights,
+                disliked=X_bad,
+                saved_terms_only=lrpos,
             )
-            raw_model = combine(scores.raw, [dense])
-            scores = LinearScores(raw=raw_model, score=squash(raw_model), weights=scores.weights)
+            if D_cand.shape[1] > 0 and n > 1:
+                if lrpos:
+                    dense = discriminant_scores(
+                        D_saved, D_neg, D_cand, index.precision, positive_weights=weights
+                    )
+                else:
+                    dense = dense_logistic_scores(
+                        D_saved, D_neg, D_cand, positive_weights=weights, disliked=D_bad
+                    )
+                raw_model = combine(scores.raw, [dense])
+                scores = LinearScores(
+                    raw=raw_model, score=squash(raw_model), weights=scores.weights
+                )
         closest, _ = closest_saved(X_cand, X_saved)
     elif saved and X_saved.shape[1] > 0:
         scores = centroid_scores(X_saved, X_cand)
