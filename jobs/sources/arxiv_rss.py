@@ -10,7 +10,6 @@ comma-separated ``<dc:creator>`` and a ``<description>`` of the form
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 from collections.abc import Iterable
@@ -20,11 +19,10 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 from zoneinfo import ZoneInfo
 
-import feedparser
-
 from jobs.errors import ParseError, UnknownPaperError
 from jobs.ids import abs_url, canonical_arxiv_id
 from jobs.sources.base import ParsedFeed, SourcePaper
+from jobs.sources.xmlfeed import check_whole, parse_xml_feed
 
 __all__ = ["parse_arxiv_rss", "render_arxiv_rss", "split_creators"]
 
@@ -55,32 +53,13 @@ def parse_arxiv_rss(data: bytes, *, url: str = "") -> ParsedFeed:
     empty channel (weekend, holiday) is a feed with no papers. Items whose id cannot be
     read are skipped with a warning; items without abstract or authors are kept.
     """
-    where = f" from {url}" if url else ""
-    if not data.strip():
-        raise ParseError(f"empty response{where}: expected an arXiv RSS feed")
-    if _HTML.match(data[:4096]):
-        raise ParseError(f"an HTML page{where}, not an RSS feed (an error page served as 200?)")
-    if _ENTITY_DECL.search(data):
-        raise ParseError(f"the feed{where} declares XML entities, which arXiv feeds never do")
-    # Bytes must go in as a stream: feedparser.parse() treats a bare bytes value as a
-    # file name to try first.
-    parsed: Any = feedparser.parse(
-        io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False
-    )
+    where = "the arXiv feed" + (f" from {url}" if url else "")
+    parsed = parse_xml_feed(data, where, "an arXiv RSS feed")
     version = parsed.get("version") or ""
     if not version.startswith("rss"):
         kind = f"a {version} feed" if version else "not a feed"
-        raise ParseError(f"the response{where} is {kind}: expected an arXiv RSS feed")
-    if parsed.get("bozo"):
-        fault = parsed.get("bozo_exception")
-        if not isinstance(fault, feedparser.ThingsNobodyCaresAboutButMe):
-            if not _COMPLETE.search(data[-512:]):
-                # A cut-short listing would store a partial day; refusing it makes the
-                # fetch job keep the previous state and try again.
-                raise ParseError(f"the feed{where} is truncated or malformed XML: {fault}")
-            if not parsed.get("entries") and not parsed.get("feed", {}).get("title"):
-                raise ParseError(f"the feed{where} is malformed XML with no channel: {fault}")
-            log.warning("feed%s is not well-formed (%s); parsed leniently", where, fault)
+        raise ParseError(f"{where} is {kind}: expected an arXiv RSS feed")
+    check_whole(parsed, data, where)
 
     channel = parsed.get("feed", {})
     announced = _rfc822_day(channel.get("published"))
@@ -93,7 +72,8 @@ def parse_arxiv_rss(data: bytes, *, url: str = "") -> ParsedFeed:
         else:
             papers.append(paper)
     if skipped:
-        log.warning("skipped %d item(s)%s without a readable arXiv id", skipped, where)
+        source = f" from {url}" if url else ""
+        log.warning("skipped %d item(s)%s without a readable arXiv id", skipped, source)
     return ParsedFeed(
         papers=tuple(papers),
         announced=announced,

@@ -12,7 +12,6 @@ stripped. The parser is pure: bytes in, dataclasses out.
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -23,12 +22,11 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import feedparser
-
 from jobs.errors import ParseError, UnknownPaperError
 from jobs.ids import canonical_arxiv_id, canonical_doi, title_key
 from jobs.sources.arxiv_rss import split_creators
 from jobs.sources.base import ParsedFeed, SourcePaper
+from jobs.sources.xmlfeed import check_whole, parse_xml_feed
 
 __all__ = ["doi_of", "html_to_text", "parse_feed", "split_authors"]
 
@@ -65,29 +63,12 @@ def parse_feed(data: bytes, *, url: str, name: str) -> ParsedFeed:
     calendar day), else the channel's.
     """
     where = f"feed {name!r}" + (f" ({url})" if url else "")
-    if not data.strip():
-        raise ParseError(f"{where}: empty response, expected an RSS or Atom feed")
-    if _HTML_PAGE.match(data[:4096]):
-        raise ParseError(f"{where}: an HTML page, not a feed (an error or login page?)")
-    if _ENTITY_DECL.search(data):
-        raise ParseError(f"{where}: the feed declares XML entities; refused for safety")
-    # Bytes go in as a stream: feedparser.parse() would take bare bytes for a file name.
-    parsed: Any = feedparser.parse(
-        io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False
-    )
+    parsed = parse_xml_feed(data, where, "an RSS or Atom feed")
     version = parsed.get("version") or ""
     if not version:
         fault = parsed.get("bozo_exception")
         raise ParseError(f"{where}: not an RSS or Atom feed ({fault or 'no feed element'})")
-    if parsed.get("bozo"):
-        fault = parsed.get("bozo_exception")
-        if not isinstance(fault, feedparser.ThingsNobodyCaresAboutButMe):
-            if not _COMPLETE.search(data[-512:]):
-                # Storing the items before the cut would pass a partial feed off as whole.
-                raise ParseError(f"{where}: truncated or malformed XML: {fault}")
-            if not parsed.get("entries") and not parsed.get("feed", {}).get("title"):
-                raise ParseError(f"{where}: malformed XML with no channel: {fault}")
-            log.warning("%s is not well-formed (%s); parsed leniently", where, fault)
+    check_whole(parsed, data, where)
 
     channel = parsed.get("feed", {})
     channel_day = _day(channel, ("published", "updated")) or _day(
