@@ -65,6 +65,29 @@ class SourceReport:
     skipped: dict[str, int] = field(default_factory=dict)  # announce type -> count
     error: str | None = None
 
+    @classmethod
+    def stored(
+        cls,
+        name: str,
+        url: str,
+        result: UpsertResult,
+        *,
+        received: int,
+        kept: int | None = None,
+        skipped: dict[str, int] | None = None,
+    ) -> SourceReport:
+        """The report of a source whose papers were stored (`kept` defaults to all)."""
+        return cls(
+            name=name,
+            url=url,
+            status="ok",
+            received=received,
+            kept=received if kept is None else kept,
+            new=result.new,
+            updated=result.updated,
+            skipped=skipped or {},
+        )
+
 
 def select_announcements(
     feed: ParsedFeed, announce_types: Sequence[str]
@@ -113,15 +136,8 @@ def ingest_feed(
         result.updated,
         dict(skipped) or "none",
     )
-    return SourceReport(
-        name=source,
-        url=url,
-        status="ok",
-        received=len(feed.papers),
-        kept=len(kept),
-        new=result.new,
-        updated=result.updated,
-        skipped=dict(skipped),
+    return SourceReport.stored(
+        source, url, result, received=len(feed.papers), kept=len(kept), skipped=dict(skipped)
     )
 
 
@@ -229,15 +245,7 @@ def ingest_trending(
         result.new,
         result.updated,
     )
-    return SourceReport(
-        name=source,
-        url=url,
-        status="ok",
-        received=len(items),
-        kept=len(items),
-        new=result.new,
-        updated=result.updated,
-    )
+    return SourceReport.stored(source, url, result, received=len(items))
 
 
 def fetch_huggingface(
@@ -269,15 +277,7 @@ def ingest_generic_feed(
     papers = [replace(p, title="", abstract="", authors=()) if p.id in known else p for p in papers]
     result = storage.upsert_papers(papers, source=source, listed=True)
     log.info("%s: %d items (%d new, %d updated)", source, len(papers), result.new, result.updated)
-    return SourceReport(
-        name=source,
-        url=url,
-        status="ok",
-        received=len(papers),
-        kept=len(papers),
-        new=result.new,
-        updated=result.updated,
-    )
+    return SourceReport.stored(source, url, result, received=len(papers))
 
 
 def fetch_feed(
@@ -370,14 +370,12 @@ def backfill_arxiv(
             error=str(error),
         )
     storage.record_fetch(BACKFILL_SOURCE, url=first_url, count=len(found), new=result.new)
-    return SourceReport(
+    return SourceReport.stored(
         BACKFILL_SOURCE,
         first_url,
-        "ok",
+        result,
         received=len(found),
         kept=len(kept),
-        new=result.new,
-        updated=result.updated,
         skipped=dict(skipped),
     )
 
@@ -537,15 +535,7 @@ def ingest_file(
         except ParseError as e:
             raise ParseError(f"{path}: {e}") from e
         result = storage.upsert_papers(found, source=LOOKUP_SOURCE, listed=False)
-        return SourceReport(
-            source,
-            url,
-            "ok",
-            received=len(found),
-            kept=len(found),
-            new=result.new,
-            updated=result.updated,
-        )
+        return SourceReport.stored(source, url, result, received=len(found))
     # Another site's feed read as arXiv's would store its posts as arXiv's listing (or
     # nothing), silently: unless --source arxiv says so, it must look like arXiv's.
     head = data[:8192].lower()
