@@ -51,7 +51,7 @@ class Featurizer:
             sublinear_tf=True,
             min_df=min_df,
             norm="l2",
-            dtype=np.float64,
+            dtype=np.float32,  # the solvers fit in float32; halves a stored index
         )
 
     def fit(self, texts: Sequence[str]) -> Featurizer:
@@ -77,7 +77,7 @@ class Featurizer:
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """TF-IDF rows (CSR, one per text, l2-normalised; all-zero for texts with no known term)."""
         if self._vectorizer is None:
-            return sp.csr_matrix((len(texts), 0), dtype=np.float64)
+            return sp.csr_matrix((len(texts), 0), dtype=np.float32)
         return sp.csr_matrix(self._vectorizer.transform(texts))
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:

@@ -30,6 +30,7 @@ from recommender.types import Paper
 __all__ = ["DENSE_DIMS", "Index", "dense_dims_for"]
 
 FloatArray = npt.NDArray[np.float64]
+Float32Array = npt.NDArray[np.float32]
 
 DENSE_DIMS = 256  # LSA dimensions for an arXiv-sized corpus
 SHRINKAGE = 0.01  # ridge on the LSA covariance: keeps the discriminant stable (see model.py)
@@ -52,15 +53,20 @@ class Index:
 
     ``ids[i]`` is the paper of row ``i`` of ``matrix`` (l2-normalised TF-IDF, CSR) and of
     ``dense`` (l2-normalised LSA vectors, or a zero-width array when LSA was skipped).
-    ``precision`` is the inverse of the shrunk LSA covariance over the corpus, used by the
-    dense discriminant. Picklable; treat as read-only once built.
+    ``components`` is the LSA projection (dims x terms): a new paper's LSA row is its
+    TF-IDF row times its transpose. ``precision`` is the inverse of the shrunk LSA
+    covariance over the corpus, used by the dense discriminant. Picklable; treat as
+    read-only once built.
+
+    Stored in float32 (the solvers fit in float32 anyway): at arXiv scale (75k papers,
+    ~290k terms) that halves the index, whose largest part is ``components``.
     """
 
     featurizer: Featurizer
     ids: tuple[str, ...]
     matrix: sp.csr_matrix
-    svd: TruncatedSVD | None
-    dense: FloatArray
+    components: Float32Array
+    dense: Float32Array
     precision: FloatArray
     row_of: dict[str, int]
 
@@ -78,26 +84,27 @@ class Index:
         featurizer = Featurizer().fit(texts)
         matrix = featurizer.transform(texts)
         dims = dense_dims_for(len(ids), matrix.shape[1]) if dense_dims is None else dense_dims
-        svd: TruncatedSVD | None = None
-        dense = np.zeros((len(ids), 0), dtype=np.float64)
+        components = np.zeros((0, matrix.shape[1]), dtype=np.float32)
+        dense = np.zeros((len(ids), 0), dtype=np.float32)
         precision = np.zeros((0, 0), dtype=np.float64)
         if dims > 0 and matrix.shape[1] > dims:
             svd = TruncatedSVD(n_components=dims, algorithm="randomized", random_state=0)
-            dense = _unit_rows(np.asarray(svd.fit_transform(matrix), dtype=np.float64))
-            covariance = np.cov(dense, rowvar=False)
+            dense = _unit_rows(np.asarray(svd.fit_transform(matrix), dtype=np.float32))
+            components = np.asarray(svd.components_, dtype=np.float32)
+            covariance = np.cov(dense, rowvar=False, dtype=np.float64)
             shrunk = covariance + SHRINKAGE * np.eye(dims)
             precision = np.asarray(np.linalg.inv(shrunk), dtype=np.float64)
         return cls(
             featurizer=featurizer,
             ids=ids,
             matrix=matrix,
-            svd=svd,
+            components=components,
             dense=dense,
             precision=precision,
             row_of={pid: i for i, pid in enumerate(ids)},
         )
 
-    def features(self, papers: Sequence[Paper]) -> tuple[sp.csr_matrix, FloatArray]:
+    def features(self, papers: Sequence[Paper]) -> tuple[sp.csr_matrix, Float32Array]:
         """TF-IDF and LSA rows of ``papers``: stored rows for known ids, else computed.
 
         A paper not in the index (announced after it was built, or from a file) is
@@ -114,16 +121,16 @@ class Index:
             take = np.arange(len(rows), dtype=np.int64)
             take[missing] = len(rows) + np.arange(len(missing))
             sparse = sp.csr_matrix(sp.vstack([sparse, extra], format="csr")[take])
-            if self.svd is not None:
+            if self.components.shape[0] > 0:
                 dense = dense.copy()
-                dense[missing] = _unit_rows(np.asarray(self.svd.transform(extra), dtype=np.float64))
+                dense[missing] = _unit_rows(np.asarray(extra @ self.components.T, dtype=np.float32))
         return sparse, dense
 
     def __len__(self) -> int:
         return len(self.ids)
 
 
-def _unit_rows(m: FloatArray) -> FloatArray:
+def _unit_rows(m: Float32Array) -> Float32Array:
     norms = np.linalg.norm(m, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return np.asarray(m / norms, dtype=np.float64)
+    return np.asarray(m / norms, dtype=np.float32)

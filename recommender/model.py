@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+# Dense feature rows: float32 as stored in an Index, float64 when computed on the fly.
+Rows = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 
 # Fixed so that the same input always gives the same ranking.
 RANDOM_STATE = 0
@@ -134,13 +136,13 @@ def logistic_scores(
 
 
 def dense_logistic_scores(
-    positives: FloatArray,
-    negatives: FloatArray,
-    candidates: FloatArray,
+    positives: Rows,
+    negatives: Rows,
+    candidates: Rows,
     *,
     C: float = 1.0,
     positive_weights: FloatArray | None = None,
-    disliked: FloatArray | None = None,
+    disliked: Rows | None = None,
 ) -> FloatArray:
     """Logistic regression saved-vs-background in LSA space; the candidates' logits.
 
@@ -159,9 +161,9 @@ def dense_logistic_scores(
 
 
 def discriminant_scores(
-    positives: FloatArray,
-    negatives: FloatArray,
-    candidates: FloatArray,
+    positives: Rows,
+    negatives: Rows,
+    candidates: Rows,
     precision: FloatArray,
     *,
     positive_weights: FloatArray | None = None,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 from recommender.hints import TermMatcher, followed_authors, muted_hits
 from recommender.index import Index
@@ -34,6 +34,7 @@ MODELS = ("lr+lsa-lr", "lrpos+fisher")
 NO_PROFILE = "no saved papers or keywords yet"
 NO_EVIDENCE = "little in common with your saved papers"
 NO_KEYWORD = "no keyword match"
+NOT_EXPLAINED = "ranked below the papers explained"
 
 
 def _unique(papers: Sequence[Paper], skip: set[str]) -> list[Paper]:
@@ -61,6 +62,7 @@ def rank(
     diversity: float = 0.0,
     diversity_top: int = 10,
     model: str = "lr+lsa-lr",
+    explain: int | None = None,
 ) -> list[Ranked]:
     """Rank ``candidates`` for one user, best first, each with a score in [0, 1] and a reason.
 
@@ -92,6 +94,11 @@ def rank(
                   by maximal marginal relevance, so near-duplicates do not fill a digest;
                   off by default (then the order is by score, as above)
 
+    ``explain`` limits the reasons read off the model (its top terms and the closest saved
+    paper) to the first ``explain`` papers (None: all); the others' reasons give the
+    hints only (keyword, author, muted), else say they were not explained. A digest shows
+    a dozen papers: explaining a thousand costs a tenth of a ranking with a stored index.
+
     ``background`` is a sample of other recent papers; it only serves as negatives and to
     fit the vocabulary, and is never returned. ``recency_half_life_days`` (off by default:
     it did not help on the benchmarks) weighs each saved paper by its age relative to the
@@ -105,6 +112,8 @@ def rank(
     ):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+    if explain is not None and explain < 0:
+        raise ValueError(f"explain must be None or >= 0, got {explain!r}")
     if not C > 0:  # also rejects NaN
         raise ValueError(f"C must be positive, got {C!r}")
     if model not in MODELS:
@@ -135,7 +144,6 @@ def rank(
 
     keywords = TermMatcher(profile.keywords)
     n = len(cands)
-    closest = np.full(n, -1, dtype=np.int64)
     fallback = NO_EVIDENCE
     scores: LinearScores | None
     raw_model: np.ndarray | None = None
@@ -144,7 +152,7 @@ def rank(
         # One BLAS thread: the fits are chains of small vector operations, where OpenBLAS's
         # threads only add synchronisation (5-10x slower on a busy 2-core machine;
         # benchmarks/RESULTS.md). A daily run parallelises over users, not inside one.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas().limit(limits=1, user_api="blas"):
             X_bad, D_bad = index.features(disliked) if disliked else (None, None)
             lrpos = model == "lrpos+fisher"
             scores = logistic_scores(
@@ -169,10 +177,8 @@ def rank(
                 scores = LinearScores(
                     raw=raw_model, score=squash(raw_model), weights=scores.weights
                 )
-        closest, _ = closest_saved(X_cand, X_saved)
     elif saved and X_saved.shape[1] > 0:
         scores = centroid_scores(X_saved, X_cand)
-        closest, _ = closest_saved(X_cand, X_saved)
     elif keywords and X_cand.shape[1] > 0:
         query = [normalise(k) for k in profile.keywords if normalise(k)]
         scores = query_scores(featurizer.transform(query), X_cand)
@@ -184,14 +190,13 @@ def rank(
     if scores is None:
         raw = np.zeros(n, dtype=np.float64)
         score = np.zeros(n, dtype=np.float64)
-        terms: list[tuple[str, ...]] = [() for _ in range(n)]
     else:
         raw, score = scores.raw, scores.score.copy()
-        terms = top_terms(X_cand, scores.weights, featurizer.vocabulary)
 
     muted = TermMatcher(profile.muted)
     saved_titles = [shorten(p.title) for p in saved]
-    results: list[tuple[float, float, str, int, Ranked]] = []
+    hints: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = []
+    final = np.empty(n, dtype=np.float64)
     for i, paper in enumerate(cands):
         s = float(score[i])
         found = keywords.find(cand_texts[i])
@@ -203,30 +208,57 @@ def rank(
         mutes = muted_hits(paper, cand_texts[i], profile.muted, muted)
         if mutes:
             s *= muted_factor
-        s = min(max(s, 0.0), 1.0)
+        final[i] = min(max(s, 0.0), 1.0)
+        hints.append((found, followed, mutes))
+    order = sorted(range(n), key=lambda i: (-final[i], -float(raw[i]), cands[i].id))
+    if diversity > 0 and n > 1:
+        order = mmr_order(order, [float(final[i]) for i in order], X_cand, diversity, diversity_top)
+    # The terms behind a score are read off the model for the papers a person will see.
+    explained = order if explain is None else order[:explain]
+    terms: dict[int, tuple[str, ...]] = {}
+    closest = np.full(n, -1, dtype=np.int64)
+    if scores is not None and explained:
+        rows = np.asarray(explained, dtype=np.int64)
+        X_shown = X_cand[rows]
+        for i, t in zip(
+            explained, top_terms(X_shown, scores.weights, featurizer.vocabulary), strict=True
+        ):
+            terms[i] = t
+        if saved:
+            closest[rows] = closest_saved(X_shown, X_saved)[0]
+    shown = set(explained)
+    ranked: list[Ranked] = []
+    for i in order:
+        found, followed, mutes = hints[i]
         c = int(closest[i])
         evidence = Evidence(
             closest_title=saved_titles[c] if c >= 0 else None,
-            terms=terms[i],
+            terms=terms.get(i, ()),
             followed=followed,
             keywords=found,
             muted=mutes,
-            fallback=fallback,
+            fallback=fallback if i in shown or scores is None else NOT_EXPLAINED,
         )
-        ranked = Ranked(
-            paper=paper,
-            score=s,
-            why=format_reason(evidence),
-            closest=(saved[c].id,) if c >= 0 else (),
-            terms=terms[i],
+        ranked.append(
+            Ranked(
+                paper=cands[i],
+                score=float(final[i]),
+                why=format_reason(evidence),
+                closest=(saved[c].id,) if c >= 0 else (),
+                terms=terms.get(i, ()),
+            )
         )
-        results.append((s, float(raw[i]), paper.id, i, ranked))
-    results.sort(key=lambda r: (-r[0], -r[1], r[2]))
-    order = [r[3] for r in results]
-    if diversity > 0 and len(order) > 1:
-        order = mmr_order(order, [r[0] for r in results], X_cand, diversity, diversity_top)
-    by_position = {r[3]: r[4] for r in results}
-    return [by_position[i] for i in order]
+    return ranked
+
+
+_controller: list[ThreadpoolController] = []
+
+
+def _blas() -> ThreadpoolController:
+    """One controller for the process: finding the BLAS libraries costs ~2.5 ms a call."""
+    if not _controller:
+        _controller.append(ThreadpoolController())
+    return _controller[0]
 
 
 def _recency_weights(

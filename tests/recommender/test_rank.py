@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from recommender import Paper, Profile, Ranked, rank
-from recommender.ranker import NO_PROFILE
+from recommender.ranker import NO_PROFILE, NOT_EXPLAINED
 from tests.recommender.corpus import ALL, ASTRO, BANDIT, NLP, PROT
 
 
@@ -220,3 +220,21 @@ def test_recommender_imports_nothing_impure() -> None:
                 assert name.split(".")[0] not in FORBIDDEN, f"{source.name} imports {name}"
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 assert node.func.id != "open", f"{source.name} opens a file"
+
+
+def test_explain_limits_the_terms_to_the_top_without_changing_the_order() -> None:
+    profile = Profile(saved=tuple(NLP[:4]))
+    candidates = [p for p in ALL if p not in NLP[:4]]
+    full = rank(profile, candidates, [])
+    short = rank(profile, candidates, [], explain=3)
+    assert ids(short) == ids(full)
+    assert [r.score for r in short] == [r.score for r in full]
+    assert [r.terms for r in short[:3]] == [r.terms for r in full[:3]]
+    assert all(r.terms for r in short[:3])
+    assert all(r.terms == () for r in short[3:])
+    assert [r.why for r in short[:3]] == [r.why for r in full[:3]]
+    assert [r.closest for r in short[:3]] == [r.closest for r in full[:3]]
+    assert all(r.closest for r in short[:3])
+    assert all(r.why == NOT_EXPLAINED and r.closest == () for r in short[3:])
+    with pytest.raises(ValueError, match="explain"):
+        rank(profile, candidates, [], explain=-1)
