@@ -18,16 +18,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import sklearn
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from jobs.errors import StorageError
 from jobs.evaluate import load_listings, load_lists, run_replay, summary
+from jobs.features import FORMAT, IndexInfo, read_index, write_index
 from recommender import Index
 from recommender.evaluation import reports_json
 
@@ -45,20 +49,26 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def cached_index(papers: Sequence[Any], path: Path | None) -> Index:
-    """Build the index, or load it from ``path`` when a previous run stored it there."""
+    """Build the index, or load it from ``path`` when a previous run stored it there.
+
+    The file is written and read exactly as the fetch and digest jobs do
+    (jobs.features.write_index / read_index), so loading it measures the real thing.
+    """
     if path is not None and path.exists():
-        with path.open("rb") as f:
-            index: Index = pickle.load(f)
-        if len(index) == len({p.id for p in papers}):
-            return index
+        try:
+            index, _ = read_index(path)
+        except StorageError as e:
+            print(f"not using {path}: {e}", file=sys.stderr)
+        else:
+            if len(index) == len({p.id for p in papers}):
+                return index
     t0 = time.perf_counter()
     index = Index.build(papers)
-    print(f"index built in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    seconds = time.perf_counter() - t0
+    print(f"index built in {seconds:.0f} s", file=sys.stderr)
     if path is not None:
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as f:
-            pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
+        info = IndexInfo(FORMAT, sklearn.__version__, datetime.now(UTC), len(index), seconds)
+        write_index(path, index, info)
     return index
 
 

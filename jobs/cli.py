@@ -282,6 +282,7 @@ def fetch(
     The first fetch into an empty database also backfills [sources.arxiv] backfill_days.
     Exit status 1 if any source failed.
     """
+    from jobs.features import index_after_fetch
     from jobs.fetch import (
         HF_SOURCE,
         backfill_arxiv,
@@ -328,6 +329,10 @@ def fetch(
                     reports = [fetch_feed(feeds[source], storage, client)]
                 else:
                     reports = fetch_all(config, storage, client)
+        changed = any(r.new or r.updated for r in reports)
+        if changed:
+            _progress("Indexing the stored papers …")
+        built = index_after_fetch(config, storage, changed=changed)
     rows = [
         {
             "source": r.name,
@@ -363,6 +368,8 @@ def fetch(
                     + (f"; {r.error}" if r.error else "")
                 )
 
+    if built is not None:
+        _progress(f"Indexed {built.papers} papers in {built.seconds:.1f} s: {config.index}")
     _emit(fmt, rows, text)
     if any(r.status == "error" for r in reports):
         sys.exit(1)
@@ -456,7 +463,7 @@ def _rank_user(ctx: click.Context, name: str, since: date | None) -> list[recomm
             for p in storage.listed_papers(since=since)
             if p.id not in user.saved and in_categories(p, user.categories)
         ]
-        return rank_for(storage, user, pool) if pool else []
+        return rank_for(config, storage, user, pool) if pool else []
 
 
 # --- digest ------------------------------------------------------------------------------
@@ -561,10 +568,16 @@ def status(ctx: click.Context, fmt: str) -> None:
       paperboy status --format json
     """
     from jobs.digest import is_due
+    from jobs.features import read_info
     from jobs.scheduler import fetch_trigger, wants_fetch
 
     config = _config(ctx)
     now = datetime.now(UTC)
+    index_row: dict[str, Any] = {"path": str(config.index)}
+    try:
+        index_row.update(read_info(config.index).as_dict())
+    except PaperboyError as e:
+        index_row["error"] = str(e)
     with _storage(config) as storage:
         source_rows = [
             {
@@ -619,11 +632,24 @@ def status(ctx: click.Context, fmt: str) -> None:
     if wants_fetch(config):
         next_fetch = fetch_trigger(config).get_next_fire_time(None, now)
     rows = [
-        {"papers": papers, "next_fetch": next_fetch, "sources": source_rows, "users": user_rows}
+        {
+            "papers": papers,
+            "next_fetch": next_fetch,
+            "index": index_row,
+            "sources": source_rows,
+            "users": user_rows,
+        }
     ]
 
     def text() -> None:
         click.echo(f"Database: {papers} papers; next fetch {_when(next_fetch)}")
+        if "error" in index_row:
+            click.echo(f"Index: none usable ({index_row['error']})")
+        else:
+            click.echo(
+                f"Index: {index_row['papers']} papers, built {index_row['built_at']} "
+                f"in {index_row['seconds']} s ({index_row['path']})"
+            )
         if not source_rows:
             click.echo("Sources: never fetched")
         for s in source_rows:

@@ -136,6 +136,8 @@ class FeedConfig:
 class Config:
     path: Path
     database: str
+    index: Path = Path("paperboy.index")  # the stored corpus features (jobs.features)
+    workers: int = 0  # processes that rank users in a digest run; 0: one per core
     timezone: str = "UTC"
     contact: str | None = None  # put in the User-Agent, as arXiv asks of robots
     fetch_schedule: str = DEFAULT_FETCH_CRON
@@ -358,7 +360,15 @@ def _resolve_database(base: Path, url: str) -> str:
 
 
 _TOP = ("paperboy", "sources", "email", "users")
-_PAPERBOY = ("database", "timezone", "contact", "fetch_schedule", "fetch_timezone")
+_PAPERBOY = (
+    "database",
+    "index",
+    "workers",
+    "timezone",
+    "contact",
+    "fetch_schedule",
+    "fetch_timezone",
+)
 _SOURCES = ("arxiv", "huggingface", "feeds")
 _ARXIV = ("categories", "announce_types", "base_url", "backfill_days")
 _HUGGINGFACE = ("enabled", "url")
@@ -423,6 +433,16 @@ def parse_config(text: str, path: Path) -> Config:
         problems,
         'a database URL like "sqlite:///paperboy.db"',
     )
+    index_file = _get(
+        general, "index", str, "paperboy.index", ["paperboy"], "paperboy", problems, "a file path"
+    )
+    workers = _get(general, "workers", int, 0, ["paperboy"], "paperboy", problems, "a whole number")
+    if isinstance(workers, int) and workers < 0:
+        problems.add(
+            ["paperboy"],
+            f"paperboy.workers must be 0 (one per core) or more, not {workers}",
+            "workers",
+        )
     timezone = _check_timezone(
         _get(general, "timezone", str, "UTC", ["paperboy"], "paperboy", problems, "a string"),
         ["paperboy"],
@@ -542,6 +562,8 @@ def parse_config(text: str, path: Path) -> Config:
     return Config(
         path=path,
         database=_resolve_database(base, database),
+        index=_resolve_path(base, index_file),
+        workers=workers,
         timezone=timezone,
         contact=contact,
         fetch_schedule=fetch_schedule,

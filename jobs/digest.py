@@ -41,14 +41,15 @@ from emails.digest import Digest, DigestItem, TrendingItem
 from emails.render import build_message, render_html
 from jobs.config import Config, UserConfig
 from jobs.errors import ConfigError
+from jobs.features import background_for, load_corpus, to_paper
 from jobs.ids import abs_url, is_arxiv_id, pdf_url
 from jobs.library import read_bibtex_papers
-from jobs.storage import Storage, StoredPaper, utcnow
+from jobs.rank_pool import RankJob, default_workers, rank_many
+from jobs.storage import Storage, StoredPaper, UserState, utcnow
 
 log = logging.getLogger(__name__)
 
 _SECOND = timedelta(seconds=1)
-BACKGROUND_SIZE = 2000  # stored papers used as the ranker's negatives
 TRENDING_MAX_AGE_DAYS = 3  # an older "trending today" is not today's
 MATCH_SCORE = 0.5  # a trending paper "also matches you" from this score on
 RETRY_FIRST = timedelta(minutes=5)  # a temporary SMTP failure is retried after this,
@@ -108,17 +109,6 @@ def is_due(user: UserConfig, last_digest_at: datetime | None, now: datetime) -> 
     return following is not None and following <= now
 
 
-def to_paper(p: StoredPaper) -> recommender.Paper:
-    return recommender.Paper(
-        id=p.id,
-        title=p.title,
-        abstract=p.abstract,
-        authors=p.authors,
-        categories=p.categories,
-        announced=p.announced,
-    )
-
-
 def in_categories(paper: StoredPaper, categories: Sequence[str]) -> bool:
     """A paper passes a user's category filter when any of its categories is listed.
 
@@ -169,20 +159,49 @@ def profile_for(storage: Storage, user: UserConfig) -> recommender.Profile:
     )
 
 
-def rank_for(
-    storage: Storage, user: UserConfig, candidates: Sequence[StoredPaper]
-) -> list[recommender.Ranked]:
-    """Rank candidates for a user against a fixed-seed sample of stored papers."""
+def rank_job(
+    config: Config,
+    storage: Storage,
+    user: UserConfig,
+    candidates: Sequence[StoredPaper],
+    *,
+    explain: int | None = None,
+) -> RankJob:
+    """What ranking this user takes: their profile, candidates and the shared background.
+
+    The background (and the stored index) are loaded once per index file and shared by
+    every user (jobs.features.load_corpus). ``explain``: how many of the best get the
+    model's terms in their reason (None: all).
+    """
+    corpus = load_corpus(config, storage)
     profile = profile_for(storage, user)
     exclude = (
         {p.id for p in candidates}
         | {p.id for p in profile.saved}
         | {p.id for p in profile.disliked}
     )
-    background = storage.sample_papers(BACKGROUND_SIZE, exclude=exclude)
-    return recommender.rank(
-        profile, [to_paper(p) for p in candidates], [to_paper(p) for p in background]
+    return RankJob(
+        profile=profile,
+        candidates=tuple(to_paper(p) for p in candidates),
+        background=tuple(background_for(corpus, exclude)),
+        explain=explain,
     )
+
+
+def rank_for(
+    config: Config,
+    storage: Storage,
+    user: UserConfig,
+    candidates: Sequence[StoredPaper],
+    *,
+    explain: int | None = None,
+) -> list[recommender.Ranked]:
+    """Rank candidates for one user against the shared background, with the stored index."""
+    job = rank_job(config, storage, user, candidates, explain=explain)
+    [result] = rank_many([job], load_corpus(config, storage).index)
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def pick(ranked: Sequence[recommender.Ranked], user: UserConfig) -> list[recommender.Ranked]:
@@ -366,25 +385,52 @@ def retry_all_pending(config: Config, storage: Storage, *, now: datetime | None 
     return sent
 
 
-def digest_for_user(
+@dataclass(slots=True)
+class _Due:
+    """A user whose digest is due, with everything gathered before ranking."""
+
+    user: UserConfig
+    transport: Transport
+    state: UserState
+    candidates: list[StoredPaper]
+    job: RankJob | None  # None: no candidates
+    resent: int
+
+
+def _prepare(
     config: Config,
     storage: Storage,
     user: UserConfig,
     transport: Transport,
     *,
-    now: datetime | None = None,
-    force: bool = False,
-    dry_run: bool = False,
-    preview: Path | None = None,
-) -> DigestResult:
-    """Build and send one user's digest if it is due; see the module docstring."""
-    now = now or utcnow()
+    now: datetime,
+    force: bool,
+    dry_run: bool,
+) -> _Due | DigestResult:
+    """Re-send pending mail; if the digest is due, gather what ranking the user takes."""
     resent = 0 if dry_run else resend_pending(storage, transport, user.name, now)
     state = storage.user_state(user.name)
     if not force and not is_due(user, state.last_digest_at, now):
         return DigestResult(user.name, "not-due", resent=resent)
     candidates = candidates_for(storage, user)
-    ranked = rank_for(storage, user, candidates) if candidates else []
+    job = (
+        rank_job(config, storage, user, candidates, explain=user.max_papers) if candidates else None
+    )
+    return _Due(user, transport, state, candidates, job, resent)
+
+
+def _finish(
+    config: Config,
+    storage: Storage,
+    due: _Due,
+    ranked: Sequence[recommender.Ranked],
+    *,
+    now: datetime,
+    dry_run: bool,
+    preview: Path | None,
+) -> DigestResult:
+    """Pick, render, record and send one user's ranked digest."""
+    user, state, candidates, resent = due.user, due.state, due.candidates, due.resent
     picked = pick(ranked, user)
     listed = [p.listed_at for p in candidates if p.listed_at is not None]
     listed_through = max(listed) if listed else None
@@ -414,7 +460,7 @@ def digest_for_user(
         listed_through=listed_through,
         at=now,
     )
-    status, receipt, error = _send(storage, transport, delivery_id, message, now)
+    status, receipt, error = _send(storage, due.transport, delivery_id, message, now)
     return DigestResult(
         user.name,
         status,
@@ -425,6 +471,31 @@ def digest_for_user(
         resent=resent,
         message=message,
     )
+
+
+def digest_for_user(
+    config: Config,
+    storage: Storage,
+    user: UserConfig,
+    transport: Transport,
+    *,
+    now: datetime | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    preview: Path | None = None,
+) -> DigestResult:
+    """Build and send one user's digest if it is due; see the module docstring."""
+    now = now or utcnow()
+    due = _prepare(config, storage, user, transport, now=now, force=force, dry_run=dry_run)
+    if isinstance(due, DigestResult):
+        return due
+    ranked: list[recommender.Ranked] = []
+    if due.job is not None:
+        [result] = rank_many([due.job], load_corpus(config, storage).index)
+        if isinstance(result, Exception):
+            raise result
+        ranked = result
+    return _finish(config, storage, due, ranked, now=now, dry_run=dry_run, preview=preview)
 
 
 def run_digests(
@@ -438,17 +509,39 @@ def run_digests(
     dry_run: bool = False,
     preview: Path | None = None,
     on_user: Callable[[DigestResult], None] | None = None,
+    workers: int | None = None,
 ) -> list[DigestResult]:
-    """Digest every configured user (or the named ones); one failing user never stops the rest."""
+    """Digest every configured user (or the named ones); one failing user never stops the rest.
+
+    In three steps: every user's pending mail is re-sent and, if their digest is due,
+    their ranking is gathered; the due users are ranked together, over ``workers``
+    processes (None: ``[paperboy] workers``; jobs.rank_pool); then each user's digest is
+    recorded and sent, one after the other. Results come back in the users' order.
+    """
+    now = now or utcnow()
     chosen = [config.user(name) for name in users] if users else list(config.users)
     transports: dict[str, Transport] = {}
-    results = []
+    results: dict[str, DigestResult] = {}
+    due: list[_Due] = []
+
+    def done(result: DigestResult) -> None:
+        results[result.user] = result
+        if on_user is not None:
+            on_user(result)
+
+    def failed(user: UserConfig, e: Exception) -> DigestResult:
+        if isinstance(e, ConfigError):  # e.g. the SMTP password variable is not set
+            log.error("digest for %s: %s", user.name, e)
+            return DigestResult(user.name, "failed", error=str(e))
+        log.error("digest for %s failed", user.name, exc_info=(type(e), e, e.__traceback__))
+        return DigestResult(user.name, "failed", error=f"{type(e).__name__}: {e}")
+
     for user in chosen:
         kind = user.transport or config.email.transport
         try:
             if transport is None and kind not in transports:
                 transports[kind] = make_transport(config, kind)
-            result = digest_for_user(
+            prepared = _prepare(
                 config,
                 storage,
                 user,
@@ -456,15 +549,26 @@ def run_digests(
                 now=now,
                 force=force,
                 dry_run=dry_run,
-                preview=preview,
             )
-        except ConfigError as e:  # e.g. the SMTP password variable is not set
-            log.error("digest for %s: %s", user.name, e)
-            result = DigestResult(user.name, "failed", error=str(e))
         except Exception as e:  # one user's bug must not cost the others their digest
-            log.exception("digest for %s failed", user.name)
-            result = DigestResult(user.name, "failed", error=f"{type(e).__name__}: {e}")
-        results.append(result)
-        if on_user is not None:
-            on_user(result)
-    return results
+            done(failed(user, e))
+            continue
+        if isinstance(prepared, DigestResult):
+            done(prepared)
+        else:
+            due.append(prepared)
+
+    jobs = [d.job for d in due if d.job is not None]
+    index = load_corpus(config, storage).index if jobs else None
+    n_workers = (config.workers or default_workers()) if workers is None else workers
+    rankings = iter(rank_many(jobs, index, workers=n_workers))
+    for d in due:
+        try:
+            ranked = next(rankings) if d.job is not None else []
+            if isinstance(ranked, Exception):
+                raise ranked
+            result = _finish(config, storage, d, ranked, now=now, dry_run=dry_run, preview=preview)
+        except Exception as e:  # one user's bug must not cost the others their digest
+            result = failed(d.user, e)
+        done(result)
+    return [results[user.name] for user in chosen]

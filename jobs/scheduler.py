@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from apscheduler.triggers.cron import CronTrigger
 from jobs.config import Config, load_config
 from jobs.digest import retry_all_pending, run_digests
 from jobs.errors import ConfigError
+from jobs.features import index_after_fetch
 from jobs.fetch import fetch_all
 from jobs.http import HttpClient
 from jobs.storage import Storage
@@ -55,12 +57,19 @@ DigestFn = Callable[[Config, Storage, str], None]
 
 
 def fetch_job(config: Config, storage: Storage) -> None:
+    """Fetch every source, then rebuild the stored index if anything new was stored."""
     with HttpClient(contact=config.contact) as client:
-        fetch_all(config, storage, client)
+        reports = fetch_all(config, storage, client)
+    index_after_fetch(config, storage, changed=any(r.new or r.updated for r in reports))
 
 
 def digest_job(config: Config, storage: Storage, user_name: str) -> None:
-    run_digests(config, storage, users=[user_name])
+    """The digest of `user_name`, and of every other user whose digest is due now.
+
+    Users with the same send time have jobs that fire together; the first one ranks them
+    all at once over every core (jobs.rank_pool), and the others find nothing due.
+    """
+    run_digests(config, storage)
 
 
 def fetch_trigger(config: Config) -> CronTrigger:
@@ -246,9 +255,24 @@ class Daemon:
     def run_forever(self) -> None:
         """Start in the foreground until SIGINT/SIGTERM; SIGHUP reloads config.toml."""
 
+        stopping = threading.Event()
+
+        def shutdown_once_running() -> None:
+            # The signal came while the jobs were being set up: either the check before
+            # start() below sees `stopping`, or the scheduler starts and is stopped here.
+            for _ in range(200):
+                if self.scheduler.running:
+                    self.scheduler.shutdown(wait=False)
+                    return
+                time.sleep(0.05)
+
         def stop(signum: int, _frame: FrameType | None) -> None:
             log.info("received %s, stopping", signal.Signals(signum).name)
-            self.scheduler.shutdown(wait=False)
+            stopping.set()
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=False)
+            else:
+                threading.Thread(target=shutdown_once_running, daemon=True).start()
 
         def hangup(_signum: int, _frame: FrameType | None) -> None:
             log.info("received SIGHUP, reloading config")
@@ -281,7 +305,8 @@ class Daemon:
                 log.info(
                     "scheduled %s: next at %s", job.name, job.trigger.get_next_fire_time(None, now)
                 )
-        self.scheduler.start()  # blocks until stop() shuts it down
+        if not stopping.is_set():
+            self.scheduler.start()  # blocks until stop() shuts it down
         log.info("stopped")
 
 

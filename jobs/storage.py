@@ -480,6 +480,12 @@ class Storage:
         with self.engine.connect() as conn:
             return [_paper(row) for row in conn.execute(query.order_by(papers.c.id))]
 
+    def recent_papers(self, limit: int) -> list[StoredPaper]:
+        """The `limit` most recently stored papers (newest first): the corpus to index."""
+        query = select(papers).order_by(papers.c.created_at.desc(), papers.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [_paper(row) for row in conn.execute(query)]
+
     def returned_papers(self, user_name: str) -> list[StoredPaper]:
         """Papers of this user's failed digests that no later digest carried: not lost."""
         query = (

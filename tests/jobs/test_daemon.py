@@ -430,3 +430,35 @@ def test_kill_9_the_daemon_during_its_catch_up_digests(tmp_path: Path) -> None:
     per_user = outbox_papers(config.email.outbox)
     assert sorted(per_user) == sorted(f"u{i}@example.org" for i in range(4))
     assert all(len(digests) == 1 for digests in per_user.values())
+
+
+@pytest.mark.parametrize("when", ["setting up", "starting"])
+def test_sigterm_during_start_up_stops_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """A SIGTERM before the scheduler runs (e.g. while catch-up jobs are being queued)
+    ends the daemon normally instead of raising "Scheduler is not running"."""
+    config = daemon_config(tmp_path)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        with Storage.open(config.database) as storage:
+            daemon = Daemon(config, storage)
+            if when == "setting up":
+                monkeypatch.setattr(daemon, "catch_up", lambda: os.kill(os.getpid(), 15))
+            else:  # the signal lands between the last check and the scheduler's start
+                real_start = daemon.scheduler.start
+
+                def signal_then_start() -> None:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    real_start()
+
+                monkeypatch.setattr(daemon.scheduler, "start", signal_then_start)
+            finished = threading.Event()
+            timer = threading.Timer(30, lambda: finished.is_set() or os._exit(3))
+            timer.start()
+            daemon.run_forever()  # returns instead of blocking or raising
+            finished.set()
+            timer.cancel()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, signal.default_int_handler)

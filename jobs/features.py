@@ -1,0 +1,314 @@
+"""The stored corpus index: features of the stored papers, built once per fetch.
+
+Ranking a user must cost milliseconds, so the part of the ranker that depends only on the
+corpus (vocabulary, idf weights, every stored paper's TF-IDF and LSA rows:
+:class:`recommender.Index`) is built after each fetch that stored something, written to
+one file atomically, and loaded once by each digest run for all its users::
+
+    fetch  -> refresh_index(config, storage)     # Index.build over the newest papers
+    digest -> corpus = load_corpus(config)       # the index + one shared background
+              rank(profile, candidates, corpus.background, index=corpus.index)
+
+The file is a pickle (a header, then the index) that only Paperboy writes, next to the
+config by default (``[paperboy] index``). It is written to a temporary file in the same
+folder, fsynced and renamed over the old one, so a crash or ``kill -9`` while writing
+leaves the previous index whole. A file that is missing, damaged, from another format or
+from another scikit-learn version is not an error: the digest logs why and ranks each
+user with features fitted on the spot (slower, same quality), and the next fetch
+replaces the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import random
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sklearn
+
+import recommender
+from jobs.config import Config
+from jobs.errors import StorageError
+from jobs.storage import Storage, StoredPaper, utcnow
+
+__all__ = [
+    "BACKGROUND_SIZE",
+    "FORMAT",
+    "INDEX_MAX_PAPERS",
+    "Corpus",
+    "IndexInfo",
+    "background_for",
+    "build_index",
+    "index_after_fetch",
+    "load_corpus",
+    "read_index",
+    "read_info",
+    "refresh_index",
+    "to_paper",
+    "write_index",
+]
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1  # bump when recommender.Index changes shape: older files are then rebuilt
+# Written after the index: a file without it at its end was cut short (a full disk, a
+# copy interrupted), which the cheap header check then catches without unpickling it all.
+TRAILER = b"\npaperboy-index-end\n"
+INDEX_MAX_PAPERS = 100_000  # the newest stored papers indexed (75k is ~16 months of cs.*)
+STALE_TMP_SECONDS = 3600.0  # a temporary index file older than this is a killed write's
+BACKGROUND_SIZE = 2000  # stored papers used as every user's negatives in one digest run
+
+
+@dataclass(frozen=True, slots=True)
+class IndexInfo:
+    """The header of an index file: what it holds and what wrote it."""
+
+    format: int
+    sklearn: str
+    built_at: datetime
+    papers: int
+    seconds: float  # how long the build took
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "sklearn": self.sklearn,
+            "built_at": self.built_at.isoformat(),
+            "papers": self.papers,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """What one digest run shares between its users: the index and one background sample."""
+
+    index: recommender.Index | None
+    background: tuple[recommender.Paper, ...]
+    info: IndexInfo | None = None
+
+
+def to_paper(p: StoredPaper) -> recommender.Paper:
+    return recommender.Paper(
+        id=p.id,
+        title=p.title,
+        abstract=p.abstract,
+        authors=p.authors,
+        categories=p.categories,
+        announced=p.announced,
+    )
+
+
+def build_index(
+    storage: Storage, *, limit: int = INDEX_MAX_PAPERS, now: datetime | None = None
+) -> tuple[recommender.Index, IndexInfo]:
+    """Fit the ranker's corpus features on the newest `limit` stored papers."""
+    started = time.perf_counter()
+    papers = [to_paper(p) for p in storage.recent_papers(limit)]
+    index = recommender.Index.build(papers)
+    info = IndexInfo(
+        format=FORMAT,
+        sklearn=sklearn.__version__,
+        built_at=now or utcnow(),
+        papers=len(index),
+        seconds=time.perf_counter() - started,
+    )
+    return index, info
+
+
+def write_index(path: Path, index: recommender.Index, info: IndexInfo) -> None:
+    """Write header + index to `path` atomically (temporary file, fsync, rename).
+
+    Raises StorageError (and leaves any previous file as it was) when it cannot.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(info, f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
+            f.write(TRAILER)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError | pickle.PicklingError):
+            raise StorageError(f"cannot write the index {path}: {e}") from e
+        raise
+
+
+def _remove_leftovers(path: Path, *, older_than: float = STALE_TMP_SECONDS) -> None:
+    """Delete temporary files of writes that were killed (they can be as big as the index).
+
+    Only those untouched for a while: a younger one may belong to a write in progress.
+    """
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if time.time() - leftover.stat().st_mtime > older_than:
+                leftover.unlink()
+        except OSError:
+            pass
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read(path: Path, *, header_only: bool) -> tuple[IndexInfo, recommender.Index | None]:
+    """The header (and the index) of `path`; StorageError saying why it is unusable."""
+    try:
+        with path.open("rb") as f:
+            info = pickle.load(f)
+            if not isinstance(info, IndexInfo):
+                raise StorageError(f"{path} is not a Paperboy index")
+            if info.format != FORMAT:
+                raise StorageError(f"{path} has index format {info.format}, not {FORMAT}")
+            if info.sklearn != sklearn.__version__:
+                raise StorageError(
+                    f"{path} was built with scikit-learn {info.sklearn}, "
+                    f"this is {sklearn.__version__}"
+                )
+            body = f.tell()
+            f.seek(-len(TRAILER), os.SEEK_END)
+            if f.tell() <= body or f.read() != TRAILER:
+                raise StorageError(f"{path} is damaged (cut short)")
+            if header_only:
+                return info, None
+            f.seek(body)
+            index = pickle.load(f)
+    except FileNotFoundError as e:
+        raise StorageError(f"{path}: no index yet (the next fetch builds it)") from e
+    except StorageError:
+        raise
+    except Exception as e:  # truncated, damaged, or not a pickle at all
+        raise StorageError(f"{path} is damaged ({type(e).__name__}: {e})") from e
+    if not isinstance(index, recommender.Index):
+        raise StorageError(f"{path} does not hold a Paperboy index")
+    return info, index
+
+
+def read_info(path: Path) -> IndexInfo:
+    """The header of the index file at `path` (cheap); StorageError if unusable."""
+    return _read(path, header_only=True)[0]
+
+
+def read_index(path: Path) -> tuple[recommender.Index, IndexInfo]:
+    """Load the index file at `path`; StorageError saying why when it cannot be used."""
+    info, index = _read(path, header_only=False)
+    assert index is not None
+    return index, info
+
+
+def refresh_index(config: Config, storage: Storage) -> IndexInfo | None:
+    """Rebuild and store the index after a fetch; None (logged) if there is nothing to index.
+
+    A failure to write is logged and returned as None: the papers are stored already, and
+    the digest falls back to per-user features until the next fetch succeeds.
+    """
+    if storage.count_papers() == 0:
+        return None
+    index, info = build_index(storage)
+    try:
+        write_index(config.index, index, info)
+    except StorageError as e:
+        log.error("%s", e)
+        return None
+    log.info("index of %d papers built in %.1f s: %s", info.papers, info.seconds, config.index)
+    return info
+
+
+# The corpus last loaded, keyed by the index file's identity: a digest run (or the daemon,
+# whose every user is a job of its own) loads a 75k-paper index once, not once per user.
+_cache: dict[str, tuple[tuple[object, ...], Corpus]] = {}
+_cache_lock = threading.Lock()
+
+
+def _stamp(path: Path, database: str) -> tuple[object, ...]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (database, None)
+    return (database, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def load_corpus(
+    config: Config, storage: Storage, *, background_size: int = BACKGROUND_SIZE, seed: int = 0
+) -> Corpus:
+    """The stored index and one background sample, shared by every user of a run.
+
+    Loaded once per version of the index file (later calls reuse it until a fetch
+    replaces the file). When the file is unusable the index is None, with a warning, and
+    each ranking fits its own features. The background is drawn with a fixed seed; each
+    user's own saved and candidate papers are taken out of it before ranking.
+    """
+    key = str(config.index)
+    stamp = _stamp(config.index, config.database)
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        corpus = _load_corpus(config, storage, background_size, seed)
+        _cache.clear()  # one corpus in memory at a time
+        if corpus.index is not None:  # without one, sampling is cheap and stays current
+            _cache[key] = (stamp, corpus)
+        return corpus
+
+
+def _load_corpus(config: Config, storage: Storage, background_size: int, seed: int) -> Corpus:
+    index: recommender.Index | None = None
+    info: IndexInfo | None = None
+    try:
+        index, info = read_index(config.index)
+    except StorageError as e:
+        log.warning("%s; ranking without a stored index (slower)", e)
+    if index is not None and len(index) > 0:
+        ids = random.Random(seed).sample(index.ids, min(background_size, len(index)))
+        stored = storage.get_papers(ids)
+        background = tuple(to_paper(stored[i]) for i in ids if i in stored)
+    else:
+        background = tuple(
+            to_paper(p) for p in storage.sample_papers(background_size, exclude=set(), seed=seed)
+        )
+    return Corpus(index=index, background=background, info=info)
+
+
+def background_for(corpus: Corpus, exclude: set[str]) -> list[recommender.Paper]:
+    """The shared background without one user's saved, disliked and candidate papers."""
+    return [p for p in corpus.background if p.id not in exclude]
+
+
+def index_after_fetch(config: Config, storage: Storage, *, changed: bool) -> IndexInfo | None:
+    """Rebuild the index when a fetch stored something, or when there is no usable one.
+
+    Returns the new index's header, or None when the stored one is still current (or
+    nothing could be built: see :func:`refresh_index`).
+    """
+    if not changed:
+        try:
+            read_info(config.index)
+            return None
+        except StorageError:
+            pass  # missing, damaged or stale: build it now
+    return refresh_index(config, storage)

@@ -1,0 +1,235 @@
+"""The stored corpus index (jobs.features): built after a fetch, written atomically,
+loaded once per digest run, and never a reason to lose a digest when it is damaged."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import jobs.features as features
+from jobs.cli import cli
+from jobs.config import Config
+from jobs.digest import make_transport, run_digests
+from jobs.errors import StorageError
+from jobs.features import (
+    FORMAT,
+    build_index,
+    index_after_fetch,
+    load_corpus,
+    read_index,
+    read_info,
+    refresh_index,
+    write_index,
+)
+from jobs.storage import Storage
+from tests.jobs.test_pipeline import NOW, SAVED, config_for, load_sample
+
+
+@pytest.fixture
+def outbox_config(tmp_path: Path) -> Config:
+    config = config_for(tmp_path, f"sqlite:///{tmp_path / 'paperboy.db'}", 25)
+    return replace(config, email=replace(config.email, transport="outbox"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    features._cache.clear()
+
+
+def test_index_lives_next_to_the_config_by_default(outbox_config: Config, tmp_path: Path) -> None:
+    assert outbox_config.index == tmp_path / "paperboy.index"
+
+
+def test_refresh_builds_an_index_of_every_stored_paper(
+    outbox_config: Config, database_url: str
+) -> None:
+    config = replace(outbox_config, database=database_url)
+    with Storage.open(config.database) as storage:
+        assert refresh_index(config, storage) is None  # nothing stored: nothing to index
+        assert not config.index.exists()
+        load_sample(storage)
+        info = refresh_index(config, storage)
+        assert info is not None and info.papers == storage.count_papers()
+        index, header = read_index(config.index)
+        assert header == info and header.format == FORMAT
+        assert set(index.ids) == {p.id for p in storage.recent_papers(10_000)}
+        assert index.dense.shape[1] > 0  # enough papers for LSA
+        assert read_info(config.index) == info
+
+
+def test_digest_loads_the_index_once_for_all_users(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    others = "".join(
+        f'\n[[users]]\nname = "u{i}"\nemail = "u{i}@example.org"\nsaved = ["{pid}"]\n'
+        for i, pid in enumerate(p.id for p in SAVED[:3])
+    )
+    config = config_for(tmp_path, f"sqlite:///{tmp_path / 'paperboy.db'}", 25, others)
+    config = replace(config, email=replace(config.email, transport="outbox"))
+    calls: list[Path] = []
+    real = features.read_index
+
+    def counting(path: Path) -> object:
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(features, "read_index", counting)
+    with Storage.open(config.database) as storage:
+        load_sample(storage)
+        refresh_index(config, storage)
+        corpus = load_corpus(config, storage)
+        assert corpus.index is not None and len(corpus.background) > 0
+        assert load_corpus(config, storage) is corpus  # cached while the file is unchanged
+        results = run_digests(config, storage, now=NOW, force=True)
+        assert [r.status for r in results] == ["sent"] * 4
+        assert len(calls) == 1
+        refresh_index(config, storage)  # a new file (new inode): loaded again
+        assert load_corpus(config, storage) is not corpus
+        assert len(calls) == 2
+
+
+def test_digest_with_the_index_matches_the_digest_without(outbox_config: Config) -> None:
+    """The stored index changes where the features come from, not what the user gets:
+    the top of the digest is (nearly) the same as with features fitted on the spot."""
+    with Storage.open(outbox_config.database) as storage:
+        load_sample(storage)
+        [without] = run_digests(outbox_config, storage, now=NOW, force=True, dry_run=True)
+        refresh_index(outbox_config, storage)
+        [with_index] = run_digests(outbox_config, storage, now=NOW, force=True, dry_run=True)
+    assert without.status == with_index.status == "dry-run"
+    ids_without = [r.paper.id for r in without.picked]
+    ids_with = [r.paper.id for r in with_index.picked]
+    assert len(ids_with) == 8
+    assert len(set(ids_with) & set(ids_without)) >= 6, (ids_with, ids_without)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["truncated", "garbage", "other-format", "other-sklearn", "not-an-index", "missing"],
+)
+def test_an_unusable_index_costs_speed_not_the_digest(
+    outbox_config: Config, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = outbox_config
+    with Storage.open(config.database) as storage:
+        load_sample(storage)
+        info = refresh_index(config, storage)
+        assert info is not None
+        data = config.index.read_bytes()
+        if damage == "truncated":
+            config.index.write_bytes(data[: len(data) // 2])
+        elif damage == "garbage":
+            config.index.write_bytes(b"\x00not a pickle at all" * 100)
+        elif damage == "other-format":
+            config.index.write_bytes(pickle.dumps(replace(info, format=FORMAT + 1)) + data)
+        elif damage == "other-sklearn":
+            config.index.write_bytes(pickle.dumps(replace(info, sklearn="0.1")) + data)
+        elif damage == "not-an-index":
+            config.index.write_bytes(pickle.dumps(info) + pickle.dumps({"index": 1}))
+        else:
+            config.index.unlink()
+        with pytest.raises(StorageError) as excinfo:
+            read_index(config.index)
+        assert str(config.index) in str(excinfo.value)
+        papers_before = storage.count_papers()
+        with caplog.at_level(logging.WARNING, logger="jobs.features"):
+            [result] = run_digests(config, storage, now=NOW, transport=make_transport(config))
+        assert result.status == "sent" and len(result.picked) == 8
+        assert "ranking without a stored index" in caplog.text
+        assert storage.count_papers() == papers_before
+        # The next fetch, even one that stored nothing new, replaces the unusable file.
+        assert index_after_fetch(config, storage, changed=False) is not None
+        read_index(config.index)
+        assert index_after_fetch(config, storage, changed=False) is None  # current: kept
+
+
+def test_a_failed_write_leaves_the_previous_index_whole(
+    outbox_config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = outbox_config
+    with Storage.open(config.database) as storage:
+        load_sample(storage)
+        first = refresh_index(config, storage)
+        assert first is not None
+        before = config.index.read_bytes()
+        index, info = build_index(storage)
+
+        def disk_full(*args: object, **kwargs: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(features.os, "replace", disk_full)
+        with pytest.raises(StorageError, match="No space left"):
+            write_index(config.index, index, info)
+        assert refresh_index(config, storage) is None  # logged, not raised
+    assert config.index.read_bytes() == before
+    assert [p.name for p in config.index.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_kill_9_while_writing_keeps_the_previous_index(outbox_config: Config) -> None:
+    """A process killed in the middle of writing leaves the old index readable."""
+    config = outbox_config
+    with Storage.open(config.database) as storage:
+        load_sample(storage)
+        refresh_index(config, storage)
+    before = config.index.read_bytes()
+    script = textwrap.dedent(
+        f"""
+        import os, pickle, signal, sys
+        from pathlib import Path
+        import jobs.features as f
+        from jobs.features import read_index, write_index
+        index, info = read_index(Path({str(config.index)!r}))
+        real_dump = pickle.dump
+        calls = []
+        def dump_then_die(obj, file, protocol=None):
+            real_dump(obj, file, protocol=protocol)
+            calls.append(obj)
+            if len(calls) == 2:  # the whole index is in the temporary file, not renamed
+                file.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+        f.pickle.dump = dump_then_die
+        write_index(Path({str(config.index)!r}), index, info)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr.decode()
+    assert config.index.read_bytes() == before
+    read_index(config.index)
+    [leftover] = config.index.parent.glob(".paperboy.index.*.tmp")
+    index, info = read_index(config.index)
+    write_index(config.index, index, info)
+    assert leftover.exists()  # young: it could be another write in progress
+    os.utime(leftover, (0, 0))
+    write_index(config.index, index, info)
+    assert not leftover.exists()  # an hour old: a killed write's, removed
+
+
+def test_fetch_command_builds_the_index_and_status_shows_it(tmp_path: Path) -> None:
+    runner = CliRunner()
+    directory = tmp_path / "demo"
+    result = runner.invoke(cli, ["demo", "--dir", str(directory)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    config_file = directory / "config.toml"
+    assert (directory / "paperboy.index").exists()  # the demo indexes as fetch does
+    (directory / "paperboy.index").unlink()
+    status = runner.invoke(cli, ["--config", str(config_file), "status"])
+    assert "Index: none usable" in status.output and "no index yet" in status.output
+    sample = next(p for p in (Path(__file__).parents[2] / "jobs/data/sample").iterdir())
+    fetched = runner.invoke(
+        cli, ["--config", str(config_file), "fetch", "--from-file", str(sample)]
+    )
+    assert fetched.exit_code == 0, fetched.output
+    status = runner.invoke(cli, ["--config", str(config_file), "status", "--format", "json"])
+    assert '"index"' in status.output and '"papers"' in status.output
+    info = read_info(directory / "paperboy.index")
+    assert info.papers > 400
+    assert os.stat(directory / "paperboy.index").st_size > 0

@@ -1,0 +1,101 @@
+"""Ranking many users over worker processes gives exactly what ranking them one by one
+gives, and one user's failure stays that user's."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import recommender
+from jobs.config import parse_config
+from jobs.digest import run_digests
+from jobs.errors import ConfigError
+from jobs.features import refresh_index
+from jobs.rank_pool import RankingError, RankJob, default_workers, rank_many
+from jobs.scheduler import digest_job
+from jobs.storage import Storage
+from tests.jobs.test_pipeline import NOW, SAVED, config_for, load_sample
+from tests.recommender.corpus import ALL, ASTRO, BANDIT, NLP, PROT
+
+
+def jobs() -> list[RankJob]:
+    out = []
+    for topic in (NLP, BANDIT, PROT, ASTRO, NLP[2:], BANDIT[1:]):
+        saved = tuple(topic[:3])
+        out.append(
+            RankJob(
+                profile=recommender.Profile(saved=saved),
+                candidates=tuple(p for p in ALL if p not in saved),
+                background=(),
+                explain=4,
+            )
+        )
+    return out
+
+
+def as_rows(ranked: list[recommender.Ranked]) -> list[tuple[object, ...]]:
+    return [(r.paper.id, r.score, r.why, r.closest, r.terms) for r in ranked]
+
+
+def test_workers_give_the_same_rankings_as_one_process() -> None:
+    index = recommender.Index.build(ALL)
+    alone = rank_many(jobs(), index, workers=1)
+    pooled = rank_many(jobs(), index, workers=2)
+    assert all(isinstance(r, list) for r in alone)
+    assert [as_rows(r) for r in pooled] == [as_rows(r) for r in alone]  # type: ignore[arg-type]
+    # The rebuilt results carry the caller's own Paper objects.
+    first = pooled[0]
+    assert isinstance(first, list) and first[0].paper in jobs()[0].candidates
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_one_failing_ranking_fails_alone(workers: int) -> None:
+    batch = jobs()
+    batch[2] = replace(batch[2], explain=-1)  # rank() refuses it
+    results = rank_many(batch, None, workers=workers)
+    assert isinstance(results[2], ValueError | RankingError)
+    assert "explain" in str(results[2])
+    assert all(isinstance(r, list) and r for i, r in enumerate(results) if i != 2)
+
+
+def test_default_workers_is_the_usable_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+    assert default_workers() == 3  # the cores this process may run on, not all of them
+    monkeypatch.delattr("os.sched_getaffinity", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert default_workers() == 1
+
+
+def test_a_digest_run_ranks_its_users_in_workers(tmp_path: Path) -> None:
+    others = "".join(
+        f'\n[[users]]\nname = "u{i}"\nemail = "u{i}@example.org"\nsaved = ["{r.id}"]\n'
+        for i, r in enumerate(SAVED[:5])
+    )
+    config = config_for(tmp_path, f"sqlite:///{tmp_path / 'paperboy.db'}", 25, others)
+    config = replace(config, email=replace(config.email, transport="outbox"))
+    with Storage.open(config.database) as storage:
+        load_sample(storage)
+        refresh_index(config, storage)
+        alone = run_digests(config, storage, now=NOW, force=True, dry_run=True, workers=1)
+        pooled = run_digests(config, storage, now=NOW, force=True, dry_run=True, workers=2)
+        assert [r.user for r in pooled] == ["ada", "u0", "u1", "u2", "u3", "u4"]
+        assert [[p.paper.id for p in r.picked] for r in pooled] == [
+            [p.paper.id for p in r.picked] for r in alone
+        ]
+        assert [[p.why for p in r.picked] for r in pooled] == [
+            [p.why for p in r.picked] for r in alone
+        ]
+        # The daemon's job for one user sends every digest that is due at that time.
+        digest_job(config, storage, "u2")
+        sent = {d.user_name for d in storage.deliveries(status="sent")}
+    assert sent == {"ada", "u0", "u1", "u2", "u3", "u4"}
+
+
+@pytest.mark.parametrize("value", ["-1", '"two"', "true"])
+def test_workers_setting_is_checked(tmp_path: Path, value: str) -> None:
+    text = f'[paperboy]\ndatabase = "sqlite:///x.db"\nworkers = {value}\n'
+    with pytest.raises(ConfigError, match="workers"):
+        parse_config(text, tmp_path / "config.toml")
+    assert parse_config("[paperboy]\nworkers = 2\n", tmp_path / "c.toml").workers == 2
