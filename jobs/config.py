@@ -101,6 +101,7 @@ class UserConfig:
     timezone: str = "UTC"
     max_papers: int = 12
     min_score: float = 0.0
+    diversity: float = 0.0  # 0: by score alone; up to 1: fewer near-duplicates (MMR)
     categories: tuple[str, ...] = ()  # empty: every fetched category
     saved: tuple[str, ...] = ()  # canonical ids
     library: Path | None = None
@@ -383,6 +384,7 @@ _USER = (
     "timezone",
     "max_papers",
     "min_score",
+    "diversity",
     "categories",
     "saved",
     "library",
@@ -792,6 +794,10 @@ def _user(
     min_score = float(field_("min_score", (int, float), 0.0, "a number from 0 to 1"))
     if not 0 <= min_score <= 1:
         problems.add(where, f"{label}.min_score must be between 0 and 1", "min_score")
+    diversity = float(field_("diversity", (int, float), 0.0, "a number from 0 to 1"))
+    if not 0 <= diversity <= 1:
+        problems.add(where, f"{label}.diversity must be between 0 and 1", "diversity")
+        diversity = 0.0
     saved = _id_list(raw, "saved", where, label, problems)
     disliked = _id_list(raw, "disliked", where, label, problems)
     for both in (pid for pid in disliked if pid in saved):
@@ -817,6 +823,7 @@ def _user(
         timezone=timezone,
         max_papers=max_papers,
         min_score=min_score,
+        diversity=diversity,
         categories=_check_categories(
             _str_list(raw, "categories", where, label, problems), where, label, problems
         ),

@@ -185,6 +185,7 @@ def rank_job(
         candidates=tuple(to_paper(p) for p in candidates),
         background=tuple(background_for(corpus, exclude)),
         explain=explain,
+        diversity=user.diversity,
     )
 
 

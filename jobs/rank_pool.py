@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,6 +37,7 @@ class RankJob:
     candidates: tuple[recommender.Paper, ...]
     background: tuple[recommender.Paper, ...]
     explain: int | None = None
+    diversity: float = 0.0  # MMR over the first ``explain`` papers (or 10); 0: off
 
 
 # What forked workers inherit from the parent (set only while a pool runs).
@@ -51,8 +55,37 @@ def default_workers() -> int:
 
 def _rank(job: RankJob, index: recommender.Index | None) -> list[recommender.Ranked]:
     return recommender.rank(
-        job.profile, job.candidates, job.background, index=index, explain=job.explain
+        job.profile,
+        job.candidates,
+        job.background,
+        index=index,
+        explain=job.explain,
+        diversity=job.diversity,
+        diversity_top=job.explain or 10,
     )
+
+
+WATCH_PARENT_SECONDS = 0.5
+
+
+def _worker_init(parent: int) -> None:
+    """In each worker: default signal handling, and exit when the digest run is gone.
+
+    A worker inherits the daemon's signal handlers (SIGTERM would run the daemon's
+    shutdown in the worker) and, if the daemon is killed with SIGKILL, nothing would ever
+    tell it to stop: it would wait for jobs forever, holding its memory and the daemon's
+    stderr. So the handlers are reset, and a watchdog exits when the parent changes.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_PARENT_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def _rank_rows(number: int) -> list[Row] | str:
@@ -92,7 +125,8 @@ def rank_many(
         return out
     _jobs, _index = tuple(jobs), index
     try:
-        with multiprocessing.get_context("fork").Pool(n_workers) as pool:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(n_workers, initializer=_worker_init, initargs=(os.getpid(),)) as pool:
             chunk = max(1, len(jobs) // (n_workers * 8))
             results = pool.map(_rank_rows, range(len(jobs)), chunksize=chunk)
     finally:

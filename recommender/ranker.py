@@ -281,6 +281,9 @@ def _recency_weights(
     return np.asarray(w * (len(w) / w.sum()), dtype=np.float64)
 
 
+MMR_POOL = 3  # MMR picks the top N out of the best 3N: room to replace near-duplicates
+
+
 def mmr_order(
     order: list[int],
     scores: Sequence[float],
@@ -288,26 +291,28 @@ def mmr_order(
     diversity: float,
     top: int,
 ) -> list[int]:
-    """Maximal marginal relevance over the first ``top`` of ``order`` (positions into X).
+    """Maximal marginal relevance: the first ``top`` picked from the best ``MMR_POOL * top``.
 
     Picks, one at a time, the paper maximising ``(1 - diversity) * score - diversity *
-    max cosine to the papers already picked``; the rest keep their order. ``scores`` are
-    aligned with ``order``. Why: a digest of ten near-identical papers is worth less than
-    ten different good ones.
+    max cosine to the papers already picked``; the papers of the pool left out follow, then
+    the rest, each in their order. ``scores`` are aligned with ``order`` (positions into
+    X). Why: a digest of ten near-identical papers is worth less than ten different good
+    ones, so a near-duplicate gives its place to the next best different paper.
     """
-    head = order[: max(top, 0)]
+    k = max(top, 0)
+    head = order[: k * MMR_POOL]
     score_of = dict(zip(order, scores, strict=True))
     sims = np.asarray((X[head] @ X[head].T).toarray(), dtype=np.float64) if head else None
     picked: list[int] = []
     left = list(range(len(head)))
-    while left and sims is not None:
+    while left and sims is not None and len(picked) < k:
         best = max(
             left,
             key=lambda j: (
                 (1 - diversity) * score_of[head[j]]
-                - diversity * max((sims[j, k] for k in picked), default=0.0)
+                - diversity * max((sims[j, i] for i in picked), default=0.0)
             ),
         )
         picked.append(best)
         left.remove(best)
-    return [head[j] for j in picked] + order[len(head) :]
+    return [head[j] for j in picked] + [head[j] for j in left] + order[len(head) :]

@@ -3,6 +3,10 @@ gives, and one user's failure stays that user's."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +16,7 @@ import recommender
 from jobs.config import parse_config
 from jobs.digest import run_digests
 from jobs.errors import ConfigError
-from jobs.features import refresh_index
+from jobs.features import load_corpus, refresh_index
 from jobs.rank_pool import RankingError, RankJob, default_workers, rank_many
 from jobs.scheduler import digest_job
 from jobs.storage import Storage
@@ -99,3 +103,84 @@ def test_workers_setting_is_checked(tmp_path: Path, value: str) -> None:
     with pytest.raises(ConfigError, match="workers"):
         parse_config(text, tmp_path / "config.toml")
     assert parse_config("[paperboy]\nworkers = 2\n", tmp_path / "c.toml").workers == 2
+
+
+def test_a_users_diversity_setting_reaches_the_digest(tmp_path: Path) -> None:
+    """diversity = 0.8 swaps near-duplicates out of the digest for other good papers."""
+    db = f"sqlite:///{tmp_path / 'paperboy.db'}"
+    plain = config_for(tmp_path, db, 25)
+    plain = replace(plain, email=replace(plain.email, transport="outbox"))
+    diverse = replace(plain, users=(replace(plain.users[0], diversity=0.8),))
+    with Storage.open(plain.database) as storage:
+        load_sample(storage)
+        refresh_index(plain, storage)
+        [a] = run_digests(plain, storage, now=NOW, force=True, dry_run=True, workers=1)
+        [b] = run_digests(diverse, storage, now=NOW, force=True, dry_run=True, workers=2)
+        index = load_corpus(plain, storage).index
+    assert index is not None
+    assert a.picked[0].paper.id == b.picked[0].paper.id
+    assert [p.paper.id for p in a.picked] != [p.paper.id for p in b.picked]
+
+    def redundancy(picked: tuple[recommender.Ranked, ...]) -> float:
+        X, _ = index.features([r.paper for r in picked])
+        sims = (X @ X.T).toarray()
+        n = len(picked)
+        return float(sims.sum() - sims.trace()) / (n * (n - 1))
+
+    assert redundancy(b.picked) < redundancy(a.picked)
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", '"some"'])
+def test_diversity_setting_is_checked(tmp_path: Path, value: str) -> None:
+    text = f'[[users]]\nname = "ada"\nemail = "ada@example.org"\ndiversity = {value}\n'
+    with pytest.raises(ConfigError, match="diversity"):
+        parse_config(text, tmp_path / "config.toml")
+
+
+def test_workers_die_with_a_killed_digest_run(tmp_path: Path) -> None:
+    """kill -9 of the process that ranks leaves no worker behind, even one that is stuck
+    (a parent killed inside Pool.terminate() leaves the task queue's lock taken, and its
+    workers wait on it forever, holding memory and the daemon's stderr)."""
+    script = textwrap.dedent(
+        """
+        import multiprocessing, threading, time
+        from jobs.rank_pool import _worker_init
+
+        def stuck_worker(parent):
+            _worker_init(parent)
+            threading.Event().wait()  # like a worker waiting on a lock nobody will free
+
+        child = multiprocessing.get_context("fork").Process(
+            target=stuck_worker, args=(multiprocessing.current_process().pid,)
+        )
+        child.start()
+        print(child.pid, flush=True)
+        time.sleep(600)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.strip().isdigit(), proc.stderr.read() if proc.stderr else ""
+    workers = [int(line)]
+    proc.kill()
+    proc.wait(timeout=30)
+
+    def alive(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return False
+        return state != "Z"
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(p) for p in workers):
+        time.sleep(0.1)
+    assert not any(alive(p) for p in workers)
+    proc.communicate(timeout=10)  # and no worker holds the pipes open
