@@ -4,7 +4,7 @@ Setup (docs: quality-benchmark.md, issue #7): the index over every listed paper 
 once (as the fetch job will after each fetch); the candidates are one week's listing; each
 of ``--users`` simulated users has 10-50 saved papers drawn from one real list of
 ``--lists`` or from one arXiv category, all announced before that week; the background is
-``--background`` earlier papers drawn once for the run (jobs/features.py samples 2,000).
+``--background`` earlier papers drawn once for the run (jobs/features.py samples 5,000).
 With ``--index-cache`` the index is written and read exactly as the fetch and digest
 jobs do (jobs.features), so the first line of the table is then the load time.
 
@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lists", type=Path, required=True)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--sanity-users", type=int, default=20)
-    parser.add_argument("--background", type=int, default=2000)
+    parser.add_argument("--background", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--index-cache", type=Path, default=None)
     parser.add_argument(

@@ -64,7 +64,9 @@ FORMAT = 1  # bump when recommender.Index changes shape: older files are then re
 TRAILER = b"\npaperboy-index-end\n"
 INDEX_MAX_PAPERS = 100_000  # the newest stored papers indexed (75k is ~16 months of cs.*)
 STALE_TMP_SECONDS = 3600.0  # a temporary index file older than this is a killed write's
-BACKGROUND_SIZE = 2000  # stored papers used as every user's negatives in one digest run
+# Stored papers used as every user's negatives in one digest run: the replay benchmark's
+# size. Fewer are faster and worse (full replay: 2,000 -> 0.585, 5,000 -> 0.594).
+BACKGROUND_SIZE = 5000
 
 
 @dataclass(frozen=True, slots=True)
