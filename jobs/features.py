@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ FORMAT = 1  # bump when recommender.Index changes shape: older files are then re
 # copy interrupted), which the cheap header check then catches without unpickling it all.
 TRAILER = b"\npaperboy-index-end\n"
 INDEX_MAX_PAPERS = 100_000  # the newest stored papers indexed (75k is ~16 months of cs.*)
+FRESH = timedelta(days=30)  # the background is drawn from papers listed before this
 STALE_TMP_SECONDS = 3600.0  # a temporary index file older than this is a killed write's
 # Stored papers used as every user's negatives in one digest run: the replay benchmark's
 # size. Fewer are faster and worse (full replay: 2,000 -> 0.585, 5,000 -> 0.594).
@@ -256,7 +257,12 @@ def _stamp(path: Path, database: str) -> tuple[object, ...]:
 
 
 def load_corpus(
-    config: Config, storage: Storage, *, background_size: int = BACKGROUND_SIZE, seed: int = 0
+    config: Config,
+    storage: Storage,
+    *,
+    background_size: int = BACKGROUND_SIZE,
+    seed: int = 0,
+    now: datetime | None = None,
 ) -> Corpus:
     """The stored index and one background sample, shared by every user of a run.
 
@@ -271,14 +277,16 @@ def load_corpus(
         cached = _cache.get(key)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        corpus = _load_corpus(config, storage, background_size, seed)
+        corpus = _load_corpus(config, storage, background_size, seed, now or utcnow())
         _cache.clear()  # one corpus in memory at a time
         if corpus.index is not None:  # without one, sampling is cheap and stays current
             _cache[key] = (stamp, corpus)
         return corpus
 
 
-def _load_corpus(config: Config, storage: Storage, background_size: int, seed: int) -> Corpus:
+def _load_corpus(
+    config: Config, storage: Storage, background_size: int, seed: int, now: datetime
+) -> Corpus:
     index: recommender.Index | None = None
     info: IndexInfo | None = None
     try:
@@ -286,7 +294,14 @@ def _load_corpus(config: Config, storage: Storage, background_size: int, seed: i
     except StorageError as e:
         log.warning("%s; ranking without a stored index (slower)", e)
     if index is not None and len(index) > 0:
-        ids = random.Random(seed).sample(index.ids, min(background_size, len(index)))
+        # Not the papers of the last weeks: they are (or were) someone's candidates, which
+        # each user's ranking would have to take out of the background again, making it a
+        # different request for every user instead of one the index serves from memory.
+        fresh = storage.listed_ids(after=now - FRESH)
+        pool = [i for i in index.ids if i not in fresh]
+        if len(pool) < background_size:
+            pool = list(index.ids)
+        ids = random.Random(seed).sample(pool, min(background_size, len(pool)))
         stored = storage.get_papers(ids)
         background = tuple(to_paper(stored[i]) for i in ids if i in stored)
     else:

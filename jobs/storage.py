@@ -480,6 +480,12 @@ class Storage:
         with self.engine.connect() as conn:
             return [_paper(row) for row in conn.execute(query.order_by(papers.c.id))]
 
+    def listed_ids(self, *, after: datetime) -> set[str]:
+        """Ids of the papers first listed after `after` (cheap: ids only)."""
+        query = select(papers.c.id).where(papers.c.listed_at > after)
+        with self.engine.connect() as conn:
+            return {row.id for row in conn.execute(query)}
+
     def recent_papers(self, limit: int) -> list[StoredPaper]:
         """The `limit` most recently stored papers (newest first): the corpus to index."""
         query = select(papers).order_by(papers.c.created_at.desc(), papers.c.id).limit(limit)

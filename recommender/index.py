@@ -16,7 +16,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +33,8 @@ FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
 
 DENSE_DIMS = 256  # LSA dimensions for an arXiv-sized corpus
+MEMO_MIN = 500  # requests this large (backgrounds, a day's candidates) are remembered
+MEMO_SIZE = 4
 SHRINKAGE = 0.01  # ridge on the LSA covariance: keeps the discriminant stable (see model.py)
 
 
@@ -69,6 +71,19 @@ class Index:
     dense: Float32Array
     precision: FloatArray
     row_of: dict[str, int]
+    # Recent large requests (a digest run asks for the same background and candidates for
+    # every user): id tuple -> rows. Not pickled; the rows returned are shared, read-only.
+    _memo: dict[tuple[str, ...], tuple[sp.csr_matrix, Float32Array]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def __getstate__(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_memo"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_memo", {})
 
     @classmethod
     def build(cls, papers: Sequence[Paper], *, dense_dims: int | None = None) -> Index:
@@ -108,9 +123,14 @@ class Index:
         """TF-IDF and LSA rows of ``papers``: stored rows for known ids, else computed.
 
         A paper not in the index (announced after it was built, or from a file) is
-        featurised with the index's vocabulary, so it lives in the same space.
+        featurised with the index's vocabulary, so it lives in the same space. Requests
+        of at least ``MEMO_MIN`` stored papers are remembered (the last ``MEMO_SIZE``):
+        the arrays returned then are shared between callers and must not be modified.
         """
-        rows = [self.row_of.get(p.id, -1) for p in papers]
+        key = tuple(p.id for p in papers)
+        if key in self._memo:
+            return self._memo[key]
+        rows = [self.row_of.get(pid, -1) for pid in key]
         missing = [i for i, r in enumerate(rows) if r < 0]
         known = np.asarray([max(r, 0) for r in rows], dtype=np.int64)
         sparse = sp.csr_matrix(self.matrix[known])
@@ -124,6 +144,10 @@ class Index:
             if self.components.shape[0] > 0:
                 dense = dense.copy()
                 dense[missing] = _unit_rows(np.asarray(extra @ self.components.T, dtype=np.float32))
+        elif len(key) >= MEMO_MIN:  # only stored rows: the ids alone decide the result
+            if len(self._memo) >= MEMO_SIZE:
+                del self._memo[next(iter(self._memo))]
+            self._memo[key] = (sparse, dense)
         return sparse, dense
 
     def __len__(self) -> int:

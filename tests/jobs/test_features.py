@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,22 @@ def test_fetch_command_builds_the_index_and_status_shows_it(tmp_path: Path) -> N
     info = read_info(directory / "paperboy.index")
     assert info.papers > 400
     assert os.stat(directory / "paperboy.index").st_size > 0
+
+
+def test_the_shared_background_leaves_out_the_last_weeks_listings(tmp_path: Path) -> None:
+    """Recent papers are (or were) someone's candidates: the background is drawn from
+    older ones, so it is the same request for every user (served from memory)."""
+    config = config_for(tmp_path, f"sqlite:///{tmp_path / 'paperboy.db'}", 25)
+    clock = [NOW - timedelta(days=60)]
+    with Storage.open(config.database, now=lambda: clock[0]) as storage:
+        load_sample(storage, days=3)  # listed 60 days ago
+        old = storage.listed_ids(after=clock[0] - timedelta(seconds=1))
+        clock[0] = NOW
+        load_sample(storage)  # the fourth day: listed now
+        new = storage.listed_ids(after=NOW - timedelta(days=1))
+        assert old and new and not old & new
+        refresh_index(config, storage)
+        corpus = load_corpus(config, storage, background_size=len(old), now=NOW)
+    background = {p.id for p in corpus.background}
+    assert background and not background & new
+    assert background <= old | {r.id for r in SAVED}

@@ -9,6 +9,7 @@ import pytest
 from recommender import Index, Paper, Profile, Ranked, rank
 from recommender.baselines import ArxivSanity, Centroid, Paperboy
 from recommender.evaluation import evaluate, seed_tasks
+from recommender.index import MEMO_MIN
 from tests.recommender.corpus import ALL, ASTRO, BANDIT, NLP, PROT
 
 
@@ -93,3 +94,24 @@ def test_baselines_run_on_the_seed_protocol() -> None:
     for method in (Centroid(ALL), ArxivSanity(ALL, min_df=1), Paperboy(ALL)):
         report = evaluate(tasks, method, "seed")
         assert report.macro()[0] > 0.5  # far above random on four separate topics
+
+
+def test_large_requests_are_served_from_memory_and_not_pickled() -> None:
+    many = [
+        Paper(
+            id=f"p{i}", title=f"{ALL[i % len(ALL)].title} {i}", abstract=ALL[i % len(ALL)].abstract
+        )
+        for i in range(MEMO_MIN + 100)
+    ]
+    index = Index.build(many)
+    size = len(pickle.dumps(index))
+    first = index.features(many)
+    again = index.features(list(many))  # another list with the same papers
+    assert again[0] is first[0] and again[1] is first[1]
+    assert len(pickle.dumps(index)) == size  # the memo is not part of the stored index
+    assert pickle.loads(pickle.dumps(index)).features(many)[0].shape == first[0].shape
+    # A request with a paper the index does not hold is computed from its text each time.
+    unknown = [*many[:-1], Paper(id="new", title="A new paper on attention", abstract="")]
+    assert index.features(unknown)[0] is not index.features(unknown)[0]
+    small = many[:10]
+    assert index.features(small)[0] is not index.features(small)[0]
