@@ -228,15 +228,19 @@ def ingest_trending(
     url: str,
     today: date | None = None,
 ) -> SourceReport:
-    """Store trending papers as listed papers, and their popularity on their day.
+    """Store trending papers as listed papers, and their popularity on their day, in one
+    transaction.
 
     An item whose day the source did not say counts for ``today`` (UTC).
     """
-    result = storage.upsert_papers((t.paper for t in items), source=source, listed=True)
     day = today or _today()
-    storage.record_trending(
-        TrendingEntry(t.paper.id, t.day or day, source, t.upvotes, t.comments, t.rank)
-        for t in items
+    result = storage.store_trending(
+        (t.paper for t in items),
+        (
+            TrendingEntry(t.paper.id, t.day or day, source, t.upvotes, t.comments, t.rank)
+            for t in items
+        ),
+        source=source,
     )
     log.info(
         "%s: %d trending papers (%d new, %d updated)",

@@ -368,74 +368,92 @@ class Storage:
         candidates. A paper seen twice (two categories, two versions, two sources) stays
         one row; nothing stored is replaced by an empty or older value.
         """
+        try:
+            with self._tx() as conn:
+                return self._upsert_papers(conn, items, source=source, listed=listed)
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot store papers from {source}: {e}") from e
+
+    def store_trending(
+        self, items: Iterable[SourcePaper], entries: Iterable[TrendingEntry], *, source: str
+    ) -> UpsertResult:
+        """Store trending papers (as listed papers) and their popularity in one transaction:
+        a crash or an error leaves neither, never papers without their numbers."""
+        try:
+            with self._tx() as conn:
+                result = self._upsert_papers(conn, items, source=source, listed=True)
+                self._record_trending(conn, entries)
+                return result
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot store trending papers from {source}: {e}") from e
+
+    def _upsert_papers(
+        self, conn: Connection, items: Iterable[SourcePaper], *, source: str, listed: bool
+    ) -> UpsertResult:
         now = self._now()
         by_id: dict[str, SourcePaper] = {}
         for item in items:
             by_id[item.id] = item  # the last sighting of an id within one batch wins
         new = updated = unchanged = 0
-        try:
-            with self._tx() as conn:
-                existing = self._papers(conn, list(by_id))
-                seen = (
-                    {
-                        row.paper_id
-                        for row in conn.execute(
-                            select(paper_sources.c.paper_id).where(
-                                paper_sources.c.source == source,
-                                paper_sources.c.paper_id.in_(list(by_id)),
-                            )
-                        )
-                    }
-                    if by_id
-                    else set()
+        existing = self._papers(conn, list(by_id))
+        seen = (
+            {
+                row.paper_id
+                for row in conn.execute(
+                    select(paper_sources.c.paper_id).where(
+                        paper_sources.c.source == source,
+                        paper_sources.c.paper_id.in_(list(by_id)),
+                    )
                 )
-                inserts = []
-                for pid, item in by_id.items():
-                    old = existing.get(pid)
-                    if old is None:
-                        inserts.append(
-                            {
-                                "id": pid,
-                                "title": item.title,
-                                "abstract": item.abstract,
-                                "authors": list(item.authors),
-                                "categories": list(item.categories),
-                                "version": item.version,
-                                "link": item.link,
-                                "comment": item.comment,
-                                "announced": item.announced,
-                                "listed_at": now if listed else None,
-                                "created_at": now,
-                                "updated_at": now,
-                            }
-                        )
-                        new += 1
-                        continue
-                    changes = _merge(old, item)
-                    if listed and old.listed_at is None:
-                        changes["listed_at"] = now
-                    if changes:
-                        changes["updated_at"] = now
-                        conn.execute(update(papers).where(papers.c.id == pid).values(**changes))
-                        updated += 1
-                    else:
-                        unchanged += 1
-                if inserts:
-                    conn.execute(insert(papers), inserts)
-                source_rows = [
+            }
+            if by_id
+            else set()
+        )
+        inserts = []
+        for pid, item in by_id.items():
+            old = existing.get(pid)
+            if old is None:
+                inserts.append(
                     {
-                        "paper_id": pid,
-                        "source": source,
-                        "announce_type": item.announce_type,
-                        "first_seen": now,
+                        "id": pid,
+                        "title": item.title,
+                        "abstract": item.abstract,
+                        "authors": list(item.authors),
+                        "categories": list(item.categories),
+                        "version": item.version,
+                        "link": item.link,
+                        "comment": item.comment,
+                        "announced": item.announced,
+                        "listed_at": now if listed else None,
+                        "created_at": now,
+                        "updated_at": now,
                     }
-                    for pid, item in by_id.items()
-                    if pid not in seen
-                ]
-                if source_rows:
-                    conn.execute(insert(paper_sources), source_rows)
-        except SQLAlchemyError as e:
-            raise StorageError(f"cannot store papers from {source}: {e}") from e
+                )
+                new += 1
+                continue
+            changes = _merge(old, item)
+            if listed and old.listed_at is None:
+                changes["listed_at"] = now
+            if changes:
+                changes["updated_at"] = now
+                conn.execute(update(papers).where(papers.c.id == pid).values(**changes))
+                updated += 1
+            else:
+                unchanged += 1
+        if inserts:
+            conn.execute(insert(papers), inserts)
+        source_rows = [
+            {
+                "paper_id": pid,
+                "source": source,
+                "announce_type": item.announce_type,
+                "first_seen": now,
+            }
+            for pid, item in by_id.items()
+            if pid not in seen
+        ]
+        if source_rows:
+            conn.execute(insert(paper_sources), source_rows)
         return UpsertResult(new, updated, unchanged)
 
     @staticmethod
@@ -559,47 +577,48 @@ class Storage:
         Fetching the same day again replaces its numbers (upvotes grow during the day).
         The papers must be stored first (upsert_papers), as for any row about a paper.
         """
+        try:
+            with self._tx() as conn:
+                return self._record_trending(conn, entries)
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot store trending papers: {e}") from e
+
+    def _record_trending(self, conn: Connection, entries: Iterable[TrendingEntry]) -> int:
         rows = {(e.paper_id, e.day, e.source): e for e in entries}
         if not rows:
             return 0
         now = self._now()
-        try:
-            with self._tx() as conn:
-                existing = {
-                    (row.paper_id, row.day, row.source)
-                    for row in conn.execute(
-                        select(trending.c.paper_id, trending.c.day, trending.c.source).where(
-                            trending.c.day.in_({key[1] for key in rows}),
-                            trending.c.source.in_({key[2] for key in rows}),
-                        )
+        existing = {
+            (row.paper_id, row.day, row.source)
+            for row in conn.execute(
+                select(trending.c.paper_id, trending.c.day, trending.c.source).where(
+                    trending.c.day.in_({key[1] for key in rows}),
+                    trending.c.source.in_({key[2] for key in rows}),
+                )
+            )
+        }
+        inserts = []
+        for key, entry in rows.items():
+            values = {
+                "upvotes": entry.upvotes,
+                "comments": entry.comments,
+                "rank": entry.rank,
+                "recorded_at": now,
+            }
+            if key in existing:
+                conn.execute(
+                    update(trending)
+                    .where(
+                        trending.c.paper_id == key[0],
+                        trending.c.day == key[1],
+                        trending.c.source == key[2],
                     )
-                }
-                inserts = []
-                for key, entry in rows.items():
-                    values = {
-                        "upvotes": entry.upvotes,
-                        "comments": entry.comments,
-                        "rank": entry.rank,
-                        "recorded_at": now,
-                    }
-                    if key in existing:
-                        conn.execute(
-                            update(trending)
-                            .where(
-                                trending.c.paper_id == key[0],
-                                trending.c.day == key[1],
-                                trending.c.source == key[2],
-                            )
-                            .values(**values)
-                        )
-                    else:
-                        inserts.append(
-                            {"paper_id": key[0], "day": key[1], "source": key[2], **values}
-                        )
-                if inserts:
-                    conn.execute(insert(trending), inserts)
-        except SQLAlchemyError as e:
-            raise StorageError(f"cannot store trending papers: {e}") from e
+                    .values(**values)
+                )
+            else:
+                inserts.append({"paper_id": key[0], "day": key[1], "source": key[2], **values})
+        if inserts:
+            conn.execute(insert(trending), inserts)
         return len(rows)
 
     def trending(

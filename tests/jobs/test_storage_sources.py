@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from jobs.errors import StorageError
 from jobs.sources.base import SourcePaper
@@ -108,3 +109,26 @@ def test_doi_and_title_keyed_papers_are_rows_like_any(storage: Storage) -> None:
     ids = ["10.1101/2026.06.08.663412", "title:0123456789abcdef", long_doi]
     storage.upsert_papers([paper(pid, link="") for pid in ids], source="feed", listed=True)
     assert set(storage.get_papers(ids)) == set(ids)
+
+
+def test_trending_papers_and_their_numbers_are_stored_together(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One transaction: a failure while recording the numbers leaves no paper behind
+    (a paper without its upvotes would never get them: the next fetch may be a 304)."""
+    items = [paper("2606.00001"), paper("2606.00002")]
+    entries = [
+        TrendingEntry(p.id, DAY, "huggingface", 10 - i, 0, i + 1) for i, p in enumerate(items)
+    ]
+
+    def disk_full(self: Storage, conn: object, entries: object) -> int:
+        raise OperationalError("INSERT INTO trending", {}, Exception("database or disk is full"))
+
+    monkeypatch.setattr(Storage, "_record_trending", disk_full)
+    with pytest.raises(StorageError, match="disk is full"):
+        storage.store_trending(items, entries, source="huggingface")
+    assert storage.count_papers() == 0
+    monkeypatch.undo()
+    result = storage.store_trending(items, entries, source="huggingface")
+    assert result.new == 2 and storage.count_papers() == 2
+    assert [e.paper_id for e in storage.trending(day=DAY)] == ["2606.00001", "2606.00002"]
