@@ -551,6 +551,45 @@ def run(ctx: click.Context) -> None:
         run_forever(config, storage)
 
 
+# --- index -------------------------------------------------------------------------------
+
+
+@cli.command("index")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.pass_context
+def index_command(ctx: click.Context, fmt: str) -> None:
+    """Rebuild the ranker's stored features (paperboy.index) from the stored papers now.
+
+    Every fetch that stores papers does this by itself; run it after upgrading Paperboy or
+    scikit-learn (which makes the stored file unusable until the next fetch) so that the
+    next digest does not fit features user by user. Exit status 1 if it cannot be written.
+
+    \b
+    Example:
+      paperboy index
+    """
+    from jobs.features import build_index, write_index
+
+    config = _config(ctx)
+    with _storage(config) as storage:
+        if storage.count_papers() == 0:
+            _emit(fmt, [], lambda: click.echo("No papers stored yet: nothing to index."))
+            return
+        _progress("Indexing the stored papers …")
+        index, info = build_index(storage)
+    try:
+        write_index(config.index, index, info)
+    except PaperboyError as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(1)
+    row = {"path": str(config.index), **info.as_dict()}
+    _emit(
+        fmt,
+        [row],
+        lambda: click.echo(f"Indexed {info.papers} papers in {info.seconds:.1f} s: {config.index}"),
+    )
+
+
 # --- status ------------------------------------------------------------------------------
 
 
@@ -644,7 +683,7 @@ def status(ctx: click.Context, fmt: str) -> None:
     def text() -> None:
         click.echo(f"Database: {papers} papers; next fetch {_when(next_fetch)}")
         if "error" in index_row:
-            click.echo(f"Index: none usable ({index_row['error']})")
+            click.echo(f"Index: none usable ({index_row['error']}); `paperboy index` builds it")
         else:
             click.echo(
                 f"Index: {index_row['papers']} papers, built {index_row['built_at']} "

@@ -132,9 +132,12 @@ def write_index(path: Path, index: recommender.Index, info: IndexInfo) -> None:
 
     Raises StorageError (and leaves any previous file as it was) when it cannot.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_leftovers(path)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise StorageError(f"cannot write the index {path}: {e}") from e
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:

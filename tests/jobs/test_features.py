@@ -3,6 +3,7 @@ loaded once per digest run, and never a reason to lose a digest when it is damag
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
@@ -253,3 +254,35 @@ def test_the_shared_background_leaves_out_the_last_weeks_listings(tmp_path: Path
     background = {p.id for p in corpus.background}
     assert background and not background & new
     assert background <= old | {r.id for r in SAVED}
+
+
+def test_index_command_rebuilds_and_reports(tmp_path: Path) -> None:
+    runner = CliRunner()
+    directory = tmp_path / "demo"
+    assert runner.invoke(cli, ["demo", "--dir", str(directory)]).exit_code == 0
+    config_file = str(directory / "config.toml")
+    index_file = directory / "paperboy.index"
+    index_file.write_bytes(b"left by an older Paperboy")
+    result = runner.invoke(cli, ["--config", config_file, "index", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.output)
+    assert row["path"] == str(index_file) and row["papers"] == read_info(index_file).papers
+    read_index(index_file)
+    before = index_file.read_bytes()
+    # Where the file cannot be written: exit 1 and a clear error.
+    text = Path(config_file).read_text()
+    (directory / "a-file").write_text("not a folder")
+    Path(config_file).write_text(
+        text.replace("[paperboy]\n", '[paperboy]\nindex = "a-file/paperboy.index"\n', 1)
+    )
+    failed = runner.invoke(cli, ["--config", config_file, "index"])
+    assert failed.exit_code == 1 and "cannot write the index" in failed.output
+    assert index_file.read_bytes() == before  # the previous file is untouched
+
+
+def test_index_command_on_an_empty_database(tmp_path: Path) -> None:
+    config_file = tmp_path / "config.toml"
+    config_file.write_text('[paperboy]\ndatabase = "sqlite:///paperboy.db"\n')
+    result = CliRunner().invoke(cli, ["--config", str(config_file), "index"])
+    assert result.exit_code == 0 and "nothing to index" in result.output
+    assert not (tmp_path / "paperboy.index").exists()
