@@ -41,7 +41,7 @@ from emails.digest import Digest, DigestItem, TrendingItem
 from emails.render import build_message, render_html
 from jobs.config import Config, UserConfig
 from jobs.errors import ConfigError
-from jobs.features import background_for, load_corpus, to_paper
+from jobs.features import Corpus, background_for, load_corpus, to_paper
 from jobs.ids import abs_url, is_arxiv_id, pdf_url
 from jobs.library import read_bibtex_papers
 from jobs.rank_pool import RankJob, default_workers, rank_many
@@ -160,20 +160,19 @@ def profile_for(storage: Storage, user: UserConfig) -> recommender.Profile:
 
 
 def rank_job(
-    config: Config,
     storage: Storage,
     user: UserConfig,
     candidates: Sequence[StoredPaper],
+    corpus: Corpus,
     *,
     explain: int | None = None,
 ) -> RankJob:
-    """What ranking this user takes: their profile, candidates and the shared background.
+    """What ranking this user takes: their profile, candidates and the run's background.
 
-    The background (and the stored index) are loaded once per index file and shared by
-    every user (jobs.features.load_corpus). ``explain``: how many of the best get the
-    model's terms in their reason (None: all).
+    ``corpus`` (jobs.features.load_corpus) is loaded once per run and shared by every
+    user. ``explain``: how many of the best get the model's terms in their reason (None:
+    all).
     """
-    corpus = load_corpus(config, storage)
     profile = profile_for(storage, user)
     exclude = (
         {p.id for p in candidates}
@@ -198,8 +197,10 @@ def rank_for(
     explain: int | None = None,
 ) -> list[recommender.Ranked]:
     """Rank candidates for one user against the shared background, with the stored index."""
-    job = rank_job(config, storage, user, candidates, explain=explain)
-    [result] = rank_many([job], load_corpus(config, storage).index)
+    corpus = load_corpus(config, storage)
+    [result] = rank_many(
+        [rank_job(storage, user, candidates, corpus, explain=explain)], corpus.index
+    )
     if isinstance(result, Exception):
         raise result
     return result
@@ -407,15 +408,22 @@ def _prepare(
     now: datetime,
     force: bool,
     dry_run: bool,
+    corpus: Callable[[], Corpus],
 ) -> _Due | DigestResult:
-    """Re-send pending mail; if the digest is due, gather what ranking the user takes."""
+    """Re-send pending mail; if the digest is due, gather what ranking the user takes.
+
+    ``corpus`` is called only for a user with candidates: a run where nobody is due
+    loads no index.
+    """
     resent = 0 if dry_run else resend_pending(storage, transport, user.name, now)
     state = storage.user_state(user.name)
     if not force and not is_due(user, state.last_digest_at, now):
         return DigestResult(user.name, "not-due", resent=resent)
     candidates = candidates_for(storage, user)
     job = (
-        rank_job(config, storage, user, candidates, explain=user.max_papers) if candidates else None
+        rank_job(storage, user, candidates, corpus(), explain=user.max_papers)
+        if candidates
+        else None
     )
     return _Due(user, transport, state, candidates, job, resent)
 
@@ -474,31 +482,6 @@ def _finish(
     )
 
 
-def digest_for_user(
-    config: Config,
-    storage: Storage,
-    user: UserConfig,
-    transport: Transport,
-    *,
-    now: datetime | None = None,
-    force: bool = False,
-    dry_run: bool = False,
-    preview: Path | None = None,
-) -> DigestResult:
-    """Build and send one user's digest if it is due; see the module docstring."""
-    now = now or utcnow()
-    due = _prepare(config, storage, user, transport, now=now, force=force, dry_run=dry_run)
-    if isinstance(due, DigestResult):
-        return due
-    ranked: list[recommender.Ranked] = []
-    if due.job is not None:
-        [result] = rank_many([due.job], load_corpus(config, storage).index)
-        if isinstance(result, Exception):
-            raise result
-        ranked = result
-    return _finish(config, storage, due, ranked, now=now, dry_run=dry_run, preview=preview)
-
-
 def run_digests(
     config: Config,
     storage: Storage,
@@ -524,6 +507,12 @@ def run_digests(
     transports: dict[str, Transport] = {}
     results: dict[str, DigestResult] = {}
     due: list[_Due] = []
+    loaded: list[Corpus] = []
+
+    def corpus() -> Corpus:  # loaded once per run, and only if someone is due
+        if not loaded:
+            loaded.append(load_corpus(config, storage))
+        return loaded[0]
 
     def done(result: DigestResult) -> None:
         results[result.user] = result
@@ -550,6 +539,7 @@ def run_digests(
                 now=now,
                 force=force,
                 dry_run=dry_run,
+                corpus=corpus,
             )
         except Exception as e:  # one user's bug must not cost the others their digest
             done(failed(user, e))
@@ -560,7 +550,7 @@ def run_digests(
             due.append(prepared)
 
     jobs = [d.job for d in due if d.job is not None]
-    index = load_corpus(config, storage).index if jobs else None
+    index = corpus().index if jobs else None
     n_workers = (config.workers or default_workers()) if workers is None else workers
     rankings = iter(rank_many(jobs, index, workers=n_workers))
     for d in due:

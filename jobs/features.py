@@ -96,7 +96,6 @@ class Corpus:
 
     index: recommender.Index | None
     background: tuple[recommender.Paper, ...]
-    info: IndexInfo | None = None
 
 
 def to_paper(p: StoredPaper) -> recommender.Paper:
@@ -291,9 +290,8 @@ def _load_corpus(
     config: Config, storage: Storage, background_size: int, seed: int, now: datetime
 ) -> Corpus:
     index: recommender.Index | None = None
-    info: IndexInfo | None = None
     try:
-        index, info = read_index(config.index)
+        index, _ = read_index(config.index)
     except StorageError as e:
         log.warning("%s; ranking without a stored index (slower)", e)
     if index is not None and len(index) > 0:
@@ -311,7 +309,7 @@ def _load_corpus(
         background = tuple(
             to_paper(p) for p in storage.sample_papers(background_size, exclude=set(), seed=seed)
         )
-    return Corpus(index=index, background=background, info=info)
+    return Corpus(index=index, background=background)
 
 
 def background_for(corpus: Corpus, exclude: set[str]) -> list[recommender.Paper]:

@@ -85,7 +85,28 @@ class _Authenticator:
         return AuthResult(success=ok, handled=False)
 
 
-class LocalSMTPServer:
+class _Running:
+    """``with Server() as s:`` starts it and stops it, whatever happens inside."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class LocalSMTPServer(_Running):
     """An aiosmtpd server on 127.0.0.1 and a free port, in a background thread.
 
     `reply` (e.g. "550 5.1.1 mailbox unavailable") is returned at `stage` instead of
@@ -145,19 +166,8 @@ class LocalSMTPServer:
             self._controller.stop()
             self._controller = None
 
-    def __enter__(self) -> Self:
-        return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class DroppingSMTPServer:
+class DroppingSMTPServer(_Running):
     """A raw socket server that greets, answers EHLO, then closes the connection.
 
     The client sees the server vanish in the middle of a transaction (SMTPServerDisconnected),
@@ -213,14 +223,3 @@ class DroppingSMTPServer:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
-import httpx
 import pytest
 
 import jobs.fetch
@@ -31,7 +30,7 @@ from jobs.sources.arxiv_api import category_search_url, parse_arxiv_api, parse_a
 from jobs.sources.arxiv_rss import render_arxiv_rss
 from jobs.sources.base import SourcePaper
 from jobs.storage import Storage
-from tests.http_server import FakeTime, LocalServer, Reply
+from tests.http_server import FakeTime, LocalServer, Reply, ToLocal
 
 FIXTURES = Path(__file__).parent / "fixtures"
 API = FIXTURES / "arxiv-api"
@@ -40,16 +39,6 @@ API_TWO = API / "id_0808.05394_1707.08567_s0_m100_42e5aa0ec3af.json"
 API_PATH = "/api/query"
 RSS_PATH = "/rss/cs.LG+cs.CL"
 TODAY = date(2026, 6, 12)
-
-
-class ToLocal(httpx.HTTPTransport):
-    def __init__(self, port: int) -> None:
-        super().__init__()
-        self.port = port
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self.port)
-        return super().handle_request(request)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs
 
-import httpx
 import pytest
 
 from jobs.config import Config, parse_config
@@ -34,7 +33,7 @@ from jobs.http import HttpClient
 from jobs.sources.arxiv_rss import parse_arxiv_rss, render_arxiv_rss
 from jobs.sources.base import ParsedFeed, SourcePaper
 from jobs.storage import Storage, StoredPaper
-from tests.http_server import FakeTime, LocalServer, Reply
+from tests.http_server import FakeTime, LocalServer, Reply, ToLocal
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RSS_40 = FIXTURES / "arxiv-rss" / "arxiv-rss-2025-08-06-40.xml"
@@ -60,32 +59,6 @@ RSS_HEADERS = {
 def capture_body(path: Path) -> bytes:
     body: str = json.loads(path.read_text(encoding="utf-8"))["body"]
     return body.encode("utf-8")
-
-
-class ToLocal(httpx.HTTPTransport):
-    """Sends every request to the local server, whatever host its URL names."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__()
-        self.port = port
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self.port)
-        return super().handle_request(request)
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    srv = LocalServer().start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
-def fake() -> FakeTime:
-    return FakeTime()
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from jobs.http import HttpClient
 from jobs.sources.arxiv_rss import render_arxiv_rss
 from jobs.sources.base import SourcePaper
 from jobs.storage import Storage, StoredPaper
-from tests.http_server import FakeTime, LocalServer, Reply
+from tests.http_server import FakeTime, LocalServer, Reply, ToLocal
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HF_FILE = FIXTURES / "hf-daily-papers" / "daily_papers.json"
@@ -48,18 +48,6 @@ BIO_PATH = "/biorxiv_xml/neuroscience"
 BLOG_PATH = "/blog/feed/"
 TODAY = date(2026, 6, 12)
 HF_IDS = [item["paper"]["id"] for item in json.loads(HF_FILE.read_bytes())]
-
-
-class ToLocal(httpx.HTTPTransport):
-    """Sends every request to the local server, whatever host its URL names."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__()
-        self.port = port
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self.port)
-        return super().handle_request(request)
 
 
 class TimesOut(httpx.BaseTransport):

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from jobs.errors import ParseError, UnknownPaperError
 from jobs.ids import abs_url, canonical_arxiv_id
 from jobs.sources.base import ParsedFeed, SourcePaper
-from jobs.sources.xmlfeed import check_whole, parse_xml_feed
+from jobs.sources.xmlfeed import check_whole, entry_papers, parse_xml_feed
 
 __all__ = ["parse_arxiv_rss", "render_arxiv_rss", "split_creators"]
 
@@ -63,14 +63,7 @@ def parse_arxiv_rss(data: bytes, *, url: str = "") -> ParsedFeed:
 
     channel = parsed.get("feed", {})
     announced = _rfc822_day(channel.get("published"))
-    papers: list[SourcePaper] = []
-    skipped = 0
-    for entry in parsed.get("entries", []):
-        paper = _paper(entry, announced)
-        if paper is None:
-            skipped += 1
-        else:
-            papers.append(paper)
+    papers, skipped = entry_papers(parsed, lambda entry: _paper(entry, announced))
     if skipped:
         source = f" from {url}" if url else ""
         log.warning("skipped %d item(s)%s without a readable arXiv id", skipped, source)

@@ -26,7 +26,7 @@ from jobs.errors import ParseError, UnknownPaperError
 from jobs.ids import canonical_arxiv_id, canonical_doi, title_key
 from jobs.sources.arxiv_rss import split_creators
 from jobs.sources.base import ParsedFeed, SourcePaper
-from jobs.sources.xmlfeed import check_whole, parse_xml_feed
+from jobs.sources.xmlfeed import check_whole, entry_papers, parse_xml_feed
 
 __all__ = ["doi_of", "html_to_text", "parse_feed", "split_authors"]
 
@@ -74,14 +74,7 @@ def parse_feed(data: bytes, *, url: str, name: str) -> ParsedFeed:
     channel_day = _day(channel, ("published", "updated")) or _day(
         channel, ("prism_publicationdate", "dc_date")
     )
-    papers: list[SourcePaper] = []
-    skipped = 0
-    for entry in parsed.get("entries", []):
-        paper = _paper(entry, channel_day)
-        if paper is None:
-            skipped += 1
-        else:
-            papers.append(paper)
+    papers, skipped = entry_papers(parsed, lambda entry: _paper(entry, channel_day))
     if skipped:
         log.warning("%s: skipped %d item(s) with no title, arXiv id or DOI", where, skipped)
     return ParsedFeed(

@@ -14,11 +14,13 @@ from __future__ import annotations
 import io
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import feedparser
 
 from jobs.errors import ParseError
+from jobs.sources.base import SourcePaper
 
 log = logging.getLogger(__name__)
 
@@ -62,3 +64,18 @@ def check_whole(parsed: Any, data: bytes, where: str) -> None:
     if not parsed.get("entries") and not parsed.get("feed", {}).get("title"):
         raise ParseError(f"{where}: malformed XML with no channel: {fault}")
     log.warning("%s is not well-formed (%s); parsed leniently", where, fault)
+
+
+def entry_papers(
+    parsed: Any, make: Callable[[Any], SourcePaper | None]
+) -> tuple[list[SourcePaper], int]:
+    """The papers ``make`` reads from a parsed feed's entries, and how many it could not."""
+    papers: list[SourcePaper] = []
+    skipped = 0
+    for entry in parsed.get("entries", []):
+        paper = make(entry)
+        if paper is None:
+            skipped += 1
+        else:
+            papers.append(paper)
+    return papers, skipped
