@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from jobs.errors import StorageError
 from jobs.evaluate import load_listings, load_lists, run_replay, summary
 from jobs.features import FORMAT, IndexInfo, read_index, write_index
-from recommender import Index
+from recommender import Embeddings, Index, Paper
 from recommender.evaluation import reports_json
 
 
@@ -72,6 +72,32 @@ def cached_index(papers: Sequence[Any], path: Path | None) -> Index:
     return index
 
 
+def load_embeddings(papers: Sequence[Paper], path: Path | None) -> Embeddings:
+    """The papers' sentence embeddings: from ``path`` (.npz: ``ids``, ``emb``) or encoded now.
+
+    Encoding 75k listings takes about an hour on 2 cores: encode them once with
+    ``benchmarks/embed_cache.py`` and pass the file. Papers the file lacks are reported
+    and ranked by the words view alone, as a digest does with papers not yet encoded.
+    """
+    import numpy as np
+
+    if path is not None:
+        with np.load(path) as data:
+            vectors = Embeddings.from_arrays([str(i) for i in data["ids"]], data["emb"])
+        missing = sum(1 for p in papers if p.id not in vectors)
+        if missing:
+            print(f"{path}: no embedding for {missing} of {len(papers)} papers", file=sys.stderr)
+        return vectors
+    from recommender.encoder import encoder_text, load_encoder
+
+    t0 = time.perf_counter()
+    unique = {p.id: p for p in papers}
+    texts = [encoder_text(p.title, p.abstract) for p in unique.values()]
+    matrix = load_encoder().encode(texts)
+    print(f"encoded {len(texts)} papers in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return Embeddings.from_arrays(list(unique), matrix)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the replay and print per-list and macro tables (or JSON)."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -81,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-weeks", type=int, default=None, help="first N weeks per list")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--index-cache", type=Path, default=None)
+    parser.add_argument("--embeddings", type=Path, help=".npz with ids and emb (embed_cache.py)")
+    parser.add_argument("--no-embeddings", action="store_true", help="the words view alone")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--opt", action="append", default=[], help="rank() option key=value")
     parser.add_argument("--json", action="store_true")
@@ -89,12 +117,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     papers = load_listings(args.listings)
     lists = load_lists(args.lists, [n for n in args.only.split(",") if n])
     index = cached_index(papers, args.index_cache)
+    embeddings = None if args.no_embeddings else load_embeddings(papers, args.embeddings)
     reports = run_replay(
         papers,
         lists,
         seed=args.seed,
         max_weeks=args.max_weeks,
         index=index,
+        embeddings=embeddings,
         progress=lambda m: print(m, file=sys.stderr),
         paperboy_options=parse_options(args.opt),
         baselines=not args.no_baselines,

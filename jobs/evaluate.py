@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from recommender import Index, Paper
+from recommender import Embeddings, Index, Paper
 from recommender.baselines import ArxivSanity, Centroid, Paperboy
 from recommender.evaluation import (
     Method,
@@ -122,6 +122,7 @@ def run_seed(
     seed: int = 0,
     repetitions: int = 10,
     index: Index | None = None,
+    embeddings: Embeddings | None = None,
     one_off: bool = False,
     progress: Progress = _quiet,
     paperboy_options: dict[str, Any] | None = None,
@@ -138,7 +139,9 @@ def run_seed(
     methods: dict[str, Method] = {
         "centroid": Centroid(papers),
         "arxiv-sanity": ArxivSanity(papers),
-        "paperboy": Paperboy(papers, index=index, **(paperboy_options or {})),
+        "paperboy": Paperboy(
+            papers, index=index, embeddings=embeddings, **(paperboy_options or {})
+        ),
     }
     return _run(methods, tasks, "seed", progress)
 
@@ -150,6 +153,7 @@ def run_replay(
     seed: int = 0,
     max_weeks: int | None = None,
     index: Index | None = None,
+    embeddings: Embeddings | None = None,
     progress: Progress = _quiet,
     paperboy_options: dict[str, Any] | None = None,
     baselines: bool = True,
@@ -168,7 +172,9 @@ def run_replay(
         progress("replay: fitting the baselines' TF-IDF")
         methods["centroid"] = Centroid(papers)
         methods["arxiv-sanity"] = ArxivSanity(papers)
-    methods["paperboy"] = Paperboy(papers, index=index, **(paperboy_options or {}))
+    methods["paperboy"] = Paperboy(
+        papers, index=index, embeddings=embeddings, **(paperboy_options or {})
+    )
     return _run(methods, tasks, "replay", progress)
 
 

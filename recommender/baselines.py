@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
+from recommender.embeddings import Embeddings
 from recommender.evaluation import Task
 from recommender.index import Index
 from recommender.ranker import rank
@@ -95,11 +96,18 @@ class Paperboy:
     """:func:`recommender.rank` as a benchmark method (scores in candidate order)."""
 
     def __init__(
-        self, papers: Sequence[Paper], *, index: Index | None = None, **options: Any
+        self,
+        papers: Sequence[Paper],
+        *,
+        index: Index | None = None,
+        embeddings: Embeddings | None = None,
+        **options: Any,
     ) -> None:
-        """``index=None``: every ranking fits its own features (the one-off path)."""
+        """``index=None``: every ranking fits its own features (the one-off path);
+        ``embeddings=None``: the words view alone."""
         self.papers = papers
         self.index = index
+        self.embeddings = embeddings
         self.options = options
 
     def __call__(self, task: Task) -> FloatArray:
@@ -112,6 +120,8 @@ class Paperboy:
         cands = [self.papers[i] for i in task.candidates]
         profile = Profile(saved=tuple(self.papers[i] for i in task.saved))
         background = [self.papers[i] for i in task.background]
-        ranked = rank(profile, cands, background, index=self.index, **self.options)
+        ranked = rank(
+            profile, cands, background, index=self.index, embeddings=self.embeddings, **self.options
+        )
         position = {r.paper.id: k for k, r in enumerate(ranked)}
         return np.asarray([-float(position[c.id]) for c in cands], dtype=np.float64)

@@ -1,4 +1,4 @@
-"""Scoring models: each turns TF-IDF rows into a linear score ``raw = X @ weights + bias``.
+"""Scoring models: each view of a paper (TF-IDF words, sentence embedding) -> a linear logit.
 
 Every model here is linear in the features on purpose: the reasons shown to a person
 (:mod:`recommender.reasons`) are read off ``weights``, so they are exactly what moved the
@@ -16,15 +16,14 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
 __all__ = [
+    "DenseScores",
     "LinearScores",
     "centroid_scores",
-    "combine",
-    "dense_logistic_scores",
-    "discriminant_scores",
+    "embedding_scores",
+    "fuse",
     "logistic_scores",
     "query_scores",
     "squash",
-    "standardise",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -62,7 +61,7 @@ def squash(raw: FloatArray) -> FloatArray:
 
 
 def _balanced_weights(
-    n_pos: int, n_neg: int, n_bad: int, positive_weights: FloatArray | None
+    n_pos: int, n_neg: int, n_bad: int
 ) -> tuple[npt.NDArray[np.int64], FloatArray]:
     """Labels and sample weights for saved (1) vs. negatives and disliked papers (0).
 
@@ -73,9 +72,8 @@ def _balanced_weights(
     n = n_pos + n_neg + n_bad
     pos_w = n / (2.0 * n_pos)
     neg_w = n / (2.0 * (n_neg + n_bad))
-    weights_pos = pos_w * (positive_weights if positive_weights is not None else np.ones(n_pos))
     sample_weight = np.concatenate(
-        [weights_pos, np.full(n_neg, neg_w), np.full(n_bad, max(pos_w, neg_w))]
+        [np.full(n_pos, pos_w), np.full(n_neg, neg_w), np.full(n_bad, max(pos_w, neg_w))]
     )
     return y, np.asarray(sample_weight, dtype=np.float64)
 
@@ -86,17 +84,14 @@ def logistic_scores(
     candidates: sp.csr_matrix,
     *,
     C: float = 10.0,
-    positive_weights: FloatArray | None = None,
     disliked: sp.csr_matrix | None = None,
-    saved_terms_only: bool = False,
 ) -> LinearScores:
     """Train saved-vs-background logistic regression and score the candidates with it.
 
     C=10 (weak regularisation) and balanced class weights: a user has a handful of saved
     papers against thousands of negatives, and without balancing the model would call
-    everything "not for you". ``positive_weights`` (mean 1, e.g. recency) re-weight saved
-    papers; ``disliked`` papers are explicit negatives, each weighted like one saved
-    paper, on the saved papers' terms only (see below). Scores are
+    everything "not for you". ``disliked`` papers are explicit negatives, each weighted
+    like one saved paper, on the saved papers' terms only (see below). Scores are
     ``squash(decision_function)``; ``weights`` cover the full vocabulary.
 
     The model is fitted on the columns of terms that appear in a saved paper or in at
@@ -106,15 +101,11 @@ def logistic_scores(
     difference on either benchmark (replay 0.594 -> 0.594, every list within 0.009; seed
     unchanged) and removes about a third of the columns (benchmarks/RESULTS.md, round 3):
     with a 2,000-5,000-paper background, 60-100k of an arXiv-sized 292k terms remain.
-
-    ``saved_terms_only`` restricts the model further, to the saved papers' terms (the
-    previous default; measured in benchmarks/RESULTS.md: better on the replay, worse on
-    the seed corpus, and worse on both once averaged with a dense model).
     """
     n_terms = positives.shape[1]
     bad = disliked if disliked is not None else sp.csr_matrix((0, n_terms))
     n_pos, n_neg, n_bad = positives.shape[0], negatives.shape[0], bad.shape[0]
-    if bad.shape[0] > 0 and not saved_terms_only:
+    if bad.shape[0] > 0:
         # A dislike speaks about what the user otherwise likes: its rows keep the saved
         # papers' terms only. With every column, weakly regularised, the model explains
         # a disliked paper away by its own rare words, and similar papers stay up.
@@ -123,19 +114,15 @@ def logistic_scores(
         bad = sp.csr_matrix(bad.multiply(in_saved.reshape(1, -1)))
         bad.eliminate_zeros()
     train = sp.vstack([positives, negatives, bad], format="csr")
-    if saved_terms_only:
-        used = np.zeros(n_terms, dtype=bool)
-        used[positives.indices] = True
-    else:
-        # A term in one training paper only, and not in a saved one, can only explain that
-        # one negative away: leave it out (min_df 2 within the training rows).
-        used = np.bincount(train.indices, minlength=n_terms) >= MIN_TRAINING_DF
-        used[positives.indices] = True
+    # A term in one training paper only, and not in a saved one, can only explain that
+    # one negative away: leave it out (min_df 2 within the training rows).
+    used = np.bincount(train.indices, minlength=n_terms) >= MIN_TRAINING_DF
+    used[positives.indices] = True
     columns = np.flatnonzero(used)
     # float32 halves the memory traffic of the solver's products; the fitted scores agree
     # with float64 to a correlation of 1.0000 (benchmarks/RESULTS.md).
     X = train[:, columns].astype(np.float32)
-    y, sample_weight = _balanced_weights(n_pos, n_neg, n_bad, positive_weights)
+    y, sample_weight = _balanced_weights(n_pos, n_neg, n_bad)
     model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, random_state=RANDOM_STATE)
     model.fit(X, y, sample_weight=sample_weight)
     weights = np.zeros(n_terms, dtype=np.float64)
@@ -144,66 +131,64 @@ def logistic_scores(
     return LinearScores(raw=raw, score=squash(raw), weights=weights)
 
 
-def dense_logistic_scores(
+@dataclass(frozen=True, slots=True)
+class DenseScores:
+    """Candidates' logits from the logistic regression on sentence embeddings.
+
+    ``saved_pull`` is, per saved paper, its coefficient in the model's weight vector:
+    with an L2 penalty the fitted weights are a sum over the training rows,
+    ``w = C * sum_i s_i (y_i - p_i) x_i`` (``s_i`` the sample weight, ``p_i`` the model's
+    probability), so saved paper ``i`` adds ``saved_pull[i] * (x_i . x)`` to a candidate's
+    logit. The saved paper with the largest such term is the one that pulled the
+    candidate up most: that, not a separate similarity, is what a reason names.
+    """
+
+    raw: FloatArray
+    saved_pull: FloatArray
+
+
+def embedding_scores(
     positives: Rows,
     negatives: Rows,
     candidates: Rows,
     *,
     C: float = 1.0,
-    positive_weights: FloatArray | None = None,
     disliked: Rows | None = None,
-) -> FloatArray:
-    """Logistic regression saved-vs-background in LSA space; the candidates' logits.
+) -> DenseScores:
+    """Logistic regression saved-vs-background on unit sentence embeddings.
 
-    Same balancing as :func:`logistic_scores`, on the (unit) LSA rows of the Index: dense
-    topics catch related papers that share few exact words with the saved ones. C=1 (the
-    rows are dense and few: 256 dimensions).
+    Same balancing as :func:`logistic_scores`; C=1 because the rows are dense and short
+    (384 numbers), where C=10 overfits the handful of saved papers (seed benchmark:
+    0.602 vs 0.590 alone). Disliked papers are explicit negatives weighted like a saved
+    paper.
     """
     bad = disliked if disliked is not None else np.zeros((0, positives.shape[1]))
-    X = np.vstack([positives, negatives, bad])
-    y, sample_weight = _balanced_weights(
-        positives.shape[0], negatives.shape[0], bad.shape[0], positive_weights
-    )
+    X = np.vstack([positives, negatives, bad]).astype(np.float64)
+    y, sample_weight = _balanced_weights(positives.shape[0], negatives.shape[0], bad.shape[0])
     model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, random_state=RANDOM_STATE)
     model.fit(X, y, sample_weight=sample_weight)
-    return np.asarray(model.decision_function(candidates), dtype=np.float64)
+    raw = np.asarray(model.decision_function(candidates), dtype=np.float64)
+    n_pos = positives.shape[0]
+    p_saved = np.asarray(model.predict_proba(X[:n_pos])[:, 1], dtype=np.float64)
+    pull = C * sample_weight[:n_pos] * (1.0 - p_saved)
+    return DenseScores(raw=raw, saved_pull=np.asarray(pull, dtype=np.float64))
 
 
-def discriminant_scores(
-    positives: Rows,
-    negatives: Rows,
-    candidates: Rows,
-    precision: FloatArray,
-    *,
-    positive_weights: FloatArray | None = None,
-) -> FloatArray:
-    """Fisher's linear discriminant in LSA space: ``x @ P (mean_saved - mean_background)``.
+def fuse(views: list[tuple[FloatArray, npt.NDArray[np.bool_]]]) -> FloatArray:
+    """Mean of the views' logits per candidate, over the views that scored it.
 
-    ``P`` is the inverse of the (shrunk) covariance of the whole corpus, computed once in
-    :class:`recommender.index.Index`, so a user costs two means and one product. Dense
-    topics catch related papers that share few exact words with the saved ones.
+    Each view is a logistic model's decision value, ``log`` of its odds that the
+    candidate is saved-like; their mean is the log of the geometric mean of the odds.
+    No mixing constant, and a candidate a view could not score (no embedding yet) is
+    scored by the others on the same scale. Measured against z-score averaging and rank
+    fusion in benchmarks/RESULTS.md.
     """
-    mean_pos = np.average(positives, axis=0, weights=positive_weights)
-    direction = precision @ (mean_pos - negatives.mean(axis=0))
-    return np.asarray(candidates @ direction, dtype=np.float64)
-
-
-def standardise(values: FloatArray) -> FloatArray:
-    """``(v - mean) / std`` over the candidates (zeros when all are equal)."""
-    std = float(values.std())
-    return (values - values.mean()) / std if std > 0 else np.zeros_like(values)
-
-
-def combine(logit: FloatArray, others: list[FloatArray]) -> FloatArray:
-    """Average the standardised scores, expressed on the logistic model's logit scale.
-
-    Each model votes with the same weight (no tuned mixing constant); mapping the mean
-    z-score back through the logit's own mean and spread keeps ``squash`` meaningful.
-    """
-    if not others:
-        return logit
-    z = np.mean([standardise(logit), *(standardise(o) for o in others)], axis=0)
-    return np.asarray(logit.mean() + z * logit.std(), dtype=np.float64)
+    total = np.zeros(len(views[0][0]), dtype=np.float64)
+    count = np.zeros(len(views[0][0]), dtype=np.float64)
+    for raw, has in views:
+        total += np.where(has, raw, 0.0)
+        count += has
+    return np.asarray(total / np.maximum(count, 1.0), dtype=np.float64)
 
 
 def _unit(v: FloatArray) -> FloatArray:

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
+from recommender.embeddings import Embeddings
 from recommender.hints import TermMatcher, followed_authors, muted_hits
 from recommender.index import Index
 from recommender.model import (
     LinearScores,
     centroid_scores,
-    combine,
-    dense_logistic_scores,
-    discriminant_scores,
+    embedding_scores,
+    fuse,
     logistic_scores,
     query_scores,
     squash,
@@ -24,12 +26,9 @@ from recommender.reasons import Evidence, closest_saved, format_reason, shorten,
 from recommender.text import normalise, paper_text
 from recommender.types import Paper, Profile, Ranked
 
-__all__ = ["MODELS", "mmr_order", "rank"]
+__all__ = ["mmr_order", "rank"]
 
-# "lr+lsa-lr" (default): LR over every term + LR in LSA space, averaged as z-scores.
-# "lrpos+fisher" (the previous default): LR over the saved papers' terms only + Fisher's
-# discriminant in LSA space; faster, worse on both benchmarks (benchmarks/RESULTS.md).
-MODELS = ("lr+lsa-lr", "lrpos+fisher")
+FloatArray = npt.NDArray[np.float64]
 
 NO_PROFILE = "no saved papers or keywords yet"
 NO_EVIDENCE = "little in common with your saved papers"
@@ -54,14 +53,13 @@ def rank(
     background: Sequence[Paper],
     *,
     index: Index | None = None,
+    embeddings: Embeddings | None = None,
     C: float = 10.0,
     keyword_boost: float = 0.5,
     muted_factor: float = 0.1,
     followed_score: float = 0.99,
-    recency_half_life_days: float | None = None,
     diversity: float = 0.0,
     diversity_top: int = 10,
-    model: str = "lr+lsa-lr",
     explain: int | None = None,
 ) -> list[Ranked]:
     """Rank ``candidates`` for one user, best first, each with a score in [0, 1] and a reason.
@@ -71,38 +69,38 @@ def rank(
 
     Pipeline::
 
-        X, D      = TF-IDF rows and LSA rows of every paper, from ``index`` when given
-                    (built once per corpus, see recommender.index), else from an index
-                    built here over saved + background + candidates
+        X         = TF-IDF rows of every paper, from ``index`` when given (built once per
+                    corpus, see recommender.index), else from an index built here over
+                    saved + background + candidates
+        E         = sentence embeddings from ``embeddings`` (papers without one: no row)
         negatives = background minus saved, else the candidates (arxiv-sanity style)
-        base      = saved papers?    logit = logistic regression saved-vs-negatives on
-                                     TF-IDF (+ disliked papers as explicit negatives);
-                                     with LSA, averaged (as z-scores) with a second
-                                     logistic regression on the LSA rows;
-                                     score = sigmoid(logit)
-                                     (``model="lrpos+fisher"``: the TF-IDF model on the
-                                     saved papers' terms only, and Fisher's discriminant
-                                     in LSA space instead of the second regression)
+        base      = saved papers?    words   = logistic regression saved-vs-negatives on
+                                               X (+ disliked papers as explicit negatives)
+                                     meaning = the same on E (C=1), for the papers that
+                                               have an embedding
+                                     logit   = mean of the views' logits that scored the
+                                               paper; score = sigmoid(logit)
                     keywords only?   cosine to the keyword query
                     neither?         0 for everyone ("no saved papers or keywords yet")
         keyword   score += keyword_boost * (1 - score), per keyword found (whole words)
         author    score = max(score, followed_score) if by a followed author
         muted     score *= muted_factor if a muted term or category applies (applied last:
                   an explicit "not this" outranks every other hint)
-        order     by score, then the model's raw decision value, then id
+        order     by score, then the fused logit, then id
         diversity optional (``diversity`` > 0): the first ``diversity_top`` are re-ordered
                   by maximal marginal relevance, so near-duplicates do not fill a digest;
                   off by default (then the order is by score, as above)
 
-    ``explain`` limits the reasons read off the model (its top terms and the closest saved
-    paper) to the first ``explain`` papers (None: all); the others' reasons give the
-    hints only (keyword, author, muted), else say they were not explained. A digest shows
-    a dozen papers: explaining a thousand costs a tenth of a ranking with a stored index.
+    Reasons are read off both views: the saved paper that pulled the paper up most in
+    the meaning view ("close to your saved ..."; by TF-IDF cosine when there are no
+    embeddings), and the terms with the largest positive weight in the words view.
+    ``explain`` limits them to the first ``explain`` papers (None: all); the others'
+    reasons give the hints only (keyword, author, muted), else say they were not
+    explained. A digest shows a dozen papers: explaining a thousand costs more than the
+    ranking.
 
     ``background`` is a sample of other recent papers; it only serves as negatives and to
-    fit the vocabulary, and is never returned. ``recency_half_life_days`` (off by default:
-    it did not help on the benchmarks) weighs each saved paper by its age relative to the
-    newest candidate.
+    fit the vocabulary, and is never returned.
     """
     for name, value in (
         ("keyword_boost", keyword_boost),
@@ -116,10 +114,6 @@ def rank(
         raise ValueError(f"explain must be None or >= 0, got {explain!r}")
     if not C > 0:  # also rejects NaN
         raise ValueError(f"C must be positive, got {C!r}")
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
-    if recency_half_life_days is not None and not recency_half_life_days > 0:
-        raise ValueError(f"recency_half_life_days must be positive, got {recency_half_life_days!r}")
 
     saved = _unique(profile.saved, set())
     saved_ids = {p.id for p in saved}
@@ -133,9 +127,9 @@ def rank(
         # One feature space for everything, fitted once over distinct papers. One id is
         # one paper (design.md: canonical ids), so the first text seen for an id is used.
         index = Index.build(_unique([*saved, *negatives, *disliked, *cands], set()))
-    X_saved, D_saved = index.features(saved)
-    X_neg, D_neg = index.features(negatives)
-    X_cand, D_cand = index.features(cands)
+    X_saved = index.features(saved)
+    X_neg = index.features(negatives)
+    X_cand = index.features(cands)
     # The rendered text only serves keyword and muted-term matching; rendering LaTeX is
     # most of a ranking's cost when the candidates are not yet in normalise()'s cache.
     matching = bool(profile.keywords or profile.muted)
@@ -146,36 +140,20 @@ def rank(
     n = len(cands)
     fallback = NO_EVIDENCE
     scores: LinearScores | None
-    raw_model: np.ndarray | None = None
+    pull: Pull | None = None  # the meaning view, for the reasons
     if saved and X_saved.nnz > 0 and X_neg.shape[0] > 0:
-        weights = _recency_weights(saved, cands, recency_half_life_days)
         # One BLAS thread: the fits are chains of small vector operations, where OpenBLAS's
         # threads only add synchronisation (5-10x slower on a busy 2-core machine;
         # benchmarks/RESULTS.md). A daily run parallelises over users, not inside one.
         with _blas().limit(limits=1, user_api="blas"):
-            X_bad, D_bad = index.features(disliked) if disliked else (None, None)
-            lrpos = model == "lrpos+fisher"
-            scores = logistic_scores(
-                X_saved,
-                X_neg,
-                X_cand,
-                C=C,
-                positive_weights=weights,
-                disliked=X_bad,
-                saved_terms_only=lrpos,
-            )
-            if D_cand.shape[1] > 0 and n > 1:
-                if lrpos:
-                    dense = discriminant_scores(
-                        D_saved, D_neg, D_cand, index.precision, positive_weights=weights
-                    )
-                else:
-                    dense = dense_logistic_scores(
-                        D_saved, D_neg, D_cand, positive_weights=weights, disliked=D_bad
-                    )
-                raw_model = combine(scores.raw, [dense])
+            X_bad = index.features(disliked) if disliked else None
+            scores = logistic_scores(X_saved, X_neg, X_cand, C=C, disliked=X_bad)
+            meaning = _meaning_view(saved, negatives, disliked, cands, embeddings)
+            if meaning is not None:
+                pull = meaning
+                raw_fused = fuse([(scores.raw, np.ones(n, dtype=bool)), (pull.raw, pull.has)])
                 scores = LinearScores(
-                    raw=raw_model, score=squash(raw_model), weights=scores.weights
+                    raw=raw_fused, score=squash(raw_fused), weights=scores.weights
                 )
     elif saved and X_saved.shape[1] > 0:
         scores = centroid_scores(X_saved, X_cand)
@@ -213,7 +191,7 @@ def rank(
     order = sorted(range(n), key=lambda i: (-final[i], -float(raw[i]), cands[i].id))
     if diversity > 0 and n > 1:
         order = mmr_order(order, [float(final[i]) for i in order], X_cand, diversity, diversity_top)
-    # The terms behind a score are read off the model for the papers a person will see.
+    # The evidence behind a score is read off the models for the papers a person will see.
     explained = order if explain is None else order[:explain]
     terms: dict[int, tuple[str, ...]] = {}
     closest = np.full(n, -1, dtype=np.int64)
@@ -226,6 +204,11 @@ def rank(
             terms[i] = t
         if saved:
             closest[rows] = closest_saved(X_shown, X_saved)[0]
+        if pull is not None:
+            # Where the meaning view scored the paper, it names the saved paper: the one
+            # that pulled it up most, and none when the view voted against it.
+            scored = pull.has[rows]
+            closest[rows[scored]] = pull.strongest(rows[scored])
     shown = set(explained)
     ranked: list[Ranked] = []
     for i in order:
@@ -251,6 +234,71 @@ def rank(
     return ranked
 
 
+@dataclass(frozen=True, slots=True)
+class Pull:
+    """The meaning view's verdict on the candidates, and what its reasons are read from.
+
+    ``raw`` is its logit per candidate (valid where ``has``), ``weights`` each saved
+    paper's coefficient (model.DenseScores.saved_pull), ``sims`` the saved x candidate
+    cosines and ``positions`` the saved papers' positions in the ranked profile.
+    """
+
+    raw: FloatArray
+    has: npt.NDArray[np.bool_]
+    weights: FloatArray
+    sims: npt.NDArray[np.float32]
+    positions: npt.NDArray[np.int64]
+
+    def strongest(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Per candidate row, the saved paper adding most to its logit, else -1.
+
+        Saved paper i adds ``weights[i] * sims[i, row]``. A candidate the view scored
+        below "on the fence" (logit <= 0) was not pulled up by anything: no saved paper
+        is named for it, whatever the cosines.
+        """
+        if len(rows) == 0:
+            return np.zeros(0, dtype=np.int64)
+        contrib = self.weights[:, None] * self.sims[:, rows]
+        best = contrib.argmax(axis=0)
+        out: npt.NDArray[np.int64] = self.positions[best].copy()
+        out[(contrib[best, np.arange(len(rows))] <= 0) | (self.raw[rows] <= 0)] = -1
+        return out
+
+
+def _meaning_view(
+    saved: Sequence[Paper],
+    negatives: Sequence[Paper],
+    disliked: Sequence[Paper],
+    cands: Sequence[Paper],
+    embeddings: Embeddings | None,
+) -> Pull | None:
+    """The embedding model's logits, which candidates it scored, and its reason data.
+
+    Trained on the saved papers and negatives that have an embedding; None when there
+    are no embeddings, no saved paper has one, or fewer than two negatives do.
+    """
+    if embeddings is None or not len(embeddings):
+        return None
+    E_saved, has_saved = embeddings.rows(saved)
+    E_neg, has_neg = embeddings.rows(negatives)
+    E_cand, has_cand = embeddings.rows(cands)
+    if not has_saved.any() or int(has_neg.sum()) < 2 or not has_cand.any():
+        return None
+    pos = E_saved[has_saved]
+    bad = None
+    if disliked:
+        E_bad, has_bad = embeddings.rows(disliked)
+        bad = E_bad[has_bad]
+    result = embedding_scores(pos, E_neg if has_neg.all() else E_neg[has_neg], E_cand, disliked=bad)
+    return Pull(
+        raw=result.raw,
+        has=has_cand,
+        weights=result.saved_pull,
+        sims=pos @ E_cand.T,
+        positions=np.flatnonzero(has_saved).astype(np.int64),
+    )
+
+
 _controller: list[ThreadpoolController] = []
 
 
@@ -259,26 +307,6 @@ def _blas() -> ThreadpoolController:
     if not _controller:
         _controller.append(ThreadpoolController())
     return _controller[0]
-
-
-def _recency_weights(
-    saved: Sequence[Paper], cands: Sequence[Paper], half_life_days: float | None
-) -> np.ndarray | None:
-    """Per saved paper ``0.5 ** (age / half_life)``, rescaled to mean 1 (None when off).
-
-    Age is counted from the newest candidate's announcement; undated papers count as new.
-    """
-    if half_life_days is None:
-        return None
-    dates = [c.announced for c in cands if c.announced is not None]
-    if not dates:
-        return None
-    now = max(dates)
-    ages = np.array(
-        [max((now - p.announced).days, 0) if p.announced else 0 for p in saved], dtype=np.float64
-    )
-    w = np.power(0.5, ages / half_life_days)
-    return np.asarray(w * (len(w) / w.sum()), dtype=np.float64)
 
 
 MMR_POOL = 3  # MMR picks the top N out of the best 3N: room to replace near-duplicates

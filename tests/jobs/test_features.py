@@ -64,7 +64,6 @@ def test_refresh_builds_an_index_of_every_stored_paper(
         index, header = read_index(config.index)
         assert header == info and header.format == FORMAT
         assert set(index.ids) == {p.id for p in storage.recent_papers(10_000)}
-        assert index.dense.shape[1] > 0  # enough papers for LSA
         assert read_info(config.index) == info
 
 

@@ -122,7 +122,7 @@ def test_a_users_diversity_setting_reaches_the_digest(tmp_path: Path) -> None:
     assert [p.paper.id for p in a.picked] != [p.paper.id for p in b.picked]
 
     def redundancy(picked: tuple[recommender.Ranked, ...]) -> float:
-        X, _ = index.features([r.paper for r in picked])
+        X = index.features([r.paper for r in picked])
         sims = (X @ X.T).toarray()
         n = len(picked)
         return float(sims.sum() - sims.trace()) / (n * (n - 1))

@@ -1,0 +1,132 @@
+"""The second view: logistic regression on sentence embeddings, fused with the words view.
+
+The vectors here are made up (a direction per topic plus noise), so each test controls
+exactly what "close in meaning" is; the shipped encoder has its own tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from recommender import Embeddings, Paper, Profile, rank
+from recommender.model import _balanced_weights, embedding_scores, fuse
+from tests.recommender.corpus import ALL, ASTRO, BANDIT, NLP, PROT, SEC
+
+DIM = 384
+
+
+def topic_vectors(papers: list[Paper], seed: int = 0) -> Embeddings:
+    """One random direction per topic (the id's prefix), each paper near its topic's."""
+    rng = np.random.default_rng(seed)
+    topics: dict[str, np.ndarray] = {}
+    rows = []
+    for p in papers:
+        topic = p.id.split("-")[0]
+        if topic not in topics:
+            topics[topic] = rng.normal(size=DIM)
+        rows.append(topics[topic] + 0.6 * rng.normal(size=DIM))
+    return Embeddings.from_arrays([p.id for p in papers], np.vstack(rows))
+
+
+def ids(ranked: list) -> list[str]:  # type: ignore[type-arg]
+    return [r.paper.id for r in ranked]
+
+
+def test_saved_pull_is_each_saved_papers_share_of_the_weights() -> None:
+    """w = C * sum_i s_i (y_i - p_i) x_i: the pull is what a reason may cite."""
+    rng = np.random.default_rng(1)
+    pos = rng.normal(size=(6, 16)) + 1.0
+    neg = rng.normal(size=(40, 16))
+    cands = rng.normal(size=(5, 16))
+    scores = embedding_scores(pos, neg, cands, C=1.0)
+    X = np.vstack([pos, neg])
+    y, s = _balanced_weights(6, 40, 0)
+    exact = LogisticRegression(C=1.0, max_iter=10_000, tol=1e-10).fit(X, y, sample_weight=s)
+    alpha = 1.0 * s * (y - exact.predict_proba(X)[:, 1])
+    assert np.allclose(alpha @ X, exact.coef_[0], atol=1e-5)  # the representer identity
+    # The ranker's fit stops at sklearn's default tolerance: the same up to that.
+    assert np.allclose(scores.saved_pull, alpha[:6], rtol=0.05, atol=1e-3)
+    assert np.allclose(scores.raw, exact.decision_function(cands), atol=0.05)
+    assert np.all(scores.saved_pull > 0)
+
+
+def test_fuse_averages_the_views_that_scored_each_candidate() -> None:
+    words = np.array([2.0, -1.0, 0.5])
+    meaning = np.array([4.0, 0.0, 123.0])
+    has = np.array([True, True, False])
+    fused = fuse([(words, np.ones(3, dtype=bool)), (meaning, has)])
+    assert fused.tolist() == [3.0, -0.5, 0.5]  # the third has no embedding: words alone
+
+
+def test_a_paper_close_in_meaning_ranks_up_and_its_reason_names_the_saved_paper() -> None:
+    vectors = topic_vectors(ALL)
+    # A paper about proteins in words, but whose vector sits in the NLP topic: only the
+    # meaning view can find it.
+    odd = Paper(id="odd", title=PROT[5].title, abstract=PROT[5].abstract)
+    vectors = vectors.merged(Embeddings.from_arrays(["odd"], vectors.matrix[[1]]))
+    profile = Profile(saved=tuple(NLP[:4]))
+    cands = [odd, *PROT, *ASTRO, *NLP[4:]]
+    words_only = ids(rank(profile, cands, ALL))
+    both = rank(profile, cands, ALL, embeddings=vectors)
+    assert ids(both).index("odd") < words_only.index("odd")
+    top = both[0]
+    assert top.paper.id.startswith("nlp")
+    assert "close to your saved" in top.why
+    assert top.closest and top.closest[0] in {p.id for p in NLP[:4]}
+
+
+def test_papers_without_an_embedding_are_still_ranked_on_the_same_scale() -> None:
+    vectors = topic_vectors([p for p in ALL if p.id not in ("nlp-05", "astro-02")])
+    profile = Profile(saved=tuple(NLP[:3]))
+    ranked = rank(profile, ALL, ALL, embeddings=vectors)
+    assert sorted(ids(ranked)) == sorted(p.id for p in ALL if p not in NLP[:3])
+    words_only = {r.paper.id: r.score for r in rank(profile, ALL, ALL)}
+    fused = {r.paper.id: r for r in ranked}
+    for pid in ("nlp-05", "astro-02"):  # no vector: exactly the words view's score
+        assert fused[pid].score == pytest.approx(words_only[pid], abs=1e-12)
+    assert fused["nlp-04"].score != pytest.approx(words_only["nlp-04"])
+    assert all(0.0 <= r.score <= 1.0 for r in ranked)
+
+
+def test_the_meaning_view_names_no_saved_paper_for_papers_it_voted_against() -> None:
+    vectors = topic_vectors(ALL)
+    ranked = rank(Profile(saved=tuple(NLP[:3])), ALL, ALL, embeddings=vectors)
+    for r in ranked:
+        if r.paper.id.startswith(("astro", "prot")):
+            assert "close to your saved" not in r.why, r
+
+
+def test_no_embedding_at_all_is_the_words_view_alone() -> None:
+    profile = Profile(saved=tuple(BANDIT[:3]))
+    plain = rank(profile, ALL, ALL)
+    assert rank(profile, ALL, ALL, embeddings=Embeddings.from_mapping({}, DIM)) == plain
+    only_candidates = topic_vectors([*PROT, *ASTRO])  # no saved paper has a vector
+    assert rank(profile, ALL, ALL, embeddings=only_candidates) == plain
+
+
+def test_disliked_papers_push_down_their_neighbours_in_meaning() -> None:
+    vectors = topic_vectors(ALL)
+    saved = (*NLP[:2], *BANDIT[:2])
+    plain = ids(rank(Profile(saved=saved), ALL, ALL, embeddings=vectors))
+    disliked = ids(
+        rank(Profile(saved=saved, disliked=tuple(BANDIT[2:4])), ALL, ALL, embeddings=vectors)
+    )
+
+    def mean_bandit(order: list[str]) -> float:
+        return sum(order.index(p.id) for p in BANDIT[4:]) / len(BANDIT[4:])
+
+    assert mean_bandit(disliked) > mean_bandit(plain)
+
+
+def test_embeddings_lookup() -> None:
+    e = Embeddings.from_arrays(["a", "b"], [[3.0, 4.0], [0.0, 0.0]])
+    assert np.allclose(e.matrix[0], [0.6, 0.8])  # unit length
+    rows, has = e.rows([Paper(id="b", title=""), Paper(id="x", title="")])
+    assert has.tolist() == [True, False] and not rows[1].any()
+    more = e.merged(Embeddings.from_arrays(["b", "c"], [[1.0, 0.0], [0.0, 1.0]]))
+    assert len(more) == 3 and np.allclose(more.rows([Paper(id="b", title="")])[0], [[1, 0]])
+    with pytest.raises(ValueError):
+        Embeddings.from_arrays(["a"], [[1.0], [2.0]])
+    assert "sec-00" not in e and len(SEC) > 0
