@@ -112,6 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--opt", action="append", default=[], help="rank() option key=value")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--save-tasks", type=Path, help="write per-task nDCG@10 (JSON) here")
+    parser.add_argument(
+        "--compare", type=Path, help="a --save-tasks file: bootstrap CI of the change against it"
+    )
     args = parser.parse_args(argv)
 
     papers = load_listings(args.listings)
@@ -129,6 +133,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         paperboy_options=parse_options(args.opt),
         baselines=not args.no_baselines,
     )
+    per_task = {
+        method: {g: [row[0] for row in rows] for g, rows in report.per_task.items()}
+        for method, report in reports.items()
+    }
+    if args.save_tasks is not None:
+        args.save_tasks.write_text(json.dumps(per_task), encoding="utf-8")
     if args.json:
         print(json.dumps(reports_json(reports), indent=2))
     else:
@@ -139,7 +149,52 @@ def main(argv: Sequence[str] | None = None) -> int:
             ratio = reports["paperboy"].macro()[0] / max(reports["arxiv-sanity"].macro()[0], 1e-9)
             below = [g for g in ours if ours[g][0] < theirs[g][0]]
             print(f"paperboy / arxiv-sanity macro nDCG@10: {ratio:.2f}x; lists below: {below}")
+        if args.compare is not None:
+            before = json.loads(args.compare.read_text(encoding="utf-8"))
+            before = before.get("paperboy", before)
+            print(bootstrap_change(before, per_task["paperboy"]))
     return 0
+
+
+def bootstrap_change(
+    before: dict[str, list[float]],
+    after: dict[str, list[float]],
+    *,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> str:
+    """Paired bootstrap of the macro nDCG@10 change (after - before) over user-weeks.
+
+    Weeks are resampled within each list (every list keeps its weight in the macro), the
+    same weeks for both sides: a 95% interval that excludes 0 is a change the weeks'
+    sampling alone does not explain.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    groups = sorted(set(before) & set(after))
+    diffs = {g: np.asarray(after[g]) - np.asarray(before[g]) for g in groups}
+    for g in groups:
+        if len(before[g]) != len(after[g]):
+            raise ValueError(f"{g}: {len(before[g])} tasks before, {len(after[g])} after")
+    draws = np.zeros(resamples)
+    for g in groups:
+        d = diffs[g]
+        picks = rng.integers(0, len(d), size=(resamples, len(d)))
+        draws += d[picks].mean(axis=1) / len(groups)
+    low, high = np.percentile(draws, [2.5, 97.5])
+    macro_before = float(np.mean([np.mean(before[g]) for g in groups]))
+    macro_after = float(np.mean([np.mean(after[g]) for g in groups]))
+    lines = [
+        f"macro nDCG@10 {macro_before:.3f} -> {macro_after:.3f}: change "
+        f"{macro_after - macro_before:+.3f} (95% CI {low:+.3f} .. {high:+.3f}, "
+        f"{resamples} paired resamples of weeks within lists)",
+        f"{'list':22s} {'weeks':>5s} {'before':>7s} {'after':>7s} {'change':>7s}",
+    ]
+    for g in groups:
+        b, a = float(np.mean(before[g])), float(np.mean(after[g]))
+        lines.append(f"{g:22s} {len(diffs[g]):5d} {b:7.3f} {a:7.3f} {a - b:+7.3f}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

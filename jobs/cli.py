@@ -449,7 +449,10 @@ def _rank_files(saved: Path, candidates: Path, background: Path | None) -> list[
     profile = recommender.Profile(saved=tuple(mine))
     pool = read_jsonl(candidates)
     negatives = read_jsonl(background) if background else pool
-    return recommender.rank(profile, pool, negatives)
+    from jobs.embedding_cache import cached_embeddings
+
+    vectors = cached_embeddings([*profile.saved, *pool, *negatives])
+    return recommender.rank(profile, pool, negatives, embeddings=vectors)
 
 
 def _rank_user(ctx: click.Context, name: str, since: date | None) -> list[recommender.Ranked]:

@@ -1,0 +1,122 @@
+"""Sentence embeddings of papers that are not in a database: one-off rankings of files.
+
+``paperboy rank --saved F --candidates C`` ranks papers read from files. Encoding costs
+about 50 ms a paper, so the vectors are kept in a small SQLite file keyed by the model
+and a hash of the exact text encoded: ranking the same files again, or tomorrow's file
+against the same saved papers, encodes only what is new.
+
+    vectors = cached_embeddings(papers)            # recommender.Embeddings, by paper id
+
+The cache lives in ``$PAPERBOY_CACHE`` (a file), else
+``$XDG_CACHE_HOME/paperboy/embeddings.sqlite`` (``~/.cache`` by default). A cache that
+cannot be opened or written is not an error: the vectors are computed all the same, and
+a warning says why they were not kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+import recommender
+
+__all__ = ["cache_path", "cached_embeddings", "text_hash"]
+
+log = logging.getLogger(__name__)
+
+Encode = Callable[[Sequence[str]], npt.NDArray[np.float32]]
+
+
+def cache_path() -> Path:
+    """Where one-off embeddings are kept (see the module's docstring)."""
+    explicit = os.environ.get("PAPERBOY_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "paperboy" / "embeddings.sqlite"
+
+
+def text_hash(text: str) -> str:
+    """The key of one encoded text (sha256 of its UTF-8 bytes, hex)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30)
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS vectors ("
+        " model TEXT NOT NULL, hash TEXT NOT NULL, vector BLOB NOT NULL,"
+        " PRIMARY KEY (model, hash))"
+    )
+    return conn
+
+
+def _lookup(path: Path, model: str, hashes: list[str]) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    with closing(_open(path)) as conn:
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT hash, vector FROM vectors WHERE model = ? AND hash IN ({marks})",
+                [model, *chunk],
+            )
+            found.update((h, bytes(v)) for h, v in rows)
+    return found
+
+
+def _store(path: Path, model: str, rows: list[tuple[str, bytes]]) -> None:
+    with closing(_open(path)) as conn, conn:
+        conn.executemany(
+            "INSERT OR REPLACE INTO vectors (model, hash, vector) VALUES (?, ?, ?)",
+            [(model, h, v) for h, v in rows],
+        )
+
+
+def cached_embeddings(
+    papers: Sequence[recommender.Paper],
+    *,
+    path: Path | None = None,
+    encode: Encode | None = None,
+    model_id: str | None = None,
+) -> recommender.Embeddings:
+    """The papers' embeddings by id, from the cache where it has them, else encoded now.
+
+    ``encode`` and ``model_id`` default to the shipped encoder (tests pass their own).
+    """
+    from recommender.encoder import DIM, MODEL_ID, encoder_text, load_encoder
+
+    model = model_id or MODEL_ID
+    unique = {p.id: p for p in papers}
+    texts = {pid: encoder_text(p.title, p.abstract) for pid, p in unique.items()}
+    hashes = {pid: text_hash(t) for pid, t in texts.items()}
+    where = path or cache_path()
+    try:
+        known = _lookup(where, model, sorted(set(hashes.values())))
+    except (OSError, sqlite3.Error) as e:
+        log.warning("embedding cache %s unusable (%s): encoding every paper", where, e)
+        known = {}
+    todo = sorted({h: pid for pid, h in hashes.items() if h not in known}.items())
+    if todo:
+        run = encode or load_encoder().encode
+        fresh = np.asarray(run([texts[pid] for _, pid in todo]), dtype=np.float32)
+        rows = [(h, fresh[i].tobytes()) for i, (h, _) in enumerate(todo)]
+        known.update(rows)
+        try:
+            _store(where, model, rows)
+        except (OSError, sqlite3.Error) as e:
+            log.warning("embedding cache %s not written (%s)", where, e)
+    ids = list(unique)
+    if not ids:
+        return recommender.Embeddings.from_mapping({}, DIM)
+    matrix = np.vstack([np.frombuffer(known[hashes[pid]], dtype=np.float32) for pid in ids])
+    return recommender.Embeddings.from_arrays(ids, matrix)
