@@ -30,9 +30,9 @@ import sklearn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from jobs.errors import StorageError
-from jobs.evaluate import load_listings, load_lists, run_replay, summary
+from jobs.evaluate import load_embeddings, load_listings, load_lists, run_replay, summary
 from jobs.features import FORMAT, IndexInfo, read_index, write_index
-from recommender import Embeddings, Index, Paper
+from recommender import Index
 from recommender.evaluation import reports_json
 
 
@@ -72,30 +72,8 @@ def cached_index(papers: Sequence[Any], path: Path | None) -> Index:
     return index
 
 
-def load_embeddings(papers: Sequence[Paper], path: Path | None) -> Embeddings:
-    """The papers' sentence embeddings: from ``path`` (.npz: ``ids``, ``emb``) or encoded now.
-
-    Encoding 75k listings takes about an hour on 2 cores: encode them once with
-    ``benchmarks/embed_cache.py`` and pass the file. Papers the file lacks are reported
-    and ranked by the words view alone, as a digest does with papers not yet encoded.
-    """
-    import numpy as np
-
-    if path is not None:
-        with np.load(path) as data:
-            vectors = Embeddings.from_arrays([str(i) for i in data["ids"]], data["emb"])
-        missing = sum(1 for p in papers if p.id not in vectors)
-        if missing:
-            print(f"{path}: no embedding for {missing} of {len(papers)} papers", file=sys.stderr)
-        return vectors
-    from recommender.encoder import encoder_text, load_encoder
-
-    t0 = time.perf_counter()
-    unique = {p.id: p for p in papers}
-    texts = [encoder_text(p.title, p.abstract) for p in unique.values()]
-    matrix = load_encoder().encode(texts)
-    print(f"encoded {len(texts)} papers in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    return Embeddings.from_arrays(list(unique), matrix)
+def log(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     papers = load_listings(args.listings)
     lists = load_lists(args.lists, [n for n in args.only.split(",") if n])
     index = cached_index(papers, args.index_cache)
-    embeddings = None if args.no_embeddings else load_embeddings(papers, args.embeddings)
+    embeddings = None if args.no_embeddings else load_embeddings(papers, args.embeddings, log)
     reports = run_replay(
         papers,
         lists,
@@ -129,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_weeks=args.max_weeks,
         index=index,
         embeddings=embeddings,
-        progress=lambda m: print(m, file=sys.stderr),
+        progress=log,
         paperboy_options=parse_options(args.opt),
         baselines=not args.no_baselines,
     )

@@ -33,10 +33,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.replay import load_embeddings, parse_options
-from jobs.evaluate import load_seed_corpus, run_seed, summary
+from benchmarks.replay import parse_options
+from jobs.evaluate import load_embeddings, load_seed_corpus, run_seed, summary
 from recommender import Index
 from recommender.evaluation import Report, reports_json
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lists = {n: v for n, v in lists.items() if n in only}
     options = parse_options(args.opt)
     index = None if args.one_off else Index.build(papers)
-    embeddings = None if args.no_embeddings else load_embeddings(papers, args.embeddings)
+    embeddings = None if args.no_embeddings else load_embeddings(papers, args.embeddings, log)
     per_seed: list[dict[str, Report]] = []
     for seed in parse_seeds(args.seeds):
         reports = run_seed(

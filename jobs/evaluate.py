@@ -33,6 +33,7 @@ from recommender.evaluation import (
 
 __all__ = [
     "eval_command",
+    "load_embeddings",
     "load_listings",
     "load_lists",
     "load_seed_corpus",
@@ -103,6 +104,34 @@ def load_lists(path: Path, only: Iterable[str] = ()) -> dict[str, list[str]]:
     if unknown:
         raise click.BadParameter(f"{path}: no list named {', '.join(unknown)}")
     return {name: ids for name, ids in lists.items() if not wanted or name in wanted}
+
+
+def load_embeddings(
+    papers: Sequence[Paper], path: Path | None, progress: Progress = _quiet
+) -> Embeddings:
+    """The papers' sentence embeddings: from ``path`` (.npz: ``ids``, ``emb``) or encoded.
+
+    Without a file the shipped encoder computes them, through the one-off cache
+    (jobs.embedding_cache): the first replay over 75k listings encodes for about an hour
+    on 2 cores, later runs read the cache. Papers a file lacks are reported and ranked by
+    the words view alone, as a digest does with papers not yet encoded.
+    """
+    if path is not None:
+        import numpy as np
+
+        try:
+            with np.load(path) as data:
+                vectors = Embeddings.from_arrays([str(i) for i in data["ids"]], data["emb"])
+        except (OSError, ValueError, KeyError) as e:
+            raise click.BadParameter(f"{path}: not an embeddings file with ids, emb ({e})") from e
+        missing = sum(1 for p in papers if p.id not in vectors)
+        if missing:
+            progress(f"{path}: no embedding for {missing} of {len(papers)} papers")
+        return vectors
+    from jobs.embedding_cache import cached_embeddings
+
+    progress(f"encoding {len(papers)} papers (cached after the first run)")
+    return cached_embeddings(papers)
 
 
 def _run(
@@ -215,6 +244,12 @@ def summary(kind: str, reports: dict[str, Report]) -> str:
     "--max-weeks", type=click.IntRange(min=1), help="Replay only each list's first N weeks."
 )
 @click.option(
+    "--embeddings",
+    "embeddings_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Papers' sentence embeddings (.npz with ids, emb); default: encoded and cached.",
+)
+@click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def eval_command(
@@ -223,6 +258,7 @@ def eval_command(
     lists_path: Path | None,
     benchmark: str,
     max_weeks: int | None,
+    embeddings_path: Path | None,
     fmt: str,
 ) -> None:
     """Measure ranking quality offline, beside arxiv-sanity-lite and a TF-IDF centroid.
@@ -252,11 +288,17 @@ def eval_command(
     results: dict[str, dict[str, Report]] = {}
     if want_seed and seed_corpus is not None:
         papers, lists = load_seed_corpus(seed_corpus)
-        results["seed"] = run_seed(papers, lists, progress=progress)
+        vectors = load_embeddings(papers, embeddings_path, progress)
+        results["seed"] = run_seed(papers, lists, embeddings=vectors, progress=progress)
     if want_replay and listings is not None and lists_path is not None:
         users = load_lists(lists_path)
+        listed = load_listings(listings)
         results["replay"] = run_replay(
-            load_listings(listings), users, max_weeks=max_weeks, progress=progress
+            listed,
+            users,
+            max_weeks=max_weeks,
+            embeddings=load_embeddings(listed, embeddings_path, progress),
+            progress=progress,
         )
     if fmt == "json":
         click.echo(json.dumps({k: reports_json(v) for k, v in results.items()}, indent=2))
