@@ -241,7 +241,7 @@ def _digest_row(d: Any) -> dict[str, Any]:
 @click.option(
     "--source",
     metavar="NAME",
-    help="Only this source: arxiv, huggingface or a [[sources.feeds]] name. With "
+    help="Only this source: arxiv, huggingface, zotero or a [[sources.feeds]] name. With "
     "--from-file: whose response the file is.",
 )
 @click.option(
@@ -290,14 +290,16 @@ def fetch(
         fetch_arxiv,
         fetch_feed,
         fetch_huggingface,
+        fetch_zotero,
         ingest_file,
     )
     from jobs.http import HttpClient
 
     config = _config(ctx)
     feeds = {f.name: f for f in config.feeds}
-    if source is not None and source not in ("arxiv", HF_SOURCE, *feeds):
-        known = ", ".join(["arxiv", HF_SOURCE, *feeds])
+    zotero = ["zotero"] if any(u.zotero for u in config.users) else []
+    if source is not None and source not in ("arxiv", HF_SOURCE, *feeds, *zotero):
+        known = ", ".join(["arxiv", HF_SOURCE, *feeds, *zotero])
         raise click.UsageError(f"--source {source!r}: no such source (known: {known})")
     if backfill_days is not None and (files or source not in (None, "arxiv")):
         raise click.UsageError("--backfill fetches arXiv from the network; not with --from-file")
@@ -325,6 +327,8 @@ def fetch(
                 elif source == HF_SOURCE:
                     one = fetch_huggingface(config, storage, client)
                     reports = [one] if one else []
+                elif source == "zotero" and source not in feeds:
+                    reports = fetch_zotero(config, storage, client)
                 elif source is not None:
                     reports = [fetch_feed(feeds[source], storage, client)]
                 else:
@@ -359,6 +363,8 @@ def fetch(
                 click.echo(f"{r.name}: FAILED: {r.error}")
             elif r.status == "unchanged":
                 click.echo(f"{r.name}: unchanged since the last fetch")
+            elif r.status == "deferred":
+                click.echo(f"{r.name}: not synced: {r.error}")
             else:
                 skipped = ", ".join(f"{n} {k}" for k, n in sorted(r.skipped.items()))
                 click.echo(
@@ -458,10 +464,11 @@ def _rank_user(ctx: click.Context, name: str, since: date | None) -> list[recomm
     config = _config(ctx)
     user = config.user(name)
     with _storage(config) as storage:
+        mine = {*user.saved, *storage.zotero_paper_ids(user.name)}
         pool = [
             p
             for p in storage.listed_papers(since=since)
-            if p.id not in user.saved and in_categories(p, user.categories)
+            if p.id not in mine and in_categories(p, user.categories)
         ]
         return rank_for(config, storage, user, pool) if pool else []
 
@@ -664,6 +671,7 @@ def status(ctx: click.Context, fmt: str) -> None:
                     "due_now": is_due(user, state.last_digest_at, now),
                     "pending": len(pending),
                     "failed": len(failed),
+                    **_zotero_row(storage, user),
                 }
             )
         papers = storage.count_papers()
@@ -706,10 +714,37 @@ def status(ctx: click.Context, fmt: str) -> None:
                 + (f", {u['pending']} pending" if u["pending"] else "")
                 + (f", {u['failed']} FAILED" if u["failed"] else "")
             )
+            z = u.get("zotero")
+            if z:
+                state = f"FAILING: {z['error']}" if z["error"] else f"{z['items']} papers"
+                click.echo(
+                    f"    zotero {z['library']}: last sync {_when(z['last_sync'])} "
+                    f"(version {z['version'] if z['version'] is not None else '-'}), {state}"
+                )
 
     _emit(fmt, rows, text)
     if any(s["error"] for s in source_rows) or any(u["pending"] or u["failed"] for u in user_rows):
         sys.exit(1)
+    if any(u.get("zotero") and u["zotero"]["error"] for u in user_rows):
+        sys.exit(1)
+
+
+def _zotero_row(storage: Storage, user: Any) -> dict[str, Any]:
+    """A user's Zotero sync for `paperboy status`: {} when they follow no library."""
+    if user.zotero is None:
+        return {}
+    state = storage.zotero_state(user.name)
+    return {
+        "zotero": {
+            "library": user.zotero.library,
+            "last_sync": state.last_success_at if state else None,
+            "last_attempt": state.last_attempt_at if state else None,
+            "version": state.version if state else None,
+            "items": len(storage.zotero_paper_ids(user.name)),
+            "error": state.last_error if state else None,
+            "retry_after": state.retry_after if state else None,
+        }
+    }
 
 
 def _when(value: object) -> str:

@@ -92,6 +92,32 @@ class ArxivSourceConfig:
         return self.base_url + "+".join(self.categories)
 
 
+ZOTERO_API = "https://api.zotero.org"
+_ZOTERO_LIBRARY_RE = re.compile(r"^(users|groups)/\d+$")
+
+
+@dataclass(frozen=True, slots=True)
+class ZoteroConfig:
+    """[users.zotero]: a Zotero library followed live (jobs.zotero)."""
+
+    library: str  # "users/123456" or "groups/987"
+    api_key_env: str | None = None  # the variable holding the key; None: a public library
+    collections: tuple[str, ...] = ()  # collection names; empty: the whole library
+    exclude_tags: tuple[str, ...] = ()
+    url: str = ZOTERO_API
+
+    def api_key(self) -> str | None:
+        """The key, read from the environment at the moment of use (never from the file)."""
+        if not self.api_key_env:
+            return None
+        value = os.environ.get(self.api_key_env)
+        if not value:
+            raise ConfigError(
+                f"[users.zotero] api_key_env names ${self.api_key_env}, which is not set"
+            )
+        return value
+
+
 @dataclass(frozen=True, slots=True)
 class UserConfig:
     name: str
@@ -111,6 +137,7 @@ class UserConfig:
     disliked: tuple[str, ...] = ()  # canonical ids of papers the user does not want
     send_empty: bool = False  # mail a short "nothing today" note when nothing was picked
     transport: str | None = None  # outbox | smtp | console; None: the [email] transport
+    zotero: ZoteroConfig | None = None  # [users.zotero]: a Zotero library followed live
 
     def trigger(self) -> CronTrigger:
         """The user's digest schedule as an APScheduler cron trigger in their time zone."""
@@ -394,7 +421,9 @@ _USER = (
     "disliked",
     "transport",
     "send_empty",
+    "zotero",
 )
+_ZOTERO = ("library", "api_key_env", "collections", "exclude_tags", "url")
 
 
 def load_config(path: Path | str) -> Config:
@@ -835,6 +864,55 @@ def _user(
         disliked=tuple(disliked),
         transport=transport,
         send_empty=field_("send_empty", bool, False, "true or false"),
+        zotero=_zotero(raw, index, label, problems),
+    )
+
+
+def _zotero(
+    raw: Mapping[str, Any], index: int, label: str, problems: _Problems
+) -> ZoteroConfig | None:
+    """[users.zotero] of one user: library = "users/123" or "groups/456", the key's
+    variable, optional collection names and tags to leave out."""
+    if "zotero" not in raw:
+        return None
+    where: list[str | int] = ["users", "zotero"]
+    name = f"{label} [users.zotero]"
+    table = raw["zotero"]
+    if not isinstance(table, dict):
+        problems.add(["users", index], f"{label}.zotero must be a table", "zotero")
+        return None
+    _check_keys(table, (*_ZOTERO, "api_key"), where, name, problems)
+    if "api_key" in table:
+        problems.add(
+            where,
+            f"{name}: secrets never live in config.toml; use "
+            'api_key_env = "ZOTERO_API_KEY" and set that variable',
+            "api_key",
+        )
+    library = _get(table, "library", str, "", where, name, problems, 'e.g. "users/123456"')
+    ok = True
+    if not _ZOTERO_LIBRARY_RE.match(library.strip()):
+        problems.add(
+            where,
+            f'{name}.library must be "users/<user id>" or "groups/<group id>" (the id is '
+            f"on zotero.org/settings/keys), not {library!r}",
+            "library" if "library" in table else None,
+        )
+        ok = False
+    api_key_env = _get(
+        table, "api_key_env", str, None, where, name, problems, "an environment variable name"
+    )
+    url = _get(table, "url", str, ZOTERO_API, where, name, problems, "a URL")
+    if not _check_url(url, where, name, "url", problems):
+        ok = False
+    if not ok:
+        return None
+    return ZoteroConfig(
+        library=library.strip(),
+        api_key_env=api_key_env or None,
+        collections=_str_list(table, "collections", where, name, problems),
+        exclude_tags=_str_list(table, "exclude_tags", where, name, problems),
+        url=url.rstrip("/"),
     )
 
 

@@ -452,7 +452,16 @@ def fetch_all(
         reports.append(trending)
     for feed in config.feeds:
         reports.append(fetch_feed(feed, storage, client, today=today))
+    reports.extend(fetch_zotero(config, storage, client))
     saved = [pid for user in config.users for pid in user.saved]
+    # Zotero items with an arXiv id but no abstract in Zotero: arXiv has it.
+    saved += [
+        pid
+        for user in config.users
+        if user.zotero
+        for pid in storage.zotero_paper_ids(user.name)
+        if is_arxiv_id(pid)
+    ]
     if saved:
         try:
             result, unknown = lookup_papers(storage, saved, client)
@@ -474,6 +483,32 @@ def fetch_all(
                     error=f"unknown ids: {', '.join(unknown)}" if unknown else None,
                 )
             )
+    return reports
+
+
+def fetch_zotero(
+    config: Config, storage: Storage, client: HttpClient, *, user: str | None = None
+) -> list[SourceReport]:
+    """Sync the users' Zotero libraries (jobs.zotero), as source reports ``zotero:NAME``."""
+    from jobs.zotero import source_name, sync_user
+
+    reports = []
+    for u in config.users:
+        if u.zotero is None or (user is not None and u.name != user):
+            continue
+        r = sync_user(u, storage, client)
+        reports.append(
+            SourceReport(
+                source_name(r.user),
+                r.library,
+                r.status,
+                received=r.received,
+                kept=r.total,
+                new=r.added,
+                updated=r.removed,
+                error=r.error,
+            )
+        )
     return reports
 
 
