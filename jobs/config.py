@@ -160,6 +160,23 @@ class FeedConfig:
     url: str
 
 
+OPENREVIEW_API = "https://api2.openreview.net"
+VENUE_STATUSES = ("accepted", "submitted")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenReviewConfig:
+    """One [[sources.openreview]] entry: a venue whose new papers are news (jobs.venues)."""
+
+    venue: str  # e.g. "ICLR.cc/2026/Conference"
+    status: str = "submitted"  # submitted: open submissions; accepted: the venue's papers
+    api_url: str = OPENREVIEW_API
+
+    @property
+    def name(self) -> str:
+        return f"openreview:{self.venue}"
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     path: Path
@@ -175,6 +192,7 @@ class Config:
     users: tuple[UserConfig, ...] = ()
     huggingface: HuggingFaceConfig | None = None  # None: not configured (not fetched)
     feeds: tuple[FeedConfig, ...] = ()
+    openreview: tuple[OpenReviewConfig, ...] = ()  # [[sources.openreview]]
 
     def user(self, name: str) -> UserConfig:
         """The configured user called `name`; ConfigError (with the known names) otherwise."""
@@ -397,7 +415,8 @@ _PAPERBOY = (
     "fetch_schedule",
     "fetch_timezone",
 )
-_SOURCES = ("arxiv", "huggingface", "feeds")
+_SOURCES = ("arxiv", "huggingface", "feeds", "openreview")
+_OPENREVIEW = ("venue", "status", "api_url")
 _ARXIV = ("categories", "announce_types", "base_url", "backfill_days")
 _HUGGINGFACE = ("enabled", "url")
 _FEED = ("name", "url")
@@ -565,6 +584,7 @@ def parse_config(text: str, path: Path) -> Config:
         arxiv = ArxivSourceConfig(categories, types, base_url, backfill_days)
     huggingface = _huggingface(sources, problems)
     feeds = _feeds(sources, problems)
+    openreview = _openreview(sources, problems)
 
     email = _email(_table(data, "email", [], problems), base, problems)
 
@@ -602,6 +622,7 @@ def parse_config(text: str, path: Path) -> Config:
         arxiv=arxiv,
         huggingface=huggingface,
         feeds=feeds,
+        openreview=openreview,
         email=email,
         users=tuple(users),
     )
@@ -671,6 +692,50 @@ def _feeds(sources: Mapping[str, Any], problems: _Problems) -> tuple[FeedConfig,
         if ok:
             feeds.append(FeedConfig(name=name, url=url))
     return tuple(feeds)
+
+
+def _openreview(sources: Mapping[str, Any], problems: _Problems) -> tuple[OpenReviewConfig, ...]:
+    """[[sources.openreview]]: a venue id (as in OpenReview's URLs), its status, the API."""
+    raw_list = sources.get("openreview", [])
+    if not isinstance(raw_list, list):
+        message = "sources.openreview must be an array of tables: [[sources.openreview]]"
+        problems.add(["sources"], message, "openreview")
+        return ()
+    found: list[OpenReviewConfig] = []
+    for index, raw in enumerate(raw_list):
+        at: list[str | int] = ["sources", "openreview", index]
+        if not isinstance(raw, dict):
+            problems.add(at, "each [[sources.openreview]] entry must be a table", None)
+            continue
+        label = f"[[sources.openreview]] #{index + 1}"
+        _check_keys(raw, _OPENREVIEW, at, label, problems)
+        venue = _get(raw, "venue", str, "", at, label, problems, "a venue id").strip()
+        status = _get(raw, "status", str, "submitted", at, label, problems, "a string")
+        api_url = _get(raw, "api_url", str, OPENREVIEW_API, at, label, problems, "a URL")
+        ok = True
+        if not venue or " " in venue or "/" not in venue:
+            problems.add(
+                at,
+                f"{label}.venue must be an OpenReview venue id like "
+                f"'ICLR.cc/2026/Conference', not {venue!r}",
+                "venue" if "venue" in raw else None,
+            )
+            ok = False
+        if status not in VENUE_STATUSES:
+            problems.add(
+                at,
+                f"{label}.status must be one of {', '.join(VENUE_STATUSES)}, not {status!r}",
+                "status",
+            )
+            ok = False
+        if not _check_url(api_url, at, label, "api_url", problems):
+            ok = False
+        if any(f.venue == venue and f.status == status for f in found):
+            problems.add(at, f"{label}: {venue} ({status}) is listed twice", "venue")
+            ok = False
+        if ok:
+            found.append(OpenReviewConfig(venue, status, api_url.rstrip("/")))
+    return tuple(found)
 
 
 def _table(

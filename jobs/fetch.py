@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from jobs.config import Config, FeedConfig
+from jobs.config import Config, FeedConfig, OpenReviewConfig
 from jobs.errors import ParseError, SourceError, UnknownPaperError
 from jobs.http import HttpClient, Response
 from jobs.ids import canonical_arxiv_id, is_arxiv_id
@@ -452,6 +452,8 @@ def fetch_all(
         reports.append(trending)
     for feed in config.feeds:
         reports.append(fetch_feed(feed, storage, client, today=today))
+    for venue in config.openreview:
+        reports.append(fetch_openreview(venue, storage, client))
     reports.extend(fetch_zotero(config, storage, client))
     saved = [pid for user in config.users for pid in user.saved]
     # Zotero items with an arXiv id but no abstract in Zotero: arXiv has it.
@@ -484,6 +486,35 @@ def fetch_all(
                 )
             )
     return reports
+
+
+def fetch_openreview(venue: OpenReviewConfig, storage: Storage, client: HttpClient) -> SourceReport:
+    """A [[sources.openreview]] venue: its new and changed papers, as news (listed)."""
+    from jobs.venues import refresh_venue
+
+    name = venue.name
+    try:
+        r = refresh_venue(
+            storage,
+            client,
+            venue.venue,
+            venue.status,
+            base=venue.api_url,
+            max_age=None,
+            listed=True,
+        )
+    except SourceError as e:
+        return _record_failure(storage, name, venue.api_url, e)
+    storage.record_fetch(name, url=venue.api_url, count=r.received, new=r.new)
+    return SourceReport(
+        name,
+        venue.api_url,
+        "ok",
+        received=r.received,
+        kept=r.papers,
+        new=r.new,
+        updated=r.updated,
+    )
 
 
 def fetch_zotero(
