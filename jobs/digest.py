@@ -293,6 +293,8 @@ def build_digest(
                 announced=r.paper.announced,
                 hf_url=hf_url(r.paper.id) if r.paper.id in upvotes else None,
                 upvotes=upvotes.get(r.paper.id),
+                tldr=_tldr(stored.get(r.paper.id)),
+                tldr_source=_tldr_source(stored.get(r.paper.id)),
             )
         )
     return Digest(
@@ -308,6 +310,14 @@ def build_digest(
         period="week" if user.schedule == "weekly" else "day",
         unsubscribe=config.email.unsubscribe or None,
     )
+
+
+def _tldr(paper: StoredPaper | None) -> str | None:
+    return paper.tldr if paper is not None and paper.tldr else None
+
+
+def _tldr_source(paper: StoredPaper | None) -> str | None:
+    return paper.tldr_source if paper is not None and paper.tldr else None
 
 
 def _domain(sender: str) -> str:

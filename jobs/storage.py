@@ -404,6 +404,11 @@ def _delivery(row: Row[Any]) -> Delivery:
     )
 
 
+def _tldr_rank(source: str | None) -> int:
+    """Whose TL;DR a paper keeps: the authors' own (OpenReview) over a generated one."""
+    return {None: 0, "OpenReview": 2}.get(source, 1)
+
+
 def _merge(old: StoredPaper, new: SourcePaper) -> dict[str, Any]:
     """What to change in a stored paper given a new sighting: never replace with less."""
     changes: dict[str, Any] = {}
@@ -425,7 +430,11 @@ def _merge(old: StoredPaper, new: SourcePaper) -> dict[str, Any]:
         changes["comment"] = new.comment
     if new.announced and (old.announced is None or new.announced < old.announced):
         changes["announced"] = new.announced
-    if new.tldr and (new.tldr, new.tldr_source) != (old.tldr, old.tldr_source):
+    if (
+        new.tldr
+        and (new.tldr, new.tldr_source) != (old.tldr, old.tldr_source)
+        and _tldr_rank(new.tldr_source) >= _tldr_rank(old.tldr_source if old.tldr else None)
+    ):
         changes["tldr"] = new.tldr
         changes["tldr_source"] = new.tldr_source
     return changes

@@ -393,3 +393,71 @@ def test_paper_text_from_openreview_does_not_replace_arxivs(db: Storage) -> None
         "Short.",
         "OpenReview",
     )
+
+
+# --- TL;DR in the digest -------------------------------------------------------------------
+
+
+def test_digests_show_openreview_and_hugging_face_tldrs(
+    server: tuple[OpenReviewServer, dict[str, list[str]]],
+    db: Storage,
+    client: HttpClient,
+    tmp_path: Path,
+) -> None:
+    from emails.delivery import OutboxTransport
+    from jobs.digest import run_digests
+    from jobs.fetch import ingest_file
+
+    srv, _fates = server
+    papers = sample_papers()
+    config = parse_config(
+        f"""
+[paperboy]
+database = "sqlite://"
+index = "{tmp_path / "p.index"}"
+[[sources.openreview]]
+venue = "{VENUE}"
+api_url = "{srv.base}"
+[[users]]
+name = "ada"
+email = "ada@example.org"
+max_papers = 60
+saved = {json.dumps([p.id for p in papers[100:110]])}
+""",
+        Path("/nonexistent/config.toml"),
+    )
+    db.upsert_papers(papers[100:110], source="arxiv-api", listed=False)
+    fetch_all(config, db, client)
+    hf = Path(__file__).parent / "fixtures" / "hf-daily-papers" / "daily_papers.json"
+    ingest_file(db, hf, source="huggingface", today=date(2026, 6, 12))
+    summarised = [p for p in db.listed_papers() if p.tldr_source == "Hugging Face"]
+    assert summarised  # the fixture's papers carry paper.ai_summary
+
+    [result] = run_digests(
+        config, db, transport=OutboxTransport(tmp_path / "outbox"), force=True, workers=1
+    )
+
+    assert result.status == "sent" and result.message is not None
+    text = result.message.get_body(preferencelist=("plain",))
+    html = result.message.get_body(preferencelist=("html",))
+    assert text is not None and html is not None
+    plain, markup = " ".join(text.get_content().split()), html.get_content()
+    picked = db.get_papers([r.paper.id for r in result.picked])
+    with_ours = [p for p in picked.values() if p.tldr_source == "OpenReview"]
+    assert with_ours and plain.count("TL;DR (OpenReview):") == len(with_ours)
+    assert "TL;DR (Hugging Face):" in plain
+    first = summarised[0]
+    assert first.tldr is not None and " ".join(first.tldr.split()) in plain
+    assert "TL;DR (OpenReview):" in markup and "TL;DR (Hugging Face):" in markup
+
+
+def test_the_authors_tldr_wins_over_a_generated_one(db: Storage) -> None:
+    hf = SourcePaper(
+        "2401.01234", "T", "A", (), (), "", tldr="AI says.", tldr_source="Hugging Face"
+    )
+    ours = SourcePaper("2401.01234", "T", "A", (), (), "", tldr="We say.", tldr_source="OpenReview")
+    db.upsert_papers([hf], source="huggingface", listed=True)
+    db.upsert_papers([ours], source="openreview:x", listed=False)
+    db.upsert_papers([hf], source="huggingface", listed=True)  # the next day's trending page
+    stored = db.get_papers(["2401.01234"])["2401.01234"]
+    assert (stored.tldr, stored.tldr_source) == ("We say.", "OpenReview")
