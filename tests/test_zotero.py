@@ -463,6 +463,11 @@ url = "{small.base}"
     assert zotero["library"] == LIBRARY and zotero["items"] == 2 and zotero["error"] is None
     assert zotero["version"] == small.library.version and zotero["last_sync"]
 
+    result = runner.invoke(cli, ["--config", str(config_file), "profile", "list", "--user", "ada"])
+    assert result.exit_code == 0, result.output
+    assert "Zotero (users/123456) (2):" in result.output
+    assert "Attention Is All You Need" in result.output
+
     small.fail_next(Fault("items", 403))
     result = runner.invoke(cli, ["--config", str(config_file), "fetch", "--source", "zotero"])
     assert result.exit_code == 1 and "403" in result.output
