@@ -510,3 +510,20 @@ def test_a_zotero_table_parses() -> None:
         ("skip",),
     )
     assert zotero.url == "https://api.zotero.org"
+
+
+def test_a_library_changing_mid_sync_or_a_short_answer_changes_nothing(
+    big: tuple[ZoteroServer, object], client: HttpClient, db: Storage
+) -> None:
+    server, _expected = big
+    user = make_config(server.base).user("ada")
+    version = str(server.library.version + 1)
+    server.fail_next(Fault("items", 200, {"Last-Modified-Version": version}, after=4))
+    report = sync_user(user, db, client)
+    assert report.status == "error" and "changed during the sync" in (report.error or "")
+    assert db.zotero_paper_ids("ada") == []
+
+    server.fail_next(Fault("items", 200, {"Total-Results": "3050"}))
+    report = sync_user(user, db, client)
+    assert report.status == "error" and "got 3000 of the 3050 items" in (report.error or "")
+    assert db.zotero_paper_ids("ada") == []

@@ -202,8 +202,10 @@ class ZoteroServer:
             )
         else:
             return 404, {}, b"Not found"
-        if fault is not None and fault.truncate:
-            body = body[: len(body) // 2]
+        if fault is not None:
+            extra = {**extra, **fault.headers}
+            if fault.truncate:
+                body = body[: len(body) // 2]
         return status, extra, body
 
     def _fault(self, endpoint: str) -> Fault | None:
