@@ -527,3 +527,30 @@ def test_a_library_changing_mid_sync_or_a_short_answer_changes_nothing(
     report = sync_user(user, db, client)
     assert report.status == "error" and "got 3000 of the 3050 items" in (report.error or "")
     assert db.zotero_paper_ids("ada") == []
+
+
+def test_sync_and_venue_storage_on_sqlite_and_postgresql(
+    small: ZoteroServer, client: HttpClient, database_url: str
+) -> None:
+    from jobs.venues import refresh_venue
+    from tests.openreview_server import VENUE, OpenReviewServer, sample_venue
+
+    user = make_config(small.base).user("ada")
+    with Storage.open(database_url) as storage:
+        sync_user(user, storage, client)
+        small.library.delete("ABCD2345")
+        report = sync_user(user, storage, client)
+        assert (report.added, report.removed) == (0, 1)
+        assert storage.zotero_paper_ids("ada") == ["1706.03762"]
+
+        venue, fates = sample_venue()
+        server = OpenReviewServer(venue)
+        try:
+            refresh_venue(storage, client, VENUE, "submitted", base=server.base, page_size=20)
+        finally:
+            server.stop()
+        entries = storage.venue_entries(VENUE, "submitted")
+        assert len(entries) == len(fates["accepted"]) + len(fates["rejected"])
+        state = storage.venue_state(VENUE, "submitted")
+        newest = max(n["tmdate"] for n in venue.notes)  # withdrawn ones count: seen is seen
+        assert state is not None and state.max_tmdate == newest
