@@ -31,6 +31,10 @@ class DigestItem:
     hf_url: str | None = None  # the paper's Hugging Face page, where known
     code_url: str | None = None  # its code (e.g. a GitHub repository), where known
     upvotes: int | None = None  # Hugging Face upvotes, where known
+    # A one-sentence summary a source gave (OpenReview's TL;DR, Hugging Face's AI
+    # summary), shown above the abstract excerpt and labelled with who wrote it.
+    tldr: str | None = None
+    tldr_source: str | None = None  # "OpenReview", "Hugging Face"
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,6 +200,8 @@ class _ItemView:
     why: str
     summary: str
     links: tuple[_LinkView, ...]
+    tldr: str = ""  # the source's one-sentence summary, "" when it gave none
+    tldr_label: str = ""  # "TL;DR (OpenReview):"
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +272,15 @@ def _item_view(rank: int, item: DigestItem) -> _ItemView:
         why=collapse_whitespace(item.why),
         summary=first_sentences(latex_to_text(item.abstract), 2),
         links=_links(item),
+        tldr=latex_to_text(item.tldr or ""),
+        tldr_label=_tldr_label(item.tldr_source),
     )
+
+
+def _tldr_label(source: str | None) -> str:
+    """ "TL;DR (OpenReview):", or "TL;DR:" when the source is not named."""
+    name = collapse_whitespace(source or "")
+    return f"TL;DR ({name}):" if name else "TL;DR:"
 
 
 def _trending_view(item: TrendingItem) -> _TrendingView:

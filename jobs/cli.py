@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -28,6 +28,7 @@ from jobs.storage import Storage
 log = logging.getLogger("paperboy")
 
 FORMATS = click.Choice(["text", "json", "jsonl"])
+_VENUE_MAX_AGE = timedelta(days=1)  # a cached venue list is refreshed after this
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -241,7 +242,8 @@ def _digest_row(d: Any) -> dict[str, Any]:
 @click.option(
     "--source",
     metavar="NAME",
-    help="Only this source: arxiv, huggingface or a [[sources.feeds]] name. With "
+    help="Only this source: arxiv, huggingface, openreview, zotero or a [[sources.feeds]] "
+    "name. With "
     "--from-file: whose response the file is.",
 )
 @click.option(
@@ -290,14 +292,18 @@ def fetch(
         fetch_arxiv,
         fetch_feed,
         fetch_huggingface,
+        fetch_openreview,
+        fetch_zotero,
         ingest_file,
     )
     from jobs.http import HttpClient
 
     config = _config(ctx)
     feeds = {f.name: f for f in config.feeds}
-    if source is not None and source not in ("arxiv", HF_SOURCE, *feeds):
-        known = ", ".join(["arxiv", HF_SOURCE, *feeds])
+    zotero = ["zotero"] if any(u.zotero for u in config.users) else []
+    zotero += ["openreview"] if config.openreview else []
+    if source is not None and source not in ("arxiv", HF_SOURCE, *feeds, *zotero):
+        known = ", ".join(["arxiv", HF_SOURCE, *feeds, *zotero])
         raise click.UsageError(f"--source {source!r}: no such source (known: {known})")
     if backfill_days is not None and (files or source not in (None, "arxiv")):
         raise click.UsageError("--backfill fetches arXiv from the network; not with --from-file")
@@ -325,6 +331,10 @@ def fetch(
                 elif source == HF_SOURCE:
                     one = fetch_huggingface(config, storage, client)
                     reports = [one] if one else []
+                elif source == "zotero" and source not in feeds:
+                    reports = fetch_zotero(config, storage, client)
+                elif source == "openreview" and source not in feeds:
+                    reports = [fetch_openreview(v, storage, client) for v in config.openreview]
                 elif source is not None:
                     reports = [fetch_feed(feeds[source], storage, client)]
                 else:
@@ -359,6 +369,8 @@ def fetch(
                 click.echo(f"{r.name}: FAILED: {r.error}")
             elif r.status == "unchanged":
                 click.echo(f"{r.name}: unchanged since the last fetch")
+            elif r.status == "deferred":
+                click.echo(f"{r.name}: not synced: {r.error}")
             else:
                 skipped = ", ".join(f"{n} {k}" for k, n in sorted(r.skipped.items()))
                 click.echo(
@@ -397,6 +409,28 @@ def fetch(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="One-off: negatives for the model (JSONL; default: the candidates).",
 )
+@click.option(
+    "--venue",
+    metavar="VENUE_ID",
+    help="Rank a venue's papers from OpenReview (e.g. ICLR.cc/2025/Conference), fetched "
+    "once and cached in the database.",
+)
+@click.option(
+    "--venue-status",
+    type=click.Choice(["accepted", "submitted"]),
+    default="accepted",
+    show_default=True,
+    help="With --venue: the accepted papers, or the open submissions.",
+)
+@click.option("--refresh", is_flag=True, help="With --venue: ask OpenReview for changes now.")
+@click.option(
+    "--openreview-url",
+    metavar="URL",
+    envvar="PAPERBOY_OPENREVIEW_URL",
+    default="https://api2.openreview.net",
+    show_default=True,
+    help="OpenReview's API v2 (or a mirror); also $PAPERBOY_OPENREVIEW_URL.",
+)
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.pass_context
 def rank(
@@ -407,20 +441,36 @@ def rank(
     saved: Path | None,
     candidates: Path | None,
     background: Path | None,
+    venue: str | None,
+    venue_status: str,
+    refresh: bool,
+    openreview_url: str,
     fmt: str,
 ) -> None:
-    """Rank papers with scores and reasons: stored ones for a user, or files.
+    """Rank papers with scores and reasons: stored ones for a user, a venue, or files.
 
     \b
     Examples:
       paperboy rank --user ada --since 2025-06-01 --limit 20
+      paperboy rank --user ada --venue ICLR.cc/2025/Conference --limit 30
+      paperboy rank --saved mine.bib --venue ICLR.cc/2026/Conference --venue-status submitted
       paperboy rank --saved mine.jsonl --candidates today.jsonl --format jsonl
     JSONL lines are {"id","title","abstract","authors","categories"}; with --format jsonl
     each output line is {"id","score","why"}, best first.
     """
-    if (saved is None) != (candidates is None):
+    if venue is not None:
+        if candidates is not None or since is not None:
+            raise click.UsageError(
+                "--venue ranks the venue's papers: not with --candidates/--since"
+            )
+        if (user_name is None) == (saved is None):
+            raise click.UsageError("--venue needs --user NAME or --saved FILE")
+        ranked = _rank_venue(
+            ctx, venue, venue_status, refresh, openreview_url, user_name, saved, background
+        )
+    elif (saved is None) != (candidates is None):
         raise click.UsageError("--saved and --candidates go together")
-    if saved is not None and candidates is not None:
+    elif saved is not None and candidates is not None:
         if user_name:
             raise click.UsageError("use either --user or --saved/--candidates, not both")
         ranked = _rank_files(saved, candidates, background)
@@ -455,16 +505,72 @@ def _rank_files(saved: Path, candidates: Path, background: Path | None) -> list[
     return recommender.rank(profile, pool, negatives, embeddings=vectors)
 
 
+def _rank_venue(
+    ctx: click.Context,
+    venue: str,
+    status: str,
+    refresh: bool,
+    api: str,
+    user_name: str | None,
+    saved: Path | None,
+    background: Path | None,
+) -> list[recommender.Ranked]:
+    """Rank a venue's papers (jobs.venues: fetched once, cached, refreshed when stale or
+    asked) for a configured user, or for the papers of a --saved file."""
+    from jobs.digest import rank_for
+    from jobs.features import to_paper
+    from jobs.http import HttpClient
+    from jobs.library import is_bibtex, read_bibtex_papers
+    from jobs.venues import refresh_venue
+
+    config: Config | None = None
+    if user_name is not None or ctx.obj["config_path"].exists():
+        config = _config(ctx)
+    database = config.database if config is not None else "sqlite://"
+    if config is None:
+        _progress("No config.toml: the venue is fetched without a cache.")
+    storage = Storage.open(database)
+    try:
+        _progress(f"Getting the papers of {venue} ({status}) …")
+        with HttpClient(contact=config.contact if config else None) as client:
+            report = refresh_venue(
+                storage,
+                client,
+                venue,
+                status,
+                base=api,
+                max_age=None if refresh else _VENUE_MAX_AGE,
+            )
+        if report.result == "cached":
+            _progress(f"{venue}: {report.papers} papers from the cache")
+        ids = [e.paper_id for e in storage.venue_entries(venue, status)]
+        stored = storage.get_papers(ids)
+        if user_name is not None and config is not None:
+            user = config.user(user_name)
+            mine = {*user.saved, *storage.zotero_paper_ids(user.name)}
+            pool = [stored[i] for i in sorted(set(ids)) if i in stored and i not in mine]
+            return rank_for(config, storage, user, pool) if pool else []
+    finally:
+        storage.close()
+    assert saved is not None
+    mine_papers = read_bibtex_papers(saved) if is_bibtex(saved) else read_jsonl(saved)
+    pool_papers = [to_paper(stored[i]) for i in sorted(set(ids)) if i in stored]
+    negatives = read_jsonl(background) if background else pool_papers
+    profile = recommender.Profile(saved=tuple(mine_papers))
+    return recommender.rank(profile, pool_papers, negatives) if pool_papers else []
+
+
 def _rank_user(ctx: click.Context, name: str, since: date | None) -> list[recommender.Ranked]:
     from jobs.digest import in_categories, rank_for
 
     config = _config(ctx)
     user = config.user(name)
     with _storage(config) as storage:
+        mine = {*user.saved, *storage.zotero_paper_ids(user.name)}
         pool = [
             p
             for p in storage.listed_papers(since=since)
-            if p.id not in user.saved and in_categories(p, user.categories)
+            if p.id not in mine and in_categories(p, user.categories)
         ]
         return rank_for(config, storage, user, pool) if pool else []
 
@@ -637,6 +743,7 @@ def status(ctx: click.Context, fmt: str) -> None:
             *(["arxiv"] if config.arxiv else []),
             *(["huggingface"] if config.huggingface and config.huggingface.enabled else []),
             *(f.name for f in config.feeds),
+            *(v.name for v in config.openreview),
         ]
         seen = {row["source"] for row in source_rows}
         source_rows += [
@@ -667,6 +774,7 @@ def status(ctx: click.Context, fmt: str) -> None:
                     "due_now": is_due(user, state.last_digest_at, now),
                     "pending": len(pending),
                     "failed": len(failed),
+                    **_zotero_row(storage, user),
                 }
             )
         papers = storage.count_papers()
@@ -709,10 +817,37 @@ def status(ctx: click.Context, fmt: str) -> None:
                 + (f", {u['pending']} pending" if u["pending"] else "")
                 + (f", {u['failed']} FAILED" if u["failed"] else "")
             )
+            z = u.get("zotero")
+            if z:
+                state = f"FAILING: {z['error']}" if z["error"] else f"{z['items']} papers"
+                click.echo(
+                    f"    zotero {z['library']}: last sync {_when(z['last_sync'])} "
+                    f"(version {z['version'] if z['version'] is not None else '-'}), {state}"
+                )
 
     _emit(fmt, rows, text)
     if any(s["error"] for s in source_rows) or any(u["pending"] or u["failed"] for u in user_rows):
         sys.exit(1)
+    if any(u.get("zotero") and u["zotero"]["error"] for u in user_rows):
+        sys.exit(1)
+
+
+def _zotero_row(storage: Storage, user: Any) -> dict[str, Any]:
+    """A user's Zotero sync for `paperboy status`: {} when they follow no library."""
+    if user.zotero is None:
+        return {}
+    state = storage.zotero_state(user.name)
+    return {
+        "zotero": {
+            "library": user.zotero.library,
+            "last_sync": state.last_success_at if state else None,
+            "last_attempt": state.last_attempt_at if state else None,
+            "version": state.version if state else None,
+            "items": len(storage.zotero_paper_ids(user.name)),
+            "error": state.last_error if state else None,
+            "retry_after": state.retry_after if state else None,
+        }
+    }
 
 
 def _when(value: object) -> str:

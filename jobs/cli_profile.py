@@ -228,11 +228,18 @@ def list_(ctx: click.Context, user_name: str | None, fmt: str) -> None:
     user = _user(config, user_name)
     titles: dict[str, str] = {}
     library: list[dict[str, str]] = []
+    zotero: list[dict[str, str | None]] = []
     try:
         with _storage(config) as storage:
             stored = storage.get_papers([*user.saved, *user.disliked])
             titles = {pid: " ".join(p.title.split()) for pid, p in stored.items()}
             library = [{"id": p.id, "title": p.title} for p in storage.library_papers(user.name)]
+            synced = storage.zotero_paper_ids(user.name)
+            found = storage.get_papers(synced)
+            zotero = [
+                {"id": pid, "title": " ".join(found[pid].title.split()) if pid in found else None}
+                for pid in synced
+            ]
     except StorageError as e:
         click.echo(f"paperboy: warning: titles unavailable: {e}", err=True)
 
@@ -247,6 +254,7 @@ def list_(ctx: click.Context, user_name: str | None, fmt: str) -> None:
         "authors": list(user.authors),
         "muted": list(user.muted),
         "library": library,
+        "zotero": zotero,  # synced from [users.zotero] (jobs.zotero), not in config.toml
     }
 
     def text() -> None:
@@ -265,6 +273,10 @@ def list_(ctx: click.Context, user_name: str | None, fmt: str) -> None:
             click.echo(f"Library (imported from BibTeX, no arXiv id) ({len(library)}):")
             for item in library:
                 click.echo(f"  {' '.join(item['title'].split())}")
+        if zotero:
+            click.echo(f"Zotero ({user.zotero.library if user.zotero else '?'}) ({len(zotero)}):")
+            for z in zotero:
+                click.echo(f"  {z['id']:<18} {z['title'] or '(not fetched yet)'}")
 
     _emit(fmt, [row], text)
 

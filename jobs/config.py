@@ -92,6 +92,32 @@ class ArxivSourceConfig:
         return self.base_url + "+".join(self.categories)
 
 
+ZOTERO_API = "https://api.zotero.org"
+_ZOTERO_LIBRARY_RE = re.compile(r"^(users|groups)/\d+$")
+
+
+@dataclass(frozen=True, slots=True)
+class ZoteroConfig:
+    """[users.zotero]: a Zotero library followed live (jobs.zotero)."""
+
+    library: str  # "users/123456" or "groups/987"
+    api_key_env: str | None = None  # the variable holding the key; None: a public library
+    collections: tuple[str, ...] = ()  # collection names; empty: the whole library
+    exclude_tags: tuple[str, ...] = ()
+    url: str = ZOTERO_API
+
+    def api_key(self) -> str | None:
+        """The key, read from the environment at the moment of use (never from the file)."""
+        if not self.api_key_env:
+            return None
+        value = os.environ.get(self.api_key_env)
+        if not value:
+            raise ConfigError(
+                f"[users.zotero] api_key_env names ${self.api_key_env}, which is not set"
+            )
+        return value
+
+
 @dataclass(frozen=True, slots=True)
 class UserConfig:
     name: str
@@ -111,6 +137,7 @@ class UserConfig:
     disliked: tuple[str, ...] = ()  # canonical ids of papers the user does not want
     send_empty: bool = False  # mail a short "nothing today" note when nothing was picked
     transport: str | None = None  # outbox | smtp | console; None: the [email] transport
+    zotero: ZoteroConfig | None = None  # [users.zotero]: a Zotero library followed live
 
     def trigger(self) -> CronTrigger:
         """The user's digest schedule as an APScheduler cron trigger in their time zone."""
@@ -133,6 +160,23 @@ class FeedConfig:
     url: str
 
 
+OPENREVIEW_API = "https://api2.openreview.net"
+VENUE_STATUSES = ("accepted", "submitted")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenReviewConfig:
+    """One [[sources.openreview]] entry: a venue whose new papers are news (jobs.venues)."""
+
+    venue: str  # e.g. "ICLR.cc/2026/Conference"
+    status: str = "submitted"  # submitted: open submissions; accepted: the venue's papers
+    api_url: str = OPENREVIEW_API
+
+    @property
+    def name(self) -> str:
+        return f"openreview:{self.venue}"
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     path: Path
@@ -148,6 +192,7 @@ class Config:
     users: tuple[UserConfig, ...] = ()
     huggingface: HuggingFaceConfig | None = None  # None: not configured (not fetched)
     feeds: tuple[FeedConfig, ...] = ()
+    openreview: tuple[OpenReviewConfig, ...] = ()  # [[sources.openreview]]
 
     def user(self, name: str) -> UserConfig:
         """The configured user called `name`; ConfigError (with the known names) otherwise."""
@@ -370,7 +415,8 @@ _PAPERBOY = (
     "fetch_schedule",
     "fetch_timezone",
 )
-_SOURCES = ("arxiv", "huggingface", "feeds")
+_SOURCES = ("arxiv", "huggingface", "feeds", "openreview")
+_OPENREVIEW = ("venue", "status", "api_url")
 _ARXIV = ("categories", "announce_types", "base_url", "backfill_days")
 _HUGGINGFACE = ("enabled", "url")
 _FEED = ("name", "url")
@@ -394,7 +440,9 @@ _USER = (
     "disliked",
     "transport",
     "send_empty",
+    "zotero",
 )
+_ZOTERO = ("library", "api_key_env", "collections", "exclude_tags", "url")
 
 
 def load_config(path: Path | str) -> Config:
@@ -536,6 +584,7 @@ def parse_config(text: str, path: Path) -> Config:
         arxiv = ArxivSourceConfig(categories, types, base_url, backfill_days)
     huggingface = _huggingface(sources, problems)
     feeds = _feeds(sources, problems)
+    openreview = _openreview(sources, problems)
 
     email = _email(_table(data, "email", [], problems), base, problems)
 
@@ -573,6 +622,7 @@ def parse_config(text: str, path: Path) -> Config:
         arxiv=arxiv,
         huggingface=huggingface,
         feeds=feeds,
+        openreview=openreview,
         email=email,
         users=tuple(users),
     )
@@ -642,6 +692,50 @@ def _feeds(sources: Mapping[str, Any], problems: _Problems) -> tuple[FeedConfig,
         if ok:
             feeds.append(FeedConfig(name=name, url=url))
     return tuple(feeds)
+
+
+def _openreview(sources: Mapping[str, Any], problems: _Problems) -> tuple[OpenReviewConfig, ...]:
+    """[[sources.openreview]]: a venue id (as in OpenReview's URLs), its status, the API."""
+    raw_list = sources.get("openreview", [])
+    if not isinstance(raw_list, list):
+        message = "sources.openreview must be an array of tables: [[sources.openreview]]"
+        problems.add(["sources"], message, "openreview")
+        return ()
+    found: list[OpenReviewConfig] = []
+    for index, raw in enumerate(raw_list):
+        at: list[str | int] = ["sources", "openreview", index]
+        if not isinstance(raw, dict):
+            problems.add(at, "each [[sources.openreview]] entry must be a table", None)
+            continue
+        label = f"[[sources.openreview]] #{index + 1}"
+        _check_keys(raw, _OPENREVIEW, at, label, problems)
+        venue = _get(raw, "venue", str, "", at, label, problems, "a venue id").strip()
+        status = _get(raw, "status", str, "submitted", at, label, problems, "a string")
+        api_url = _get(raw, "api_url", str, OPENREVIEW_API, at, label, problems, "a URL")
+        ok = True
+        if not venue or " " in venue or "/" not in venue:
+            problems.add(
+                at,
+                f"{label}.venue must be an OpenReview venue id like "
+                f"'ICLR.cc/2026/Conference', not {venue!r}",
+                "venue" if "venue" in raw else None,
+            )
+            ok = False
+        if status not in VENUE_STATUSES:
+            problems.add(
+                at,
+                f"{label}.status must be one of {', '.join(VENUE_STATUSES)}, not {status!r}",
+                "status",
+            )
+            ok = False
+        if not _check_url(api_url, at, label, "api_url", problems):
+            ok = False
+        if any(f.venue == venue and f.status == status for f in found):
+            problems.add(at, f"{label}: {venue} ({status}) is listed twice", "venue")
+            ok = False
+        if ok:
+            found.append(OpenReviewConfig(venue, status, api_url.rstrip("/")))
+    return tuple(found)
 
 
 def _table(
@@ -835,6 +929,55 @@ def _user(
         disliked=tuple(disliked),
         transport=transport,
         send_empty=field_("send_empty", bool, False, "true or false"),
+        zotero=_zotero(raw, index, label, problems),
+    )
+
+
+def _zotero(
+    raw: Mapping[str, Any], index: int, label: str, problems: _Problems
+) -> ZoteroConfig | None:
+    """[users.zotero] of one user: library = "users/123" or "groups/456", the key's
+    variable, optional collection names and tags to leave out."""
+    if "zotero" not in raw:
+        return None
+    where: list[str | int] = ["users", "zotero"]
+    name = f"{label} [users.zotero]"
+    table = raw["zotero"]
+    if not isinstance(table, dict):
+        problems.add(["users", index], f"{label}.zotero must be a table", "zotero")
+        return None
+    _check_keys(table, (*_ZOTERO, "api_key"), where, name, problems)
+    if "api_key" in table:
+        problems.add(
+            where,
+            f"{name}: secrets never live in config.toml; use "
+            'api_key_env = "ZOTERO_API_KEY" and set that variable',
+            "api_key",
+        )
+    library = _get(table, "library", str, "", where, name, problems, 'e.g. "users/123456"')
+    ok = True
+    if not _ZOTERO_LIBRARY_RE.match(library.strip()):
+        problems.add(
+            where,
+            f'{name}.library must be "users/<user id>" or "groups/<group id>" (the id is '
+            f"on zotero.org/settings/keys), not {library!r}",
+            "library" if "library" in table else None,
+        )
+        ok = False
+    api_key_env = _get(
+        table, "api_key_env", str, None, where, name, problems, "an environment variable name"
+    )
+    url = _get(table, "url", str, ZOTERO_API, where, name, problems, "a URL")
+    if not _check_url(url, where, name, "url", problems):
+        ok = False
+    if not ok:
+        return None
+    return ZoteroConfig(
+        library=library.strip(),
+        api_key_env=api_key_env or None,
+        collections=_str_list(table, "collections", where, name, problems),
+        exclude_tags=_str_list(table, "exclude_tags", where, name, problems),
+        url=url.rstrip("/"),
     )
 
 

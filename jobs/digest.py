@@ -123,6 +123,7 @@ def candidates_for(storage: Storage, user: UserConfig) -> list[StoredPaper]:
     fresh = storage.listed_papers(after=state.listed_through, exclude_user=user.name)
     returned = storage.returned_papers(user.name)
     saved = set(user.saved) | set(user.disliked) | set(storage.library_ids(user.name))
+    saved |= set(storage.zotero_paper_ids(user.name))
     seen: set[str] = set()
     out: list[StoredPaper] = []
     for paper in [*fresh, *returned]:
@@ -135,7 +136,8 @@ def candidates_for(storage: Storage, user: UserConfig) -> list[StoredPaper]:
 
 def profile_for(storage: Storage, user: UserConfig) -> recommender.Profile:
     """The user's profile: saved papers' stored text (missing ones are logged), their
-    imported library (stored, and the `library` BibTeX file), and disliked papers."""
+    imported library (stored, and the `library` BibTeX file), their synced Zotero library
+    (jobs.zotero), and disliked papers."""
     stored = storage.get_papers([*user.saved, *user.disliked])
     missing = [pid for pid in user.saved if pid not in stored]
     if missing:
@@ -147,6 +149,9 @@ def profile_for(storage: Storage, user: UserConfig) -> recommender.Profile:
         )
     saved = [to_paper(stored[pid]) for pid in user.saved if pid in stored]
     saved += [to_paper(p) for p in storage.library_papers(user.name)]
+    zotero = [pid for pid in storage.zotero_paper_ids(user.name) if pid not in user.disliked]
+    synced = storage.get_papers(zotero)
+    saved += [to_paper(synced[pid]) for pid in zotero if pid in synced]
     if user.library is not None:
         saved += read_bibtex_papers(user.library)
     unique = list({p.id: p for p in saved}.values())
@@ -288,6 +293,8 @@ def build_digest(
                 announced=r.paper.announced,
                 hf_url=hf_url(r.paper.id) if r.paper.id in upvotes else None,
                 upvotes=upvotes.get(r.paper.id),
+                tldr=_tldr(stored.get(r.paper.id)),
+                tldr_source=_tldr_source(stored.get(r.paper.id)),
             )
         )
     return Digest(
@@ -303,6 +310,14 @@ def build_digest(
         period="week" if user.schedule == "weekly" else "day",
         unsubscribe=config.email.unsubscribe or None,
     )
+
+
+def _tldr(paper: StoredPaper | None) -> str | None:
+    return paper.tldr if paper is not None and paper.tldr else None
+
+
+def _tldr_source(paper: StoredPaper | None) -> str | None:
+    return paper.tldr_source if paper is not None and paper.tldr else None
 
 
 def _domain(sender: str) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from jobs.config import Config, FeedConfig
+from jobs.config import Config, FeedConfig, OpenReviewConfig
 from jobs.errors import ParseError, SourceError, UnknownPaperError
 from jobs.http import HttpClient, Response
 from jobs.ids import canonical_arxiv_id, is_arxiv_id
@@ -452,7 +452,18 @@ def fetch_all(
         reports.append(trending)
     for feed in config.feeds:
         reports.append(fetch_feed(feed, storage, client, today=today))
+    for venue in config.openreview:
+        reports.append(fetch_openreview(venue, storage, client))
+    reports.extend(fetch_zotero(config, storage, client))
     saved = [pid for user in config.users for pid in user.saved]
+    # Zotero items with an arXiv id but no abstract in Zotero: arXiv has it.
+    saved += [
+        pid
+        for user in config.users
+        if user.zotero
+        for pid in storage.zotero_paper_ids(user.name)
+        if is_arxiv_id(pid)
+    ]
     if saved:
         try:
             result, unknown = lookup_papers(storage, saved, client)
@@ -474,6 +485,61 @@ def fetch_all(
                     error=f"unknown ids: {', '.join(unknown)}" if unknown else None,
                 )
             )
+    return reports
+
+
+def fetch_openreview(venue: OpenReviewConfig, storage: Storage, client: HttpClient) -> SourceReport:
+    """A [[sources.openreview]] venue: its new and changed papers, as news (listed)."""
+    from jobs.venues import refresh_venue
+
+    name = venue.name
+    try:
+        r = refresh_venue(
+            storage,
+            client,
+            venue.venue,
+            venue.status,
+            base=venue.api_url,
+            max_age=None,
+            listed=True,
+        )
+    except SourceError as e:
+        return _record_failure(storage, name, venue.api_url, e)
+    storage.record_fetch(name, url=venue.api_url, count=r.received, new=r.new)
+    return SourceReport(
+        name,
+        venue.api_url,
+        "ok",
+        received=r.received,
+        kept=r.papers,
+        new=r.new,
+        updated=r.updated,
+    )
+
+
+def fetch_zotero(
+    config: Config, storage: Storage, client: HttpClient, *, user: str | None = None
+) -> list[SourceReport]:
+    """Sync the users' Zotero libraries (jobs.zotero), as source reports ``zotero:NAME``."""
+    from jobs.zotero import source_name, sync_user
+
+    reports = []
+    for u in config.users:
+        if u.zotero is None or (user is not None and u.name != user):
+            continue
+        r = sync_user(u, storage, client)
+        reports.append(
+            SourceReport(
+                source_name(r.user),
+                r.library,
+                r.status,
+                received=r.received,
+                kept=r.total,
+                new=r.added,
+                updated=r.removed,
+                error=r.error,
+            )
+        )
     return reports
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -38,6 +38,9 @@ class Response:
     etag: str | None
     last_modified: str | None
     content_type: str | None
+    # Every response header, names lower-cased (APIs put their state there: Zotero's
+    # Last-Modified-Version, Link and Total-Results).
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def not_modified(self) -> bool:
@@ -124,11 +127,25 @@ class HttpClient:
                 self._sleep(wait)
         self._last_request[host] = self._clock()
 
+    def wait(self, seconds: float) -> None:
+        """Sleep with the client's (injectable) sleep: an API's Backoff between requests."""
+        if seconds > 0:
+            self._sleep(seconds)
+
     def get(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Response:
-        """GET url (conditionally when etag/last_modified are given); SourceError on failure."""
-        headers = {}
+        """GET url (conditionally when etag/last_modified are given); SourceError on failure.
+
+        ``headers`` are sent as they are (an API's version or key header); they are never
+        logged, so they may hold a secret.
+        """
+        headers = dict(headers or {})
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -178,6 +195,7 @@ class HttpClient:
                     response.etag or etag,
                     response.last_modified or last_modified,
                     None,
+                    response.headers,
                 )
             if response.status >= 400:
                 raise SourceError(f"GET {url}: HTTP {response.status} {response.reason}")
@@ -188,6 +206,7 @@ class HttpClient:
                 response.etag,
                 response.last_modified,
                 response.content_type,
+                response.headers,
             )
 
     def _fetch(self, url: str, headers: dict[str, str]) -> _Raw:
@@ -215,7 +234,9 @@ class HttpClient:
                 etag=r.headers.get("ETag"),
                 last_modified=r.headers.get("Last-Modified"),
                 content_type=r.headers.get("Content-Type"),
-                retry_after=r.headers.get("Retry-After"),
+                # Zotero says "Backoff" where others say "Retry-After".
+                retry_after=r.headers.get("Retry-After") or r.headers.get("Backoff"),
+                headers={k.lower(): v for k, v in r.headers.items()},
             )
 
 
@@ -228,3 +249,4 @@ class _Raw:
     last_modified: str | None
     content_type: str | None
     retry_after: str | None
+    headers: dict[str, str]

@@ -25,6 +25,7 @@ from alembic import command as alembic_command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Date,
     DateTime,
@@ -99,6 +100,10 @@ papers = Table(
     Column("listed_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # A one-sentence summary from a source (OpenReview's TL;DR, Hugging Face's ai_summary)
+    # and who gave it, shown above the abstract in digests (issue #15).
+    Column("tldr", Text),
+    Column("tldr_source", String(64)),
     Index("ix_papers_listed_at", "listed_at"),
 )
 
@@ -186,6 +191,60 @@ library = Table(
     Column("added_at", UTCDateTime, nullable=False),
 )
 
+# A user's Zotero library followed live (issue #15): the library version synced up to
+# (Zotero's Last-Modified-Version), what was asked for (library, collections, tags), and
+# the last attempt's error. `retry_after`: the API asked to wait (429, Backoff) until then.
+zotero_sync = Table(
+    "zotero_sync",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
+    Column("library", Text, nullable=False),
+    Column("version", Integer),  # None: never synced completely
+    Column("scope", Text),  # library + collection keys + excluded tags, as JSON
+    Column("item_count", Integer),
+    Column("last_attempt_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("retry_after", UTCDateTime),
+)
+
+# The synced items: each Zotero item (by key) of a user's library in scope, and the
+# canonical paper it is. They count as the user's saved papers.
+zotero_items = Table(
+    "zotero_items",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
+    Column("item_key", String(32), primary_key=True),
+    Column("paper_id", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("synced_at", UTCDateTime, nullable=False),
+)
+
+# OpenReview venues (issue #15): a venue's paper list, fetched once and then refreshed
+# from the newest modification seen (`max_tmdate`, ms since the epoch).
+venues = Table(
+    "venues",
+    metadata,
+    Column("venue", String(300), primary_key=True),  # e.g. ICLR.cc/2025/Conference
+    Column("status", String(20), primary_key=True),  # accepted | submitted
+    Column("fetched_at", UTCDateTime),
+    Column("max_tmdate", BigInteger),
+    Column("paper_count", Integer),
+    Column("last_attempt_at", UTCDateTime),
+    Column("last_error", Text),
+)
+
+venue_papers = Table(
+    "venue_papers",
+    metadata,
+    Column("venue", String(300), primary_key=True),
+    Column("status", String(20), primary_key=True),
+    Column("note_id", String(64), primary_key=True),  # the OpenReview note (forum) id
+    Column("paper_id", String(128), nullable=False),
+    Column("label", Text),  # the venue's own words: "ICLR 2025 Poster"
+    Column("tmdate", BigInteger),
+)
+
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 
 
@@ -201,6 +260,53 @@ class StoredPaper:
     comment: str | None
     announced: date | None
     listed_at: datetime | None
+    tldr: str | None = None
+    tldr_source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ZoteroState:
+    """Where a user's Zotero sync stands."""
+
+    user_name: str
+    library: str
+    version: int | None
+    scope: str | None
+    item_count: int | None
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    retry_after: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ZoteroChange:
+    """What one sync changed: papers added to and removed from the user's profile."""
+
+    added: int
+    removed: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class VenueState:
+    venue: str
+    status: str
+    fetched_at: datetime | None
+    max_tmdate: int | None
+    paper_count: int | None
+    last_attempt_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class VenueEntry:
+    """One paper of a venue: its OpenReview note and the canonical paper it is."""
+
+    note_id: str
+    paper_id: str
+    label: str | None
+    tmdate: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +381,8 @@ def _paper(row: Row[Any]) -> StoredPaper:
         comment=row.comment,
         announced=row.announced,
         listed_at=row.listed_at,
+        tldr=row.tldr,
+        tldr_source=row.tldr_source,
     )
 
 
@@ -294,6 +402,11 @@ def _delivery(row: Row[Any]) -> Delivery:
         message=bytes(row.message),
         last_attempt_at=row.last_attempt_at,
     )
+
+
+def _tldr_rank(source: str | None) -> int:
+    """Whose TL;DR a paper keeps: the authors' own (OpenReview) over a generated one."""
+    return {None: 0, "OpenReview": 2}.get(source, 1)
 
 
 def _merge(old: StoredPaper, new: SourcePaper) -> dict[str, Any]:
@@ -317,6 +430,13 @@ def _merge(old: StoredPaper, new: SourcePaper) -> dict[str, Any]:
         changes["comment"] = new.comment
     if new.announced and (old.announced is None or new.announced < old.announced):
         changes["announced"] = new.announced
+    if (
+        new.tldr
+        and (new.tldr, new.tldr_source) != (old.tldr, old.tldr_source)
+        and _tldr_rank(new.tldr_source) >= _tldr_rank(old.tldr_source if old.tldr else None)
+    ):
+        changes["tldr"] = new.tldr
+        changes["tldr_source"] = new.tldr_source
     return changes
 
 
@@ -427,6 +547,8 @@ class Storage:
                         "listed_at": now if listed else None,
                         "created_at": now,
                         "updated_at": now,
+                        "tldr": item.tldr,
+                        "tldr_source": item.tldr_source if item.tldr else None,
                     }
                 )
                 new += 1
@@ -835,6 +957,248 @@ class Storage:
         with self.engine.connect() as conn:
             found = self._papers(conn, ids)
         return [found[pid] for pid in ids if pid in found]
+
+    # --- Zotero libraries followed live (issue #15) -------------------------------------
+
+    def zotero_state(self, user_name: str) -> ZoteroState | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(zotero_sync).where(zotero_sync.c.user_name == user_name)
+            ).first()
+        return ZoteroState(**row._mapping) if row else None
+
+    def zotero_paper_ids(self, user_name: str) -> list[str]:
+        """The canonical ids of the papers in a user's synced Zotero library (sorted)."""
+        query = (
+            select(zotero_items.c.paper_id)
+            .where(zotero_items.c.user_name == user_name)
+            .distinct()
+            .order_by(zotero_items.c.paper_id)
+        )
+        with self.engine.connect() as conn:
+            return [row.paper_id for row in conn.execute(query)]
+
+    def zotero_items(self, user_name: str) -> dict[str, str]:
+        """A user's synced Zotero items: item key -> canonical paper id."""
+        query = select(zotero_items.c.item_key, zotero_items.c.paper_id).where(
+            zotero_items.c.user_name == user_name
+        )
+        with self.engine.connect() as conn:
+            return {row.item_key: row.paper_id for row in conn.execute(query)}
+
+    def apply_zotero_sync(
+        self,
+        user_name: str,
+        *,
+        library: str,
+        version: int,
+        scope: str,
+        papers: Sequence[SourcePaper],
+        items: dict[str, tuple[str, int]],
+        removed: Iterable[str],
+        full: bool,
+    ) -> ZoteroChange:
+        """Apply one complete sync in one transaction: store the papers, put ``items``
+        (key -> (paper id, version)) into the synced set, take ``removed`` keys out (with
+        ``full``, every key not in ``items``), and move the synced version on.
+
+        A failure leaves the set and the version as they were: never half a sync.
+        """
+        now = self._now()
+        try:
+            with self._tx() as conn:
+                if papers:
+                    self._upsert_papers(conn, papers, source="zotero", listed=False)
+                where = zotero_items.c.user_name == user_name
+                before = {
+                    row.item_key: row.paper_id
+                    for row in conn.execute(
+                        select(zotero_items.c.item_key, zotero_items.c.paper_id).where(where)
+                    )
+                }
+                gone = set(before) - set(items) if full else set(removed) - set(items)
+                gone &= set(before)
+                keys = list(gone | (set(items) & set(before)))
+                for start in range(0, len(keys), 500):
+                    chunk = keys[start : start + 500]
+                    conn.execute(
+                        delete(zotero_items).where(where, zotero_items.c.item_key.in_(chunk))
+                    )
+                rows = [
+                    {
+                        "user_name": user_name,
+                        "item_key": key,
+                        "paper_id": pid,
+                        "version": item_version,
+                        "synced_at": now,
+                    }
+                    for key, (pid, item_version) in items.items()
+                ]
+                if rows:
+                    conn.execute(insert(zotero_items), rows)
+                after = {**{k: v for k, v in before.items() if k not in gone}}
+                after.update({key: pid for key, (pid, _v) in items.items()})
+                old_ids, new_ids = set(before.values()), set(after.values())
+                values: dict[str, Any] = {
+                    "library": library,
+                    "version": version,
+                    "scope": scope,
+                    "item_count": len(after),
+                    "last_attempt_at": now,
+                    "last_success_at": now,
+                    "last_error": None,
+                    "retry_after": None,
+                }
+                self._set_zotero_state(conn, user_name, values)
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot store the Zotero library of {user_name}: {e}") from e
+        return ZoteroChange(len(new_ids - old_ids), len(old_ids - new_ids), len(new_ids))
+
+    def record_zotero_attempt(
+        self,
+        user_name: str,
+        *,
+        library: str,
+        error: str | None,
+        retry_after: datetime | None = None,
+    ) -> None:
+        """A sync that changed nothing: unchanged (error None) or failed (the synced set
+        and version stay as they were)."""
+        now = self._now()
+        values: dict[str, Any] = {
+            "library": library,
+            "last_attempt_at": now,
+            "last_error": error,
+            "retry_after": retry_after,
+        }
+        if error is None:
+            values["last_success_at"] = now
+        with self._tx() as conn:
+            self._set_zotero_state(conn, user_name, values)
+
+    @staticmethod
+    def _set_zotero_state(conn: Connection, user_name: str, values: dict[str, Any]) -> None:
+        done = conn.execute(
+            update(zotero_sync).where(zotero_sync.c.user_name == user_name).values(**values)
+        )
+        if done.rowcount == 0:
+            conn.execute(insert(zotero_sync).values(user_name=user_name, **values))
+
+    # --- OpenReview venues (issue #15) --------------------------------------------------
+
+    def venue_state(self, venue: str, status: str) -> VenueState | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(venues).where(venues.c.venue == venue, venues.c.status == status)
+            ).first()
+        return VenueState(**row._mapping) if row else None
+
+    def venue_entries(self, venue: str, status: str) -> list[VenueEntry]:
+        query = (
+            select(venue_papers)
+            .where(venue_papers.c.venue == venue, venue_papers.c.status == status)
+            .order_by(venue_papers.c.note_id)
+        )
+        with self.engine.connect() as conn:
+            return [
+                VenueEntry(row.note_id, row.paper_id, row.label, row.tmdate)
+                for row in conn.execute(query)
+            ]
+
+    def store_venue(
+        self,
+        venue: str,
+        status: str,
+        *,
+        papers: Sequence[SourcePaper],
+        entries: Sequence[VenueEntry],
+        removed: Iterable[str],
+        full: bool,
+        max_tmdate: int | None,
+        listed: bool = False,
+    ) -> UpsertResult:
+        """Store a venue's papers and its list in one transaction. ``entries`` replace
+        the notes of the same id; ``removed`` notes (withdrawn) leave; with ``full`` the
+        list becomes exactly ``entries``."""
+        now = self._now()
+        try:
+            with self._tx() as conn:
+                result = self._upsert_papers(
+                    conn, papers, source=f"openreview:{venue}", listed=listed
+                )
+                where = (venue_papers.c.venue == venue, venue_papers.c.status == status)
+                if full:
+                    conn.execute(delete(venue_papers).where(*where))
+                else:
+                    drop = list({*removed, *(e.note_id for e in entries)})
+                    for start in range(0, len(drop), 500):
+                        conn.execute(
+                            delete(venue_papers).where(
+                                *where, venue_papers.c.note_id.in_(drop[start : start + 500])
+                            )
+                        )
+                rows = {
+                    e.note_id: {
+                        "venue": venue,
+                        "status": status,
+                        "note_id": e.note_id,
+                        "paper_id": e.paper_id,
+                        "label": e.label,
+                        "tmdate": e.tmdate,
+                    }
+                    for e in entries
+                }
+                if rows:
+                    conn.execute(insert(venue_papers), list(rows.values()))
+                count = conn.execute(
+                    select(func.count()).select_from(venue_papers).where(*where)
+                ).scalar_one()
+                values: dict[str, Any] = {
+                    "fetched_at": now,
+                    "paper_count": int(count),
+                    "last_attempt_at": now,
+                    "last_error": None,
+                }
+                if max_tmdate is not None:
+                    values["max_tmdate"] = max_tmdate
+                self._set_venue_state(conn, venue, status, values)
+                return result
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot store the papers of {venue}: {e}") from e
+
+    def record_venue_error(self, venue: str, status: str, error: str) -> None:
+        with self._tx() as conn:
+            self._set_venue_state(
+                conn, venue, status, {"last_attempt_at": self._now(), "last_error": error}
+            )
+
+    @staticmethod
+    def _set_venue_state(conn: Connection, venue: str, status: str, values: dict[str, Any]) -> None:
+        done = conn.execute(
+            update(venues)
+            .where(venues.c.venue == venue, venues.c.status == status)
+            .values(**values)
+        )
+        if done.rowcount == 0:
+            conn.execute(insert(venues).values(venue=venue, status=status, **values))
+
+    def papers_by_title(self, keys: Iterable[str]) -> dict[str, list[StoredPaper]]:
+        """Stored papers whose normalised title (jobs.ids.normalised_title) is in ``keys``.
+
+        Titles are folded in Python, so this reads every title once: for matching a
+        venue's papers to arXiv's (thousands), not for a hot path.
+        """
+        from jobs.ids import normalised_title
+
+        wanted = set(keys)
+        found: dict[str, list[str]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(papers.c.id, papers.c.title)):
+                key = normalised_title(row.title or "")
+                if key in wanted:
+                    found.setdefault(key, []).append(row.id)
+            stored = self._papers(conn, [pid for ids in found.values() for pid in ids])
+        return {key: [stored[pid] for pid in ids if pid in stored] for key, ids in found.items()}
 
 
 def _trending_order(t: TrendingEntry) -> tuple[int, int, int, int, str]:

@@ -20,6 +20,8 @@ class SourcePaper:
     announce_type: str | None = None  # new | cross | replace | replace-cross (arXiv RSS)
     announced: date | None = None  # the announcement day, when the source says it
     comment: str | None = None
+    tldr: str | None = None  # a one-sentence summary the source gives (OpenReview, HF)
+    tldr_source: str | None = None  # who wrote it, for its label: "OpenReview"
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,6 +147,8 @@ def _item(item: Mapping[str, Any]) -> TrendingPaper | None:
         # paper.publishedAt is arXiv's date for the paper (00:00 UTC of its listing day);
         # the storage keeps the earliest announced day, so a listing's own date wins.
         announced=published,
+        tldr=_text(paper.get("ai_summary")) or None,
+        tldr_source="Hugging Face" if _text(paper.get("ai_summary")) else None,
     )
     return TrendingPaper(
         paper=source,
