@@ -499,8 +499,19 @@ def _rank_files(saved: Path, candidates: Path, background: Path | None) -> list[
     profile = recommender.Profile(saved=tuple(mine))
     pool = read_jsonl(candidates)
     negatives = read_jsonl(background) if background else pool
+    return _rank_one_off(profile, pool, negatives)
+
+
+def _rank_one_off(
+    profile: recommender.Profile,
+    pool: Sequence[recommender.Paper],
+    negatives: Sequence[recommender.Paper],
+) -> list[recommender.Ranked]:
+    """Rank papers that are not (all) stored: their embeddings come from the one-off cache."""
     from jobs.embedding_cache import cached_embeddings
 
+    if not pool:
+        return []
     vectors = cached_embeddings([*profile.saved, *pool, *negatives])
     return recommender.rank(profile, pool, negatives, embeddings=vectors)
 
@@ -557,7 +568,7 @@ def _rank_venue(
     pool_papers = [to_paper(stored[i]) for i in sorted(set(ids)) if i in stored]
     negatives = read_jsonl(background) if background else pool_papers
     profile = recommender.Profile(saved=tuple(mine_papers))
-    return recommender.rank(profile, pool_papers, negatives) if pool_papers else []
+    return _rank_one_off(profile, pool_papers, negatives)
 
 
 def _rank_user(ctx: click.Context, name: str, since: date | None) -> list[recommender.Ranked]:
