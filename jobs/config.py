@@ -4,6 +4,12 @@ Every problem is collected and reported together with the file, the line and the
 a person can fix the whole file in one go. Unknown keys are errors, with a suggestion for
 a misspelt one. Secrets are never read from the file: the file names an environment
 variable (or a file) that holds them.
+
+Users live in config.toml (``[[users]]`` tables) and, for many users, one file each in
+``[paperboy] users_dir``: a ``*.toml`` file whose top-level keys are the keys of a
+``[[users]]`` table, named by its ``name`` key or else by its file stem (issue #13). Both
+are checked by the same code (:func:`_user`); each file is read once, and a problem in any
+of them stops the load like a problem in config.toml.
 """
 
 from __future__ import annotations
@@ -111,6 +117,7 @@ class UserConfig:
     disliked: tuple[str, ...] = ()  # canonical ids of papers the user does not want
     send_empty: bool = False  # mail a short "nothing today" note when nothing was picked
     transport: str | None = None  # outbox | smtp | console; None: the [email] transport
+    source: Path | None = None  # the users_dir file this user is in; None: config.toml
 
     def trigger(self) -> CronTrigger:
         """The user's digest schedule as an APScheduler cron trigger in their time zone."""
@@ -148,12 +155,18 @@ class Config:
     users: tuple[UserConfig, ...] = ()
     huggingface: HuggingFaceConfig | None = None  # None: not configured (not fetched)
     feeds: tuple[FeedConfig, ...] = ()
+    users_dir: Path | None = None  # one *.toml file per user (issue #13); None: not used
+    # users by name: `user(name)` stays O(1) with 10,000 users (built in __post_init__)
+    _by_name: dict[str, UserConfig] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {u.name: u for u in self.users})
 
     def user(self, name: str) -> UserConfig:
         """The configured user called `name`; ConfigError (with the known names) otherwise."""
-        for user in self.users:
-            if user.name == name:
-                return user
+        user = self._by_name.get(name)
+        if user is not None:
+            return user
         known = ", ".join(u.name for u in self.users) or "none"
         raise ConfigError(f"{self.path}: no user named {name!r} (configured: {known})")
 
@@ -190,6 +203,15 @@ class _Problems:
         if line is not None and value is not None:
             line = self._element_line(line, value)
         self.items.append((line, message))
+
+    def add_at(self, line: int | None, message: str) -> None:
+        """A problem whose line is already known (a TOML syntax error)."""
+        self.items.append((line, message))
+
+    def location(self, where: Sequence[str | int], key: str | None) -> str:
+        """``file:line`` of `key` in the table at `where` (just ``file`` if not found)."""
+        line = self._locate(where, key)
+        return f"{self.path}:{line}" if line else str(self.path)
 
     def _element_line(self, key_line: int, value: str) -> int:
         """The line of a list element (a multi-line `saved = [...]`), else the key's line."""
@@ -239,6 +261,31 @@ class _Problems:
         count = len(self.items)
         head = f"{count} problem{'s' if count > 1 else ''} in {self.path}:"
         raise ConfigError("\n".join([head, *("  " + line for line in lines)]))
+
+    def lines_out(self) -> list[str]:
+        """Each problem as ``file:line: message``, in line order."""
+        out = []
+        for line, message in sorted(self.items, key=lambda item: item[0] or 0):
+            out.append(f"{self.path}:{line}: {message}" if line else f"{self.path}: {message}")
+        return out
+
+
+MAX_PROBLEM_LINES = 100  # 10,000 copies of one broken users_dir file: the first 100 problems
+
+
+def _raise_all(problem_sets: Sequence[_Problems]) -> None:
+    """One ConfigError for the problems of config.toml and of every users_dir file."""
+    bad = [p for p in problem_sets if p.items]
+    if not bad:
+        return
+    if len(bad) == 1:
+        bad[0].raise_if_any()
+    lines = [line for p in bad for line in p.lines_out()]
+    shown = lines[:MAX_PROBLEM_LINES]
+    if len(lines) > len(shown):
+        shown.append(f"... and {len(lines) - len(shown)} more")
+    head = f"{len(lines)} problems in {len(bad)} files:"
+    raise ConfigError("\n".join([head, *("  " + line for line in shown)]))
 
 
 def _check_keys(
@@ -363,6 +410,7 @@ def _resolve_database(base: Path, url: str) -> str:
 _TOP = ("paperboy", "sources", "email", "users")
 _PAPERBOY = (
     "database",
+    "users_dir",
     "index",
     "workers",
     "timezone",
@@ -409,8 +457,12 @@ def load_config(path: Path | str) -> Config:
     return parse_config(text, path)
 
 
-def parse_config(text: str, path: Path) -> Config:
-    """Validate the TOML text of a config file (path is used in messages and for relative paths)."""
+def parse_config(text: str, path: Path, *, read_users_dir: bool = True) -> Config:
+    """Validate the TOML text of a config file (path is used in messages and for relative paths).
+
+    With ``[paperboy] users_dir``, its files are read and checked too, unless
+    `read_users_dir` is False (then the Config holds config.toml's own users only).
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -540,27 +592,41 @@ def parse_config(text: str, path: Path) -> Config:
     email = _email(_table(data, "email", [], problems), base, problems)
 
     raw_users = data.get("users", [])
-    users: list[UserConfig] = []
+    # Each user with the file it is in and where in that file, for duplicate names.
+    placed: list[tuple[UserConfig, _Problems, list[str | int]]] = []
     if not isinstance(raw_users, list):
         problems.add(["users"], "users must be an array of tables: [[users]]", None)
         raw_users = []
     for index, raw_user in enumerate(raw_users):
         user = _user(raw_user, index, base, timezone, problems)
         if user is not None:
-            users.append(user)
-            if user.transport == "smtp" and email.smtp is None:
-                problems.add(
-                    ["users", index],
-                    f'[[users]] {user.name!r}.transport is "smtp" but there is no '
-                    "[email.smtp] table",
-                    "transport",
-                )
-    names = [u.name for u in users]
-    for name in sorted({n for n in names if names.count(n) > 1}):
-        second = [i for i, u in enumerate(users) if u.name == name][1]
-        problems.add(["users", second], f"duplicate user name {name!r}", "name")
+            placed.append((user, problems, ["users", index]))
+            _check_user_transport(user, email, ["users", index], problems)
 
-    problems.raise_if_any()
+    problem_sets = [problems]
+    users_dir = _get(
+        general, "users_dir", str, None, ["paperboy"], "paperboy", problems, "a folder path"
+    )
+    users_folder = None if users_dir is None else _resolve_path(path.parent, users_dir)
+    if users_folder is not None and read_users_dir:
+        for user_file in _user_files(users_folder, problems):
+            file_problems, user = _user_file(user_file, timezone, email)
+            problem_sets.append(file_problems)
+            if user is not None:
+                placed.append((user, file_problems, []))
+
+    # A dict, not names.count(): 10,000 users must not mean 10,000² comparisons.
+    first: dict[str, tuple[_Problems, list[str | int]]] = {}
+    for user, at_problems, at in placed:
+        if user.name not in first:
+            first[user.name] = (at_problems, at)
+            continue
+        other_problems, other_at = first[user.name]
+        also = other_problems.location(other_at, "name")
+        at_problems.add(at, f"duplicate user name {user.name!r} (also in {also})", "name")
+
+    _raise_all(problem_sets)
+    users = [user for user, _problems, _where in placed]
     return Config(
         path=path,
         database=_resolve_database(base, database),
@@ -575,7 +641,119 @@ def parse_config(text: str, path: Path) -> Config:
         feeds=feeds,
         email=email,
         users=tuple(users),
+        users_dir=users_folder,
     )
+
+
+def _check_user_transport(
+    user: UserConfig, email: EmailConfig, where: Sequence[str | int], problems: _Problems
+) -> None:
+    if user.transport == "smtp" and email.smtp is None:
+        label = f"[[users]] {user.name!r}" if where else f"user {user.name!r}"
+        problems.add(
+            where,
+            f'{label}.transport is "smtp" but there is no [email.smtp] table',
+            "transport",
+        )
+
+
+def _user_files(folder: Path, problems: _Problems) -> list[Path]:
+    """The users_dir's ``*.toml`` files, by name; hidden files and anything else ignored
+    (editors' backups, ``ada.toml.bak`` and the temporary files of an atomic write)."""
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        problems.add(
+            ["paperboy"], f"paperboy.users_dir: no such folder {str(folder)!r}", "users_dir"
+        )
+        return []
+    except OSError as e:  # not a folder, no permission
+        problems.add(
+            ["paperboy"], f"paperboy.users_dir: cannot list {str(folder)!r}: {e}", "users_dir"
+        )
+        return []
+    names = sorted(
+        e.name
+        for e in entries
+        if e.name.endswith(".toml") and not e.name.startswith(".") and e.is_file()
+    )
+    return [folder / name for name in names]
+
+
+def _read_user_file(path: Path) -> str:
+    """The text of one users_dir file (OSError, UnicodeDecodeError as they come)."""
+    return path.read_text(encoding="utf-8")
+
+
+def _user_file(
+    path: Path, default_tz: str, email: EmailConfig, text: str | None = None
+) -> tuple[_Problems, UserConfig | None]:
+    """Read (unless `text` is given) and check one users_dir file; its problems and user."""
+    if text is None:
+        try:
+            text = _read_user_file(path)
+        except (OSError, UnicodeDecodeError) as e:
+            problems = _Problems(path, "")
+            problems.add_at(None, f"cannot read user file: {e}")
+            return problems, None
+    problems = _Problems(path, text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        problems.add_at(int(m.group(1)) if m else None, f"invalid TOML: {e}")
+        return problems, None
+    if "users" in data:
+        problems.add(
+            ["users", 0] if isinstance(data["users"], list) else [],
+            "a users_dir file holds one user: write the keys of the user's table at the "
+            "top level, without a [[users]] header",
+            None if isinstance(data["users"], list) else "users",
+        )
+        return problems, None
+    user = _user(
+        data,
+        0,
+        path.parent.resolve(),
+        default_tz,
+        problems,
+        where=[],
+        default_name=path.name.removesuffix(".toml"),
+    )
+    if user is not None:
+        _check_user_transport(user, email, [], problems)
+    return problems, user
+
+
+def parse_user_file(text: str, path: Path, config: Config) -> UserConfig:
+    """Validate the text of one users_dir file as `config` would load it (the same checks
+    as a [[users]] table); ConfigError naming the file and line otherwise."""
+    problems, user = _user_file(path, config.timezone, config.email, text)
+    problems.raise_if_any()
+    assert user is not None  # no problems means a user
+    return user
+
+
+def config_stamp(config: Config) -> tuple[object, ...]:
+    """What changes when config.toml or a users_dir file is changed, added or removed.
+
+    The daemon compares it every few seconds: (mtime, size) of config.toml and of each
+    ``*.toml`` file in users_dir (one stat each; 10,000 files take a few milliseconds).
+    """
+
+    def stat(path: Path) -> tuple[int, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    stamp: list[object] = [stat(config.path)]
+    if config.users_dir is not None:
+        ignored = _Problems(config.path, "")  # a vanished folder: the reload reports it
+        stamp += [(p.name, stat(p)) for p in _user_files(config.users_dir, ignored)]
+        stamp.append(bool(ignored.items))
+    return tuple(stamp)
 
 
 def _check_url(
@@ -760,14 +938,27 @@ def _email(raw: Mapping[str, Any], base: Path, problems: _Problems) -> EmailConf
 
 
 def _user(
-    raw: Any, index: int, base: Path, default_tz: str, problems: _Problems
+    raw: Any,
+    index: int,
+    base: Path,
+    default_tz: str,
+    problems: _Problems,
+    *,
+    where: list[str | int] | None = None,
+    default_name: str = "",
 ) -> UserConfig | None:
-    where: list[str | int] = ["users", index]
+    """One user: a [[users]] table of config.toml (`index`), or a users_dir file's top
+    level (``where=[]``, named by its file stem unless it has a ``name``)."""
+    in_file = where is not None
+    where = ["users", index] if where is None else where
     if not isinstance(raw, dict):
         problems.add(where, "each [[users]] entry must be a table", None)
         return None
-    name = _get(raw, "name", str, "", where, "users", problems, "a string")
-    label = f"[[users]] {name!r}" if name else f"[[users]] #{index + 1}"
+    name = _get(raw, "name", str, default_name, where, "users", problems, "a string")
+    if in_file:
+        label = f"user {name!r}"
+    else:
+        label = f"[[users]] {name!r}" if name else f"[[users]] #{index + 1}"
     if not name:
         problems.add(where, f"{label}: name is required", None)
     _check_keys(raw, _USER, where, label, problems)
@@ -835,6 +1026,7 @@ def _user(
         disliked=tuple(disliked),
         transport=transport,
         send_empty=field_("send_empty", bool, False, "true or false"),
+        source=problems.path if in_file else None,
     )
 
 
