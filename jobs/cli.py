@@ -609,6 +609,7 @@ def status(ctx: click.Context, fmt: str) -> None:
     from jobs.digest import is_due
     from jobs.features import read_info
     from jobs.scheduler import fetch_trigger, wants_fetch
+    from jobs.storage import DeliverySummary
 
     config = _config(ctx)
     now = datetime.now(UTC)
@@ -650,20 +651,19 @@ def status(ctx: click.Context, fmt: str) -> None:
             if name not in seen
         ]
         user_rows = []
+        summaries = storage.delivery_summaries()  # counts only: no message is read
         for user in config.users:
             state = storage.user_state(user.name)
-            pending = storage.deliveries(user_name=user.name, status="pending")
-            failed = storage.deliveries(user_name=user.name, status="failed")
-            sent = storage.deliveries(user_name=user.name, status="sent")
+            summary = summaries.get(user.name, DeliverySummary(user.name))
             user_rows.append(
                 {
                     "user": user.name,
                     "last_digest": state.last_digest_at,
-                    "last_sent": sent[-1].sent_at if sent else None,
+                    "last_sent": summary.last_sent_at,
                     "next_digest": user.trigger().get_next_fire_time(None, now),
                     "due_now": is_due(user, state.last_digest_at, now),
-                    "pending": len(pending),
-                    "failed": len(failed),
+                    "pending": summary.pending,
+                    "failed": summary.failed,
                 }
             )
         papers = storage.count_papers()
