@@ -254,10 +254,7 @@ class _Problems:
     def raise_if_any(self) -> None:
         if not self.items:
             return
-        lines = []
-        for line, message in sorted(self.items, key=lambda item: item[0] or 0):
-            where = f"{self.path}:{line}" if line else f"{self.path}"
-            lines.append(f"{where}: {message}")
+        lines = self.lines_out()
         count = len(self.items)
         head = f"{count} problem{'s' if count > 1 else ''} in {self.path}:"
         raise ConfigError("\n".join([head, *("  " + line for line in lines)]))
@@ -609,8 +606,9 @@ def parse_config(text: str, path: Path, *, read_users_dir: bool = True) -> Confi
     )
     users_folder = None if users_dir is None else _resolve_path(path.parent, users_dir)
     if users_folder is not None and read_users_dir:
+        folder_base = users_folder.resolve()  # once, not once per file
         for user_file in _user_files(users_folder, problems):
-            file_problems, user = _user_file(user_file, timezone, email)
+            file_problems, user = _user_file(user_file, timezone, email, base=folder_base)
             problem_sets.append(file_problems)
             if user is not None:
                 placed.append((user, file_problems, []))
@@ -686,9 +684,15 @@ def _read_user_file(path: Path) -> str:
 
 
 def _user_file(
-    path: Path, default_tz: str, email: EmailConfig, text: str | None = None
+    path: Path,
+    default_tz: str,
+    email: EmailConfig,
+    text: str | None = None,
+    base: Path | None = None,
 ) -> tuple[_Problems, UserConfig | None]:
-    """Read (unless `text` is given) and check one users_dir file; its problems and user."""
+    """Read (unless `text` is given) and check one users_dir file; its problems and user.
+
+    Relative paths in it (``library``) are relative to its folder, `base` if given."""
     if text is None:
         try:
             text = _read_user_file(path)
@@ -714,7 +718,7 @@ def _user_file(
     user = _user(
         data,
         0,
-        path.parent.resolve(),
+        path.parent.resolve() if base is None else base,
         default_tz,
         problems,
         where=[],

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -119,10 +120,15 @@ def test_a_thousand_user_files_are_each_read_once(
 
     # No line scans on a valid load: locating a key's line is for problems only, so
     # nothing walks config.toml or a file once per user.
-    scans: list[object] = []
+    scans: list[tuple[object, ...]] = []
     locate = jobs.config._Problems._locate
+
+    def counting_locate(*args: Any) -> int | None:
+        scans.append(args)
+        return locate(*args)
+
     monkeypatch.setattr(jobs.config, "_read_user_file", counting)
-    monkeypatch.setattr(jobs.config._Problems, "_locate", lambda *a: scans.append(a) or locate(*a))
+    monkeypatch.setattr(jobs.config._Problems, "_locate", counting_locate)
     config = load_config(path)
     assert len(config.users) == 1001
     assert reads == Counter({name: 1 for name in files})
