@@ -609,7 +609,7 @@ def status(ctx: click.Context, fmt: str) -> None:
     from jobs.digest import is_due
     from jobs.features import read_info
     from jobs.scheduler import fetch_trigger, wants_fetch
-    from jobs.storage import DeliverySummary
+    from jobs.storage import DeliverySummary, UserState
 
     config = _config(ctx)
     now = datetime.now(UTC)
@@ -652,8 +652,9 @@ def status(ctx: click.Context, fmt: str) -> None:
         ]
         user_rows = []
         summaries = storage.delivery_summaries()  # counts only: no message is read
+        states = storage.user_states()  # one query, not one per user
         for user in config.users:
-            state = storage.user_state(user.name)
+            state = states.get(user.name, UserState(user.name, None, None))
             summary = summaries.get(user.name, DeliverySummary(user.name))
             user_rows.append(
                 {

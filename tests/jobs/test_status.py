@@ -92,6 +92,7 @@ def test_status_never_loads_a_message(
     with Storage.open(database_url) as storage:
         fill(storage)
         last_sent = storage.deliveries(user_name="ada", status="sent")[-1].sent_at
+        storage.record_empty_digest("cy", listed_through=None, at=last_sent)
     statements.clear()
     result = CliRunner().invoke(cli, ["--config", str(config), "status", "--format", "jsonl"])
     assert result.exit_code == 1, result.output  # a pending and a failed delivery
@@ -99,3 +100,8 @@ def test_status_never_loads_a_message(
     [row] = [json.loads(line) for line in result.stdout.splitlines()]
     users = {u["user"]: (u["pending"], u["failed"], u["last_sent"]) for u in row["users"]}
     assert users == {"ada": (1, 0, str(last_sent)), "bo": (0, 1, None), "cy": (0, 0, None)}
+    last_digest = {u["user"]: u["last_digest"] for u in row["users"]}
+    assert last_digest["cy"] == str(last_sent) and last_digest["ada"] is not None
+    # Two queries for the users however many there are: not one (or three) per user.
+    per_user = [s for s in statements if "deliveries" in s or "user_state" in s]
+    assert len(per_user) == 2, per_user
