@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -395,3 +396,21 @@ def test_config_is_still_just_config_toml_without_users_dir(tmp_path: Path) -> N
     path.write_text(CONFIG.replace('users_dir = "users.d/"', ""), encoding="utf-8")
     config: Config = load_config(path)
     assert config.users_dir is None and [u.name for u in config.users] == ["ada"]
+
+
+def test_init_users_dir_moves_the_sample_user_into_its_own_file(tmp_path: Path) -> None:
+    plain, split = tmp_path / "plain", tmp_path / "split"
+    assert CliRunner().invoke(cli, ["init", str(plain)]).exit_code == 0
+    result = CliRunner().invoke(cli, ["init", "--users-dir", str(split)])
+    assert result.exit_code == 0, result.output
+    ada_file = split / "users.d" / "ada.toml"
+    assert "[[users]]\n" not in ada_file.read_text(encoding="utf-8")
+    assert "\n[[users]]" not in (split / "config.toml").read_text(encoding="utf-8")
+    config = load_config(split / "config.toml")
+    [ada] = config.users
+    assert ada.source == ada_file
+    assert replace(ada, source=None) == load_config(plain / "config.toml").user("ada")
+    code, out, err = profile(split / "config.toml", "add", "--keyword", "bandits")
+    assert code == 0 and f"Wrote {ada_file}" in out, err
+    again = CliRunner().invoke(cli, ["init", "--users-dir", str(split)])
+    assert again.exit_code == 1 and "already exists" in again.stderr
