@@ -608,7 +608,9 @@ def parse_config(text: str, path: Path, *, read_users_dir: bool = True) -> Confi
     users_folder = None if users_dir is None else _resolve_path(path.parent, users_dir)
     if users_folder is not None and read_users_dir:
         folder_base = users_folder.resolve()  # once, not once per file
-        for user_file in _user_files(users_folder, problems):
+        # users_dir = ".": config.toml is in the folder but is not a user
+        itself = path.name if folder_base == path.resolve().parent else None
+        for user_file in _user_files(users_folder, problems, skip=itself):
             file_problems, user = _user_file(user_file, timezone, email, base=folder_base)
             problem_sets.append(file_problems)
             if user is not None:
@@ -656,11 +658,12 @@ def _check_user_transport(
         )
 
 
-def _user_files(folder: Path, problems: _Problems) -> list[Path]:
-    """The users_dir's ``*.toml`` files, by name; hidden files and anything else ignored
-    (editors' backups, ``ada.toml.bak`` and the temporary files of an atomic write)."""
+def _user_files(folder: Path, problems: _Problems, skip: str | None = None) -> list[Path]:
+    """The users_dir's ``*.toml`` files (but `skip`), by name; hidden files and anything
+    else ignored (editors' backups, ``ada.toml.bak``, the temporary files of a write)."""
     try:
-        entries = list(os.scandir(folder))
+        with os.scandir(folder) as scan:
+            entries = list(scan)
     except FileNotFoundError:
         problems.add(
             ["paperboy"], f"paperboy.users_dir: no such folder {str(folder)!r}", "users_dir"
@@ -671,7 +674,9 @@ def _user_files(folder: Path, problems: _Problems) -> list[Path]:
             ["paperboy"], f"paperboy.users_dir: cannot list {str(folder)!r}: {e}", "users_dir"
         )
         return []
-    names = sorted(e.name for e in entries if _is_user_file_name(e.name) and e.is_file())
+    names = sorted(
+        e.name for e in entries if _is_user_file_name(e.name) and e.name != skip and e.is_file()
+    )
     return [folder / name for name in names]
 
 

@@ -414,3 +414,9 @@ def test_init_users_dir_moves_the_sample_user_into_its_own_file(tmp_path: Path) 
     assert code == 0 and f"Wrote {ada_file}" in out, err
     again = CliRunner().invoke(cli, ["init", "--users-dir", str(split)])
     assert again.exit_code == 1 and "already exists" in again.stderr
+
+
+def test_users_dir_may_be_the_config_folder_itself(tmp_path: Path) -> None:
+    path = write_users(tmp_path, {}, config=CONFIG.replace('"users.d/"', '"."'))
+    (tmp_path / "bo.toml").write_text(BO, encoding="utf-8")
+    assert [u.name for u in load_config(path).users] == ["ada", "bo"]  # not "config"
