@@ -678,7 +678,8 @@ def edit_profile(
     the loader would (a [[users]] edit: config.toml again; a users_dir file: that file,
     with config.toml's defaults) and written atomically with a ``.bak``, only if nobody
     changed the file meanwhile (ConcurrentEditError). ValueError for an empty value,
-    ConfigError for an unknown user or an edit that would not load.
+    UnknownPaperError for a bad id, ConfigError for an unknown user or an edit that would
+    not load.
     """
     path = user_file(config, user)
     whole_file = config.user(user).source is not None
@@ -714,10 +715,10 @@ def edit_profile(
 
 
 def like(config: Config, user: str, ids: Sequence[str]) -> ProfileEdit:
-    """ "More like this": save the papers (any id form) and take them off the disliked."""
+    """More like this: save the papers (any id form) and take them off the disliked."""
     return edit_profile(config, user, [("remove", "disliked", ids), ("add", "saved", ids)])
 
 
 def dislike(config: Config, user: str, ids: Sequence[str]) -> ProfileEdit:
-    """ "Less like this": put the papers in ``disliked`` and take them off the saved."""
+    """Less like this: put the papers in ``disliked`` and take them off the saved."""
     return edit_profile(config, user, [("remove", "saved", ids), ("add", "disliked", ids)])
