@@ -222,7 +222,7 @@ class Daemon:
         self._reload_requested.clear()
         self._config_stamp = stamp
         try:
-            new = load_config(self.config.path)
+            new = load_config(self.config.path, previous=self.config)  # changed files only
         except ConfigError as e:
             log.error("the config changed but is invalid; keeping the last good config:\n%s", e)
             return False

@@ -420,3 +420,53 @@ def test_users_dir_may_be_the_config_folder_itself(tmp_path: Path) -> None:
     path = write_users(tmp_path, {}, config=CONFIG.replace('"users.d/"', '"."'))
     (tmp_path / "bo.toml").write_text(BO, encoding="utf-8")
     assert [u.name for u in load_config(path).users] == ["ada", "bo"]  # not "config"
+
+
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Count each users_dir file read from now on, by file name."""
+    reads: Counter[str] = Counter()
+    read = jobs.config._read_user_file
+
+    def counting(p: Path) -> str:
+        reads[p.name] += 1
+        return read(p)
+
+    monkeypatch.setattr(jobs.config, "_read_user_file", counting)
+    return reads
+
+
+def test_a_reload_reads_only_the_files_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_users(tmp_path, {f"u{i:03d}.toml": f'email = "u{i}@x.org"\n' for i in range(200)})
+    users = tmp_path / "users.d"
+    config = load_config(path)
+    (users / "u007.toml").write_text('email = "u7@x.org"\nmax_papers = 3\n', encoding="utf-8")
+    touch_later(users / "u007.toml", 5)
+    (users / "u100.toml").unlink()
+    (users / "new.toml").write_text('email = "new@x.org"\n', encoding="utf-8")
+    reads = count_reads(monkeypatch)
+
+    again = load_config(path, previous=config)
+    assert reads == Counter({"new.toml": 1, "u007.toml": 1})
+    assert again.user("u007").max_papers == 3 and "u100" not in {u.name for u in again.users}
+    reads.clear()
+    assert again.users == load_config(path).users  # the same as a full load
+    assert len(reads) == 200
+
+    # config.toml's defaults changed: every user is checked again against them.
+    path.write_text(CONFIG.replace('"Europe/Berlin"', '"UTC"'), encoding="utf-8")
+    reads.clear()
+    third = load_config(path, previous=again)
+    assert len(reads) == 200 and third.user("u001").timezone == "UTC"
+
+    # Problems read as in a full load: every line, and both places of a duplicate name.
+    (users / "u001.toml").write_text('email = "u1@x.org"\nmax_papers = 0\n', encoding="utf-8")
+    touch_later(users / "u001.toml", 10)
+    (users / "zz.toml").write_text('name = "u002"\nemail = "z@x.org"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, previous=third)
+    assert f"{users / 'u001.toml'}:2: user 'u001'.max_papers must be at least 1" in str(info.value)
+    assert f"{users / 'zz.toml'}:1: duplicate user name 'u002' (also in {users / 'u002.toml'})" in (
+        str(info.value)
+    )
