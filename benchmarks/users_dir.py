@@ -6,6 +6,8 @@ measured in a fresh Python process, so that memory is that scenario's alone:
 - the config load (``jobs.config.load_config``): the first one, then the best of three;
 - the process's RSS after the load, and its growth over the 1-user baseline of the run;
 - the daemon's change check (``config_stamp``: one stat per file, every 5 seconds);
+- the daemon's reload after that edit (``load_config(previous=...)``: only the changed
+  file is read again; with [[users]] in config.toml, everything is);
 - one ``paperboy profile`` edit of the last user (``jobs.profile.like``: read, splice,
   validate that user's file, write atomically), the config already loaded. In a
   config.toml of 10,000 ``[[users]]`` the same edit takes minutes (tomlkit parses and
@@ -101,6 +103,12 @@ def measure(config_path: str, edit: bool) -> dict[str, Any]:
         t = time.perf_counter()
         like(config, config.users[-1].name, ["2501.00001"])
         edit_s = time.perf_counter() - t
+    else:  # the same reload trigger for a config.toml of [[users]]: config.toml changed
+        with open(config_path, "a", encoding="utf-8") as f:
+            f.write("\n")
+    t = time.perf_counter()
+    load_config(config_path, previous=config)
+    reload_s = time.perf_counter() - t
     return {
         "users": len(config.users),
         "first_s": first,
@@ -110,6 +118,7 @@ def measure(config_path: str, edit: bool) -> dict[str, Any]:
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "stamp_s": stamp,
         "edit_s": edit_s,
+        "reload_s": reload_s,
     }
 
 
@@ -166,7 +175,7 @@ def main() -> None:
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}")
     print(
         f"{'scenario':<34} {'users':>6} {'load s':>7} {'best s':>7} {'ms/user':>8} "
-        f"{'RSS MB':>7} {'+MB':>6} {'KB/user':>8} {'check ms':>9} {'edit ms':>8}"
+        f"{'RSS MB':>7} {'+MB':>6} {'KB/user':>8} {'check ms':>9} {'edit ms':>8} {'reload s':>9}"
     )
     for label, r in rows:
         grown = r["rss_after_mb"] - baseline["rss_after_mb"]
@@ -176,6 +185,7 @@ def main() -> None:
             f"{r['best_s'] * 1000 / r['users']:>8.3f} {r['rss_after_mb']:>7.1f} "
             f"{grown:>6.1f} {per_user:>8.2f} {r['stamp_s'] * 1000:>9.1f} "
             + (f"{r['edit_s'] * 1000:>8.1f}" if r["edit_s"] is not None else f"{'-':>8}")
+            + f" {r['reload_s']:>9.2f}"
         )
 
 
