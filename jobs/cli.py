@@ -120,19 +120,39 @@ def _emit(fmt: str, rows: Sequence[dict[str, Any]], text: Callable[[], None]) ->
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite an existing config.toml.")
-def init(directory: Path, force: bool) -> None:
+@click.option(
+    "--users-dir",
+    "users_dir",
+    is_flag=True,
+    help="One file per user: the sample user goes into users.d/ada.toml.",
+)
+def init(directory: Path, force: bool, users_dir: bool) -> None:
     """Write a commented starter config.toml into DIRECTORY.
 
     \b
     Example:
       paperboy init ~/paperboy && $EDITOR ~/paperboy/config.toml
+      paperboy init --users-dir ~/paperboy && $EDITOR ~/paperboy/users.d/ada.toml
     """
-    from jobs.demo import starter_config
+    from jobs.demo import starter_config, starter_users_dir
 
     target = directory / "config.toml"
-    if target.exists() and not force:
-        _fail(f"{target} already exists (use --force to overwrite it)", 1)
+    user_file = directory / "users.d" / "ada.toml"
+    for path in (target, *([user_file] if users_dir else [])):
+        if path.exists() and not force:
+            _fail(f"{path} already exists (use --force to overwrite it)", 1)
     directory.mkdir(parents=True, exist_ok=True)
+    if users_dir:
+        config_text, user_text = starter_users_dir()
+        user_file.parent.mkdir(exist_ok=True)
+        user_file.write_text(user_text, encoding="utf-8")
+        target.write_text(config_text, encoding="utf-8")
+        click.echo(
+            f"Wrote {target} and {user_file}. Edit them (one file per user in "
+            f"{user_file.parent}), then run: paperboy --config {target} fetch && "
+            f"paperboy --config {target} digest"
+        )
+        return
     target.write_text(starter_config(), encoding="utf-8")
     click.echo(
         f"Wrote {target}. Edit the [[users]] section, then run: paperboy --config "
@@ -729,6 +749,7 @@ def status(ctx: click.Context, fmt: str) -> None:
     from jobs.digest import is_due
     from jobs.features import read_info
     from jobs.scheduler import fetch_trigger, wants_fetch
+    from jobs.storage import DeliverySummary, UserState
 
     config = _config(ctx)
     now = datetime.now(UTC)
@@ -771,20 +792,20 @@ def status(ctx: click.Context, fmt: str) -> None:
             if name not in seen
         ]
         user_rows = []
+        summaries = storage.delivery_summaries()  # counts only: no message is read
+        states = storage.user_states()  # one query, not one per user
         for user in config.users:
-            state = storage.user_state(user.name)
-            pending = storage.deliveries(user_name=user.name, status="pending")
-            failed = storage.deliveries(user_name=user.name, status="failed")
-            sent = storage.deliveries(user_name=user.name, status="sent")
+            state = states.get(user.name, UserState(user.name, None, None))
+            summary = summaries.get(user.name, DeliverySummary(user.name))
             user_rows.append(
                 {
                     "user": user.name,
                     "last_digest": state.last_digest_at,
-                    "last_sent": sent[-1].sent_at if sent else None,
+                    "last_sent": summary.last_sent_at,
                     "next_digest": user.trigger().get_next_fire_time(None, now),
                     "due_now": is_due(user, state.last_digest_at, now),
-                    "pending": len(pending),
-                    "failed": len(failed),
+                    "pending": summary.pending,
+                    "failed": summary.failed,
                     **_zotero_row(storage, user),
                 }
             )

@@ -1,32 +1,34 @@
 """`paperboy profile ...`: show and grow a user's interest profile in config.toml.
 
 A thin click layer: the edits are :mod:`jobs.profile` (text in, text out, comments and
-layout kept), BibTeX reading is :mod:`jobs.library`, the database is :mod:`jobs.storage`.
-Every edit re-validates the whole file before writing it, writes it atomically with a
-backup (config.toml.bak) and refuses if the file changed on disk in the meantime.
+layout kept; :func:`jobs.profile.edit_profile` finds the file the user lives in, config.toml
+or their users_dir file), BibTeX reading is :mod:`jobs.library`, the database is
+:mod:`jobs.storage`. Every edit re-validates the whole file before writing it, writes it
+atomically with a backup (config.toml.bak) and refuses if the file changed on disk in the
+meantime.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from jobs.config import Config, UserConfig, parse_config
-from jobs.errors import ConfigError, StorageError, UnknownPaperError
+from jobs.errors import StorageError, UnknownPaperError
 from jobs.ids import abs_url, canonical_arxiv_id
 from jobs.library import BibPaper, read_library
 from jobs.profile import (
+    Change,
     ConfigSnapshot,
-    add_values,
+    Operation,
+    ProfileEdit,
     backup_path,
+    edit_profile,
     read_snapshot,
-    remove_values,
-    write_config,
 )
 from jobs.sources.base import SourcePaper
 from jobs.storage import Storage
@@ -40,16 +42,8 @@ _LABELS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _Change:
-    """One value's fate in one list: added, already-present, removed or not-found."""
-
-    key: str
-    action: str
-    value: str
-
-    def row(self, user: str) -> dict[str, str]:
-        return {"user": user, "list": self.key, "action": self.action, "value": self.value}
+def _row(change: Change, user: str) -> dict[str, str]:
+    return {"user": user, "list": change.key, "action": change.action, "value": change.value}
 
 
 # --- shared steps ------------------------------------------------------------------------
@@ -100,41 +94,21 @@ def _ids(values: Sequence[str]) -> list[str]:
 
 
 def _edit(
+    config: Config,
     snapshot: ConfigSnapshot,
     user: str,
-    operations: Sequence[tuple[str, str, Sequence[str]]],
+    operations: Sequence[Operation],
     *,
     write: bool = True,
-) -> tuple[list[_Change], bool]:
-    """Apply (op, key, values) edits to the file's text, validate, write; the changes."""
-    text = snapshot.text
-    changes: list[_Change] = []
-    for op, key, values in operations:
-        if not values:
-            continue
-        if op == "add":
-            try:
-                edit = add_values(text, user, key, values)
-            except ValueError as e:  # an empty --keyword "" and the like
-                raise click.UsageError(str(e)) from e
-            changes += [_Change(key, "added", v) for v in edit.changed]
-            changes += [_Change(key, "already-present", v) for v in edit.unchanged]
-        else:
-            edit = remove_values(text, user, key, values)
-            changes += [_Change(key, "removed", v) for v in edit.changed]
-            changes += [_Change(key, "not-found", v) for v in edit.unchanged]
-        text = edit.text
+) -> ProfileEdit:
+    """Apply (op, key, values) edits in the file the user lives in, validate, write."""
     try:
-        parse_config(text, snapshot.path)  # never write a file that would not load
-    except ConfigError as e:
-        raise ConfigError(
-            f"the edit would leave {snapshot.path} invalid, so nothing was written:\n{e}"
-        ) from e
-    written = write_config(snapshot, text) if write else False
-    return changes, written
+        return edit_profile(config, user, operations, snapshot=snapshot, write=write)
+    except ValueError as e:  # an empty --keyword "" and the like
+        raise click.UsageError(str(e)) from e
 
 
-def _say_changes(user: str, changes: Sequence[_Change], quiet_moves: bool = False) -> None:
+def _say_changes(user: str, changes: Sequence[Change], quiet_moves: bool = False) -> None:
     verbs = {
         "added": "added to",
         "already-present": "already in",
@@ -147,14 +121,11 @@ def _say_changes(user: str, changes: Sequence[_Change], quiet_moves: bool = Fals
         click.echo(f"{change.value}: {verbs[change.action]} {user}'s {_LABELS[change.key]}")
 
 
-def _say_written(snapshot: ConfigSnapshot, written: bool) -> None:
+def _say_written(path: Path, written: bool) -> None:
     if written:
-        click.echo(
-            f"Wrote {snapshot.path} (the previous version is "
-            f"{backup_path(snapshot.path.resolve())})."
-        )
+        click.echo(f"Wrote {path} (the previous version is {backup_path(path.resolve())}).")
     else:
-        click.echo(f"Nothing to change in {snapshot.path}.")
+        click.echo(f"Nothing to change in {path}.")
 
 
 def _edit_command(
@@ -167,14 +138,15 @@ def _edit_command(
 ) -> None:
     snapshot, config = _load(ctx)
     user = _user(config, user_name)
-    changes, written = _edit(snapshot, user.name, operations)
-    rows = [c.row(user.name) for c in changes if not (hide_not_found and c.action == "not-found")]
+    edit = _edit(config, snapshot, user.name, operations)
+    changes = edit.changes
+    rows = [_row(c, user.name) for c in changes if not (hide_not_found and c.action == "not-found")]
 
     def text() -> None:
         _say_changes(user.name, changes, quiet_moves=hide_not_found)
         if any(c.key == "saved" and c.action == "added" for c in changes):
             click.echo("Run `paperboy fetch` to look up the titles and abstracts of new papers.")
-        _say_written(snapshot, written)
+        _say_written(edit.path, edit.written)
 
     _emit(fmt, rows, text)
 
@@ -183,7 +155,7 @@ _USER_OPTION = click.option(
     "--user",
     "user_name",
     metavar="NAME",
-    help="The [[users]] entry to edit (may be left out when there is only one).",
+    help="The user to edit (may be left out when there is only one).",
 )
 # The same choices as jobs.cli.FORMATS (a test checks); not that object itself, which
 # would need jobs.cli imported at the top (see above).
@@ -201,6 +173,7 @@ profile: click.Group = click.Group(
 
     Edits keep your comments and layout, write the file atomically, keep the previous
     version as config.toml.bak and refuse to overwrite a change made meanwhile by hand.
+    A user of [paperboy] users_dir is edited in their own file (users.d/NAME.toml).
 
     \b
     Example:
@@ -258,7 +231,7 @@ def list_(ctx: click.Context, user_name: str | None, fmt: str) -> None:
     }
 
     def text() -> None:
-        click.echo(f"{user.name} ({config.path})")
+        click.echo(f"{user.name} ({user.source or config.path})")
         for key in ("saved", "disliked"):
             items = row[key]
             assert isinstance(items, list)
@@ -361,7 +334,8 @@ def remove(
     user = _user(config, user_name)
     in_disliked = [pid for pid in canonical if pid in user.disliked]
     in_saved = [pid for pid in canonical if pid not in in_disliked]
-    changes, written = _edit(
+    edit = _edit(
+        config,
         snapshot,
         user.name,
         [
@@ -374,10 +348,10 @@ def remove(
     )
 
     def text() -> None:
-        _say_changes(user.name, changes)
-        _say_written(snapshot, written)
+        _say_changes(user.name, edit.changes)
+        _say_written(edit.path, edit.written)
 
-    _emit(fmt, [c.row(user.name) for c in changes], text)
+    _emit(fmt, [_row(c, user.name) for c in edit.changes], text)
 
 
 @profile.command()
@@ -461,7 +435,8 @@ def import_(
     user = _user(config, user_name)
     disliked = [p for p in found.arxiv if p.id in user.disliked]
     to_save = [p.id for p in found.arxiv if p.id not in user.disliked]
-    changes, written = _edit(snapshot, user.name, [("add", "saved", to_save)], write=not dry_run)
+    edit = _edit(config, snapshot, user.name, [("add", "saved", to_save)], write=not dry_run)
+    changes = edit.changes
     saved_new = [c.value for c in changes if c.action == "added"]
     saved_old = [c.value for c in changes if c.action == "already-present"]
 
@@ -533,6 +508,6 @@ def import_(
         if dry_run:
             click.echo("Dry run: nothing was written.")
         else:
-            _say_written(snapshot, written)
+            _say_written(edit.path, edit.written)
 
     _emit(fmt, [row], text)

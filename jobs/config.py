@@ -4,6 +4,12 @@ Every problem is collected and reported together with the file, the line and the
 a person can fix the whole file in one go. Unknown keys are errors, with a suggestion for
 a misspelt one. Secrets are never read from the file: the file names an environment
 variable (or a file) that holds them.
+
+Users live in config.toml (``[[users]]`` tables) and, for many users, one file each in
+``[paperboy] users_dir``: a ``*.toml`` file whose top-level keys are the keys of a
+``[[users]]`` table, named by its ``name`` key or else by its file stem (issue #13). Both
+are checked by the same code (:func:`_user`); each file is read once, and a problem in any
+of them stops the load like a problem in config.toml.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -138,6 +145,7 @@ class UserConfig:
     send_empty: bool = False  # mail a short "nothing today" note when nothing was picked
     transport: str | None = None  # outbox | smtp | console; None: the [email] transport
     zotero: ZoteroConfig | None = None  # [users.zotero]: a Zotero library followed live
+    source: Path | None = None  # the users_dir file this user is in; None: config.toml
 
     def trigger(self) -> CronTrigger:
         """The user's digest schedule as an APScheduler cron trigger in their time zone."""
@@ -193,12 +201,23 @@ class Config:
     huggingface: HuggingFaceConfig | None = None  # None: not configured (not fetched)
     feeds: tuple[FeedConfig, ...] = ()
     openreview: tuple[OpenReviewConfig, ...] = ()  # [[sources.openreview]]
+    users_dir: Path | None = None  # one *.toml file per user (issue #13); None: not used
+    # users_dir file name -> its (mtime_ns, size, inode) when read: a reload re-reads only
+    # the files that changed (load_config(previous=...))
+    user_file_stamps: Mapping[str, tuple[int, int, int]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    # users by name: `user(name)` stays O(1) with 10,000 users (built in __post_init__)
+    _by_name: dict[str, UserConfig] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {u.name: u for u in self.users})
 
     def user(self, name: str) -> UserConfig:
         """The configured user called `name`; ConfigError (with the known names) otherwise."""
-        for user in self.users:
-            if user.name == name:
-                return user
+        user = self._by_name.get(name)
+        if user is not None:
+            return user
         known = ", ".join(u.name for u in self.users) or "none"
         raise ConfigError(f"{self.path}: no user named {name!r} (configured: {known})")
 
@@ -235,6 +254,15 @@ class _Problems:
         if line is not None and value is not None:
             line = self._element_line(line, value)
         self.items.append((line, message))
+
+    def add_at(self, line: int | None, message: str) -> None:
+        """A problem whose line is already known (a TOML syntax error)."""
+        self.items.append((line, message))
+
+    def location(self, where: Sequence[str | int], key: str | None) -> str:
+        """``file:line`` of `key` in the table at `where` (just ``file`` if not found)."""
+        line = self._locate(where, key)
+        return f"{self.path}:{line}" if line else str(self.path)
 
     def _element_line(self, key_line: int, value: str) -> int:
         """The line of a list element (a multi-line `saved = [...]`), else the key's line."""
@@ -277,13 +305,35 @@ class _Problems:
     def raise_if_any(self) -> None:
         if not self.items:
             return
-        lines = []
-        for line, message in sorted(self.items, key=lambda item: item[0] or 0):
-            where = f"{self.path}:{line}" if line else f"{self.path}"
-            lines.append(f"{where}: {message}")
+        lines = self.lines_out()
         count = len(self.items)
         head = f"{count} problem{'s' if count > 1 else ''} in {self.path}:"
         raise ConfigError("\n".join([head, *("  " + line for line in lines)]))
+
+    def lines_out(self) -> list[str]:
+        """Each problem as ``file:line: message``, in line order."""
+        out = []
+        for line, message in sorted(self.items, key=lambda item: item[0] or 0):
+            out.append(f"{self.path}:{line}: {message}" if line else f"{self.path}: {message}")
+        return out
+
+
+MAX_PROBLEM_LINES = 100  # 10,000 copies of one broken users_dir file: the first 100 problems
+
+
+def _raise_all(problem_sets: Sequence[_Problems]) -> None:
+    """One ConfigError for the problems of config.toml and of every users_dir file."""
+    bad = [p for p in problem_sets if p.items]
+    if not bad:
+        return
+    if len(bad) == 1:
+        bad[0].raise_if_any()
+    lines = [line for p in bad for line in p.lines_out()]
+    shown = lines[:MAX_PROBLEM_LINES]
+    if len(lines) > len(shown):
+        shown.append(f"... and {len(lines) - len(shown)} more")
+    head = f"{len(lines)} problems in {len(bad)} files:"
+    raise ConfigError("\n".join([head, *("  " + line for line in shown)]))
 
 
 def _check_keys(
@@ -408,6 +458,7 @@ def _resolve_database(base: Path, url: str) -> str:
 _TOP = ("paperboy", "sources", "email", "users")
 _PAPERBOY = (
     "database",
+    "users_dir",
     "index",
     "workers",
     "timezone",
@@ -445,8 +496,13 @@ _USER = (
 _ZOTERO = ("library", "api_key_env", "collections", "exclude_tags", "url")
 
 
-def load_config(path: Path | str) -> Config:
-    """Read and validate config.toml; raise ConfigError listing every problem found."""
+def load_config(path: Path | str, *, previous: Config | None = None) -> Config:
+    """Read and validate config.toml; raise ConfigError listing every problem found.
+
+    `previous`: the config loaded before from the same file (the daemon's reload). Its
+    users from users_dir files that have not changed since (same mtime, size and inode,
+    same defaults in config.toml) are kept as they are instead of read again.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -454,11 +510,23 @@ def load_config(path: Path | str) -> Config:
         raise ConfigError(f"{path}: no such config file (create one with `paperboy init`)") from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read config file: {e}") from e
+    if previous is not None:
+        try:
+            return parse_config(text, path, previous=previous)
+        except ConfigError:
+            pass  # the full message below: every file read, every line found
     return parse_config(text, path)
 
 
-def parse_config(text: str, path: Path) -> Config:
-    """Validate the TOML text of a config file (path is used in messages and for relative paths)."""
+def parse_config(
+    text: str, path: Path, *, read_users_dir: bool = True, previous: Config | None = None
+) -> Config:
+    """Validate the TOML text of a config file (path is used in messages and for relative paths).
+
+    With ``[paperboy] users_dir``, its files are read and checked too, unless
+    `read_users_dir` is False (then the Config holds config.toml's own users only).
+    `previous`: see :func:`load_config`.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -589,27 +657,53 @@ def parse_config(text: str, path: Path) -> Config:
     email = _email(_table(data, "email", [], problems), base, problems)
 
     raw_users = data.get("users", [])
-    users: list[UserConfig] = []
+    # Each user with the file it is in and where in that file, for duplicate names.
+    placed: list[tuple[UserConfig, _Problems, list[str | int]]] = []
     if not isinstance(raw_users, list):
         problems.add(["users"], "users must be an array of tables: [[users]]", None)
         raw_users = []
     for index, raw_user in enumerate(raw_users):
         user = _user(raw_user, index, base, timezone, problems)
         if user is not None:
-            users.append(user)
-            if user.transport == "smtp" and email.smtp is None:
-                problems.add(
-                    ["users", index],
-                    f'[[users]] {user.name!r}.transport is "smtp" but there is no '
-                    "[email.smtp] table",
-                    "transport",
-                )
-    names = [u.name for u in users]
-    for name in sorted({n for n in names if names.count(n) > 1}):
-        second = [i for i, u in enumerate(users) if u.name == name][1]
-        problems.add(["users", second], f"duplicate user name {name!r}", "name")
+            placed.append((user, problems, ["users", index]))
+            _check_user_transport(user, email, ["users", index], problems)
 
-    problems.raise_if_any()
+    problem_sets = [problems]
+    stamps: dict[str, tuple[int, int, int]] = {}
+    users_dir = _get(
+        general, "users_dir", str, None, ["paperboy"], "paperboy", problems, "a folder path"
+    )
+    users_folder = None if users_dir is None else _resolve_path(path.parent, users_dir)
+    if users_folder is not None and read_users_dir:
+        folder_base = users_folder.resolve()  # once, not once per file
+        # users_dir = ".": config.toml is in the folder but is not a user
+        itself = path.name if folder_base == path.resolve().parent else None
+        known = _reusable_users(previous, path, users_folder, timezone, email)
+        for user_file in _user_files(users_folder, problems, skip=itself):
+            stamp = _file_stamp(user_file)  # before the read: a later change is seen next time
+            if stamp is not None:
+                stamps[user_file.name] = stamp
+            kept = known.get(user_file.name)
+            if kept is not None and stamp is not None and kept[0] == stamp:
+                placed.append((kept[1], _Problems(user_file, ""), []))
+                continue
+            file_problems, user = _user_file(user_file, timezone, email, base=folder_base)
+            problem_sets.append(file_problems)
+            if user is not None:
+                placed.append((user, file_problems, []))
+
+    # A dict, not names.count(): 10,000 users must not mean 10,000² comparisons.
+    first: dict[str, tuple[_Problems, list[str | int]]] = {}
+    for user, at_problems, at in placed:
+        if user.name not in first:
+            first[user.name] = (at_problems, at)
+            continue
+        other_problems, other_at = first[user.name]
+        also = other_problems.location(other_at, "name")
+        at_problems.add(at, f"duplicate user name {user.name!r} (also in {also})", "name")
+
+    _raise_all(problem_sets)
+    users = [user for user, _problems, _where in placed]
     return Config(
         path=path,
         database=_resolve_database(base, database),
@@ -625,7 +719,173 @@ def parse_config(text: str, path: Path) -> Config:
         openreview=openreview,
         email=email,
         users=tuple(users),
+        users_dir=users_folder,
+        user_file_stamps=stamps,
     )
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """(mtime_ns, size, inode): an edit in place or an atomic replace changes it."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _reusable_users(
+    previous: Config | None, path: Path, folder: Path, timezone: str, email: EmailConfig
+) -> dict[str, tuple[tuple[int, int, int], UserConfig]]:
+    """The previous load's users_dir users by file name, with the stamp they were read at;
+    none when anything they were checked against (the defaults, [email]) has changed."""
+    if (
+        previous is None
+        or previous.path != path
+        or previous.users_dir != folder
+        or previous.timezone != timezone
+        or previous.email != email
+    ):
+        return {}
+    known = {}
+    for user in previous.users:
+        if user.source is not None:
+            stamp = previous.user_file_stamps.get(user.source.name)
+            if stamp is not None:
+                known[user.source.name] = (stamp, user)
+    return known
+
+
+def _check_user_transport(
+    user: UserConfig, email: EmailConfig, where: Sequence[str | int], problems: _Problems
+) -> None:
+    if user.transport == "smtp" and email.smtp is None:
+        label = f"[[users]] {user.name!r}" if where else f"user {user.name!r}"
+        problems.add(
+            where,
+            f'{label}.transport is "smtp" but there is no [email.smtp] table',
+            "transport",
+        )
+
+
+def _user_files(folder: Path, problems: _Problems, skip: str | None = None) -> list[Path]:
+    """The users_dir's ``*.toml`` files (but `skip`), by name; hidden files and anything
+    else ignored (editors' backups, ``ada.toml.bak``, the temporary files of a write)."""
+    try:
+        with os.scandir(folder) as scan:
+            entries = list(scan)
+    except FileNotFoundError:
+        problems.add(
+            ["paperboy"], f"paperboy.users_dir: no such folder {str(folder)!r}", "users_dir"
+        )
+        return []
+    except OSError as e:  # not a folder, no permission
+        problems.add(
+            ["paperboy"], f"paperboy.users_dir: cannot list {str(folder)!r}: {e}", "users_dir"
+        )
+        return []
+    names = sorted(
+        e.name for e in entries if _is_user_file_name(e.name) and e.name != skip and e.is_file()
+    )
+    return [folder / name for name in names]
+
+
+def _is_user_file_name(name: str) -> bool:
+    """``*.toml``, not hidden (an editor's ``.#ada.toml`` lock is not a user)."""
+    return name.endswith(".toml") and not name.startswith(".")
+
+
+def _read_user_file(path: Path) -> str:
+    """The text of one users_dir file (OSError, UnicodeDecodeError as they come)."""
+    return path.read_text(encoding="utf-8")
+
+
+def _user_file(
+    path: Path,
+    default_tz: str,
+    email: EmailConfig,
+    text: str | None = None,
+    base: Path | None = None,
+) -> tuple[_Problems, UserConfig | None]:
+    """Read (unless `text` is given) and check one users_dir file; its problems and user.
+
+    Relative paths in it (``library``) are relative to its folder, `base` if given."""
+    if text is None:
+        try:
+            text = _read_user_file(path)
+        except (OSError, UnicodeDecodeError) as e:
+            problems = _Problems(path, "")
+            problems.add_at(None, f"cannot read user file: {e}")
+            return problems, None
+    problems = _Problems(path, text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        problems.add_at(int(m.group(1)) if m else None, f"invalid TOML: {e}")
+        return problems, None
+    if "users" in data:
+        problems.add(
+            ["users", 0] if isinstance(data["users"], list) else [],
+            "a users_dir file holds one user: write the keys of the user's table at the "
+            "top level, without a [[users]] header",
+            None if isinstance(data["users"], list) else "users",
+        )
+        return problems, None
+    user = _user(
+        data,
+        0,
+        path.parent.resolve() if base is None else base,
+        default_tz,
+        problems,
+        where=[],
+        default_name=path.name.removesuffix(".toml"),
+    )
+    if user is not None:
+        _check_user_transport(user, email, [], problems)
+    return problems, user
+
+
+def parse_user_file(text: str, path: Path, config: Config) -> UserConfig:
+    """Validate the text of one users_dir file as `config` would load it (the same checks
+    as a [[users]] table); ConfigError naming the file and line otherwise."""
+    problems, user = _user_file(path, config.timezone, config.email, text)
+    problems.raise_if_any()
+    assert user is not None  # no problems means a user
+    return user
+
+
+def config_stamp(config: Config) -> tuple[object, ...]:
+    """What changes when config.toml or a users_dir file is changed, added or removed.
+
+    The daemon compares it every few seconds: (mtime, size) of config.toml and (mtime,
+    size, inode) of each ``*.toml`` file in users_dir, one stat each from a single
+    directory scan (10,000 files: about 0.1 s on a busy 2-core machine).
+    """
+
+    def stat(path: Path) -> tuple[int, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    files: list[tuple[str, int, int, int]] = []
+    if config.users_dir is not None:
+        try:
+            with os.scandir(config.users_dir) as entries:
+                for entry in entries:
+                    if not _is_user_file_name(entry.name):
+                        continue
+                    try:
+                        st = entry.stat()
+                    except OSError:  # removed while we looked: the next check sees it
+                        continue
+                    if S_ISREG(st.st_mode):
+                        files.append((entry.name, st.st_mtime_ns, st.st_size, st.st_ino))
+        except OSError:  # a vanished folder: the reload names the problem
+            files.append(("", 0, 0, 0))
+        files.sort()
+    return (stat(config.path), tuple(files))
 
 
 def _check_url(
@@ -854,14 +1114,27 @@ def _email(raw: Mapping[str, Any], base: Path, problems: _Problems) -> EmailConf
 
 
 def _user(
-    raw: Any, index: int, base: Path, default_tz: str, problems: _Problems
+    raw: Any,
+    index: int,
+    base: Path,
+    default_tz: str,
+    problems: _Problems,
+    *,
+    where: list[str | int] | None = None,
+    default_name: str = "",
 ) -> UserConfig | None:
-    where: list[str | int] = ["users", index]
+    """One user: a [[users]] table of config.toml (`index`), or a users_dir file's top
+    level (``where=[]``, named by its file stem unless it has a ``name``)."""
+    in_file = where is not None
+    where = ["users", index] if where is None else where
     if not isinstance(raw, dict):
         problems.add(where, "each [[users]] entry must be a table", None)
         return None
-    name = _get(raw, "name", str, "", where, "users", problems, "a string")
-    label = f"[[users]] {name!r}" if name else f"[[users]] #{index + 1}"
+    name = _get(raw, "name", str, default_name, where, "users", problems, "a string")
+    if in_file:
+        label = f"user {name!r}"
+    else:
+        label = f"[[users]] {name!r}" if name else f"[[users]] #{index + 1}"
     if not name:
         problems.add(where, f"{label}: name is required", None)
     _check_keys(raw, _USER, where, label, problems)
@@ -929,22 +1202,23 @@ def _user(
         disliked=tuple(disliked),
         transport=transport,
         send_empty=field_("send_empty", bool, False, "true or false"),
-        zotero=_zotero(raw, index, label, problems),
+        zotero=_zotero(raw, where, label, problems),
+        source=problems.path if in_file else None,
     )
 
 
 def _zotero(
-    raw: Mapping[str, Any], index: int, label: str, problems: _Problems
+    raw: Mapping[str, Any], user_where: list[str | int], label: str, problems: _Problems
 ) -> ZoteroConfig | None:
     """[users.zotero] of one user: library = "users/123" or "groups/456", the key's
     variable, optional collection names and tags to leave out."""
     if "zotero" not in raw:
         return None
-    where: list[str | int] = ["users", "zotero"]
+    where: list[str | int] = [*user_where, "zotero"]
     name = f"{label} [users.zotero]"
     table = raw["zotero"]
     if not isinstance(table, dict):
-        problems.add(["users", index], f"{label}.zotero must be a table", "zotero")
+        problems.add(user_where, f"{label}.zotero must be a table", "zotero")
         return None
     _check_keys(table, (*_ZOTERO, "api_key"), where, name, problems)
     if "api_key" in table:

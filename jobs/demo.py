@@ -36,6 +36,26 @@ def starter_config() -> str:
     return (DATA / "config.toml").read_text(encoding="utf-8")
 
 
+_USERS_INTRO = "# One [[users]] table per person."
+_USERS_DIR_OFF = '# users_dir = "users.d/"\n'
+
+
+def starter_users_dir() -> tuple[str, str]:
+    """`paperboy init --users-dir`: the starter config.toml with users_dir on, and the
+    text of users.d/ada.toml: its sample user's keys and comments, without the header."""
+    text = starter_config()
+    at = text.index(_USERS_INTRO)
+    config = text[:at].replace(_USERS_DIR_OFF, _USERS_DIR_OFF.removeprefix("# ")).rstrip("\n")
+    config += "\n\n# Users: one file each in users.d/ (the sample user is users.d/ada.toml).\n"
+    user = text[at:].split("[[users]]\n", 1)[1].replace('name = "ada"\n', "", 1)
+    intro = (
+        "# One user's profile: the keys of a [[users]] table, without the [[users]] line.\n"
+        "# The file's name is the user's name (ada.toml: ada), unless name = \"...\" says\n"
+        "# otherwise. This sample user follows RL for LLM reasoning.\n"
+    )
+    return config, intro + user
+
+
 @dataclass(frozen=True, slots=True)
 class DemoResult:
     directory: Path

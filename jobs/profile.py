@@ -1,5 +1,10 @@
 """Edit a user's lists in config.toml (saved, disliked, keywords, authors, muted) in place.
 
+A user lives either in a ``[[users]]`` table of config.toml or in their own file in
+``users_dir`` (issue #13), whose top level is their table (``whole_file=True`` below).
+:func:`edit_profile` knows which, and is the one way the CLI and the web's feedback links
+change a profile: :func:`like`, :func:`dislike`, or any list of (op, key, values).
+
 The file is a person's: their comments, order, spacing and quoting stay as they wrote them,
 byte for byte outside the list being edited (issue #6). tomlkit parses the file and finds
 the user's table; the edit itself is a splice into the text of that one array, so that:
@@ -34,22 +39,30 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
+from jobs.config import Config, parse_config, parse_user_file
 from jobs.errors import ConfigError, PaperboyError, UnknownPaperError
 from jobs.ids import canonical_arxiv_id
 
 __all__ = [
     "ID_KEYS",
     "LIST_KEYS",
+    "Change",
     "ConcurrentEditError",
     "ConfigSnapshot",
     "Edit",
+    "Operation",
+    "ProfileEdit",
     "add_values",
     "backup_path",
+    "dislike",
+    "edit_profile",
+    "like",
     "normalise_value",
     "read_lists",
     "read_snapshot",
     "remove_values",
     "same_value",
+    "user_file",
     "user_names",
     "write_config",
 ]
@@ -124,7 +137,10 @@ def user_names(text: str) -> list[str]:
     return [str(u.get("name")) for u in users if isinstance(u, dict) and "name" in u]
 
 
-def _user_table(doc: tomlkit.TOMLDocument, user: str) -> Any:
+def _user_table(doc: tomlkit.TOMLDocument, user: str, whole_file: bool = False) -> Any:
+    """The user's table: the document itself for a users_dir file (``whole_file``)."""
+    if whole_file:
+        return doc
     users = doc.get("users", [])
     if isinstance(users, list):
         for table in users:
@@ -144,9 +160,9 @@ def _as_list(key: str, value: Any) -> list[str]:
     raise ConfigError(f"{key} must be a list of strings, not {value!r}; fix it by hand first")
 
 
-def read_lists(text: str, user: str) -> dict[str, list[str]]:
+def read_lists(text: str, user: str, *, whole_file: bool = False) -> dict[str, list[str]]:
     """The user's list keys as written in the file (raw values, not normalised)."""
-    table = _user_table(_parse(text), user)
+    table = _user_table(_parse(text), user, whole_file)
     return {key: _as_list(key, table.get(key)) for key in LIST_KEYS}
 
 
@@ -259,14 +275,14 @@ def _line_end(text: str, pos: int) -> int:
     return len(text) if end < 0 else end + 1
 
 
-def _value_start(text: str, user: str, key: str) -> int:
+def _value_start(text: str, user: str, key: str, whole_file: bool = False) -> int:
     """Where the value of `key` in the user's table starts in `text`.
 
     tomlkit renders a document byte for byte as it read it; replacing the one value by a
     unique marker and rendering again shows where the value is.
     """
     doc = _parse(text)
-    table = _user_table(doc, user)
+    table = _user_table(doc, user, whole_file)
     marker = f"paperboy-marker-{uuid.uuid4().hex}"
     table[key] = marker
     rendered = doc.as_string()
@@ -403,13 +419,13 @@ def _delete(text: str, start: int, index: int) -> str:
     return text[: el.start] + text[end:]
 
 
-def _insert_key(text: str, user: str, key: str, value: str) -> str:
+def _insert_key(text: str, user: str, key: str, value: str, whole_file: bool = False) -> str:
     """Add ``key = [value]`` on a new line after the last key of the user's table."""
-    table = _user_table(_parse(text), user)
+    table = _user_table(_parse(text), user, whole_file)
     keys = [k for k in table if not isinstance(table[k], dict)]
     if not keys:
         raise ConfigError(f"cannot find where to add {key} for user {user!r}; add it by hand")
-    start = _value_start(text, user, keys[-1])
+    start = _value_start(text, user, keys[-1], whole_file)
     after = _line_end(text, _value_end(text, start))
     nl = _newline(text)
     prefix = text[:after] if text[:after].endswith("\n") else text[:after] + nl
@@ -417,9 +433,11 @@ def _insert_key(text: str, user: str, key: str, value: str) -> str:
     return f"{prefix}{indent}{key} = [{_render(value)}]{nl}{text[after:]}"
 
 
-def _check(new_text: str, user: str, key: str, expected: list[str]) -> str:
+def _check(
+    new_text: str, user: str, key: str, expected: list[str], whole_file: bool = False
+) -> str:
     """Parse the result again: exactly the expected list, or refuse to go on."""
-    got = read_lists(new_text, user)[key]
+    got = read_lists(new_text, user, whole_file=whole_file)[key]
     if got != expected:
         raise ConfigError(
             f"editing {key} of {user!r} would not give the expected list "
@@ -428,16 +446,19 @@ def _check(new_text: str, user: str, key: str, expected: list[str]) -> str:
     return new_text
 
 
-def add_values(text: str, user: str, key: str, values: Sequence[str]) -> Edit:
+def add_values(
+    text: str, user: str, key: str, values: Sequence[str], *, whole_file: bool = False
+) -> Edit:
     """Add values to one of the user's lists, skipping those already there.
 
     Values are normalised first (:func:`normalise_value`: canonical ids for saved and
     disliked); a value is "already there" if :func:`same_value` says so. A missing key is
-    added as ``key = [...]`` after the user's last key.
+    added as ``key = [...]`` after the user's last key. ``whole_file``: `text` is a
+    users_dir file, whose top level is the user's table.
     """
     if key not in LIST_KEYS:
         raise ValueError(f"not a list key: {key!r} (one of {', '.join(LIST_KEYS)})")
-    current = read_lists(text, user)[key]
+    current = read_lists(text, user, whole_file=whole_file)[key]
     have = {_match_key(key, v) for v in current}
     added: list[str] = []
     present: list[str] = []
@@ -451,16 +472,19 @@ def add_values(text: str, user: str, key: str, values: Sequence[str]) -> Edit:
     if not added:
         return Edit(text, (), tuple(present))
     rest = added
-    if key not in _user_table(_parse(text), user):
-        text = _insert_key(text, user, key, added[0])
+    if key not in _user_table(_parse(text), user, whole_file):
+        text = _insert_key(text, user, key, added[0], whole_file)
         rest = added[1:]
-    start = _value_start(text, user, key)
+    start = _value_start(text, user, key, whole_file)
     for value in rest:  # each append changes the text after `start` only
         text = _append(text, start, value)
-    return Edit(_check(text, user, key, [*current, *added]), tuple(added), tuple(present))
+    new_text = _check(text, user, key, [*current, *added], whole_file)
+    return Edit(new_text, tuple(added), tuple(present))
 
 
-def remove_values(text: str, user: str, key: str, values: Sequence[str]) -> Edit:
+def remove_values(
+    text: str, user: str, key: str, values: Sequence[str], *, whole_file: bool = False
+) -> Edit:
     """Remove values from one of the user's lists, whatever form they are given in.
 
     ``2401.01234``, ``arXiv:2401.01234v3`` and the abs URL remove the same saved paper;
@@ -469,19 +493,19 @@ def remove_values(text: str, user: str, key: str, values: Sequence[str]) -> Edit
     """
     if key not in LIST_KEYS:
         raise ValueError(f"not a list key: {key!r} (one of {', '.join(LIST_KEYS)})")
-    current = read_lists(text, user)[key]
+    current = read_lists(text, user, whole_file=whole_file)[key]
     wanted = {_match_key(key, v) for v in values}
     found = {_match_key(key, v) for v in current}
     missing = tuple(v for v in values if _match_key(key, v) not in found)
     doomed = [i for i, v in enumerate(current) if _match_key(key, v) in wanted]
     if not doomed:
         return Edit(text, (), missing)
-    start = _value_start(text, user, key)
+    start = _value_start(text, user, key, whole_file)
     for i in reversed(doomed):  # from the end, so earlier indices stay valid
         text = _delete(text, start, i)
     kept = [v for i, v in enumerate(current) if i not in set(doomed)]
     removed = tuple(current[i] for i in doomed)
-    return Edit(_check(text, user, key, kept), removed, missing)
+    return Edit(_check(text, user, key, kept, whole_file), removed, missing)
 
 
 # --- writing the file safely -------------------------------------------------------------
@@ -603,3 +627,98 @@ def write_config(
         raise
     _fsync_dir(folder)
     return True
+
+
+# --- one code path for every profile edit ------------------------------------------------
+
+# ("add" | "remove", list key, values): e.g. ("add", "saved", ["2401.01234"]).
+Operation = tuple[str, str, Sequence[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One value's fate in one list: ``added``, ``already-present``, ``removed`` or
+    ``not-found``."""
+
+    key: str
+    action: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileEdit:
+    """What :func:`edit_profile` did: the file it edited, each value's fate, and whether
+    the file was written (False: nothing changed, or ``write=False``)."""
+
+    path: Path
+    changes: tuple[Change, ...]
+    written: bool
+
+
+def user_file(config: Config, user: str) -> Path:
+    """The file that holds the user's table: their users_dir file, else config.toml.
+
+    ConfigError (naming the configured users) for an unknown user.
+    """
+    return config.user(user).source or config.path
+
+
+def edit_profile(
+    config: Config,
+    user: str,
+    operations: Sequence[Operation],
+    *,
+    snapshot: ConfigSnapshot | None = None,
+    write: bool = True,
+) -> ProfileEdit:
+    """Apply `operations` to the user's lists in the file they live in, check, write.
+
+    The file is config.toml or the user's users_dir file (:func:`user_file`); `snapshot`
+    is that file as already read, if the caller has it. The edited text is validated as
+    the loader would (a [[users]] edit: config.toml again; a users_dir file: that file,
+    with config.toml's defaults) and written atomically with a ``.bak``, only if nobody
+    changed the file meanwhile (ConcurrentEditError). ValueError for an empty value,
+    UnknownPaperError for a bad id, ConfigError for an unknown user or an edit that would
+    not load.
+    """
+    path = user_file(config, user)
+    whole_file = config.user(user).source is not None
+    if snapshot is None or snapshot.path != path:
+        snapshot = read_snapshot(path)
+    text = snapshot.text
+    changes: list[Change] = []
+    for op, key, values in operations:
+        if not values:
+            continue
+        if op == "add":
+            edit = add_values(text, user, key, values, whole_file=whole_file)
+            changes += [Change(key, "added", v) for v in edit.changed]
+            changes += [Change(key, "already-present", v) for v in edit.unchanged]
+        elif op == "remove":
+            edit = remove_values(text, user, key, values, whole_file=whole_file)
+            changes += [Change(key, "removed", v) for v in edit.changed]
+            changes += [Change(key, "not-found", v) for v in edit.unchanged]
+        else:
+            raise ValueError(f"not an operation: {op!r} (add or remove)")
+        text = edit.text
+    try:  # never write a file that would not load
+        if whole_file:
+            parse_user_file(text, path, config)
+        else:  # names do not change: the users_dir files need no second read
+            parse_config(text, path, read_users_dir=False)
+    except ConfigError as e:
+        raise ConfigError(
+            f"the edit would leave {path} invalid, so nothing was written:\n{e}"
+        ) from e
+    written = write_config(snapshot, text) if write else False
+    return ProfileEdit(path, tuple(changes), written)
+
+
+def like(config: Config, user: str, ids: Sequence[str]) -> ProfileEdit:
+    """More like this: save the papers (any id form) and take them off the disliked."""
+    return edit_profile(config, user, [("remove", "disliked", ids), ("add", "saved", ids)])
+
+
+def dislike(config: Config, user: str, ids: Sequence[str]) -> ProfileEdit:
+    """Less like this: put the papers in ``disliked`` and take them off the saved."""
+    return edit_profile(config, user, [("remove", "saved", ids), ("add", "disliked", ids)])

@@ -5,8 +5,9 @@
     catch up: a fetch or a digest missed while the daemon was down (within the grace)
     a digest job first runs the fetch if that day's fetch is overdue, so it never mails
         yesterday's papers because the machine woke up in the wrong order
-    every few seconds (and on SIGHUP): reload config.toml if it changed; an invalid edit
-        is logged and the last good config stays in force
+    every few seconds (and on SIGHUP): reload config.toml if it or a file in users_dir
+        changed (added, edited, removed); an invalid edit is logged and the last good
+        config stays in force
     SIGINT / SIGTERM: stop; a running job finishes its current transaction; exit 0
 
 Jobs run one at a time (a single worker thread), so a digest never races a fetch. A job
@@ -22,7 +23,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,7 +32,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs.config import Config, load_config
+from jobs.config import Config, config_stamp, load_config
 from jobs.digest import retry_all_pending, run_digests
 from jobs.errors import ConfigError
 from jobs.features import index_after_fetch
@@ -145,7 +145,7 @@ class Daemon:
         )
         self.scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
         self._fetch_lock = threading.Lock()
-        self._config_stamp = self._stamp(self.config.path)
+        self._config_stamp = config_stamp(self.config)
         self._reload_requested = threading.Event()
 
     # --- jobs ---------------------------------------------------------------------------
@@ -210,32 +210,27 @@ class Daemon:
 
     # --- config reload ------------------------------------------------------------------
 
-    @staticmethod
-    def _stamp(path: Path) -> tuple[float, int] | None:
-        try:
-            st = path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime, st.st_size)
-
     def request_reload(self) -> None:
         self._reload_requested.set()
 
     def check_reload(self) -> bool:
-        """Reload config.toml if it changed or a reload was asked for; True if reloaded."""
-        stamp = self._stamp(self.config.path)
+        """Reload config.toml if it (or users_dir) changed or a reload was asked for; True
+        if reloaded."""
+        stamp = config_stamp(self.config)
         if stamp == self._config_stamp and not self._reload_requested.is_set():
             return False
         self._reload_requested.clear()
         self._config_stamp = stamp
         try:
-            new = load_config(self.config.path)
+            new = load_config(self.config.path, previous=self.config)  # changed files only
         except ConfigError as e:
-            log.error("config.toml changed but is invalid; keeping the last good config:\n%s", e)
+            log.error("the config changed but is invalid; keeping the last good config:\n%s", e)
             return False
         if new.database != self.config.database:
             log.error("the database cannot change while running; restart Paperboy to switch")
             return False
+        if new.users_dir != self.config.users_dir:  # watch the new folder from now on
+            self._config_stamp = config_stamp(new)
         self.config = new
         self.schedule()
         log.info("reloaded %s: %d users", new.path, len(new.users))
