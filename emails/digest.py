@@ -31,6 +31,9 @@ class DigestItem:
     hf_url: str | None = None  # the paper's Hugging Face page, where known
     code_url: str | None = None  # its code (e.g. a GitHub repository), where known
     upvotes: int | None = None  # Hugging Face upvotes, where known
+    # Feedback links (issue #14), built by the caller; None: not shown.
+    more_url: str | None = None  # "More like this"
+    less_url: str | None = None  # "Less like this"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +73,8 @@ class Digest:
     # Where to unsubscribe: "mailto:x@example.org" (or a bare address) and/or an https URL.
     # An https URL also gets RFC 8058 one-click (List-Unsubscribe-Post).
     unsubscribe: str | tuple[str, ...] | None = None
+    # Feedback pages (issue #14), built by the caller; None: not shown. With
+    # `unsubscribe_url` the footer's "Unsubscribe" goes to that page instead.
+    unsubscribe_url: str | None = None
+    pause_url: str | None = None  # "Pause for a week"
+    profile_url: str | None = None  # "Your profile"

@@ -200,6 +200,7 @@ class _ItemView:
     why: str
     summary: str
     links: tuple[_LinkView, ...]
+    feedback: tuple[_LinkView, ...] = ()  # "More like this", "Less like this"
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +233,7 @@ class _DigestView:
     footer: str
     unsubscribe_url: str | None  # the footer's link: https if given, else mailto
     unsubscribe_text: str  # the same for the text part
+    actions: tuple[_LinkView, ...] = ()  # the footer's feedback links: unsubscribe, pause, profile
 
 
 _LINK_LABELS = ("Abstract", "PDF", "Hugging Face", "Code")
@@ -246,6 +248,13 @@ def _links(item: DigestItem) -> tuple[_LinkView, ...]:
     ]
     width = max((len(label) for label, _ in pairs), default=0) + 2
     return tuple(_LinkView(label, url, f"{label}:".ljust(width)) for label, url in pairs)
+
+
+def _labelled(pairs: list[tuple[str, str | None]]) -> tuple[_LinkView, ...]:
+    """Links with a label, the unsafe and missing ones left out, text labels lined up."""
+    safe = [(label, url) for label, u in pairs if (url := _safe_url(u))]
+    width = max((len(label) for label, _ in safe), default=0) + 2
+    return tuple(_LinkView(label, url, f"{label}:".ljust(width)) for label, url in safe)
 
 
 def _upvotes(n: int | None) -> str:
@@ -270,6 +279,7 @@ def _item_view(rank: int, item: DigestItem) -> _ItemView:
         why=collapse_whitespace(item.why),
         summary=first_sentences(latex_to_text(item.abstract), 2),
         links=_links(item),
+        feedback=_labelled([("More like this", item.more_url), ("Less like this", item.less_url)]),
     )
 
 
@@ -368,6 +378,15 @@ def _digest_view(digest: Digest) -> _DigestView:
     if trending:
         preheader += f" · {len(trending)} trending on Hugging Face"
     unsubscribe_url, unsubscribe_text = _unsubscribe_link(unsubscribe_uris(digest.unsubscribe))
+    actions = _labelled(
+        [
+            ("Unsubscribe", digest.unsubscribe_url),
+            ("Pause for a week", digest.pause_url),
+            ("Your profile", digest.profile_url),
+        ]
+    )
+    if any(a.label == "Unsubscribe" for a in actions):  # one "Unsubscribe": the page's
+        unsubscribe_url, unsubscribe_text = None, ""
     return _DigestView(
         subject=subject(digest),
         day=f"Week ending {format_day(digest.day)}" if weekly else format_day(digest.day),
@@ -385,6 +404,7 @@ def _digest_view(digest: Digest) -> _DigestView:
         ),
         unsubscribe_url=unsubscribe_url,
         unsubscribe_text=unsubscribe_text,
+        actions=actions,
     )
 
 

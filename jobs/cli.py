@@ -137,6 +137,17 @@ def init(directory: Path, force: bool) -> None:
         f"Wrote {target}. Edit the [[users]] section, then run: paperboy --config "
         f"{target} fetch && paperboy --config {target} digest"
     )
+    _write_web_key(target)
+
+
+def _write_web_key(config_file: Path) -> None:
+    """The key that signs the feedback links ([web] secret_file, default web.key beside
+    config.toml), mode 0600; an existing key is kept (links already mailed stay valid)."""
+    from jobs.web.links import write_key_file
+
+    key = load_config(config_file).web.secret_file
+    if write_key_file(key):
+        click.echo(f"Wrote {key} (the key that signs the links in digests; keep it private).")
 
 
 # --- demo --------------------------------------------------------------------------------
@@ -515,6 +526,8 @@ def digest(
                 + ", ".join(config.user(d.user).email),
                 "empty": f"nothing worth sending ({d.considered} considered)",
                 "not-due": "not due yet",
+                "unsubscribed": "unsubscribed (`paperboy profile subscribe` re-enables)",
+                "paused": "paused (`paperboy profile subscribe` resumes now)",
                 "retry-later": f"sending failed, will retry on the next run: {d.error}",
                 "failed": f"FAILED: {d.error}",
             }.get(d.status, d.status)
@@ -549,6 +562,47 @@ def run(ctx: click.Context) -> None:
     config = _config(ctx)
     with _storage(config) as storage:
         run_forever(config, storage)
+
+
+# --- serve -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--listen", metavar="HOST:PORT", help="Where to listen (default: [web] listen).")
+@click.pass_context
+def serve(ctx: click.Context, listen: str | None) -> None:
+    """Serve the pages behind the links in digests: more/less like this, pause,
+    unsubscribe, the profile page. Stops cleanly on Ctrl-C or SIGTERM.
+
+    Listens on [web] listen (default 127.0.0.1:8080, this machine only); put it behind
+    your reverse proxy at [web] base_url. `paperboy run` serves it too with [web] serve =
+    true. The links are signed with $PAPERBOY_WEB_SECRET or [web] secret_file (web.key).
+
+    \b
+    Example:
+      paperboy serve
+      paperboy serve --listen 127.0.0.1:9000
+    """
+    from jobs.config import parse_listen
+    from jobs.web.server import make_server
+
+    config = _config(ctx)
+    host = port = None
+    if listen is not None:
+        try:
+            host, port = parse_listen(listen)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--listen") from e
+    if not config.web.base_url:
+        log.warning("[web] base_url is not set: digests carry no links to these pages")
+    with _storage(config) as storage:
+        server = make_server(config, storage, host=host, port=port)
+        click.echo(
+            f"Serving Paperboy's feedback pages on http://{server.config.host}:"
+            f"{server.config.port} (Ctrl-C stops)",
+            err=True,
+        )
+        server.run()
 
 
 # --- index -------------------------------------------------------------------------------
@@ -664,6 +718,8 @@ def status(ctx: click.Context, fmt: str) -> None:
                     "due_now": is_due(user, state.last_digest_at, now),
                     "pending": len(pending),
                     "failed": len(failed),
+                    "unsubscribed_at": state.unsubscribed_at,
+                    "paused_until": state.paused_until if state.paused(now) else None,
                 }
             )
         papers = storage.count_papers()
@@ -705,6 +761,12 @@ def status(ctx: click.Context, fmt: str) -> None:
                 f"{_when(u['next_digest'])}"
                 + (f", {u['pending']} pending" if u["pending"] else "")
                 + (f", {u['failed']} FAILED" if u["failed"] else "")
+                + (
+                    f", UNSUBSCRIBED since {_when(u['unsubscribed_at'])}"
+                    if u["unsubscribed_at"]
+                    else ""
+                )
+                + (f", paused until {_when(u['paused_until'])}" if u["paused_until"] else "")
             )
 
     _emit(fmt, rows, text)

@@ -22,10 +22,12 @@ from jobs.ids import abs_url, canonical_arxiv_id
 from jobs.library import BibPaper, read_library
 from jobs.profile import (
     ConfigSnapshot,
-    add_values,
+    apply_operations,
     backup_path,
+    config_lock,
+    dislike_operations,
+    like_operations,
     read_snapshot,
-    remove_values,
     write_config,
 )
 from jobs.sources.base import SourcePaper
@@ -74,7 +76,11 @@ def _storage(config: Config) -> Iterator[Storage]:
 
 
 def _load(ctx: click.Context) -> tuple[ConfigSnapshot, Config]:
-    """Read the file once: the snapshot that will be edited is the text that was validated."""
+    """Read the file once: the snapshot that will be edited is the text that was validated.
+
+    The config lock is held until the command ends, so a click in a digest waits for
+    this edit instead of refusing it (jobs.profile.config_lock)."""
+    ctx.with_resource(config_lock(Path(ctx.obj["config_path"])))
     snapshot = read_snapshot(Path(ctx.obj["config_path"]))
     return snapshot, parse_config(snapshot.text, snapshot.path)
 
@@ -107,23 +113,11 @@ def _edit(
     write: bool = True,
 ) -> tuple[list[_Change], bool]:
     """Apply (op, key, values) edits to the file's text, validate, write; the changes."""
-    text = snapshot.text
-    changes: list[_Change] = []
-    for op, key, values in operations:
-        if not values:
-            continue
-        if op == "add":
-            try:
-                edit = add_values(text, user, key, values)
-            except ValueError as e:  # an empty --keyword "" and the like
-                raise click.UsageError(str(e)) from e
-            changes += [_Change(key, "added", v) for v in edit.changed]
-            changes += [_Change(key, "already-present", v) for v in edit.unchanged]
-        else:
-            edit = remove_values(text, user, key, values)
-            changes += [_Change(key, "removed", v) for v in edit.changed]
-            changes += [_Change(key, "not-found", v) for v in edit.unchanged]
-        text = edit.text
+    try:
+        text, done = apply_operations(snapshot.text, user, operations)
+    except ValueError as e:  # an empty --keyword "" and the like
+        raise click.UsageError(str(e)) from e
+    changes = [_Change(c.key, c.action, c.value) for c in done]
     try:
         parse_config(text, snapshot.path)  # never write a file that would not load
     except ConfigError as e:
@@ -385,7 +379,7 @@ def like(ctx: click.Context, ids: tuple[str, ...], user_name: str | None, fmt: s
         ctx,
         user_name,
         fmt,
-        [("remove", "disliked", canonical), ("add", "saved", canonical)],
+        like_operations(canonical),
         hide_not_found=True,
     )
 
@@ -410,7 +404,7 @@ def dislike(ctx: click.Context, ids: tuple[str, ...], user_name: str | None, fmt
         ctx,
         user_name,
         fmt,
-        [("remove", "saved", canonical), ("add", "disliked", canonical)],
+        dislike_operations(canonical),
         hide_not_found=True,
     )
 
@@ -522,5 +516,34 @@ def import_(
             click.echo("Dry run: nothing was written.")
         else:
             _say_written(snapshot, written)
+
+    _emit(fmt, [row], text)
+
+
+@profile.command()
+@_USER_OPTION
+@_FORMAT_OPTION
+@click.pass_context
+def subscribe(ctx: click.Context, user_name: str | None, fmt: str) -> None:
+    """Send a user's digests again after "Unsubscribe" or "Pause for a week" in a digest.
+
+    Both are kept in the database (so `paperboy serve` on another machine sees them);
+    `paperboy status` shows who is unsubscribed or paused.
+
+    \b
+    Example:
+      paperboy profile subscribe --user ada
+    """
+    _snapshot, config = _load(ctx)
+    user = _user(config, user_name)
+    with _storage(config) as storage:
+        changed = storage.set_unsubscribed(user.name, False)
+    row = {"user": user.name, "action": "subscribed" if changed else "already-subscribed"}
+
+    def text() -> None:
+        if changed:
+            click.echo(f"{user.name} gets digests again.")
+        else:
+            click.echo(f"{user.name} was neither unsubscribed nor paused: nothing to change.")
 
     _emit(fmt, [row], text)

@@ -22,11 +22,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import random
 import re
 import tempfile
+import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,11 +42,18 @@ from jobs.ids import canonical_arxiv_id
 __all__ = [
     "ID_KEYS",
     "LIST_KEYS",
+    "Change",
     "ConcurrentEditError",
     "ConfigSnapshot",
     "Edit",
+    "Operation",
     "add_values",
+    "apply_operations",
     "backup_path",
+    "config_lock",
+    "dislike_operations",
+    "edit_config",
+    "like_operations",
     "normalise_value",
     "read_lists",
     "read_snapshot",
@@ -603,3 +612,110 @@ def write_config(
         raise
     _fsync_dir(folder)
     return True
+
+
+# --- one code path for every edit: the CLI's and the web's ------------------------------
+
+Operation = tuple[str, str, Sequence[str]]  # ("add" | "remove", list key, values)
+
+
+def like_operations(ids: Sequence[str]) -> list[Operation]:
+    """`paperboy profile like` and "More like this": saved, and no longer disliked."""
+    return [("remove", "disliked", ids), ("add", "saved", ids)]
+
+
+def dislike_operations(ids: Sequence[str]) -> list[Operation]:
+    """`paperboy profile dislike` and "Less like this": disliked, and no longer saved."""
+    return [("remove", "saved", ids), ("add", "disliked", ids)]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One value's fate in one list: added, already-present, removed or not-found."""
+
+    key: str
+    action: str
+    value: str
+
+
+def apply_operations(
+    text: str, user: str, operations: Sequence[Operation]
+) -> tuple[str, list[Change]]:
+    """Apply (op, key, values) edits to a config file's text, in order; the new text and
+    what happened to each value. ValueError for an empty value."""
+    changes: list[Change] = []
+    for op, key, values in operations:
+        if not values:
+            continue
+        if op == "add":
+            edit = add_values(text, user, key, values)
+            changes += [Change(key, "added", v) for v in edit.changed]
+            changes += [Change(key, "already-present", v) for v in edit.unchanged]
+        elif op == "remove":
+            edit = remove_values(text, user, key, values)
+            changes += [Change(key, "removed", v) for v in edit.changed]
+            changes += [Change(key, "not-found", v) for v in edit.unchanged]
+        else:
+            raise ValueError(f"not an operation: {op!r} (add or remove)")
+        text = edit.text
+    return text, changes
+
+
+@contextlib.contextmanager
+def config_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the config file's folder while reading, editing and
+    writing it, so that two Paperboy processes (the CLI and `paperboy serve`) take turns
+    instead of refusing each other's edit. An editor takes no lock: the "changed meanwhile"
+    check of write_config still protects its change. No-op where flock does not exist."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    folder = path.resolve().parent
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # cannot open the folder: edit without the lock, still checked
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def edit_config(
+    path: Path,
+    user: str,
+    operations: Sequence[Operation],
+    *,
+    attempts: int = 5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[list[Change], bool]:
+    """Read, edit, validate and write the config file under config_lock; the changes and
+    whether the file was written.
+
+    A ConcurrentEditError (someone saved the file in an editor meanwhile) is retried on
+    the new text, up to `attempts` times: the edit is re-applied to what they wrote, so
+    neither change is lost. A file the edit would make invalid is never written.
+    """
+    from jobs.config import parse_config  # jobs.config does not import this module
+
+    for attempt in range(1, attempts + 1):
+        with config_lock(path):
+            snapshot = read_snapshot(path)
+            text, changes = apply_operations(snapshot.text, user, operations)
+            try:
+                parse_config(text, snapshot.path)
+            except ConfigError as e:
+                raise ConfigError(
+                    f"the edit would leave {snapshot.path} invalid, so nothing was written:\n{e}"
+                ) from e
+            try:
+                return changes, write_config(snapshot, text)
+            except ConcurrentEditError:
+                if attempt == attempts:
+                    raise
+        sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
