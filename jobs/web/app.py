@@ -378,7 +378,7 @@ def _confirm(deps: _Deps, claim: Claim, token: str, user: UserConfig) -> Respons
         user=user.name,
         paper=paper,
         paper_url=abs_url(paper) if paper and is_arxiv_id(paper) else None,
-        form=_Form("", csrf, button),
+        form=_Form(token, csrf, button),  # relative: this same URL
     )
 
 
@@ -529,15 +529,9 @@ def _handle_profile(deps: _Deps, request: Request, token: str, body: bytes) -> R
                 except PaperboyError as e:
                     return _refused(f"that did not work: {e}", 409)
                 notice = _describe_profile(deps.storage, changes)
-                inverse = _inverse(changes)
-                if inverse:
-                    (iop, ikey, ivalues) = inverse[0]
-                    undo = _Form(
-                        "",
-                        deps.signer.csrf(token),
-                        "Undo",
-                        (("op", iop), ("key", ikey), ("value", ivalues[0])),
-                    )
+                # Undo is a signed "undo" link like the digest's: it may put back a
+                # saved paper, which this page's own form cannot add.
+                undo = _undo_form(deps, name, _inverse(changes))
         else:
             notice = ["That is not something this page can change."]
             status = 400
@@ -596,6 +590,7 @@ def _render_profile(
         "profile.html.j2",
         status,
         user=name,
+        token=token,
         csrf=deps.signer.csrf(token),
         notice=notice,
         undo=undo,

@@ -11,12 +11,13 @@ import logging
 import threading
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from jobs.config import Config
 from jobs.storage import Storage
 from jobs.web.app import create_app
 
-__all__ = ["WebThread", "make_server"]
+__all__ = ["WebThread", "make_server", "uvicorn_server"]
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +28,15 @@ def make_server(
     """A uvicorn server for the app (not started). The key is read now: a missing key
     is a ConfigError before anything listens."""
     app = create_app(config, storage, secret=config.web.secret())
+    return uvicorn_server(app, host or config.web.host, config.web.port if port is None else port)
+
+
+def uvicorn_server(app: ASGIApp, host: str, port: int) -> uvicorn.Server:
+    """uvicorn as Paperboy runs it: no access log (tokens), no Server header, our logging."""
     settings = uvicorn.Config(
         app,
-        host=host or config.web.host,
-        port=config.web.port if port is None else port,
+        host=host,
+        port=port,
         access_log=False,
         log_config=None,  # Paperboy's logging (jobs.logs) applies
         server_header=False,
