@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -602,7 +603,12 @@ def serve(ctx: click.Context, listen: str | None) -> None:
             f"{server.config.port} (Ctrl-C stops)",
             err=True,
         )
+        # uvicorn catches SIGINT/SIGTERM to shut down gracefully, then raises the signal
+        # again for the handler that was there before: make that one a clean exit 0.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: None)
         server.run()
+    log.info("stopped")
 
 
 # --- index -------------------------------------------------------------------------------

@@ -191,7 +191,12 @@ def test_a_token_acts_only_for_its_own_user(site: Site) -> None:
     bob_page = httpx.get(site.link("p", "profile", user="bob"))
     refused = httpx.post(
         ada_profile,
-        data={"csrf": csrf_of(bob_page.text), "op": "remove", "key": "saved", "value": "2401.00001"},
+        data={
+            "csrf": csrf_of(bob_page.text),
+            "op": "remove",
+            "key": "saved",
+            "value": "2401.00001",
+        },
     )
     assert refused.status_code == 403
     assert ada(site)["saved"] == ["2401.00001"]
@@ -233,7 +238,9 @@ def test_a_cross_site_post_is_refused_even_with_the_csrf_value(site: Site) -> No
     )
     assert ok.status_code == 200
     assert ada(site)["saved"] == ["2401.00001", "2401.00003"]
-    public = httpx.post(link, data={"csrf": csrf}, headers={"Origin": "https://paperboy.example.org"})
+    public = httpx.post(
+        link, data={"csrf": csrf}, headers={"Origin": "https://paperboy.example.org"}
+    )
     assert public.status_code == 200
 
 
@@ -248,7 +255,8 @@ def test_every_user_string_is_escaped(site: Site) -> None:
     profile = site.link("p", "profile")
     csrf = csrf_of(httpx.get(profile).text)
     added = httpx.post(
-        profile, data={"csrf": csrf, "op": "add", "key": "muted", "value": '<img src=x onerror="1">'}
+        profile,
+        data={"csrf": csrf, "op": "add", "key": "muted", "value": '<img src=x onerror="1">'},
     )
     assert added.status_code == 200
     assert "<img src=x" not in added.text and "&lt;img src=x onerror=" in added.text
@@ -274,7 +282,11 @@ def test_security_headers_on_every_response(site: Site) -> None:
         assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
     assert "server" not in responses[0].headers
     page = responses[0].text
-    assert "<script" not in page and "style=" not in page and " on" not in page.split("<body>")[1].split("=")[0]
+    assert (
+        "<script" not in page
+        and "style=" not in page
+        and " on" not in page.split("<body>")[1].split("=")[0]
+    )
 
 
 def test_nothing_redirects(site: Site) -> None:
@@ -335,11 +347,16 @@ def test_rfc8058_one_click_unsubscribes_without_a_page(site: Site) -> None:
 
     runner = CliRunner()
     shown = runner.invoke(cli, ["--config", str(site.config_path), "status"])
-    assert "ada: last digest never" in shown.output and f"UNSUBSCRIBED since {NOW:%Y-%m-%d %H:%M}" in shown.output
+    assert (
+        "ada: last digest never" in shown.output
+        and f"UNSUBSCRIBED since {NOW:%Y-%m-%d %H:%M}" in shown.output
+    )
     as_json = runner.invoke(cli, ["--config", str(site.config_path), "status", "--format", "json"])
     assert f'"unsubscribed_at": "{NOW:%Y-%m-%d %H:%M}:00+00:00"' in as_json.output
 
-    back = runner.invoke(cli, ["--config", str(site.config_path), "profile", "subscribe", "--user", "ada"])
+    back = runner.invoke(
+        cli, ["--config", str(site.config_path), "profile", "subscribe", "--user", "ada"]
+    )
     assert back.exit_code == 0 and "ada gets digests again" in back.output
     assert site.storage.user_state("ada").unsubscribed_at is None
     results = run_digests(load_config(site.config_path), site.storage, now=NOW, dry_run=True)
@@ -366,7 +383,9 @@ def test_pause_for_a_week_skips_digests_until_then(site: Site) -> None:
     assert done.status_code == 200 and "Paused" in done.text
     assert site.storage.user_state("ada").paused_until == NOW + PAUSE
     config = load_config(site.config_path)
-    [r] = run_digests(config, site.storage, users=["ada"], now=NOW + timedelta(days=3), dry_run=True)
+    [r] = run_digests(
+        config, site.storage, users=["ada"], now=NOW + timedelta(days=3), dry_run=True
+    )
     assert r.status == "paused"
     shown = CliRunner().invoke(cli, ["--config", str(site.config_path), "status"])
     assert "paused until" in shown.output

@@ -73,7 +73,11 @@ def test_with_base_url_every_paper_and_the_footer_get_signed_links(tmp_path: Pat
             claim = signer.read(url.rsplit("/", 1)[1], action)
             assert (claim.user, claim.paper) == ("ada", item.paper_id)
             assert claim.expires == T0 + timedelta(days=60)
-    for url, action in ((d.unsubscribe_url, "unsubscribe"), (d.pause_url, "pause"), (d.profile_url, "profile")):
+    for url, action in (
+        (d.unsubscribe_url, "unsubscribe"),
+        (d.pause_url, "pause"),
+        (d.profile_url, "profile"),
+    ):
         assert url is not None
         assert signer.read(url.rsplit("/", 1)[1], action).user == "ada"
 
@@ -150,7 +154,10 @@ def test_the_digest_job_puts_the_links_in_the_mail(paperboy_dir: Path) -> None:
     [r] = results
     assert r.status == "dry-run" and r.message is not None
     text, html = parts(r.message)
-    assert "https://paperboy.example.org/like/" in text and "https://paperboy.example.org/like/" in html
+    assert (
+        "https://paperboy.example.org/like/" in text
+        and "https://paperboy.example.org/like/" in html
+    )
     assert r.message["List-Unsubscribe"].startswith("<https://paperboy.example.org/u/")
 
 
