@@ -40,8 +40,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobs.config import Config, UserConfig, load_config
-from jobs.errors import ConfigError, PaperboyError
-from jobs.ids import abs_url, is_arxiv_id
+from jobs.errors import ConfigError, PaperboyError, UnknownPaperError
+from jobs.ids import abs_url, canonical_arxiv_id, is_arxiv_id
 from jobs.profile import (
     Change,
     Operation,
@@ -538,6 +538,13 @@ def _handle_profile(deps: _Deps, request: Request, token: str, body: bytes) -> R
     return _render_profile(deps, token, name, notice, undo, status)
 
 
+def _canonical(value: str) -> str:
+    try:
+        return canonical_arxiv_id(value)[0]
+    except UnknownPaperError:
+        return value
+
+
 def _describe_profile(storage: Storage, changes: Sequence[Change]) -> list[str]:
     words = {
         "added": "added to",
@@ -561,18 +568,21 @@ def _render_profile(
     status: int,
 ) -> Response:
     lists = read_lists(read_snapshot(deps.config.path).text, name)
-    ids = [*lists["saved"], *lists["disliked"]]
-    stored = deps.storage.get_papers(ids)
+    # The file may say "arXiv:2401.01234v2" or a URL; the database knows "2401.01234".
+    canonical = {v: _canonical(v) for v in [*lists["saved"], *lists["disliked"]]}
+    stored = deps.storage.get_papers(list(set(canonical.values())))
 
     def papers(values: Sequence[str]) -> list[dict[str, str | None]]:
         out = []
         for value in values:
-            paper = stored.get(value)
+            pid = canonical[value]
+            paper = stored.get(pid)
             out.append(
                 {
-                    "value": value,
+                    "value": value,  # what the remove button sends: as written in the file
+                    "id": pid,
                     "title": " ".join(paper.title.split()) if paper else None,
-                    "url": abs_url(value) if is_arxiv_id(value) else None,
+                    "url": abs_url(pid) if is_arxiv_id(pid) else None,
                 }
             )
         return out
