@@ -220,6 +220,12 @@ def demo(directory: Path, fmt: str) -> None:
                 f"\nThe digest is in the outbox:\n  {result.eml}\n  {result.html}  "
                 "(open in a browser)"
             )
+            if result.config.web.base_url:
+                click.echo(
+                    f"Its buttons (More like this, Less like this, …) go to "
+                    f"{result.config.web.base_url}: start it with\n  paperboy --config "
+                    f"{result.directory / 'config.toml'} serve"
+                )
         else:
             click.echo("\nNo digest was written (nothing picked).")
 

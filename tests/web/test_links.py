@@ -251,3 +251,12 @@ def test_other_commands_never_write_the_key(paperboy_dir: Path) -> None:
         runner.invoke(cli, ["--config", str(paperboy_dir / "config.toml"), *args])
     assert not (paperboy_dir / "web.key").exists()
     assert os.listdir(paperboy_dir).count("web.key") == 0
+
+
+def test_the_demo_links_to_a_local_paperboy_serve(tmp_path: Path) -> None:
+    out = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")])
+    assert out.exit_code == 0, out.output
+    assert f"paperboy --config {tmp_path / 'demo' / 'config.toml'} serve" in out.output
+    [html] = (tmp_path / "demo" / "outbox").glob("*.html")
+    assert "http://127.0.0.1:8080/like/" in html.read_text(encoding="utf-8")
+    assert stat.S_IMODE((tmp_path / "demo" / "web.key").stat().st_mode) == 0o600
