@@ -34,6 +34,8 @@ try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
 except ImportError:  # pragma: no cover - selenium is a test dependency
     webdriver = None  # type: ignore[assignment]
 
@@ -71,6 +73,15 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+def follow(driver: Any, element: Any) -> None:
+    """Click a link or a button and wait until the next page has replaced this one."""
+    element.click()
+    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(element))
+    WebDriverWait(driver, 60).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
 
 
 def shoot(driver: Any, directory: Path, name: str, max_height: int = 4000) -> list[Path]:
@@ -175,19 +186,19 @@ def test_more_like_this_in_a_real_browser_changes_the_profile_and_the_ranking(
 
             # The last paper of the digest: the one with the most room to move.
             liked = demo.digests[0].picked[-1].paper.id
-            browser.find_elements(By.LINK_TEXT, "More like this")[-1].click()
+            follow(browser, browser.find_elements(By.LINK_TEXT, "More like this")[-1])
             assert browser.find_element(By.TAG_NAME, "h1").text == "More papers like this one?"
             assert liked not in config_path.read_text(encoding="utf-8")  # a GET changes nothing
             shoot(browser, shots, "confirm")
 
-            browser.find_element(By.CSS_SELECTOR, "button.primary").click()
+            follow(browser, browser.find_element(By.CSS_SELECTOR, "button.primary"))
             assert browser.find_element(By.TAG_NAME, "h1").text == "Saved"
             assert "is now in your saved papers" in browser.page_source
             saved = tomllib.loads(config_path.read_text(encoding="utf-8"))["users"][0]["saved"]
             assert liked in saved
             shoot(browser, shots, "done")
 
-            browser.find_element(By.LINK_TEXT, "Your profile").click()
+            follow(browser, browser.find_element(By.LINK_TEXT, "Your profile"))
             assert "ada's profile" in browser.find_element(By.TAG_NAME, "h1").text
             assert demo.digests[0].picked[-1].paper.title.split()[0] in browser.page_source
             shoot(browser, shots, "profile")
