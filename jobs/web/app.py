@@ -76,6 +76,8 @@ SECURITY_HEADERS = {
     "cache-control": "no-store",
     "cross-origin-opener-policy": "same-origin",
 }
+# The details (a path, the file's problem) go to the log, not to whoever holds a link.
+_FAILED = "the profile could not be edited just now (the server's log says why); try again later"
 _SINGULAR = {"keywords": "a keyword", "authors": "an author", "muted": "a muted word"}
 _LABELS = {
     "saved": "saved papers",
@@ -310,7 +312,7 @@ def _handle(deps: _Deps, request: Request, action: str, token: str, body: bytes)
         return _do(deps, claim, user)
     except PaperboyError as e:
         log.error("feedback for %s failed: %s", user.name, e)
-        return _refused(f"that did not work: {e}", 409)
+        return _refused(_FAILED, 409)
 
 
 def _undo_text(storage: Storage, claim: Claim) -> list[str]:
@@ -527,7 +529,8 @@ def _handle_profile(deps: _Deps, request: Request, token: str, body: bytes) -> R
                 try:
                     changes = _edit(deps, name, [(op, key, (value,))])
                 except PaperboyError as e:
-                    return _refused(f"that did not work: {e}", 409)
+                    log.error("profile edit for %s failed: %s", name, e)
+                    return _refused(_FAILED, 409)
                 notice = _describe_profile(deps.storage, changes)
                 # Undo is a signed "undo" link like the digest's: it may put back a
                 # saved paper, which this page's own form cannot add.

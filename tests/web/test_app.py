@@ -460,3 +460,12 @@ def test_an_edit_that_would_break_the_config_is_refused(site: Site) -> None:
 @pytest.mark.parametrize("path", ["/", "/static/paperboy.css"])
 def test_the_plain_pages_exist(site: Site, path: str) -> None:
     assert httpx.get(site.url + path).status_code == 200
+
+
+def test_an_edit_that_fails_says_so_without_details_and_changes_nothing(site: Site) -> None:
+    """A (validly signed) like of something that is not an arXiv id cannot be saved."""
+    before = site.text()
+    r = click(site.link("like", "like", paper="10.1000/not-arxiv"))
+    assert r.status_code == 409
+    assert "could not be edited" in r.text and str(site.config_path) not in r.text
+    assert site.text() == before
