@@ -299,7 +299,7 @@ def _handle(deps: _Deps, request: Request, action: str, token: str, body: bytes)
     if found is None:
         return _refused("this link is for a user this Paperboy does not know")
     _config, user = found
-    if request.method == "GET":
+    if request.method != "POST":  # GET and HEAD: show, never do
         return _confirm(deps, claim, token, user)
     if action == "unsubscribe" and _one_click(request, body):
         deps.storage.set_unsubscribed(user.name, True, at=deps.now())

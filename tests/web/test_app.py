@@ -73,6 +73,8 @@ def test_a_get_only_shows_what_will_happen(site: Site) -> None:
         assert '<form method="post"' in page.text
     for path, action in [("pause", "pause"), ("u", "unsubscribe"), ("p", "profile")]:
         assert httpx.get(site.link(path, action)).status_code == 200
+        assert httpx.head(site.link(path, action)).status_code == 200
+    assert httpx.head(site.link("like", "like", paper="2401.00003")).status_code == 200
     assert site.text() == before  # mail scanners follow links: a GET changes nothing
     assert state(site) == (None, None)
 
