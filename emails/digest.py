@@ -35,6 +35,9 @@ class DigestItem:
     # summary), shown above the abstract excerpt and labelled with who wrote it.
     tldr: str | None = None
     tldr_source: str | None = None  # "OpenReview", "Hugging Face"
+    # Feedback links (issue #14), built by the caller; None: not shown.
+    more_url: str | None = None  # "More like this"
+    less_url: str | None = None  # "Less like this"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +77,8 @@ class Digest:
     # Where to unsubscribe: "mailto:x@example.org" (or a bare address) and/or an https URL.
     # An https URL also gets RFC 8058 one-click (List-Unsubscribe-Post).
     unsubscribe: str | tuple[str, ...] | None = None
+    # Feedback pages (issue #14), built by the caller; None: not shown. With
+    # `unsubscribe_url` the footer's "Unsubscribe" goes to that page instead.
+    unsubscribe_url: str | None = None
+    pause_url: str | None = None  # "Pause for a week"
+    profile_url: str | None = None  # "Your profile"

@@ -202,6 +202,7 @@ class _ItemView:
     links: tuple[_LinkView, ...]
     tldr: str = ""  # the source's one-sentence summary, "" when it gave none
     tldr_label: str = ""  # "TL;DR (OpenReview):"
+    feedback: tuple[_LinkView, ...] = ()  # "More like this", "Less like this"
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +235,7 @@ class _DigestView:
     footer: str
     unsubscribe_url: str | None  # the footer's link: https if given, else mailto
     unsubscribe_text: str  # the same for the text part
+    actions: tuple[_LinkView, ...] = ()  # the footer's feedback links: unsubscribe, pause, profile
 
 
 _LINK_LABELS = ("Abstract", "PDF", "Hugging Face", "Code")
@@ -248,6 +250,13 @@ def _links(item: DigestItem) -> tuple[_LinkView, ...]:
     ]
     width = max((len(label) for label, _ in pairs), default=0) + 2
     return tuple(_LinkView(label, url, f"{label}:".ljust(width)) for label, url in pairs)
+
+
+def _labelled(pairs: list[tuple[str, str | None]]) -> tuple[_LinkView, ...]:
+    """Links with a label, the unsafe and missing ones left out, text labels lined up."""
+    safe = [(label, url) for label, u in pairs if (url := _safe_url(u))]
+    width = max((len(label) for label, _ in safe), default=0) + 2
+    return tuple(_LinkView(label, url, f"{label}:".ljust(width)) for label, url in safe)
 
 
 def _upvotes(n: int | None) -> str:
@@ -274,6 +283,7 @@ def _item_view(rank: int, item: DigestItem) -> _ItemView:
         links=_links(item),
         tldr=latex_to_text(item.tldr or ""),
         tldr_label=_tldr_label(item.tldr_source),
+        feedback=_labelled([("More like this", item.more_url), ("Less like this", item.less_url)]),
     )
 
 
@@ -378,6 +388,15 @@ def _digest_view(digest: Digest) -> _DigestView:
     if trending:
         preheader += f" · {len(trending)} trending on Hugging Face"
     unsubscribe_url, unsubscribe_text = _unsubscribe_link(unsubscribe_uris(digest.unsubscribe))
+    actions = _labelled(
+        [
+            ("Unsubscribe", digest.unsubscribe_url),
+            ("Pause for a week", digest.pause_url),
+            ("Your profile", digest.profile_url),
+        ]
+    )
+    if any(a.label == "Unsubscribe" for a in actions):  # one "Unsubscribe": the page's
+        unsubscribe_url, unsubscribe_text = None, ""
     return _DigestView(
         subject=subject(digest),
         day=f"Week ending {format_day(digest.day)}" if weekly else format_day(digest.day),
@@ -395,6 +414,7 @@ def _digest_view(digest: Digest) -> _DigestView:
         ),
         unsubscribe_url=unsubscribe_url,
         unsubscribe_text=unsubscribe_text,
+        actions=actions,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -158,6 +159,17 @@ def init(directory: Path, force: bool, users_dir: bool) -> None:
         f"Wrote {target}. Edit the [[users]] section, then run: paperboy --config "
         f"{target} fetch && paperboy --config {target} digest"
     )
+    _write_web_key(target)
+
+
+def _write_web_key(config_file: Path) -> None:
+    """The key that signs the feedback links ([web] secret_file, default web.key beside
+    config.toml), mode 0600; an existing key is kept (links already mailed stay valid)."""
+    from jobs.web.links import write_key_file
+
+    key = load_config(config_file).web.secret_file
+    if write_key_file(key):
+        click.echo(f"Wrote {key} (the key that signs the links in digests; keep it private).")
 
 
 # --- demo --------------------------------------------------------------------------------
@@ -229,6 +241,12 @@ def demo(directory: Path, fmt: str) -> None:
                 f"\nThe digest is in the outbox:\n  {result.eml}\n  {result.html}  "
                 "(open in a browser)"
             )
+            if result.config.web.base_url:
+                click.echo(
+                    f"Its buttons (More like this, Less like this, …) go to "
+                    f"{result.config.web.base_url}: start it with\n  paperboy --config "
+                    f"{result.directory / 'config.toml'} serve"
+                )
         else:
             click.echo("\nNo digest was written (nothing picked).")
 
@@ -655,6 +673,8 @@ def digest(
                 + ", ".join(config.user(d.user).email),
                 "empty": f"nothing worth sending ({d.considered} considered)",
                 "not-due": "not due yet",
+                "unsubscribed": "unsubscribed (`paperboy profile subscribe` re-enables)",
+                "paused": "paused (`paperboy profile subscribe` resumes now)",
                 "retry-later": f"sending failed, will retry on the next run: {d.error}",
                 "failed": f"FAILED: {d.error}",
             }.get(d.status, d.status)
@@ -689,6 +709,52 @@ def run(ctx: click.Context) -> None:
     config = _config(ctx)
     with _storage(config) as storage:
         run_forever(config, storage)
+
+
+# --- serve -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--listen", metavar="HOST:PORT", help="Where to listen (default: [web] listen).")
+@click.pass_context
+def serve(ctx: click.Context, listen: str | None) -> None:
+    """Serve the pages behind the links in digests: more/less like this, pause,
+    unsubscribe, the profile page. Stops cleanly on Ctrl-C or SIGTERM.
+
+    Listens on [web] listen (default 127.0.0.1:8080, this machine only); put it behind
+    your reverse proxy at [web] base_url. `paperboy run` serves it too with [web] serve =
+    true. The links are signed with $PAPERBOY_WEB_SECRET or [web] secret_file (web.key).
+
+    \b
+    Example:
+      paperboy serve
+      paperboy serve --listen 127.0.0.1:9000
+    """
+    from jobs.config import parse_listen
+    from jobs.web.server import make_server
+
+    config = _config(ctx)
+    host = port = None
+    if listen is not None:
+        try:
+            host, port = parse_listen(listen)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--listen") from e
+    if not config.web.base_url:
+        log.warning("[web] base_url is not set: digests carry no links to these pages")
+    with _storage(config) as storage:
+        server = make_server(config, storage, host=host, port=port)
+        click.echo(
+            f"Serving Paperboy's feedback pages on http://{server.config.host}:"
+            f"{server.config.port} (Ctrl-C stops)",
+            err=True,
+        )
+        # uvicorn catches SIGINT/SIGTERM to shut down gracefully, then raises the signal
+        # again for the handler that was there before: make that one a clean exit 0.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: None)
+        server.run()
+    log.info("stopped")
 
 
 # --- index -------------------------------------------------------------------------------
@@ -806,6 +872,8 @@ def status(ctx: click.Context, fmt: str) -> None:
                     "due_now": is_due(user, state.last_digest_at, now),
                     "pending": summary.pending,
                     "failed": summary.failed,
+                    "unsubscribed_at": state.unsubscribed_at,
+                    "paused_until": state.paused_until if state.paused(now) else None,
                     **_zotero_row(storage, user),
                 }
             )
@@ -848,6 +916,12 @@ def status(ctx: click.Context, fmt: str) -> None:
                 f"{_when(u['next_digest'])}"
                 + (f", {u['pending']} pending" if u["pending"] else "")
                 + (f", {u['failed']} FAILED" if u["failed"] else "")
+                + (
+                    f", UNSUBSCRIBED since {_when(u['unsubscribed_at'])}"
+                    if u["unsubscribed_at"]
+                    else ""
+                )
+                + (f", paused until {_when(u['paused_until'])}" if u["paused_until"] else "")
             )
             z = u.get("zotero")
             if z:

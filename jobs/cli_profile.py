@@ -27,7 +27,10 @@ from jobs.profile import (
     Operation,
     ProfileEdit,
     backup_path,
+    config_lock,
+    dislike_operations,
     edit_profile,
+    like_operations,
     read_snapshot,
 )
 from jobs.sources.base import SourcePaper
@@ -68,7 +71,11 @@ def _storage(config: Config) -> Iterator[Storage]:
 
 
 def _load(ctx: click.Context) -> tuple[ConfigSnapshot, Config]:
-    """Read the file once: the snapshot that will be edited is the text that was validated."""
+    """Read the file once: the snapshot that will be edited is the text that was validated.
+
+    The config lock is held until the command ends, so a click in a digest waits for
+    this edit instead of refusing it (jobs.profile.config_lock)."""
+    ctx.with_resource(config_lock(Path(ctx.obj["config_path"])))
     snapshot = read_snapshot(Path(ctx.obj["config_path"]))
     return snapshot, parse_config(snapshot.text, snapshot.path)
 
@@ -371,7 +378,7 @@ def like(ctx: click.Context, ids: tuple[str, ...], user_name: str | None, fmt: s
         ctx,
         user_name,
         fmt,
-        [("remove", "disliked", canonical), ("add", "saved", canonical)],
+        like_operations(canonical),
         hide_not_found=True,
     )
 
@@ -396,7 +403,7 @@ def dislike(ctx: click.Context, ids: tuple[str, ...], user_name: str | None, fmt
         ctx,
         user_name,
         fmt,
-        [("remove", "saved", canonical), ("add", "disliked", canonical)],
+        dislike_operations(canonical),
         hide_not_found=True,
     )
 
@@ -509,5 +516,34 @@ def import_(
             click.echo("Dry run: nothing was written.")
         else:
             _say_written(edit.path, edit.written)
+
+    _emit(fmt, [row], text)
+
+
+@profile.command()
+@_USER_OPTION
+@_FORMAT_OPTION
+@click.pass_context
+def subscribe(ctx: click.Context, user_name: str | None, fmt: str) -> None:
+    """Send a user's digests again after "Unsubscribe" or "Pause for a week" in a digest.
+
+    Both are kept in the database (so `paperboy serve` on another machine sees them);
+    `paperboy status` shows who is unsubscribed or paused.
+
+    \b
+    Example:
+      paperboy profile subscribe --user ada
+    """
+    _snapshot, config = _load(ctx)
+    user = _user(config, user_name)
+    with _storage(config) as storage:
+        changed = storage.set_unsubscribed(user.name, False)
+    row = {"user": user.name, "action": "subscribed" if changed else "already-subscribed"}
+
+    def text() -> None:
+        if changed:
+            click.echo(f"{user.name} gets digests again.")
+        else:
+            click.echo(f"{user.name} was neither unsubscribed nor paused: nothing to change.")
 
     _emit(fmt, [row], text)

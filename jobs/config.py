@@ -86,6 +86,48 @@ class EmailConfig:
     trending: int = 5  # papers in the "trending today" section (0: none)
 
 
+DEFAULT_WEB_LISTEN = "127.0.0.1:8080"
+DEFAULT_WEB_SECRET_FILE = "web.key"
+WEB_SECRET_ENV = "PAPERBOY_WEB_SECRET"
+MIN_WEB_SECRET_CHARS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    """[web]: the feedback endpoint (`paperboy serve`) and the links digests carry to it."""
+
+    base_url: str | None = None  # None: digests carry no feedback links
+    host: str = "127.0.0.1"  # loopback unless the user says otherwise
+    port: int = 8080
+    serve: bool = False  # also serve it inside `paperboy run`
+    token_days: int = 60  # how long a link in a digest works
+    secret_file: Path = Path(DEFAULT_WEB_SECRET_FILE)
+
+    def secret(self) -> str:
+        """The signing key: $PAPERBOY_WEB_SECRET, else the key file; read at the moment of use
+        and never logged."""
+        value = os.environ.get(WEB_SECRET_ENV)
+        where = f"${WEB_SECRET_ENV}"
+        if not value:
+            where = str(self.secret_file)
+            try:
+                value = self.secret_file.read_text(encoding="utf-8")
+            except FileNotFoundError as e:
+                raise ConfigError(
+                    f"no key to sign feedback links: set ${WEB_SECRET_ENV} or create "
+                    f"{self.secret_file} (`paperboy init` writes one)"
+                ) from e
+            except (OSError, UnicodeDecodeError) as e:
+                raise ConfigError(f"[web] cannot read secret_file {self.secret_file}: {e}") from e
+        value = value.strip()
+        if len(value) < MIN_WEB_SECRET_CHARS:
+            raise ConfigError(
+                f"the key in {where} is too short ({len(value)} characters; at least "
+                f"{MIN_WEB_SECRET_CHARS}): `paperboy init` writes a good one"
+            )
+        return value
+
+
 @dataclass(frozen=True, slots=True)
 class ArxivSourceConfig:
     categories: tuple[str, ...] = ()
@@ -212,6 +254,8 @@ class Config:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {u.name: u for u in self.users})
+
+    web: WebConfig = field(default_factory=WebConfig)
 
     def user(self, name: str) -> UserConfig:
         """The configured user called `name`; ConfigError (with the known names) otherwise."""
@@ -455,7 +499,8 @@ def _resolve_database(base: Path, url: str) -> str:
     return url
 
 
-_TOP = ("paperboy", "sources", "email", "users")
+_TOP = ("paperboy", "sources", "email", "users", "web")
+_WEB = ("base_url", "listen", "serve", "token_days", "secret_file")
 _PAPERBOY = (
     "database",
     "users_dir",
@@ -655,6 +700,7 @@ def parse_config(
     openreview = _openreview(sources, problems)
 
     email = _email(_table(data, "email", [], problems), base, problems)
+    web = _web(_table(data, "web", [], problems), base, problems)
 
     raw_users = data.get("users", [])
     # Each user with the file it is in and where in that file, for duplicate names.
@@ -721,6 +767,66 @@ def parse_config(
         users=tuple(users),
         users_dir=users_folder,
         user_file_stamps=stamps,
+        web=web,
+    )
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """ "127.0.0.1:8080" -> ("127.0.0.1", 8080); "[::1]:8080" -> ("::1", 8080). ValueError else."""
+    host, sep, port = value.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f'expected "HOST:PORT" like "{DEFAULT_WEB_LISTEN}", not {value!r}')
+    return host, int(port)
+
+
+def _web(raw: Mapping[str, Any], base: Path, problems: _Problems) -> WebConfig:
+    """[web]: base_url (the public URL behind the reverse proxy), listen, serve, token_days,
+    secret_file (default web.key beside config.toml)."""
+    where: list[str | int] = ["web"]
+    # A `secret` key gets its own message below, not "unknown key".
+    _check_keys({k: v for k, v in raw.items() if k != "secret"}, _WEB, where, "[web]", problems)
+    base_url = _get(raw, "base_url", str, None, where, "web", problems, "an http(s) URL")
+    if base_url is not None:
+        base_url = base_url.strip().rstrip("/")
+        parts = re.match(r"^(https?)://([^/\s?#@]+)(/[^\s?#]*)?$", base_url)
+        if parts is None:
+            problems.add(
+                where,
+                f"web.base_url must be an http(s) URL without a query or fragment, like "
+                f'"https://paperboy.example.org", not {base_url!r}',
+                "base_url",
+            )
+            base_url = None
+    listen = _get(raw, "listen", str, DEFAULT_WEB_LISTEN, where, "web", problems, '"HOST:PORT"')
+    try:
+        host, port = parse_listen(listen)
+    except ValueError as e:
+        problems.add(where, f"web.listen: {e}", "listen")
+        host, port = parse_listen(DEFAULT_WEB_LISTEN)
+    serve = _get(raw, "serve", bool, False, where, "web", problems, "true or false")
+    token_days = _get(raw, "token_days", int, 60, where, "web", problems, "a whole number of days")
+    if token_days < 1:
+        problems.add(where, f"web.token_days must be 1 or more, not {token_days}", "token_days")
+        token_days = 60
+    secret_file = _get(
+        raw, "secret_file", str, DEFAULT_WEB_SECRET_FILE, where, "web", problems, "a file path"
+    )
+    if "secret" in raw:
+        problems.add(
+            where,
+            "web.secret: secrets never live in config.toml; use secret_file (default "
+            f"web.key beside config.toml) or ${WEB_SECRET_ENV}",
+            "secret",
+        )
+    return WebConfig(
+        base_url=base_url,
+        host=host,
+        port=port,
+        serve=serve,
+        token_days=token_days,
+        secret_file=_resolve_path(base, secret_file),
     )
 
 

@@ -23,8 +23,10 @@ from jobs.paperfiles import read_jsonl
 from jobs.sources.arxiv_rss import parse_arxiv_rss
 from jobs.sources.base import SourcePaper
 from jobs.storage import Storage
+from jobs.web.links import write_key_file
 
 DATA = resources.files("jobs") / "data"
+DEMO_BASE_URL = "http://127.0.0.1:8080"  # the default [web] listen of `paperboy serve`
 
 
 def sample_dir() -> Traversable:
@@ -71,8 +73,14 @@ def run_demo(directory: Path, *, now: datetime | None = None) -> DemoResult:
     """Run fetch -> rank -> render -> outbox on bundled data in `directory` (made fresh)."""
     directory.mkdir(parents=True, exist_ok=True)
     config_file = directory / "config.toml"
-    config_file.write_text(starter_config(), encoding="utf-8")
+    # The demo's links point at a local `paperboy serve` (issue #14), so the whole loop can
+    # be clicked through offline: digest -> page -> changed profile.
+    text = starter_config().replace(
+        '# base_url = "https://paperboy.example.org"', f'base_url = "{DEMO_BASE_URL}"', 1
+    )
+    config_file.write_text(text, encoding="utf-8")
     config = load_config(config_file)
+    write_key_file(config.web.secret_file)  # kept if there: links already written stay valid
     db_file = directory / "paperboy.db"
     db_file.unlink(missing_ok=True)
     outbox = config.email.outbox

@@ -46,6 +46,7 @@ from jobs.ids import abs_url, is_arxiv_id, pdf_url
 from jobs.library import read_bibtex_papers
 from jobs.rank_pool import RankJob, default_workers, rank_many
 from jobs.storage import Storage, StoredPaper, UserState, utcnow
+from jobs.web.links import add_feedback_links
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class DigestResult:
     """What happened for one user in one run."""
 
     user: str
-    status: str  # sent | empty | not-due | failed | retry-later | dry-run
+    status: str  # sent | empty | not-due | failed | retry-later | dry-run | unsubscribed | paused
     considered: int = 0
     picked: tuple[recommender.Ranked, ...] = ()
     receipt: str | None = None
@@ -297,7 +298,7 @@ def build_digest(
                 tldr_source=_tldr_source(stored.get(r.paper.id)),
             )
         )
-    return Digest(
+    digest = Digest(
         user_name=user.name,
         to=user.email,
         sender=config.email.sender,
@@ -310,6 +311,7 @@ def build_digest(
         period="week" if user.schedule == "weekly" else "day",
         unsubscribe=config.email.unsubscribe or None,
     )
+    return add_feedback_links(digest, config, now)  # none without [web] base_url
 
 
 def _tldr(paper: StoredPaper | None) -> str | None:
@@ -432,6 +434,9 @@ def _prepare(
     """
     resent = 0 if dry_run else resend_pending(storage, transport, user.name, now)
     state = storage.user_state(user.name)
+    if not state.receiving(now):  # "Unsubscribe" / "Pause for a week" (issue #14)
+        stopped = "unsubscribed" if state.unsubscribed_at else "paused"
+        return DigestResult(user.name, stopped, resent=resent)
     if not force and not is_due(user, state.last_digest_at, now):
         return DigestResult(user.name, "not-due", resent=resent)
     candidates = candidates_for(storage, user)

@@ -27,11 +27,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import random
 import re
 import tempfile
+import threading
+import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,10 +56,14 @@ __all__ = [
     "Operation",
     "ProfileEdit",
     "add_values",
+    "apply_operations",
     "backup_path",
+    "config_lock",
     "dislike",
+    "dislike_operations",
     "edit_profile",
     "like",
+    "like_operations",
     "normalise_value",
     "read_lists",
     "read_snapshot",
@@ -629,10 +636,20 @@ def write_config(
     return True
 
 
-# --- one code path for every profile edit ------------------------------------------------
+# --- one code path for every edit: the CLI's and the web's ------------------------------
 
 # ("add" | "remove", list key, values): e.g. ("add", "saved", ["2401.01234"]).
 Operation = tuple[str, str, Sequence[str]]
+
+
+def like_operations(ids: Sequence[str]) -> list[Operation]:
+    """`paperboy profile like` and "More like this": saved, and no longer disliked."""
+    return [("remove", "disliked", ids), ("add", "saved", ids)]
+
+
+def dislike_operations(ids: Sequence[str]) -> list[Operation]:
+    """`paperboy profile dislike` and "Less like this": disliked, and no longer saved."""
+    return [("remove", "saved", ids), ("add", "disliked", ids)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -663,29 +680,12 @@ def user_file(config: Config, user: str) -> Path:
     return config.user(user).source or config.path
 
 
-def edit_profile(
-    config: Config,
-    user: str,
-    operations: Sequence[Operation],
-    *,
-    snapshot: ConfigSnapshot | None = None,
-    write: bool = True,
-) -> ProfileEdit:
-    """Apply `operations` to the user's lists in the file they live in, check, write.
-
-    The file is config.toml or the user's users_dir file (:func:`user_file`); `snapshot`
-    is that file as already read, if the caller has it. The edited text is validated as
-    the loader would (a [[users]] edit: config.toml again; a users_dir file: that file,
-    with config.toml's defaults) and written atomically with a ``.bak``, only if nobody
-    changed the file meanwhile (ConcurrentEditError). ValueError for an empty value,
-    UnknownPaperError for a bad id, ConfigError for an unknown user or an edit that would
-    not load.
-    """
-    path = user_file(config, user)
-    whole_file = config.user(user).source is not None
-    if snapshot is None or snapshot.path != path:
-        snapshot = read_snapshot(path)
-    text = snapshot.text
+def apply_operations(
+    text: str, user: str, operations: Sequence[Operation], *, whole_file: bool = False
+) -> tuple[str, list[Change]]:
+    """Apply (op, key, values) edits to a config file's text, in order; the new text and
+    what happened to each value. ``whole_file``: the text is a users_dir file (the
+    user's keys at its top level). ValueError for an empty value."""
     changes: list[Change] = []
     for op, key, values in operations:
         if not values:
@@ -701,24 +701,104 @@ def edit_profile(
         else:
             raise ValueError(f"not an operation: {op!r} (add or remove)")
         text = edit.text
-    try:  # never write a file that would not load
-        if whole_file:
-            parse_user_file(text, path, config)
-        else:  # names do not change: the users_dir files need no second read
-            parse_config(text, path, read_users_dir=False)
-    except ConfigError as e:
-        raise ConfigError(
-            f"the edit would leave {path} invalid, so nothing was written:\n{e}"
-        ) from e
-    written = write_config(snapshot, text) if write else False
-    return ProfileEdit(path, tuple(changes), written)
+    return text, changes
 
 
-def like(config: Config, user: str, ids: Sequence[str]) -> ProfileEdit:
+# (thread, folder) -> depth: the folders each thread holds config_lock on. Per thread: the
+# web server edits from several threads, each of which must take the lock itself.
+_held_locks: dict[tuple[int, Path], int] = {}
+
+
+@contextlib.contextmanager
+def config_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a config file's folder while reading, editing and
+    writing it, so that two Paperboy processes (the CLI and `paperboy serve`) take turns
+    instead of refusing each other's edit. An editor takes no lock: the "changed meanwhile"
+    check of write_config still protects its change. Re-entrant within a process (the CLI
+    holds it for a whole command, around edit_profile's own). No-op where flock does not
+    exist."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    folder = path.resolve().parent
+    key = (threading.get_ident(), folder)
+    if _held_locks.get(key):
+        _held_locks[key] += 1
+        try:
+            yield
+        finally:
+            _held_locks[key] -= 1
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # cannot open the folder: edit without the lock, still checked
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _held_locks[key] = 1
+        yield
+    finally:
+        _held_locks.pop(key, None)
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def edit_profile(
+    config: Config,
+    user: str,
+    operations: Sequence[Operation],
+    *,
+    snapshot: ConfigSnapshot | None = None,
+    write: bool = True,
+    attempts: int = 1,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ProfileEdit:
+    """Apply `operations` to the user's lists in the file they live in, check, write.
+
+    The file is config.toml or the user's users_dir file (:func:`user_file`); `snapshot`
+    is that file as already read, if the caller has it. Under :func:`config_lock`, the
+    edited text is validated as the loader would (a [[users]] edit: config.toml again; a
+    users_dir file: that file, with config.toml's defaults) and written atomically with a
+    ``.bak``, only if nobody changed the file meanwhile. Such a change (an editor's save)
+    is retried on the new text up to `attempts` times (the web's clicks: neither change is
+    lost), else raises ConcurrentEditError (the CLI: the person re-runs). ValueError for
+    an empty value, UnknownPaperError for a bad id, ConfigError for an unknown user or an
+    edit that would not load.
+    """
+    path = user_file(config, user)
+    whole_file = config.user(user).source is not None
+    for attempt in range(1, max(attempts, 1) + 1):
+        with config_lock(path):
+            if attempt > 1 or snapshot is None or snapshot.path != path:
+                snapshot = read_snapshot(path)
+            text, changes = apply_operations(snapshot.text, user, operations, whole_file=whole_file)
+            try:  # never write a file that would not load
+                if whole_file:
+                    parse_user_file(text, path, config)
+                else:  # names do not change: the users_dir files need no second read
+                    parse_config(text, path, read_users_dir=False)
+            except ConfigError as e:
+                raise ConfigError(
+                    f"the edit would leave {path} invalid, so nothing was written:\n{e}"
+                ) from e
+            try:
+                written = write_config(snapshot, text) if write else False
+            except ConcurrentEditError:
+                if attempt >= attempts:
+                    raise
+            else:
+                return ProfileEdit(path, tuple(changes), written)
+        sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def like(config: Config, user: str, ids: Sequence[str], *, attempts: int = 1) -> ProfileEdit:
     """More like this: save the papers (any id form) and take them off the disliked."""
-    return edit_profile(config, user, [("remove", "disliked", ids), ("add", "saved", ids)])
+    return edit_profile(config, user, like_operations(ids), attempts=attempts)
 
 
-def dislike(config: Config, user: str, ids: Sequence[str]) -> ProfileEdit:
+def dislike(config: Config, user: str, ids: Sequence[str], *, attempts: int = 1) -> ProfileEdit:
     """Less like this: put the papers in ``disliked`` and take them off the saved."""
-    return edit_profile(config, user, [("remove", "saved", ids), ("add", "disliked", ids)])
+    return edit_profile(config, user, dislike_operations(ids), attempts=attempts)

@@ -323,4 +323,14 @@ def run_forever(config: Config, storage: Storage) -> None:
     from jobs.lock import acquire_daemon_lock
 
     with acquire_daemon_lock(storage, config.database):
-        Daemon(config, storage).run_forever()
+        web = None
+        if config.web.serve:  # the feedback pages in the same process (issue #14)
+            from jobs.web.server import WebThread, make_server
+
+            web = WebThread(make_server(config, storage))
+            web.start()
+        try:
+            Daemon(config, storage).run_forever()
+        finally:
+            if web is not None:
+                web.stop()

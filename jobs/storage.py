@@ -179,6 +179,10 @@ user_state = Table(
     Column("user_name", String(200), primary_key=True),
     Column("listed_through", UTCDateTime),  # candidates are papers listed after this
     Column("last_digest_at", UTCDateTime),  # when the last digest was built (sent or empty)
+    # Feedback from the digest (issue #14): in the database, not the profile, so that a
+    # `paperboy serve` on another machine and the daemon see the same state at once.
+    Column("unsubscribed_at", UTCDateTime),  # set: no digests until re-enabled
+    Column("paused_until", UTCDateTime),  # no digests before this
 )
 
 # A user's library (issue #6): papers imported from BibTeX that have no arXiv id, so they
@@ -378,6 +382,26 @@ class UserState:
     user_name: str
     listed_through: datetime | None
     last_digest_at: datetime | None
+    unsubscribed_at: datetime | None = None
+    paused_until: datetime | None = None
+
+    def paused(self, now: datetime) -> bool:
+        """True while a "pause" is in force."""
+        return self.paused_until is not None and now < self.paused_until
+
+    def receiving(self, now: datetime) -> bool:
+        """Whether this user gets digests now: not unsubscribed, not paused."""
+        return self.unsubscribed_at is None and not self.paused(now)
+
+
+def _user_state(row: Row[Any]) -> UserState:
+    return UserState(
+        row.user_name,
+        row.listed_through,
+        row.last_digest_at,
+        unsubscribed_at=row.unsubscribed_at,
+        paused_until=row.paused_until,
+    )
 
 
 def _paper(row: Row[Any]) -> StoredPaper:
@@ -800,15 +824,40 @@ class Storage:
             row = conn.execute(select(user_state).where(user_state.c.user_name == name)).first()
         if row is None:
             return UserState(name, None, None)
-        return UserState(row.user_name, row.listed_through, row.last_digest_at)
+        return _user_state(row)
+
+    def set_unsubscribed(
+        self, user_name: str, unsubscribed: bool, *, at: datetime | None = None
+    ) -> bool:
+        """Stop (or restart) a user's digests; True if that changed anything. Unsubscribing
+        twice keeps the first time; re-subscribing also ends a pause."""
+        with self._tx() as conn:
+            row = conn.execute(
+                select(user_state.c.unsubscribed_at, user_state.c.paused_until).where(
+                    user_state.c.user_name == user_name
+                )
+            ).first()
+            was = row is not None and row.unsubscribed_at is not None
+            if unsubscribed:
+                if was:
+                    return False
+                self._set_user_state(conn, user_name, {"unsubscribed_at": at or self._now()})
+                return True
+            paused = row is not None and row.paused_until is not None
+            if not was and not paused:
+                return False
+            self._set_user_state(conn, user_name, {"unsubscribed_at": None, "paused_until": None})
+            return True
+
+    def set_paused_until(self, user_name: str, until: datetime | None) -> None:
+        """Pause a user's digests until `until` (None: resume now)."""
+        with self._tx() as conn:
+            self._set_user_state(conn, user_name, {"paused_until": until})
 
     def user_states(self) -> dict[str, UserState]:
         """Every user's state in one query (`paperboy status` with 10,000 users)."""
         with self.engine.connect() as conn:
-            return {
-                row.user_name: UserState(row.user_name, row.listed_through, row.last_digest_at)
-                for row in conn.execute(select(user_state))
-            }
+            return {row.user_name: _user_state(row) for row in conn.execute(select(user_state))}
 
     @staticmethod
     def _set_user_state(conn: Connection, name: str, values: dict[str, Any]) -> None:

@@ -1,0 +1,618 @@
+"""`paperboy serve`: the pages behind the links in a digest (issue #14).
+
+    GET  /like/T, /dislike/T, /pause/T, /u/T, /undo/T
+         -> a page saying what will happen, with one button (a POST form)   [changes nothing]
+    POST the same URL (CSRF value + same-origin check)
+         -> do it: like/dislike through jobs.profile.edit_profile (the code path of
+            `paperboy profile like/dislike`); pause/unsubscribe in the database
+         -> a page confirming it, with an Undo button (a signed "undo" token)
+    POST /u/T with the body "List-Unsubscribe=One-Click" (RFC 8058, sent by mail providers)
+         -> unsubscribe, no page
+    GET  /p/T  the user's profile; POST /p/T adds or removes one entry
+
+Every token is checked first (jobs.web.tokens): forged, tampered, expired, another
+action's, or naming a user the config no longer has -> 403 and nothing changes. The user
+always comes from the token, never from the form. Every response carries a CSP without
+inline script, X-Frame-Options DENY and Referrer-Policy no-referrer; bodies over
+MAX_BODY bytes get 413; nothing redirects.
+
+The app is a list of routes to plain functions, built by :func:`create_app` from its
+dependencies (config, storage, clock, key), so tests build their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from jobs.config import Config, UserConfig, load_config
+from jobs.errors import ConfigError, PaperboyError, UnknownPaperError
+from jobs.ids import abs_url, canonical_arxiv_id, is_arxiv_id
+from jobs.profile import (
+    Change,
+    Operation,
+    dislike_operations,
+    edit_profile,
+    like_operations,
+    read_lists,
+    read_snapshot,
+    user_file,
+)
+from jobs.storage import Storage, utcnow
+from jobs.web.tokens import BadToken, Claim, Signer, token_digest
+
+__all__ = ["MAX_BODY", "PAUSE", "create_app"]
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+MAX_BODY = 16 * 1024  # a form here is a few hundred bytes
+MAX_VALUE = 200  # characters of a keyword, author or muted word
+PAUSE = timedelta(days=7)
+ADDABLE = ("keywords", "authors", "muted")
+REMOVABLE = ("saved", "disliked", "keywords", "authors", "muted")
+SECURITY_HEADERS = {
+    # No script at all; styles only from our own file; forms only post back here.
+    "content-security-policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+    "cache-control": "no-store",
+    "cross-origin-opener-policy": "same-origin",
+}
+# The details (a path, the file's problem) go to the log, not to whoever holds a link.
+_FAILED = "the profile could not be edited just now (the server's log says why); try again later"
+_SINGULAR = {"keywords": "a keyword", "authors": "an author", "muted": "a muted word"}
+_LABELS = {
+    "saved": "saved papers",
+    "disliked": "disliked papers",
+    "keywords": "keywords",
+    "authors": "followed authors",
+    "muted": "muted words",
+}
+
+
+# --- the app ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Deps:
+    """What every route needs; one per app, in app.state.deps."""
+
+    config: Config  # its path, database and [web]; users are re-read on every request
+    storage: Storage
+    signer: Signer
+    now: Callable[[], datetime]
+
+
+def create_app(
+    config: Config,
+    storage: Storage,
+    *,
+    secret: str,
+    now: Callable[[], datetime] = utcnow,
+) -> Starlette:
+    """The feedback app for `config` (its file is re-read on every request, so edits by
+    hand, by `paperboy profile` or by the daemon's reload are seen at once)."""
+    routes = [
+        Route("/", _home, methods=["GET"]),
+        Route("/like/{token}", _action("like"), methods=["GET", "POST"]),
+        Route("/dislike/{token}", _action("dislike"), methods=["GET", "POST"]),
+        Route("/pause/{token}", _action("pause"), methods=["GET", "POST"]),
+        Route("/u/{token}", _action("unsubscribe"), methods=["GET", "POST"]),
+        Route("/undo/{token}", _action("undo"), methods=["GET", "POST"]),
+        Route("/p/{token}", _profile, methods=["GET", "POST"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes)
+    # "/x" never becomes a redirect to "/x/" (nor "//evil.example" to anything).
+    app.router.redirect_slashes = False
+    app.state.deps = _Deps(config, storage, Signer(secret, now=now), now)
+    app.add_middleware(_Guard)
+    return app
+
+
+class _Guard:
+    """Security headers on every response; 413 for a body over MAX_BODY bytes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.decode("latin-1").lower() not in SECURITY_HEADERS
+                ]
+                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        length = dict(scope.get("headers", [])).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            await _too_large()(scope, receive, send_with_headers)
+            return
+        await self.app(scope, receive, send_with_headers)
+
+
+def _too_large() -> Response:
+    return PlainTextResponse("Request too large.\n", status_code=413)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _body(request: Request) -> bytes:
+    """The request body, at most MAX_BODY bytes (a chunked body is counted as it comes)."""
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_BODY:
+            raise _TooLarge
+    return bytes(data)
+
+
+def _form(body: bytes, content_type: str) -> dict[str, str]:
+    """An urlencoded form (the only kind our pages send); the first value of each field."""
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        return {}
+    fields: dict[str, str] = {}
+    for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+        fields.setdefault(key, value)
+    return fields
+
+
+# --- pages --------------------------------------------------------------------------------
+
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,  # every user string: titles, keywords, names
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(_ENV.get_template(name).render(**context), status_code=status)
+
+
+def _refused(reason: str, status: int = 403) -> HTMLResponse:
+    return _page("refused.html.j2", status, reason=reason)
+
+
+def _deps(request: Request) -> _Deps:
+    deps = request.app.state.deps
+    assert isinstance(deps, _Deps)
+    return deps
+
+
+async def _home(request: Request) -> Response:
+    return _page("home.html.j2")
+
+
+def _same_origin(request: Request, deps: _Deps) -> bool:
+    """A browser's POST from another site is refused.
+
+    Browsers say where a request comes from in Sec-Fetch-Site (sent to https and to
+    localhost): only "same-origin" (our own form) or "none" (typed by the user) pass.
+    Origin is also checked, but "null" must pass: our Referrer-Policy no-referrer makes
+    browsers send "Origin: null" on every POST, our own forms' included.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return True
+    ours = {f"{request.url.scheme}://{request.headers.get('host', '')}"}
+    if deps.config.web.base_url:
+        parts = urlsplit(deps.config.web.base_url)
+        ours.add(f"{parts.scheme}://{parts.netloc}")
+    return origin.rstrip("/") in ours
+
+
+def _user(deps: _Deps, claim: Claim) -> tuple[Config, UserConfig] | None:
+    """The token's user in the config as it is now; None if there is no such user."""
+    config = load_config(deps.config.path)
+    for user in config.users:
+        if user.name == claim.user:
+            return config, user
+    return None
+
+
+def _title(storage: Storage, paper: str) -> str:
+    stored = storage.get_papers([paper]).get(paper)
+    return " ".join(stored.title.split()) if stored else paper
+
+
+@dataclass(frozen=True, slots=True)
+class _Form:
+    """A POST form on a page: where it goes, its CSRF value and its hidden fields."""
+
+    action: str
+    csrf: str
+    label: str
+    fields: tuple[tuple[str, str], ...] = ()
+
+
+def _action(action: str) -> Callable[[Request], Awaitable[Response]]:
+    """The route of one link action: GET confirms, POST does."""
+
+    async def endpoint(request: Request) -> Response:
+        deps = _deps(request)
+        token = request.path_params["token"]
+        body = b""
+        if request.method == "POST":
+            try:
+                body = await _body(request)
+            except _TooLarge:
+                return _too_large()
+        return await run_in_threadpool(_handle, deps, request, action, token, body)
+
+    endpoint.__name__ = f"{action}_endpoint"
+    return endpoint
+
+
+def _one_click(request: Request, body: bytes) -> bool:
+    """The RFC 8058 POST: "List-Unsubscribe=One-Click", urlencoded or multipart."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        return b'name="List-Unsubscribe"' in body and b"One-Click" in body
+    return _form(body, content_type).get("List-Unsubscribe") == "One-Click"
+
+
+def _handle(deps: _Deps, request: Request, action: str, token: str, body: bytes) -> Response:
+    try:
+        claim = deps.signer.read(token, action)
+    except BadToken as e:
+        log.info("refused a %s link (%s): %s", action, token_digest(token), e)
+        return _refused(str(e))
+    try:
+        found = _user(deps, claim)
+    except ConfigError as e:
+        log.error("the config cannot be read: %s", e)
+        return _refused("Paperboy's configuration cannot be read right now.", 503)
+    if found is None:
+        return _refused("this link is for a user this Paperboy does not know")
+    _config, user = found
+    if request.method != "POST":  # GET and HEAD: show, never do
+        return _confirm(deps, claim, token, user)
+    if action == "unsubscribe" and _one_click(request, body):
+        deps.storage.set_unsubscribed(user.name, True, at=deps.now())
+        log.info("one-click unsubscribe for %s", user.name)
+        return PlainTextResponse("Unsubscribed.\n")
+    form = _form(body, request.headers.get("content-type", ""))
+    if not deps.signer.check_csrf(token, form.get("csrf")) or not _same_origin(request, deps):
+        return _refused("the form did not come from this page (CSRF check)")
+    try:
+        return _do(deps, claim, user)
+    except PaperboyError as e:
+        log.error("feedback for %s failed: %s", user.name, e)
+        return _refused(_FAILED, 409)
+
+
+def _undo_text(storage: Storage, claim: Claim) -> list[str]:
+    """What an undo token will do, in words."""
+    if claim.state == "subscribe":
+        return ["Send your digests again."]
+    if claim.state == "resume":
+        return ["End the pause: digests resume at their next time."]
+    lines = []
+    for op, key, values in claim.ops:
+        for value in values:
+            name = f"“{_title(storage, value)}”" if key in ("saved", "disliked") else value
+            where = "to" if op == "add" else "from"
+            lines.append(
+                f"{'Add' if op == 'add' else 'Remove'} {name} {where} your {_LABELS[key]}."
+            )
+    return lines or ["Nothing: there is nothing to undo."]
+
+
+def _confirm(deps: _Deps, claim: Claim, token: str, user: UserConfig) -> Response:
+    csrf = deps.signer.csrf(token)
+    paper = claim.paper or ""
+    title = _title(deps.storage, paper) if paper else ""
+    until = deps.now() + PAUSE
+    texts = {
+        "like": (
+            "More papers like this one?",
+            [
+                f"“{title}” goes into your saved papers, so your next digests rank papers "
+                "like it higher."
+            ],
+            "Yes, more like this",
+        ),
+        "dislike": (
+            "Fewer papers like this one?",
+            [
+                f"“{title}” goes into your disliked papers, so your next digests push papers "
+                "like it down."
+            ],
+            "Yes, less like this",
+        ),
+        "pause": (
+            "Pause your digests for a week?",
+            [
+                f"No digests until {until:%A %d %B %Y}; then they resume by themselves, "
+                "with the best of what came in meanwhile."
+            ],
+            "Pause for a week",
+        ),
+        "unsubscribe": (
+            "Stop your digests?",
+            [
+                "You will get no more digests from this Paperboy until you subscribe again "
+                "(from your profile page)."
+            ],
+            "Unsubscribe",
+        ),
+        "undo": ("Undo?", _undo_text(deps.storage, claim), "Undo"),
+    }
+    heading, lines, button = texts[claim.action]
+    return _page(
+        "confirm.html.j2",
+        heading=heading,
+        lines=lines,
+        user=user.name,
+        paper=paper,
+        paper_url=abs_url(paper) if paper and is_arxiv_id(paper) else None,
+        form=_Form(token, csrf, button),  # relative: this same URL
+    )
+
+
+def _profile_href(deps: _Deps, user: str) -> str:
+    return "../p/" + deps.signer.make("profile", user, days=deps.config.web.token_days)
+
+
+def _undo_form(
+    deps: _Deps, user: str, ops: Sequence[Operation] = (), state: str | None = None
+) -> _Form | None:
+    if not ops and state is None:
+        return None
+    token = deps.signer.make("undo", user, days=1, ops=ops, state=state)
+    return _Form(f"../undo/{token}", deps.signer.csrf(token), "Undo")
+
+
+def _inverse(changes: Sequence[Change]) -> list[Operation]:
+    """The edits that take `changes` back, last first."""
+    ops: list[Operation] = []
+    for change in reversed(changes):
+        if change.action == "added":
+            ops.append(("remove", change.key, (change.value,)))
+        elif change.action == "removed":
+            ops.append(("add", change.key, (change.value,)))
+    return ops
+
+
+def _edit(deps: _Deps, user: str, ops: Sequence[Operation]) -> list[Change]:
+    """The edit, through the same code as `paperboy profile` (retried if someone saved the
+    file meanwhile)."""
+    return list(edit_profile(deps.config, user, ops, attempts=5).changes)
+
+
+def _do(deps: _Deps, claim: Claim, user: UserConfig) -> Response:
+    now = deps.now()
+    name = user.name
+    undo: _Form | None = None
+    if claim.action in ("like", "dislike"):
+        paper = claim.paper or ""
+        ops = like_operations([paper]) if claim.action == "like" else dislike_operations([paper])
+        changes = _edit(deps, name, ops)
+        title = _title(deps.storage, paper)
+        key = "saved" if claim.action == "like" else "disliked"
+        added = any(c.action == "added" for c in changes)
+        heading = "Saved" if claim.action == "like" else "Noted"
+        lines = [
+            f"“{title}” {'is now' if added else 'was already'} in your {_LABELS[key]}.",
+            "Your next digests rank papers like it "
+            + ("higher." if claim.action == "like" else "lower."),
+        ]
+        undo = _undo_form(deps, name, _inverse(changes))
+        log.info("%s: %s %s", name, claim.action, paper)
+    elif claim.action == "pause":
+        until = now + PAUSE
+        deps.storage.set_paused_until(name, until)
+        heading = "Paused"
+        lines = [f"No digests until {until:%A %d %B %Y}. They resume by themselves."]
+        undo = _undo_form(deps, name, state="resume")
+        log.info("%s: paused until %s", name, until)
+    elif claim.action == "unsubscribe":
+        changed = deps.storage.set_unsubscribed(name, True, at=now)
+        heading = "Unsubscribed"
+        lines = ["You will get no more digests." if changed else "You were already unsubscribed."]
+        undo = _undo_form(deps, name, state="subscribe")
+        log.info("%s: unsubscribed", name)
+    else:  # undo
+        if claim.state == "subscribe":
+            deps.storage.set_unsubscribed(name, False)
+            lines = ["Your digests come again."]
+        elif claim.state == "resume":
+            deps.storage.set_paused_until(name, None)
+            lines = ["The pause is over: digests resume at their next time."]
+        else:
+            changes = _edit(deps, name, claim.ops)
+            lines = _describe(deps.storage, changes) or ["Nothing needed undoing."]
+        heading = "Undone"
+        log.info("%s: undo", name)
+    return _page(
+        "done.html.j2",
+        heading=heading,
+        lines=lines,
+        user=name,
+        undo=undo,
+        profile_href=_profile_href(deps, name),
+    )
+
+
+def _describe(storage: Storage, changes: Sequence[Change]) -> list[str]:
+    lines = []
+    for c in changes:
+        name = f"“{_title(storage, c.value)}”" if c.key in ("saved", "disliked") else c.value
+        if c.action == "added":
+            lines.append(f"{name} is in your {_LABELS[c.key]} again.")
+        elif c.action == "removed":
+            lines.append(f"{name} is no longer in your {_LABELS[c.key]}.")
+    return lines
+
+
+# --- the profile page ---------------------------------------------------------------------
+
+
+async def _profile(request: Request) -> Response:
+    deps = _deps(request)
+    token = request.path_params["token"]
+    body = b""
+    if request.method == "POST":
+        try:
+            body = await _body(request)
+        except _TooLarge:
+            return _too_large()
+    return await run_in_threadpool(_handle_profile, deps, request, token, body)
+
+
+def _handle_profile(deps: _Deps, request: Request, token: str, body: bytes) -> Response:
+    try:
+        claim = deps.signer.read(token, "profile")
+    except BadToken as e:
+        log.info("refused a profile link (%s): %s", token_digest(token), e)
+        return _refused(str(e))
+    try:
+        found = _user(deps, claim)
+    except ConfigError as e:
+        log.error("the config cannot be read: %s", e)
+        return _refused("Paperboy's configuration cannot be read right now.", 503)
+    if found is None:
+        return _refused("this link is for a user this Paperboy does not know")
+    name = found[1].name
+    notice: list[str] = []
+    undo: _Form | None = None
+    status = 200
+    if request.method == "POST":
+        form = _form(body, request.headers.get("content-type", ""))
+        if not deps.signer.check_csrf(token, form.get("csrf")) or not _same_origin(request, deps):
+            return _refused("the form did not come from this page (CSRF check)")
+        op, key, value = form.get("op", ""), form.get("key", ""), form.get("value", "")
+        value = " ".join(value.split())
+        if op == "subscribe":
+            deps.storage.set_unsubscribed(name, False)
+            notice = ["Your digests come again."]
+        elif (op == "add" and key in ADDABLE) or (op == "remove" and key in REMOVABLE):
+            if not value or len(value) > MAX_VALUE:
+                notice = [f"Give a value of 1 to {MAX_VALUE} characters."]
+                status = 400
+            else:
+                try:
+                    changes = _edit(deps, name, [(op, key, (value,))])
+                except PaperboyError as e:
+                    log.error("profile edit for %s failed: %s", name, e)
+                    return _refused(_FAILED, 409)
+                notice = _describe_profile(deps.storage, changes)
+                # Undo is a signed "undo" link like the digest's: it may put back a
+                # saved paper, which this page's own form cannot add.
+                undo = _undo_form(deps, name, _inverse(changes))
+        else:
+            notice = ["That is not something this page can change."]
+            status = 400
+    return _render_profile(deps, token, name, notice, undo, status)
+
+
+def _canonical(value: str) -> str:
+    try:
+        return canonical_arxiv_id(value)[0]
+    except UnknownPaperError:
+        return value
+
+
+def _describe_profile(storage: Storage, changes: Sequence[Change]) -> list[str]:
+    words = {
+        "added": "added to",
+        "already-present": "was already in",
+        "removed": "removed from",
+        "not-found": "was not in",
+    }
+    lines = []
+    for c in changes:
+        name = f"“{_title(storage, c.value)}”" if c.key in ("saved", "disliked") else c.value
+        lines.append(f"{name}: {words[c.action]} your {_LABELS[c.key]}.")
+    return lines
+
+
+def _render_profile(
+    deps: _Deps,
+    token: str,
+    name: str,
+    notice: Sequence[str],
+    undo: _Form | None,
+    status: int,
+) -> Response:
+    whole_file = deps.config.user(name).source is not None  # a users_dir file
+    lists = read_lists(
+        read_snapshot(user_file(deps.config, name)).text, name, whole_file=whole_file
+    )
+    # The file may say "arXiv:2401.01234v2" or a URL; the database knows "2401.01234".
+    canonical = {v: _canonical(v) for v in [*lists["saved"], *lists["disliked"]]}
+    stored = deps.storage.get_papers(list(set(canonical.values())))
+
+    def papers(values: Sequence[str]) -> list[dict[str, str | None]]:
+        out = []
+        for value in values:
+            pid = canonical[value]
+            paper = stored.get(pid)
+            out.append(
+                {
+                    "value": value,  # what the remove button sends: as written in the file
+                    "id": pid,
+                    "title": " ".join(paper.title.split()) if paper else None,
+                    "url": abs_url(pid) if is_arxiv_id(pid) else None,
+                }
+            )
+        return out
+
+    state = deps.storage.user_state(name)
+    now = deps.now()
+    if state.unsubscribed_at is not None:
+        subscription = "Unsubscribed: you get no digests."
+    elif state.paused(now):
+        assert state.paused_until is not None
+        subscription = f"Paused until {state.paused_until:%A %d %B %Y}."
+    else:
+        subscription = "Active: your digests come on their schedule."
+    return _page(
+        "profile.html.j2",
+        status,
+        user=name,
+        token=token,
+        csrf=deps.signer.csrf(token),
+        notice=notice,
+        undo=undo,
+        subscription=subscription,
+        receiving=state.receiving(now),
+        saved=papers(lists["saved"]),
+        disliked=papers(lists["disliked"]),
+        words=[(key, _LABELS[key], _SINGULAR[key], lists[key]) for key in ADDABLE],
+    )

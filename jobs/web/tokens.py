@@ -1,0 +1,158 @@
+"""Signed tokens for the links in a digest: who, which paper, what to do, until when.
+
+A token is ``itsdangerous.URLSafeSerializer`` JSON, HMAC-SHA1-signed with the key from
+$PAPERBOY_WEB_SECRET or the key file (jobs.config.WebConfig.secret), with one salt per
+action: a "like" token does not verify as a "dislike" or an "unsubscribe" token, so a
+token for one action can never perform another. The expiry is in the payload and checked
+against an injected clock (tests drive time). Nothing in a token is secret (it is signed,
+not encrypted): it names a user and a paper, which the digest it came in names too.
+
+The form on each page carries a CSRF value derived from the link token with the same key
+(:meth:`Signer.csrf`): a POST needs both the link and the page that shows it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from itsdangerous import BadData, URLSafeSerializer
+
+__all__ = [
+    "ACTIONS",
+    "BadToken",
+    "Claim",
+    "Signer",
+]
+
+# like/dislike: a paper; unsubscribe/pause/profile: the user; undo: what to put back.
+ACTIONS = ("like", "dislike", "unsubscribe", "pause", "profile", "undo")
+
+
+class BadToken(Exception):
+    """A token that is forged, tampered with, expired, or for another action."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What a valid token says."""
+
+    action: str
+    user: str
+    expires: datetime
+    paper: str | None = None
+    # For "undo": the edits that put things back, [["add"|"remove", key, [values]], ...],
+    # or the state to restore ("subscribe" after an unsubscribe, "resume" after a pause).
+    ops: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    state: str | None = None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Signer:
+    """Makes and reads the tokens of one key. ``now`` is the clock expiry is checked by."""
+
+    def __init__(self, secret: str, *, now: Callable[[], datetime] = _utcnow) -> None:
+        if not secret:
+            raise ValueError("an empty key cannot sign anything")
+        self._secret = secret.encode("utf-8")
+        self._now = now
+        self._serializers = {
+            a: URLSafeSerializer(secret, salt=f"paperboy.web.{a}") for a in ACTIONS
+        }
+
+    def __repr__(self) -> str:  # never show the key, in a log or a traceback
+        return "Signer(<key hidden>)"
+
+    def make(
+        self,
+        action: str,
+        user: str,
+        *,
+        days: float,
+        paper: str | None = None,
+        ops: Sequence[tuple[str, str, Sequence[str]]] = (),
+        state: str | None = None,
+    ) -> str:
+        """A token for `action` by `user`, valid for `days` from now."""
+        if action not in ACTIONS:
+            raise ValueError(f"not an action: {action!r}")
+        expires = self._now() + timedelta(days=days)
+        payload: dict[str, Any] = {"a": action, "u": user, "x": int(expires.timestamp())}
+        if paper is not None:
+            payload["p"] = paper
+        if ops:
+            payload["o"] = [[op, key, list(values)] for op, key, values in ops]
+        if state is not None:
+            payload["s"] = state
+        token = self._serializers[action].dumps(payload)
+        assert isinstance(token, str)
+        return token
+
+    def read(self, token: str, action: str) -> Claim:
+        """The claim of a token made for `action`; BadToken if it is not one, or expired."""
+        if action not in ACTIONS:
+            raise BadToken(f"not an action: {action!r}")
+        try:
+            payload = self._serializers[action].loads(token)
+        except BadData as e:
+            raise BadToken("the link is not valid (not signed by this Paperboy)") from e
+        try:
+            claim = _claim(payload)
+        except (KeyError, TypeError, ValueError) as e:
+            raise BadToken("the link's contents are not valid") from e
+        if claim.action != action:  # belt and braces: the salt already says so
+            raise BadToken(f"this link is for {claim.action!r}, not {action!r}")
+        if self._now() >= claim.expires:
+            raise BadToken("the link has expired")
+        return claim
+
+    def csrf(self, token: str) -> str:
+        """The form value that goes with the page of `token`."""
+        mac = hmac.new(self._secret, b"paperboy.web.csrf\0" + token.encode("utf-8"), "sha256")
+        return mac.hexdigest()
+
+    def check_csrf(self, token: str, value: str | None) -> bool:
+        """True if `value` is the form value of `token`'s page (constant-time)."""
+        return bool(value) and hmac.compare_digest(self.csrf(token), value or "")
+
+
+def _claim(payload: Any) -> Claim:
+    if not isinstance(payload, dict):
+        raise TypeError("payload is not an object")
+    action, user, expires = payload["a"], payload["u"], payload["x"]
+    if not isinstance(action, str) or not isinstance(user, str) or not isinstance(expires, int):
+        raise TypeError("bad field types")
+    paper = payload.get("p")
+    if paper is not None and not isinstance(paper, str):
+        raise TypeError("bad paper")
+    ops: list[tuple[str, str, tuple[str, ...]]] = []
+    for entry in payload.get("o", []):
+        op, key, values = entry
+        if op not in ("add", "remove") or not isinstance(key, str):
+            raise ValueError("bad operation")
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ValueError("bad values")
+        ops.append((op, key, tuple(values)))
+    state = payload.get("s")
+    if state is not None and state not in ("subscribe", "resume"):
+        raise ValueError("bad state")
+    return Claim(
+        action=action,
+        user=user,
+        expires=datetime.fromtimestamp(expires, UTC),
+        paper=paper,
+        ops=tuple(ops),
+        state=state,
+    )
+
+
+def token_digest(token: str) -> str:
+    """A short, non-reversible name for a token, for a log line (never the token itself)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:12]
