@@ -8,7 +8,9 @@ file and renamed, plus a manifest naming the model and the listings file), so th
 killed run continues where it stopped; when every chunk is there, writes ``OUT`` (npz:
 ``ids``, ``emb`` float16 n x 384 in file order, ``model``) the same way. ``--processes``
 encoders with ``--threads`` threads each run side by side (benchmarks/encoder.py measures
-which layout is fastest). The benchmarks read the result with :func:`load_cache`.
+which layout is fastest); chunks are encoded last first, and ``--reuse DIR`` adopts the
+matching chunks another run wrote there (checked: same ids, same vectors). The benchmarks
+read the result with :func:`load_cache`.
 """
 
 from __future__ import annotations
@@ -85,6 +87,39 @@ def _encode_chunk(job: tuple[int, Sequence[str], str]) -> tuple[int, float]:
     return number, time.perf_counter() - start
 
 
+def _adopt(
+    reuse: Path,
+    number: int,
+    ids: list[str],
+    texts: list[str],
+    target: Path,
+    checker: Any,
+) -> bool:
+    """Take chunk ``number`` from another run's folder (``NNNN.npz`` with ``ids``, ``emb``)
+    when its ids are this chunk's and its first and last vectors are this encoder's."""
+    source = reuse / f"{number:04d}.npz"
+    if not source.exists():
+        return False
+    try:
+        with np.load(source) as data:
+            their_ids = [str(i) for i in data["ids"]]
+            emb = data["emb"].astype(np.float16)
+    except (OSError, ValueError, KeyError):
+        return False
+    if their_ids != ids or emb.shape != (len(ids), DIM):
+        return False
+    check = checker.encode([texts[0], texts[-1]])
+    if float(np.min(np.sum(check * emb[[0, -1]].astype(np.float32), axis=1))) < 0.999:
+        return False
+    tmp = f"{target}.tmp-{os.getpid()}.npy"
+    with open(tmp, "wb") as f:
+        np.save(f, emb)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, target)
+    return True
+
+
 def _atomic_npz(path: Path, **arrays: Any) -> None:
     tmp = path.with_name(path.name + ".tmp.npz")
     with open(tmp, "wb") as f:
@@ -95,7 +130,13 @@ def _atomic_npz(path: Path, **arrays: Any) -> None:
 
 
 def build_cache(
-    listings: Path, out: Path, *, processes: int = 2, threads: int = 1, chunk: int = CHUNK
+    listings: Path,
+    out: Path,
+    *,
+    processes: int = 2,
+    threads: int = 1,
+    chunk: int = CHUNK,
+    reuse: Path | None = None,
 ) -> Path:
     """Encode what the parts folder lacks, then write ``out``; prints progress and ETA."""
     ids, texts = read_listings(listings)
@@ -115,30 +156,55 @@ def build_cache(
             raise SystemExit(f"{parts} was made for {old}, not {manifest}: remove it to start over")
     else:
         manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    chunks = [(i, texts[s : s + chunk]) for i, s in enumerate(range(0, len(texts), chunk))]
-    target = [parts / f"chunk-{i:05d}.npy" for i, _ in chunks]
-    todo = [(i, t, str(target[i])) for i, t in chunks if not target[i].exists()]
-    done_papers = len(texts) - sum(len(t) for _, t, _ in todo)
+    chunks = [(i, s, min(s + chunk, len(texts))) for i, s in enumerate(range(0, len(texts), chunk))]
+    target = [parts / f"chunk-{i:05d}.npy" for i, _, _ in chunks]
+    todo = [c for c in chunks if not target[c[0]].exists()]
     print(
         f"{len(ids)} listings, {len(chunks)} chunks, {len(chunks) - len(todo)} already encoded; "
-        f"{processes} process(es) x {threads} thread(s)",
+        f"{processes} process(es) x {threads} thread(s)"
+        + (f"; adopting finished chunks of {reuse}" if reuse else ""),
         flush=True,
     )
+    checker: Any = None
+    if reuse is not None:
+        from recommender.encoder import Encoder
+
+        checker = Encoder(threads=1)
+    # Last chunk first: another run going forward (``reuse``) meets this one in the middle.
+    pending = list(reversed(todo))
     start = time.perf_counter()
-    encoded = 0
-    if todo:
-        context = get_context("spawn")
-        with context.Pool(processes, initializer=_start_worker, initargs=(threads,)) as pool:
-            for number, _seconds in pool.imap_unordered(_encode_chunk, todo):
-                encoded += len(chunks[number][1])
-                elapsed = time.perf_counter() - start
-                rate = encoded / elapsed
-                left = len(texts) - done_papers - encoded
-                print(
-                    f"chunk {number}: {done_papers + encoded}/{len(texts)} papers, "
-                    f"{rate:.1f} papers/s, ETA {left / rate / 60:.0f} min",
-                    flush=True,
-                )
+    encoded = adopted = 0
+    context = get_context("spawn")
+    with context.Pool(processes, initializer=_start_worker, initargs=(threads,)) as pool:
+        running: dict[int, Any] = {}
+        while pending or running:
+            while pending and len(running) < processes:
+                number, lo, hi = pending.pop(0)
+                if target[number].exists():
+                    continue
+                if checker is not None and _adopt(
+                    reuse, number, ids[lo:hi], texts[lo:hi], target[number], checker
+                ):
+                    adopted += hi - lo
+                    continue
+                job = (number, texts[lo:hi], str(target[number]))
+                running[number] = pool.apply_async(_encode_chunk, (job,))
+            finished = [n for n, r in running.items() if r.ready()]
+            if not finished:
+                time.sleep(0.5)
+                continue
+            for number in finished:
+                running.pop(number).get()  # re-raises a worker's error
+                encoded += chunks[number][2] - chunks[number][1]
+            elapsed = time.perf_counter() - start
+            have = sum(1 for t in target if t.exists())
+            left = sum(hi - lo for n, lo, hi in chunks if not target[n].exists())
+            rate = encoded / elapsed
+            print(
+                f"{have}/{len(chunks)} chunks ({encoded} papers encoded here, {adopted} adopted), "
+                f"{rate:.1f} papers/s, at most {left / rate / 60:.0f} min left",
+                flush=True,
+            )
     emb = np.vstack([np.load(p) for p in target]) if target else np.zeros((0, DIM), np.float16)
     if emb.shape != (len(ids), DIM):
         raise SystemExit(f"chunks hold {emb.shape}, expected {(len(ids), DIM)}")
@@ -154,9 +220,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--chunk", type=int, default=CHUNK, help="listings per part file")
+    parser.add_argument(
+        "--reuse", type=Path, help="adopt matching NNNN.npz chunks another run wrote here"
+    )
     args = parser.parse_args(argv)
     build_cache(
-        args.listings, args.out, processes=args.processes, threads=args.threads, chunk=args.chunk
+        args.listings,
+        args.out,
+        processes=args.processes,
+        threads=args.threads,
+        chunk=args.chunk,
+        reuse=args.reuse,
     )
     return 0
 
