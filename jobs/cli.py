@@ -375,8 +375,8 @@ def fetch(
 
     if built is not None:
         _progress(f"Indexed {built.papers} papers in {built.seconds:.1f} s: {config.index}")
-    if encoded.encoded or encoded.missing:
-        _progress(f"Encoded {encoded.encoded} papers; {encoded.missing} left (`paperboy index`)")
+    if encoded.summary():
+        _progress(str(encoded.summary()))
     _emit(fmt, rows, text)
     if any(r.status == "error" for r in reports):
         sys.exit(1)

@@ -102,6 +102,15 @@ class Encoded:
     missing: int
     error: str | None = None
 
+    def summary(self) -> str | None:
+        """One line for people, or None when there was nothing to do."""
+        if self.error:
+            return f"Papers not encoded: {self.error}"
+        if not (self.encoded or self.missing):
+            return None
+        left = f"; {self.missing} left (`paperboy index` encodes them now)" if self.missing else ""
+        return f"Encoded {self.encoded} papers with {self.model_id}{left}"
+
     def as_dict(self) -> dict[str, object]:
         return {
             "model": self.model_id,

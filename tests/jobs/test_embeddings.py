@@ -159,8 +159,10 @@ def test_encode_stored_keeps_to_its_budget(storage: Storage) -> None:
     ticks = iter(range(100))
     done = encode_stored(storage, seconds=0.5, clock=lambda: float(next(ticks)))
     assert done.encoded == 0 and done.missing == 4 and done.error is None
+    assert "Encoded 0 papers" in str(done.summary()) and "4 left" in str(done.summary())
     done = encode_stored(storage, seconds=None)
     assert (done.encoded, done.missing, done.model_id) == (4, 0, MODEL_ID)
+    assert encode_stored(storage).summary() is None  # nothing to do, nothing to say
 
 
 def test_a_broken_encoder_is_logged_not_raised(
@@ -176,6 +178,7 @@ def test_a_broken_encoder_is_logged_not_raised(
         done = encode_stored(storage)
     assert done.encoded == 0 and done.error and "model file missing" in done.error
     assert "papers not encoded" in caplog.text
+    assert str(done.summary()).startswith("Papers not encoded: encoder model file missing")
     assert storage.count_papers() == 2  # nothing stored is lost
 
 
