@@ -7,6 +7,8 @@
         yesterday's papers because the machine woke up in the wrong order
     every few seconds (and on SIGHUP): reload config.toml if it changed; an invalid edit
         is logged and the last good config stays in force
+    every 10 minutes: encode the papers still without a vector, 4 minutes at most
+        (jobs.embeddings), so a due digest waits for it no longer than that
     SIGINT / SIGTERM: stop; a running job finishes its current transaction; exit 0
 
 Jobs run one at a time (a single worker thread), so a digest never races a fetch. A job
