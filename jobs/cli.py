@@ -603,12 +603,18 @@ def index_command(ctx: click.Context, fmt: str) -> None:
 
 
 def _encode_all(storage: Storage) -> Encoded:
-    """Every stored paper's missing vector: a progress bar on a terminal, else a log line
-    per batch (jobs.embeddings)."""
+    """Every stored paper's missing vector: a progress bar on a terminal, else a line on
+    stderr per batch of 256 (none with -q)."""
     from jobs.embeddings import encode_stored
 
     if not sys.stderr.isatty():
-        return encode_stored(storage, seconds=None)
+        quiet = logging.getLogger().getEffectiveLevel() > logging.WARNING  # -q
+
+        def line(done: int, total: int) -> None:
+            if not quiet:
+                click.echo(f"encoded {done} of {total} papers", err=True)
+
+        return encode_stored(storage, seconds=None, progress=line)
     with click.progressbar(length=1, label="Encoding papers", file=sys.stderr) as bar:
 
         def progress(done: int, total: int) -> None:

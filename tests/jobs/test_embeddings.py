@@ -251,10 +251,11 @@ def test_index_encodes_what_is_missing_and_status_counts_it(tmp_path: Path) -> N
     assert f"Embeddings: {total} of {total + 3} papers encoded ({MODEL_ID})" in status.output
     indexed = runner.invoke(cli, ["--config", config, "index", "--format", "json"])
     assert indexed.exit_code == 0, indexed.output
-    [row] = json.loads(indexed.output)
+    [row] = json.loads(indexed.stdout)
+    assert "encoded 3 of 3 papers" in indexed.stderr  # a line per batch when not on a terminal
     assert row["embeddings"] == {"model": MODEL_ID, "encoded": 3, "missing": 0, "error": None}
     status = runner.invoke(cli, ["--config", config, "status", "--format", "json"])
-    [state] = json.loads(status.output)
+    [state] = json.loads(status.stdout)
     assert state["embeddings"] == {"model": MODEL_ID, "encoded": total + 3}
 
 
