@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +25,9 @@ from jobs.errors import ConfigError, PaperboyError
 from jobs.logs import configure_logging
 from jobs.paperfiles import read_jsonl
 from jobs.storage import Storage
+
+if TYPE_CHECKING:
+    from jobs.embeddings import Encoded
 
 log = logging.getLogger("paperboy")
 
@@ -322,6 +325,7 @@ def fetch(
     The first fetch into an empty database also backfills [sources.arxiv] backfill_days.
     Exit status 1 if any source failed.
     """
+    from jobs.embeddings import encode_stored
     from jobs.features import index_after_fetch
     from jobs.fetch import (
         HF_SOURCE,
@@ -381,6 +385,7 @@ def fetch(
         if changed:
             _progress("Indexing the stored papers …")
         built = index_after_fetch(config, storage, changed=changed)
+        encoded = encode_stored(storage)  # issue 11: new papers' vectors, within a budget
     rows = [
         {
             "source": r.name,
@@ -420,6 +425,8 @@ def fetch(
 
     if built is not None:
         _progress(f"Indexed {built.papers} papers in {built.seconds:.1f} s: {config.index}")
+    if encoded.summary():
+        _progress(str(encoded.summary()))
     _emit(fmt, rows, text)
     if any(r.status == "error" for r in reports):
         sys.exit(1)
@@ -783,17 +790,44 @@ def index_command(ctx: click.Context, fmt: str) -> None:
             return
         _progress("Indexing the stored papers …")
         index, info = build_index(storage)
-    try:
-        write_index(config.index, index, info)
-    except PaperboyError as e:
-        click.echo(f"Error: {e}", err=True)
+        try:
+            write_index(config.index, index, info)
+        except PaperboyError as e:
+            click.echo(f"Error: {e}", err=True)
+            sys.exit(1)
+        encoded = _encode_all(storage)
+    row = {"path": str(config.index), **info.as_dict(), "embeddings": encoded.as_dict()}
+
+    def text() -> None:
+        click.echo(f"Indexed {info.papers} papers in {info.seconds:.1f} s: {config.index}")
+        click.echo(f"Encoded {encoded.encoded} papers with {encoded.model_id}")
+
+    _emit(fmt, [row], text)
+    if encoded.error:
+        click.echo(f"Error: papers not encoded: {encoded.error}", err=True)
         sys.exit(1)
-    row = {"path": str(config.index), **info.as_dict()}
-    _emit(
-        fmt,
-        [row],
-        lambda: click.echo(f"Indexed {info.papers} papers in {info.seconds:.1f} s: {config.index}"),
-    )
+
+
+def _encode_all(storage: Storage) -> Encoded:
+    """Every stored paper's missing vector: a progress bar on a terminal, else a line on
+    stderr per batch of 256 (none with -q)."""
+    from jobs.embeddings import encode_stored
+
+    if not sys.stderr.isatty():
+        quiet = logging.getLogger().getEffectiveLevel() > logging.WARNING  # -q
+
+        def line(done: int, total: int) -> None:
+            if not quiet:
+                click.echo(f"encoded {done} of {total} papers", err=True)
+
+        return encode_stored(storage, seconds=None, progress=line)
+    with click.progressbar(length=1, label="Encoding papers", file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        return encode_stored(storage, seconds=None, progress=progress)
 
 
 # --- status ------------------------------------------------------------------------------
@@ -816,6 +850,7 @@ def status(ctx: click.Context, fmt: str) -> None:
     from jobs.features import read_info
     from jobs.scheduler import fetch_trigger, wants_fetch
     from jobs.storage import DeliverySummary, UserState
+    from recommender.encoder import MODEL_ID
 
     config = _config(ctx)
     now = datetime.now(UTC)
@@ -878,6 +913,7 @@ def status(ctx: click.Context, fmt: str) -> None:
                 }
             )
         papers = storage.count_papers()
+        embedding_row = {"model": MODEL_ID, "encoded": storage.count_embeddings(MODEL_ID)}
     next_fetch = None
     if wants_fetch(config):
         next_fetch = fetch_trigger(config).get_next_fire_time(None, now)
@@ -886,6 +922,7 @@ def status(ctx: click.Context, fmt: str) -> None:
             "papers": papers,
             "next_fetch": next_fetch,
             "index": index_row,
+            "embeddings": embedding_row,
             "sources": source_rows,
             "users": user_rows,
         }
@@ -900,6 +937,9 @@ def status(ctx: click.Context, fmt: str) -> None:
                 f"Index: {index_row['papers']} papers, built {index_row['built_at']} "
                 f"in {index_row['seconds']} s ({index_row['path']})"
             )
+        click.echo(
+            f"Embeddings: {embedding_row['encoded']} of {papers} papers encoded ({MODEL_ID})"
+        )
         if not source_rows:
             click.echo("Sources: never fetched")
         for s in source_rows:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from jobs.config import Config, load_config
 from jobs.digest import DigestResult, make_transport, run_digests
+from jobs.embeddings import encode_stored
 from jobs.features import refresh_index
 from jobs.fetch import ARXIV_SOURCE, LOOKUP_SOURCE, SourceReport, ingest_feed
 from jobs.paperfiles import read_jsonl
@@ -124,6 +125,7 @@ def run_demo(directory: Path, *, now: datetime | None = None) -> DemoResult:
             listed=False,
         )
         refresh_index(config, storage)  # as `paperboy fetch` does after storing papers
+        encode_stored(storage, seconds=None)  # and the encoder's vectors (issue 11)
         transport = make_transport(config)
         results = run_digests(config, storage, transport=transport, now=now, force=True)
     paths = getattr(transport, "last_paths", None)

@@ -8,6 +8,8 @@
     every few seconds (and on SIGHUP): reload config.toml if it or a file in users_dir
         changed (added, edited, removed); an invalid edit is logged and the last good
         config stays in force
+    every 10 minutes: encode the papers still without a vector, 4 minutes at most
+        (jobs.embeddings), so a due digest waits for it no longer than that
     SIGINT / SIGTERM: stop; a running job finishes its current transaction; exit 0
 
 Jobs run one at a time (a single worker thread), so a digest never races a fetch. A job
@@ -34,6 +36,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from jobs.config import Config, config_stamp, load_config
 from jobs.digest import retry_all_pending, run_digests
+from jobs.embeddings import encode_stored
 from jobs.errors import ConfigError
 from jobs.features import index_after_fetch
 from jobs.fetch import fetch_all
@@ -45,6 +48,8 @@ log = logging.getLogger(__name__)
 MISFIRE_GRACE = 12 * 3600  # a digest missed while the laptop slept still goes out, once
 RELOAD_CHECK_SECONDS = 5
 RETRY_CHECK_SECONDS = 300  # pending deliveries are retried with backoff (jobs.digest)
+ENCODE_CHECK_SECONDS = 600  # papers left without a vector are encoded, a budget at a time
+KEEP_JOBS = ("reload", "retry", "encode")  # interval jobs that schedule() leaves alone
 # Missed runs coalesce into one; a job never overlaps itself.
 JOB_OPTIONS: dict[str, Any] = {
     "coalesce": True,
@@ -61,6 +66,7 @@ def fetch_job(config: Config, storage: Storage) -> None:
     with HttpClient(contact=config.contact) as client:
         reports = fetch_all(config, storage, client)
     index_after_fetch(config, storage, changed=any(r.new or r.updated for r in reports))
+    encode_stored(storage)  # within a budget; the "encode" job drains the rest
 
 
 def digest_job(config: Config, storage: Storage, user_name: str) -> None:
@@ -168,7 +174,7 @@ class Daemon:
     def schedule(self) -> None:
         """(Re)create every job from the current config."""
         for job in self.scheduler.get_jobs():
-            if job.id not in ("reload", "retry"):
+            if job.id not in KEEP_JOBS:
                 job.remove()
         if wants_fetch(self.config):
             self.scheduler.add_job(
@@ -286,6 +292,14 @@ class Daemon:
             coalesce=True,
         )
         self.scheduler.add_job(
+            lambda: encode_stored(self.storage),
+            "interval",
+            seconds=ENCODE_CHECK_SECONDS,
+            id="encode",
+            name="encode papers without a vector",
+            coalesce=True,
+        )
+        self.scheduler.add_job(
             self.check_reload,
             "interval",
             seconds=RELOAD_CHECK_SECONDS,
@@ -296,7 +310,7 @@ class Daemon:
         self.catch_up()
         now = self.now()
         for job in self.scheduler.get_jobs():
-            if job.id not in ("reload", "retry"):
+            if job.id not in KEEP_JOBS:
                 log.info(
                     "scheduled %s: next at %s", job.name, job.trigger.get_next_fire_time(None, now)
                 )

@@ -13,6 +13,7 @@ Exactly-once delivery rests on three tables:
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -54,6 +55,7 @@ from sqlalchemy.pool import StaticPool
 
 from jobs.errors import StorageError
 from jobs.sources.base import SourcePaper
+from recommender.encoder import encoder_text
 
 
 def utcnow() -> datetime:
@@ -247,6 +249,22 @@ venue_papers = Table(
     Column("paper_id", String(128), nullable=False),
     Column("label", Text),  # the venue's own words: "ICLR 2025 Poster"
     Column("tmdate", BigInteger),
+)
+
+# Each paper's sentence-encoder vector (issue 11), computed once after the paper is stored.
+# Keyed by model: a new encoder (another MODEL_ID) encodes everything again beside the old
+# rows. text_hash is the sha256 of the text encoded (recommender.encoder.encoder_text): a
+# paper whose title or abstract changes is encoded again. The vector is float16
+# little-endian bytes: half the size of float32 (58 MB for 75k papers), and its rounding
+# (cosine > 0.99999 to the float32 vector) is far below the int8 model's own error.
+embeddings = Table(
+    "embeddings",
+    metadata,
+    Column("paper_id", String(128), ForeignKey("papers.id"), primary_key=True),
+    Column("model_id", String(100), primary_key=True),
+    Column("text_hash", String(64), nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    Column("encoded_at", UTCDateTime, nullable=False),
 )
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
@@ -1289,6 +1307,117 @@ class Storage:
                     found.setdefault(key, []).append(row.id)
             stored = self._papers(conn, [pid for ids in found.values() for pid in ids])
         return {key: [stored[pid] for pid in ids if pid in stored] for key, ids in found.items()}
+
+    # --- embeddings (issue 11) ----------------------------------------------------------
+
+    def papers_missing_embeddings(self, model_id: str, limit: int) -> list[StoredPaper]:
+        """Up to `limit` papers to encode with `model_id`, newest first: papers without a
+        vector, and papers whose text changed since theirs was computed.
+
+        A paper updated since it was encoded whose text is unchanged (a new category, a
+        comment) keeps its vector: it is marked checked here and not returned.
+        """
+        if limit < 1:
+            return []
+        stored = (
+            select(embeddings.c.paper_id, embeddings.c.text_hash, embeddings.c.encoded_at)
+            .where(embeddings.c.model_id == model_id)
+            .subquery()
+        )
+        query = (
+            select(papers, stored.c.text_hash.label("stored_hash"))
+            .outerjoin(stored, stored.c.paper_id == papers.c.id)
+            .where((stored.c.paper_id.is_(None)) | (papers.c.updated_at > stored.c.encoded_at))
+            .order_by(papers.c.created_at.desc(), papers.c.id)
+        )
+        try:
+            while True:
+                with self._tx() as conn:
+                    rows = list(conn.execute(query.limit(limit)))
+                    todo: list[StoredPaper] = []
+                    unchanged: list[str] = []
+                    checked_at = self._now()
+                    for row in rows:
+                        paper = _paper(row)
+                        if row.stored_hash == text_hash(paper.title, paper.abstract):
+                            unchanged.append(paper.id)
+                            checked_at = max(checked_at, row.updated_at)
+                        else:
+                            todo.append(paper)
+                    if unchanged:
+                        conn.execute(
+                            update(embeddings)
+                            .where(
+                                embeddings.c.model_id == model_id,
+                                embeddings.c.paper_id.in_(unchanged),
+                            )
+                            .values(encoded_at=checked_at)
+                        )
+                if todo or len(rows) < limit:
+                    return todo
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot read the papers to encode: {e}") from e
+
+    def store_embeddings(self, model_id: str, rows: Iterable[tuple[str, str, Any]]) -> int:
+        """Store (paper_id, text_hash, vector) rows for `model_id` in one transaction,
+        replacing older vectors of the same papers. Vectors are kept as float16."""
+        import numpy as np
+
+        now = self._now()
+        values = [
+            {
+                "paper_id": pid,
+                "model_id": model_id,
+                "text_hash": digest,
+                "vector": np.asarray(vector, dtype="<f2").tobytes(),
+                "encoded_at": now,
+            }
+            for pid, digest, vector in rows
+        ]
+        if not values:
+            return 0
+        try:
+            with self._tx() as conn:
+                for start in range(0, len(values), 500):
+                    chunk = [v["paper_id"] for v in values[start : start + 500]]
+                    conn.execute(
+                        delete(embeddings).where(
+                            embeddings.c.model_id == model_id, embeddings.c.paper_id.in_(chunk)
+                        )
+                    )
+                conn.execute(insert(embeddings), values)
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot store {len(values)} embeddings: {e}") from e
+        return len(values)
+
+    def embeddings(self, ids: Sequence[str], model_id: str) -> dict[str, Any]:
+        """The stored vectors (float32 numpy arrays) of the papers among `ids` that have one."""
+        import numpy as np
+
+        ids = list(ids)
+        found: dict[str, Any] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                query = select(embeddings.c.paper_id, embeddings.c.vector).where(
+                    embeddings.c.model_id == model_id,
+                    embeddings.c.paper_id.in_(ids[start : start + 500]),
+                )
+                for row in conn.execute(query):
+                    found[row.paper_id] = np.frombuffer(row.vector, dtype="<f2").astype(np.float32)
+        return found
+
+    def count_embeddings(self, model_id: str) -> int:
+        """How many papers have a vector of `model_id`."""
+        query = (
+            select(func.count()).select_from(embeddings).where(embeddings.c.model_id == model_id)
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+
+def text_hash(title: str, abstract: str) -> str:
+    """The sha256 of the text a paper is encoded from: a changed text is encoded again."""
+    return hashlib.sha256(encoder_text(title, abstract).encode("utf-8")).hexdigest()
 
 
 def _trending_order(t: TrendingEntry) -> tuple[int, int, int, int, str]:

@@ -1,0 +1,265 @@
+"""Embeddings stored once per paper: storage, incremental encoding, kill -9, the commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import recommender.encoder as encoder_module
+from jobs.cli import cli
+from jobs.embeddings import encode_missing, encode_stored
+from jobs.sources.base import SourcePaper
+from jobs.storage import Storage, text_hash
+from recommender.encoder import MODEL_ID, Encoder, encoder_text, load_encoder
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fixture_papers(n: int) -> list[SourcePaper]:
+    """``n`` distinct papers made from the 20 real abstracts of the encoder fixture."""
+    with (FIXTURES / "encoder" / "papers.jsonl").open(encoding="utf-8") as f:
+        real = [json.loads(line) for line in f]
+    out = []
+    for i in range(n):
+        r = real[i % len(real)]
+        title = r["title"] if i < len(real) else f"{r['title']} (part {i // len(real) + 1})"
+        out.append(
+            SourcePaper(
+                id=f"2601.{i:05d}",
+                title=title,
+                abstract=r["abstract"],
+                authors=("A. Author",),
+                categories=("cs.LG",),
+                link=f"https://arxiv.org/abs/2601.{i:05d}",
+            )
+        )
+    return out
+
+
+class Clock:
+    """Storage time that moves one second per reading."""
+
+    def __init__(self) -> None:
+        self.t = datetime(2026, 7, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.t += timedelta(seconds=1)
+        return self.t
+
+
+@pytest.fixture
+def storage(database_url: str) -> Iterator[Storage]:
+    with Storage.open(database_url, now=Clock()) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    return load_encoder()
+
+
+def test_store_read_count_and_what_is_missing(storage: Storage) -> None:
+    papers = fixture_papers(5)
+    storage.upsert_papers(papers, source="arxiv", listed=True)
+    missing = storage.papers_missing_embeddings(MODEL_ID, 10)
+    assert {p.id for p in missing} == {p.id for p in papers}
+    assert len(storage.papers_missing_embeddings(MODEL_ID, 2)) == 2
+    rng = np.random.default_rng(0)
+    vectors = {p.id: rng.standard_normal(384).astype(np.float32) for p in papers[:3]}
+    rows = [
+        (pid, text_hash(p.title, p.abstract), vectors[pid]) for p in papers[:3] if (pid := p.id)
+    ]
+    assert storage.store_embeddings(MODEL_ID, rows) == 3
+    assert storage.count_embeddings(MODEL_ID) == 3
+    assert storage.count_embeddings("another-model") == 0
+    got = storage.embeddings([p.id for p in papers], MODEL_ID)
+    assert set(got) == {p.id for p in papers[:3]}
+    for pid, v in vectors.items():
+        assert got[pid].dtype == np.float32 and got[pid].shape == (384,)
+        np.testing.assert_allclose(got[pid], v, rtol=1e-3, atol=1e-3)  # stored as float16
+    assert {p.id for p in storage.papers_missing_embeddings(MODEL_ID, 10)} == {
+        p.id for p in papers[3:]
+    }
+    # storing again replaces, never duplicates
+    storage.store_embeddings(MODEL_ID, rows[:1])
+    assert storage.count_embeddings(MODEL_ID) == 3
+
+
+def test_a_changed_text_is_encoded_again_other_changes_are_not(
+    storage: Storage, encoder: Encoder
+) -> None:
+    papers = fixture_papers(3)
+    storage.upsert_papers(papers, source="arxiv", listed=True)
+    assert encode_missing(storage, encoder) == 3
+    assert storage.papers_missing_embeddings(MODEL_ID, 10) == []
+    first = storage.embeddings([papers[0].id], MODEL_ID)[papers[0].id]
+    # a new category changes the row but not the text: the vector stays, and is not redone
+    storage.upsert_papers(
+        [SourcePaper(**{**_fields(papers[1]), "categories": ("cs.LG", "cs.CL")})],
+        source="arxiv",
+        listed=True,
+    )
+    assert storage.papers_missing_embeddings(MODEL_ID, 10) == []
+    # a revised abstract (version 2) makes the paper due again
+    revised = SourcePaper(**{**_fields(papers[0]), "abstract": "A new abstract.", "version": 2})
+    storage.upsert_papers([revised], source="arxiv", listed=True)
+    assert [p.id for p in storage.papers_missing_embeddings(MODEL_ID, 10)] == [papers[0].id]
+    assert encode_missing(storage, encoder) == 1
+    again = storage.embeddings([papers[0].id], MODEL_ID)[papers[0].id]
+    assert float(first @ again) < 0.99  # another text, another vector
+    expected = encoder.encode([encoder_text(revised.title, revised.abstract)])[0]
+    assert float(again @ expected) > 0.999
+    assert storage.count_embeddings(MODEL_ID) == 3
+
+
+def _fields(p: SourcePaper) -> dict[str, object]:
+    return {f: getattr(p, f) for f in SourcePaper.__dataclass_fields__}
+
+
+def test_encode_missing_stores_the_encoder_vectors_batch_by_batch(
+    storage: Storage, encoder: Encoder
+) -> None:
+    papers = fixture_papers(23)
+    storage.upsert_papers(papers, source="arxiv", listed=True)
+    seen: list[tuple[int, int]] = []
+    assert (
+        encode_missing(storage, encoder, batch=10, progress=lambda d, t: seen.append((d, t))) == 23
+    )
+    assert seen == [(10, 23), (20, 23), (23, 23)]
+    stored = storage.embeddings([p.id for p in papers], MODEL_ID)
+    direct = encoder.encode([encoder_text(p.title, p.abstract) for p in papers])
+    for p, v in zip(papers, direct, strict=True):
+        assert float(stored[p.id] @ v) > 0.9999
+    assert encode_missing(storage, encoder) == 0  # nothing left: a rerun is a no-op
+
+
+def test_stop_is_asked_between_batches(storage: Storage, encoder: Encoder) -> None:
+    storage.upsert_papers(fixture_papers(12), source="arxiv", listed=True)
+    calls = iter([False, True])
+    assert encode_missing(storage, encoder, batch=5, stop=lambda: next(calls)) == 5
+    assert storage.count_embeddings(MODEL_ID) == 5
+    assert encode_missing(storage, encoder, batch=5) == 7
+
+
+def test_encode_stored_keeps_to_its_budget(storage: Storage) -> None:
+    storage.upsert_papers(fixture_papers(4), source="arxiv", listed=True)
+    ticks = iter(range(100))
+    done = encode_stored(storage, seconds=0.5, clock=lambda: float(next(ticks)))
+    assert done.encoded == 0 and done.missing == 4 and done.error is None
+    assert "Encoded 0 papers" in str(done.summary()) and "4 left" in str(done.summary())
+    done = encode_stored(storage, seconds=None)
+    assert (done.encoded, done.missing, done.model_id) == (4, 0, MODEL_ID)
+    assert encode_stored(storage).summary() is None  # nothing to do, nothing to say
+
+
+def test_a_broken_encoder_is_logged_not_raised(
+    storage: Storage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    storage.upsert_papers(fixture_papers(2), source="arxiv", listed=True)
+    monkeypatch.setattr(encoder_module, "MODEL_DIR", tmp_path / "no-model")
+    monkeypatch.setattr(encoder_module, "_CACHE", {})
+    with caplog.at_level(logging.WARNING):
+        done = encode_stored(storage)
+    assert done.encoded == 0 and done.error and "model file missing" in done.error
+    assert "papers not encoded" in caplog.text
+    assert str(done.summary()).startswith("Papers not encoded: encoder model file missing")
+    assert storage.count_papers() == 2  # nothing stored is lost
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys
+    from jobs.embeddings import encode_missing
+    from jobs.storage import Storage
+    from recommender.encoder import load_encoder
+
+    with Storage.open(sys.argv[1]) as storage:
+        encode_missing(
+            storage,
+            load_encoder(),
+            batch=8,
+            progress=lambda done, total: print(done, flush=True),
+        )
+    print("finished", flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_then_a_rerun_finishes_without_duplicates(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    papers = fixture_papers(120)
+    with Storage.open(url) as s:
+        s.upsert_papers(papers, source="arxiv", listed=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", WORKER, url], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.strip() == "finished" or int(line) >= 24:  # three batches committed
+            break
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    with Storage.open(url) as s:
+        partial = s.count_embeddings(MODEL_ID)
+    assert 24 <= partial < 120, "the kill came too late to test anything"
+    rerun = subprocess.run(
+        [sys.executable, "-c", WORKER, url], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert rerun.returncode == 0 and "finished" in rerun.stdout, rerun.stderr
+    with Storage.open(url) as s:
+        assert s.count_embeddings(MODEL_ID) == 120
+        assert s.papers_missing_embeddings(MODEL_ID, 10) == []
+        stored = s.embeddings([p.id for p in papers], MODEL_ID)
+    encoder = load_encoder()
+    direct = encoder.encode([encoder_text(p.title, p.abstract) for p in papers])
+    for p, v in zip(papers, direct, strict=True):  # every vector whole and right
+        assert float(stored[p.id] @ v) > 0.9999
+
+
+def test_index_encodes_what_is_missing_and_status_counts_it(tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init", str(tmp_path)]).exit_code == 0
+    config = str(tmp_path / "config.toml")
+    code = runner.invoke(cli, ["--config", config, "status"]).exit_code
+    assert code in (0, 1)
+    feed = FIXTURES / "arxiv-rss" / "arxiv-rss-2025-08-06-40.xml"
+    fetched = runner.invoke(cli, ["--config", config, "fetch", "--from-file", str(feed)])
+    assert fetched.exit_code == 0, fetched.output
+    url = _database_url(tmp_path)
+    with Storage.open(url) as s:
+        total = s.count_papers()
+        assert s.count_embeddings(MODEL_ID) == total > 0  # the fetch encoded its papers
+        s.upsert_papers(fixture_papers(3), source="arxiv", listed=True)
+    status = runner.invoke(cli, ["--config", config, "status"])
+    assert f"Embeddings: {total} of {total + 3} papers encoded ({MODEL_ID})" in status.output
+    indexed = runner.invoke(cli, ["--config", config, "index", "--format", "json"])
+    assert indexed.exit_code == 0, indexed.output
+    [row] = json.loads(indexed.stdout)
+    assert "encoded 3 of 3 papers" in indexed.stderr  # a line per batch when not on a terminal
+    assert row["embeddings"] == {"model": MODEL_ID, "encoded": 3, "missing": 0, "error": None}
+    status = runner.invoke(cli, ["--config", config, "status", "--format", "json"])
+    [state] = json.loads(status.stdout)
+    assert state["embeddings"] == {"model": MODEL_ID, "encoded": total + 3}
+
+
+def _database_url(directory: Path) -> str:
+    from jobs.config import load_config
+
+    return load_config(directory / "config.toml").database
