@@ -204,12 +204,20 @@ def rank_for(
 ) -> list[recommender.Ranked]:
     """Rank candidates for one user against the shared background, with the stored index."""
     corpus = load_corpus(config, storage)
-    [result] = rank_many(
-        [rank_job(storage, user, candidates, corpus, explain=explain)], corpus.index
-    )
+    job = rank_job(storage, user, candidates, corpus, explain=explain)
+    [result] = rank_many([job], corpus.index, embeddings=run_vectors(storage, [job]))
     if isinstance(result, Exception):
         raise result
     return result
+
+
+def run_vectors(storage: Storage, jobs: Sequence[RankJob]) -> recommender.Embeddings:
+    """The sentence embeddings every ranking of a run needs, read once (jobs.embeddings)."""
+    from jobs.embeddings import vectors_for
+
+    papers = {p.id: p for job in jobs for p in (*job.background, *job.candidates)}
+    profiles = {p.id: p for job in jobs for p in (*job.profile.saved, *job.profile.disliked)}
+    return vectors_for(storage, papers.values(), profiles=profiles.values())
 
 
 def pick(ranked: Sequence[recommender.Ranked], user: UserConfig) -> list[recommender.Ranked]:
@@ -572,7 +580,8 @@ def run_digests(
     jobs = [d.job for d in due if d.job is not None]
     index = corpus().index if jobs else None
     n_workers = (config.workers or default_workers()) if workers is None else workers
-    rankings = iter(rank_many(jobs, index, workers=n_workers))
+    vectors = run_vectors(storage, jobs) if jobs else None
+    rankings = iter(rank_many(jobs, index, workers=n_workers, embeddings=vectors))
     for d in due:
         try:
             ranked = next(rankings) if d.job is not None else []

@@ -22,21 +22,25 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from jobs.errors import PaperboyError
 from jobs.storage import Storage, text_hash
+from recommender import Embeddings, Paper
+from recommender.encoder import DIM as DIM_FALLBACK
 from recommender.encoder import encoder_text
 
 __all__ = [
     "BATCH",
     "BUDGET_SECONDS",
+    "ON_THE_SPOT",
     "Encoded",
     "TextEncoder",
     "encode_missing",
     "encode_stored",
+    "vectors_for",
 ]
 
 log = logging.getLogger(__name__)
@@ -163,3 +167,45 @@ def encode_stored(
             f"; {missing} left for the next run" if missing else "",
         )
     return Encoded(MODEL_ID, done, missing)
+
+
+ON_THE_SPOT = 64  # saved/disliked papers a digest run encodes itself, if the encoder lags
+
+
+def vectors_for(
+    storage: Storage,
+    papers: Iterable[Paper],
+    *,
+    profiles: Iterable[Paper] = (),
+    encoder: TextEncoder | None = None,
+) -> Embeddings:
+    """The stored vectors of ``papers`` and ``profiles``, for one digest run's rankings.
+
+    Read in one pass for the whole run (the shared background, every due user's
+    candidates and profile papers), so forked rank workers share one matrix. A profile
+    paper (saved or disliked) without a vector is encoded now and stored, up to
+    :data:`ON_THE_SPOT` of them: a user who just saved a paper should not wait for the
+    daemon's encoding job for it to count. Candidates without one are left out: the
+    ranker scores them by their words (never blocking a due digest). A broken encoder is
+    logged, not raised.
+    """
+    from recommender.encoder import MODEL_ID, EncoderError, load_encoder
+
+    wanted = {p.id: p for p in papers}
+    mine = {p.id: p for p in profiles}
+    wanted.update(mine)
+    found = storage.embeddings(list(wanted), MODEL_ID)
+    lacking = [p for pid, p in mine.items() if pid not in found][:ON_THE_SPOT]
+    if lacking:
+        try:
+            model = encoder or load_encoder()
+            vectors = model.encode([encoder_text(p.title, p.abstract) for p in lacking])
+            rows = [
+                (p.id, text_hash(p.title, p.abstract), v)
+                for p, v in zip(lacking, vectors, strict=True)
+            ]
+            found.update({p.id: v for p, v in zip(lacking, vectors, strict=True)})
+            storage.store_embeddings(model.model_id, rows)  # profile papers are stored ones
+        except (EncoderError, PaperboyError) as e:
+            log.warning("saved papers not encoded: %s", e)
+    return Embeddings.from_mapping(found, DIM_FALLBACK)

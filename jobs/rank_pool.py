@@ -43,6 +43,7 @@ class RankJob:
 # What forked workers inherit from the parent (set only while a pool runs).
 _jobs: tuple[RankJob, ...] = ()
 _index: recommender.Index | None = None
+_vectors: recommender.Embeddings | None = None
 
 
 def default_workers() -> int:
@@ -53,12 +54,15 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _rank(job: RankJob, index: recommender.Index | None) -> list[recommender.Ranked]:
+def _rank(
+    job: RankJob, index: recommender.Index | None, vectors: recommender.Embeddings | None
+) -> list[recommender.Ranked]:
     return recommender.rank(
         job.profile,
         job.candidates,
         job.background,
         index=index,
+        embeddings=vectors,
         explain=job.explain,
         diversity=job.diversity,
         diversity_top=job.explain or 10,
@@ -91,7 +95,7 @@ def _worker_init(parent: int) -> None:
 def _rank_rows(number: int) -> list[Row] | str:
     """In a worker: job ``number``'s ranking as compact rows, or the error's text."""
     try:
-        ranked = _rank(_jobs[number], _index)
+        ranked = _rank(_jobs[number], _index, _vectors)
     except Exception as e:  # reported for that user only; the others go on
         return f"{type(e).__name__}: {e}"
     return [(r.paper.id, r.score, r.why, r.closest, r.terms) for r in ranked]
@@ -110,27 +114,34 @@ class RankingError(Exception):
 
 
 def rank_many(
-    jobs: Sequence[RankJob], index: recommender.Index | None, *, workers: int = 1
+    jobs: Sequence[RankJob],
+    index: recommender.Index | None,
+    *,
+    workers: int = 1,
+    embeddings: recommender.Embeddings | None = None,
 ) -> list[list[recommender.Ranked] | Exception]:
-    """Each job's ranking (or the exception that stopped it), in the order of ``jobs``."""
-    global _jobs, _index
+    """Each job's ranking (or the exception that stopped it), in the order of ``jobs``.
+
+    ``index`` and ``embeddings`` (the run's papers' vectors) are shared by every job.
+    """
+    global _jobs, _index, _vectors
     out: list[list[recommender.Ranked] | Exception] = []
     n_workers = min(workers, len(jobs))
     if n_workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for job in jobs:
             try:
-                out.append(_rank(job, index))
+                out.append(_rank(job, index, embeddings))
             except Exception as e:  # one user's bug must not cost the others their digest
                 out.append(e)
         return out
-    _jobs, _index = tuple(jobs), index
+    _jobs, _index, _vectors = tuple(jobs), index, embeddings
     try:
         context = multiprocessing.get_context("fork")
         with context.Pool(n_workers, initializer=_worker_init, initargs=(os.getpid(),)) as pool:
             chunk = max(1, len(jobs) // (n_workers * 8))
             results = pool.map(_rank_rows, range(len(jobs)), chunksize=chunk)
     finally:
-        _jobs, _index = (), None
+        _jobs, _index, _vectors = (), None, None
     for job, result in zip(jobs, results, strict=True):
         out.append(RankingError(result) if isinstance(result, str) else _from_rows(job, result))
     return out

@@ -263,3 +263,69 @@ def _database_url(directory: Path) -> str:
     from jobs.config import load_config
 
     return load_config(directory / "config.toml").database
+
+
+# --- the digest run's vectors (jobs.embeddings.vectors_for) ----------------------------
+
+
+class CountingEncoder:
+    """The real encoder, counting the texts it was given."""
+
+    def __init__(self, real: Encoder) -> None:
+        self.real, self.model_id = real, real.model_id
+        self.texts: list[str] = []
+
+    def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+        self.texts.extend(texts)
+        return self.real.encode(texts)
+
+
+def test_a_run_reads_stored_vectors_and_encodes_only_lagging_profile_papers(
+    storage: Storage, encoder: Encoder
+) -> None:
+    from jobs.embeddings import vectors_for
+    from jobs.features import to_paper
+
+    stored = fixture_papers(8)
+    storage.upsert_papers(stored, source="arxiv", listed=True)
+    counting = CountingEncoder(encoder)
+    encode_missing(storage, counting)
+    assert len(counting.texts) == 8
+    late = fixture_papers(12)[8:]  # stored after the encoder ran: no vectors yet
+    storage.upsert_papers(late, source="arxiv", listed=True)
+    papers = {
+        pid: to_paper(p)
+        for pid, p in storage.get_papers([p.id for p in fixture_papers(12)]).items()
+    }
+    candidates = [papers[p.id] for p in [*stored[:6], *late[:2]]]
+    saved = [papers[late[2].id]]
+    counting.texts.clear()
+    vectors = vectors_for(storage, candidates, profiles=saved, encoder=counting)
+    assert counting.texts == [encoder_text(saved[0].title, saved[0].abstract)]
+    assert {p.id for p in stored[:6]} | {late[2].id} == set(vectors.row_of)
+    assert late[0].id not in vectors  # a candidate is never waited for
+    # The saved paper's vector was stored: the next run does not encode it again.
+    assert late[2].id in storage.embeddings([late[2].id], MODEL_ID)
+    counting.texts.clear()
+    vectors_for(storage, candidates, profiles=saved, encoder=counting)
+    assert counting.texts == []
+
+
+def test_a_broken_encoder_leaves_the_run_with_what_is_stored(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    from jobs.embeddings import vectors_for
+    from jobs.features import to_paper
+    from recommender.encoder import EncoderError
+
+    class Broken:
+        model_id = MODEL_ID
+
+        def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+            raise EncoderError("model.onnx is damaged")
+
+    storage.upsert_papers(fixture_papers(3), source="arxiv", listed=True)
+    papers = [to_paper(p) for p in storage.get_papers([p.id for p in fixture_papers(3)]).values()]
+    with caplog.at_level(logging.WARNING):
+        vectors = vectors_for(storage, papers[:2], profiles=papers[2:], encoder=Broken())
+    assert len(vectors) == 0 and "damaged" in caplog.text
