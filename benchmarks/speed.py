@@ -55,7 +55,7 @@ from benchmarks.replay import cached_index
 from jobs.evaluate import load_listings, load_lists
 from jobs.features import read_index, read_info
 from jobs.rank_pool import RankJob, default_workers, rank_many
-from recommender import Paper, Profile
+from recommender import Embeddings, Paper, Profile
 from recommender.baselines import ArxivSanity
 from recommender.evaluation import iso_week
 
@@ -155,22 +155,30 @@ def digest_run(
     workers: int,
     single_users: int,
     queue: Any,
+    embeddings_file: Path | None = None,
 ) -> None:
     """In a fresh process: load the stored index and rank every user as a digest run does."""
     t0 = time.perf_counter()
     index, _ = read_index(index_file)
+    vectors = None
+    if embeddings_file is not None:  # the run's papers' vectors, as jobs.embeddings reads them
+        needed = {p.id for p in (*candidates, *background)} | {p.id for s in saved for p in s}
+        with np.load(embeddings_file) as data:
+            ids = [str(i) for i in data["ids"]]
+            rows = [i for i, pid in enumerate(ids) if pid in needed]
+            vectors = Embeddings.from_arrays([ids[i] for i in rows], data["emb"][rows])
     load_s = time.perf_counter() - t0
     rss_index = peak_rss_mb()
     jobs = [RankJob(Profile(saved=mine), candidates, background, explain=explain) for mine in saved]
     # One process, as one user's digest (or a machine with one core) ranks.
     single = jobs[:single_users]
     t0 = time.perf_counter()
-    rank_many(single, index, workers=1)
+    rank_many(single, index, workers=1, embeddings=vectors)
     single_per = (time.perf_counter() - t0) / max(len(single), 1)
     # Every user, over the worker processes, as a morning's digest run ranks them.
     with MemorySampler() as memory:
         t0 = time.perf_counter()
-        results = rank_many(jobs, index, workers=workers)
+        results = rank_many(jobs, index, workers=workers, embeddings=vectors)
         all_s = time.perf_counter() - t0
     failed = [r for r in results if isinstance(r, Exception)]
     if failed:
@@ -205,6 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--workers", type=int, default=default_workers(), help="processes (default: cores)"
     )
     parser.add_argument("--single-users", type=int, default=200, help="users timed in one process")
+    parser.add_argument(
+        "--embeddings",
+        type=Path,
+        help=".npz of the listings' vectors (embed_cache.py); none: words only",
+    )
     args = parser.parse_args(argv)
     load_start = os.getloadavg()[0]
 
@@ -238,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.workers,
             args.single_users,
             queue,
+            args.embeddings,
         ),
     )
     run.start()
