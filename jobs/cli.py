@@ -6,33 +6,28 @@ Exit status: 0 success, 1 failure, 2 usage or config error. Output for people by
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 import recommender
-from jobs.config import Config, config_path, load_config
+from jobs.cli_common import FORMATS, fail
+from jobs.cli_common import emit as _emit
+from jobs.cli_common import load as _config
+from jobs.cli_common import open_storage as _storage
+from jobs.cli_common import progress as _progress
+from jobs.config import config_path
 from jobs.errors import ConfigError, PaperboyError
 from jobs.logs import configure_logging
 from jobs.paperfiles import read_jsonl
-from jobs.storage import Storage
 
 log = logging.getLogger("paperboy")
 
-FORMATS = click.Choice(["text", "json", "jsonl"])
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"paperboy: {message}", err=True)
-    sys.exit(code)
+_fail = fail
 
 
 class PaperboyGroup(click.Group):
@@ -45,8 +40,13 @@ class PaperboyGroup(click.Group):
             _fail(str(e), 2)
         except PaperboyError as e:
             _fail(f"error: {e}", 1)
-        except SQLAlchemyError as e:  # a database problem storage did not foresee
-            _fail(f"database error: {getattr(e, 'orig', None) or e}", 1)
+        except Exception as e:
+            # A database problem storage did not foresee. SQLAlchemy is imported only by
+            # the commands that open the database: if it is not loaded, this is not one.
+            exc = sys.modules.get("sqlalchemy.exc")
+            if exc is not None and isinstance(e, exc.SQLAlchemyError):
+                _fail(f"database error: {getattr(e, 'orig', None) or e}", 1)
+            raise
 
 
 @click.group(cls=PaperboyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,35 +82,6 @@ def cli(
     level = logging.ERROR if quiet else levels[min(verbose, 2)]
     configure_logging(level, log_format)
     ctx.obj = {"config_path": config_path(config_option)}
-
-
-def _config(ctx: click.Context) -> Config:
-    return load_config(ctx.obj["config_path"])
-
-
-@contextmanager
-def _storage(config: Config) -> Iterator[Storage]:
-    storage = Storage.open(config.database)
-    try:
-        yield storage
-    finally:
-        storage.close()
-
-
-def _progress(message: str) -> None:
-    """A progress line on a terminal; nothing when stderr is not one (cron, pipes)."""
-    if sys.stderr.isatty():
-        click.echo(click.style(message, dim=True), err=True)
-
-
-def _emit(fmt: str, rows: Sequence[dict[str, Any]], text: Callable[[], None]) -> None:
-    if fmt == "json":
-        click.echo(json.dumps(list(rows), indent=2, default=str))
-    elif fmt == "jsonl":
-        for row in rows:
-            click.echo(json.dumps(row, default=str))
-    else:
-        text()
 
 
 # --- init --------------------------------------------------------------------------------
@@ -606,9 +577,8 @@ def status(ctx: click.Context, fmt: str) -> None:
     Example:
       paperboy status --format json
     """
-    from jobs.digest import is_due
     from jobs.features import read_info
-    from jobs.scheduler import fetch_trigger, wants_fetch
+    from jobs.schedule import fetch_trigger, is_due, wants_fetch
 
     config = _config(ctx)
     now = datetime.now(UTC)
@@ -721,9 +691,12 @@ def main() -> None:
     cli(prog_name="paperboy")
 
 
-# Command groups that live in their own modules (they import helpers from this one).
+# Command groups that live in their own modules (their shared helpers: jobs.cli_common).
 from jobs.cli_profile import profile  # noqa: E402
 from jobs.evaluate import eval_command  # noqa: E402
 
 cli.add_command(profile)
 cli.add_command(eval_command, name="eval")
+
+if __name__ == "__main__":  # python -m jobs.cli (benchmarks/startup.py measures it so)
+    main()

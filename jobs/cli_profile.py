@@ -8,14 +8,15 @@ backup (config.toml.bak) and refuses if the file changed on disk in the meantime
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from jobs.cli_common import emit as _emit
+from jobs.cli_common import open_storage as _storage
 from jobs.config import Config, UserConfig, parse_config
 from jobs.errors import ConfigError, StorageError, UnknownPaperError
 from jobs.ids import abs_url, canonical_arxiv_id
@@ -29,7 +30,9 @@ from jobs.profile import (
     write_config,
 )
 from jobs.sources.base import SourcePaper
-from jobs.storage import Storage
+
+if TYPE_CHECKING:
+    pass
 
 _LABELS = {
     "saved": "saved papers",
@@ -53,24 +56,6 @@ class _Change:
 
 
 # --- shared steps ------------------------------------------------------------------------
-
-# jobs.cli imports this module at its very end to register `profile`; importing jobs.cli
-# here at the top would make `import jobs.cli_profile` on its own fail half-way. So the
-# helpers of jobs.cli are imported when a command runs.
-
-
-def _emit(fmt: str, rows: Sequence[dict[str, Any]], text: Callable[[], None]) -> None:
-    from jobs.cli import _emit as emit
-
-    emit(fmt, rows, text)
-
-
-@contextmanager
-def _storage(config: Config) -> Iterator[Storage]:
-    from jobs.cli import _storage as storage
-
-    with storage(config) as opened:
-        yield opened
 
 
 def _load(ctx: click.Context) -> tuple[ConfigSnapshot, Config]:

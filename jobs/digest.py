@@ -22,7 +22,7 @@ import email.policy
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
@@ -45,6 +45,7 @@ from jobs.features import Corpus, background_for, load_corpus, to_paper
 from jobs.ids import abs_url, is_arxiv_id, pdf_url
 from jobs.library import read_bibtex_papers
 from jobs.rank_pool import RankJob, default_workers, rank_many
+from jobs.schedule import is_due
 from jobs.storage import Storage, StoredPaper, UserState, utcnow
 
 log = logging.getLogger(__name__)
@@ -89,24 +90,6 @@ def make_transport(config: Config, kind: str | None = None) -> Transport:
     if kind == "console":
         return ConsoleTransport()
     return OutboxTransport(settings.outbox)
-
-
-def is_due(user: UserConfig, last_digest_at: datetime | None, now: datetime) -> bool:
-    """Due when the user's schedule has fired since their last digest (or never had one).
-
-    Wall-clock time decides: when clocks fall back, 02:30 happens twice, and the cron
-    trigger fires twice; the second firing does not bring a second digest.
-    """
-    if last_digest_at is None:
-        return True
-    trigger = user.trigger()
-    zone = ZoneInfo(user.timezone)
-    last_local = last_digest_at.astimezone(zone).replace(tzinfo=None)
-    following = trigger.get_next_fire_time(None, last_digest_at.astimezone(UTC) + _SECOND)
-    while following is not None and following.replace(tzinfo=None) <= last_local:
-        # Step in UTC: wall-clock arithmetic would lose the fold of a repeated hour.
-        following = trigger.get_next_fire_time(None, following.astimezone(UTC) + _SECOND)
-    return following is not None and following <= now
 
 
 def in_categories(paper: StoredPaper, categories: Sequence[str]) -> bool:

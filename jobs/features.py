@@ -20,10 +20,12 @@ replaces the file.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import os
 import pickle
 import random
+import sys
 import tempfile
 import threading
 import time
@@ -31,8 +33,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import sklearn
 
 import recommender
 from jobs.config import Config
@@ -98,6 +98,15 @@ class Corpus:
     background: tuple[recommender.Paper, ...]
 
 
+def _sklearn_version() -> str:
+    """The installed scikit-learn's version, without importing it (seconds of start-up that
+    `paperboy status` does not need): the stored index is only usable with the same one."""
+    loaded = sys.modules.get("sklearn")
+    if loaded is not None:
+        return str(loaded.__version__)
+    return importlib.metadata.version("scikit-learn")
+
+
 def to_paper(p: StoredPaper) -> recommender.Paper:
     return recommender.Paper(
         id=p.id,
@@ -118,7 +127,7 @@ def build_index(
     index = recommender.Index.build(papers)
     info = IndexInfo(
         format=FORMAT,
-        sklearn=sklearn.__version__,
+        sklearn=_sklearn_version(),
         built_at=now or utcnow(),
         papers=len(index),
         seconds=time.perf_counter() - started,
@@ -190,10 +199,10 @@ def _read(path: Path, *, header_only: bool) -> tuple[IndexInfo, recommender.Inde
                 raise StorageError(f"{path} is not a Paperboy index")
             if info.format != FORMAT:
                 raise StorageError(f"{path} has index format {info.format}, not {FORMAT}")
-            if info.sklearn != sklearn.__version__:
+            if info.sklearn != _sklearn_version():
                 raise StorageError(
                     f"{path} was built with scikit-learn {info.sklearn}, "
-                    f"this is {sklearn.__version__}"
+                    f"this is {_sklearn_version()}"
                 )
             body = f.tell()
             f.seek(-len(TRAILER), os.SEEK_END)

@@ -30,7 +30,6 @@ from zoneinfo import ZoneInfo
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
 
 from jobs.config import Config, load_config
 from jobs.digest import retry_all_pending, run_digests
@@ -38,6 +37,7 @@ from jobs.errors import ConfigError
 from jobs.features import index_after_fetch
 from jobs.fetch import fetch_all
 from jobs.http import HttpClient
+from jobs.schedule import fetch_trigger, last_fire, wants_fetch
 from jobs.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -70,32 +70,6 @@ def digest_job(config: Config, storage: Storage, user_name: str) -> None:
     all at once over every core (jobs.rank_pool), and the others find nothing due.
     """
     run_digests(config, storage)
-
-
-def fetch_trigger(config: Config) -> CronTrigger:
-    return CronTrigger.from_crontab(config.fetch_schedule, timezone=ZoneInfo(config.fetch_timezone))
-
-
-def last_fire(trigger: CronTrigger, now: datetime, within: timedelta) -> datetime | None:
-    """The most recent fire time of `trigger` in (now - within, now], if any."""
-    fired = None
-    start = now - within
-    nxt = trigger.get_next_fire_time(None, start)
-    while nxt is not None and nxt <= now:
-        fired = nxt
-        # Step in UTC: wall-clock arithmetic would lose the fold of a repeated hour.
-        nxt = trigger.get_next_fire_time(None, nxt.astimezone(UTC) + timedelta(seconds=1))
-    return fired
-
-
-def wants_fetch(config: Config) -> bool:
-    """Whether there is anything to fetch: a source, or saved papers to look up."""
-    return (
-        config.arxiv is not None
-        or config.huggingface is not None
-        or bool(config.feeds)
-        or any(u.saved for u in config.users)
-    )
 
 
 def fetch_overdue(

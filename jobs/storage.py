@@ -21,8 +21,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command as alembic_command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     JSON,
     Column,
@@ -852,6 +850,9 @@ def _migrate(engine: Engine, attempts: int = 5) -> None:
     status`) race on creating it: the loser sees "already exists" and simply tries again,
     then finds the schema current.
     """
+    from alembic import command as alembic_command  # only when a database is opened
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     for attempt in range(attempts):

@@ -3,10 +3,32 @@
 Pure: no network, no database, no e-mail. Takes plain data, returns plain data.
 The entry point is :func:`rank`; :class:`Index` holds a corpus' features, built once and
 shared by every user's ranking.
+
+`Index` and `rank` are imported on first use: they pull in scikit-learn and SciPy (seconds
+of start-up), which commands such as `paperboy --help` or `paperboy status` never need.
 """
 
-from recommender.index import Index
-from recommender.ranker import rank
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from recommender.types import Paper, Profile, Ranked
 
+if TYPE_CHECKING:
+    from recommender.index import Index
+    from recommender.ranker import rank
+
 __all__ = ["Index", "Paper", "Profile", "Ranked", "rank"]
+
+_LAZY = {"Index": "recommender.index", "rank": "recommender.ranker"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the heavy parts (`Index`, `rank`) when they are first asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'recommender' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
