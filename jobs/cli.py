@@ -102,8 +102,11 @@ def init(directory: Path, force: bool) -> None:
     target = directory / "config.toml"
     if target.exists() and not force:
         _fail(f"{target} already exists (use --force to overwrite it)", 1)
-    directory.mkdir(parents=True, exist_ok=True)
-    target.write_text(starter_config(), encoding="utf-8")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        target.write_text(starter_config(), encoding="utf-8")
+    except OSError as e:
+        _fail(f"cannot write {target}: {e.strerror or e}", 1)
     click.echo(
         f"Wrote {target}. Edit the [[users]] section, then run: paperboy --config "
         f"{target} fetch && paperboy --config {target} digest"
@@ -137,6 +140,11 @@ def demo(directory: Path, fmt: str) -> None:
     from jobs.demo import run_demo
 
     _progress(f"Running the demo in {directory}/ …")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "config.toml").touch()
+    except OSError as e:
+        _fail(f"cannot write the demo into {directory}/: {e.strerror or e}", 1)
     result = run_demo(directory)
     fetched = sum(r.received for r in result.fetched)
     kept = sum(r.kept for r in result.fetched)
@@ -416,11 +424,26 @@ def rank(
 def _rank_files(saved: Path, candidates: Path, background: Path | None) -> list[recommender.Ranked]:
     from jobs.library import is_bibtex, read_bibtex_papers
 
-    mine = read_bibtex_papers(saved) if is_bibtex(saved) else read_jsonl(saved)
-    profile = recommender.Profile(saved=tuple(mine))
-    pool = read_jsonl(candidates)
-    negatives = read_jsonl(background) if background else pool
-    return recommender.rank(profile, pool, negatives)
+    mine = _usable(saved, read_bibtex_papers(saved) if is_bibtex(saved) else read_jsonl(saved))
+    if not mine:
+        _fail(f"{saved}: no saved paper with a title or an abstract: nothing to rank against", 2)
+    pool = _usable(candidates, read_jsonl(candidates))
+    negatives = _usable(background, read_jsonl(background)) if background else pool
+    if not pool:
+        return []
+    return recommender.rank(recommender.Profile(saved=tuple(mine)), pool, negatives)
+
+
+def _usable(path: Path, papers: list[recommender.Paper]) -> list[recommender.Paper]:
+    """The papers that have words to rank by; the others are counted on stderr."""
+    kept = [p for p in papers if p.title.strip() or p.abstract.strip()]
+    if len(kept) < len(papers):
+        click.echo(
+            f"paperboy: {path}: skipped {len(papers) - len(kept)} of {len(papers)} papers "
+            "with neither a title nor an abstract",
+            err=True,
+        )
+    return kept
 
 
 def _rank_user(ctx: click.Context, name: str, since: date | None) -> list[recommender.Ranked]:
@@ -472,10 +495,14 @@ def digest(
     from jobs.digest import run_digests
 
     config = _config(ctx)
+    before = _stamp(preview)
+    if preview is not None:
+        _check_writable(preview, "--preview")
     with _storage(config) as storage:
         results = run_digests(
             config, storage, users=list(users), force=force, dry_run=dry_run, preview=preview
         )
+    wrote_preview = preview is not None and _stamp(preview) not in (None, before)
     rows = [_digest_row(d) for d in results]
 
     def text() -> None:
@@ -493,12 +520,38 @@ def digest(
             if d.status == "dry-run":
                 for i, r in enumerate(d.picked, start=1):
                     click.echo(f"  {i}. [{r.score:.0%}] {_short(r.paper.title, 90)}")
-        if preview:
+        if wrote_preview:
             click.echo(f"Preview: {preview}")
+        elif preview is not None:
+            click.echo(f"No preview written to {preview}: no digest was built.")
 
     _emit(fmt, rows, text)
     if any(d.status in ("failed", "retry-later") for d in results):
         sys.exit(1)
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    """(modification time, size) of `path`, None when it does not exist: tells whether a
+    command wrote it."""
+    try:
+        st = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size) if st is not None else None
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """Exit 1 before any work when `path` cannot be written (its folder is made if needed);
+    an existing file is left as it is."""
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        _fail(f"{option} {path}: cannot write it: {e.strerror or e}", 1)
+    if not existed:
+        path.unlink(missing_ok=True)
 
 
 # --- run ---------------------------------------------------------------------------------

@@ -1,0 +1,111 @@
+"""A new user's first hour (issue 12): no tracebacks, no silent success, honest output.
+
+Tests run as root, for whom permission bits do not stop a write: an "unwritable" folder is
+one under a regular file (`file/sub`), which fails for everyone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from jobs.cli import cli
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _blocked(tmp_path: Path) -> Path:
+    (tmp_path / "file").write_text("a regular file\n")
+    return tmp_path / "file" / "sub"
+
+
+def _starter(tmp_path: Path) -> Path:
+    code, _, _ = run("init", str(tmp_path / "pb"))
+    assert code == 0
+    return tmp_path / "pb" / "config.toml"
+
+
+def test_init_into_an_unwritable_folder_says_so(tmp_path: Path) -> None:
+    code, out, err = run("init", str(_blocked(tmp_path)))
+    assert code == 1
+    assert "cannot write" in err and "file/sub" in err and "Traceback" not in err + out
+    assert "Wrote" not in out
+
+
+def test_demo_into_an_unwritable_folder_says_so(tmp_path: Path) -> None:
+    code, out, err = run("demo", "--dir", str(_blocked(tmp_path)))
+    assert code == 1
+    assert "cannot write the demo" in err and "Traceback" not in err + out
+
+
+def test_preview_into_an_unwritable_folder_fails_before_anything(tmp_path: Path) -> None:
+    config = _starter(tmp_path)
+    preview = _blocked(tmp_path) / "x.html"
+    code, out, err = run(
+        "--config", str(config), "digest", "--dry-run", "--force", "--preview", str(preview)
+    )
+    assert code == 1
+    assert "--preview" in err and "cannot write" in err
+    assert "Preview:" not in out and "Traceback" not in out + err
+
+
+def test_no_preview_claimed_when_nothing_was_built(tmp_path: Path) -> None:
+    config = _starter(tmp_path)
+    preview = tmp_path / "out" / "x.html"
+    code, out, _ = run(
+        "--config", str(config), "digest", "--dry-run", "--force", "--preview", str(preview)
+    )
+    assert code == 0
+    assert not preview.exists()
+    assert "Preview:" not in out and "No preview written" in out
+
+
+def _jsonl(path: Path, *records: dict[str, object]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+CANDIDATES = [
+    {"id": "2401.00001", "title": "Bandits for recommendation", "abstract": "Contextual bandits."},
+    {"id": "2401.00002", "title": "Protein folding", "abstract": "Structure prediction."},
+]
+
+
+def test_rank_with_an_empty_saved_file_exits_2(tmp_path: Path) -> None:
+    saved = _jsonl(tmp_path / "saved.jsonl")
+    candidates = _jsonl(tmp_path / "c.jsonl", *CANDIDATES)
+    code, out, err = run("rank", "--saved", str(saved), "--candidates", str(candidates))
+    assert code == 2
+    assert "nothing to rank against" in err and out == ""
+
+
+def test_rank_with_saved_records_without_text_exits_2(tmp_path: Path) -> None:
+    saved = _jsonl(tmp_path / "saved.jsonl", {"id": "2401.09999"}, {"id": "2401.09998"})
+    candidates = _jsonl(tmp_path / "c.jsonl", *CANDIDATES)
+    code, _, err = run("rank", "--saved", str(saved), "--candidates", str(candidates))
+    assert code == 2
+    assert "skipped 2 of 2" in err and "nothing to rank against" in err
+
+
+def test_rank_skips_and_counts_unusable_records(tmp_path: Path) -> None:
+    saved = _jsonl(
+        tmp_path / "saved.jsonl",
+        {"id": "2401.09999"},
+        {"id": "2401.09997", "title": "Bandit algorithms", "abstract": "Regret of bandits."},
+    )
+    candidates = _jsonl(tmp_path / "c.jsonl", *CANDIDATES, {"id": "2401.00003"})
+    code, out, err = run(
+        "rank", "--saved", str(saved), "--candidates", str(candidates), "--format", "jsonl"
+    )
+    assert code == 0
+    assert "saved.jsonl: skipped 1 of 2" in err and "c.jsonl: skipped 1 of 3" in err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["id"] for r in rows] == ["2401.00001", "2401.00002"]
