@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import date
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import jinja2
 
+from emails.addresses import is_address
 from emails.digest import Digest, DigestItem, TrendingItem
 from emails.text import collapse_whitespace, first_sentences, latex_to_text
 
@@ -111,7 +112,6 @@ def _plural(n: int, word: str) -> str:
 # A URI inside List-* headers sits between angle brackets, in a header that must stay
 # ASCII: no whitespace, no brackets, no commas (RFC 2369 separates URIs with them).
 _HEADER_URI = re.compile(r"[!#-+\--;=?-~]+")  # printable ASCII minus space " , < >
-_MAILBOX = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def unsubscribe_uris(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
@@ -131,7 +131,7 @@ def unsubscribe_uris(value: str | tuple[str, ...] | list[str] | None) -> tuple[s
         lowered = uri.lower()
         if lowered.startswith("mailto:"):
             uri = "mailto:" + uri[len("mailto:") :]
-            ok = _MAILBOX.fullmatch(uri[len("mailto:") :].partition("?")[0]) is not None
+            ok = is_address(unquote(uri[len("mailto:") :].partition("?")[0]))
         elif lowered.startswith("https://"):
             uri = "https://" + uri[len("https://") :]
             ok = _safe_url(uri) is not None

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
+from emails.addresses import address_problem
 from emails.render import unsubscribe_uris
 from jobs.errors import ConfigError, UnknownPaperError
 from jobs.ids import canonical_arxiv_id
@@ -37,7 +38,6 @@ BUILTIN_SOURCES = ("arxiv", "arxiv-api", "arxiv-backfill", "huggingface")
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 TRANSPORTS = ("outbox", "smtp", "console")
 SECURITIES = ("starttls", "ssl", "none")
-_EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _CATEGORY_RE = re.compile(r"^[a-z\-]+(\.[A-Za-z\-]+)?$")
 
 
@@ -679,6 +679,10 @@ def _email(raw: Mapping[str, Any], base: Path, problems: _Problems) -> EmailConf
         base, _get(raw, "outbox", str, "outbox", where, "email", problems, "a folder path")
     )
     reply_to = _get(raw, "reply_to", str, None, where, "email", problems, "an e-mail address")
+    if reply_to is not None and (problem := address_problem(reply_to)) is not None:
+        problems.add(
+            where, f"email.reply_to: {reply_to!r} is not an e-mail address ({problem})", "reply_to"
+        )
     unsubscribe = _str_list(raw, "unsubscribe", where, "email", problems)
     try:
         unsubscribe_uris(unsubscribe or None)
@@ -779,8 +783,11 @@ def _user(
     if not emails:
         problems.add(where, f"{label}: email is required", "email" if "email" in raw else None)
     for address in emails:
-        if not _EMAIL_RE.match(address):
-            problems.add(where, f"{label}: {address!r} is not an e-mail address", "email")
+        problem = address_problem(address)
+        if problem is not None:
+            problems.add(
+                where, f"{label}: {address!r} is not an e-mail address ({problem})", "email"
+            )
     schedule = field_("schedule", str, "daily", "'daily', 'weekly' or a cron expression")
     if schedule not in ("daily", "weekly"):
         _check_cron(schedule, where, label, "schedule", problems)

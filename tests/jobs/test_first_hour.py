@@ -109,3 +109,27 @@ def test_rank_skips_and_counts_unusable_records(tmp_path: Path) -> None:
     assert "saved.jsonl: skipped 1 of 2" in err and "c.jsonl: skipped 1 of 3" in err
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["id"] for r in rows] == ["2401.00001", "2401.00002"]
+
+
+def test_local_mta_addresses_are_accepted(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[email]\nfrom = "Paperboy <paperboy@localhost>"\n'
+        'unsubscribe = "mailto:paperboy@localhost"\nreply_to = "paperboy@localhost"\n'
+        '[[users]]\nname = "ada"\nemail = "reader@localhost"\n'
+    )
+    code, _, err = run("--config", str(config), "profile", "list")
+    assert code == 0, err
+    assert "not an e-mail address" not in err
+
+
+def test_garbage_addresses_are_refused_with_file_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[email]\nreply_to = "nobody"\n[[users]]\nname = "ada"\nemail = ["ada@", "x y@z"]\n'
+    )
+    code, _, err = run("--config", str(config), "status")
+    assert code == 2
+    assert f"{config}:5" in err and "'ada@' is not an e-mail address" in err
+    assert "'x y@z' is not an e-mail address" in err
+    assert f"{config}:2" in err and "'nobody' is not an e-mail address" in err
