@@ -409,6 +409,49 @@ def load_config(path: Path | str) -> Config:
     return parse_config(text, path)
 
 
+def _unfinished(text: str) -> tuple[int, str]:
+    """Where a TOML text that ends too early went wrong: the line of the first bracket or
+    string still open at the end (with what it is), else the last line with content."""
+    opened: list[tuple[str, int]] = []
+    quote: tuple[str, int] | None = None  # the open string's delimiter and line
+    line = 1
+    last = 1
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\n":
+            line += 1
+            if quote is not None and len(quote[0]) == 1:
+                quote = None  # a one-line string ends with its line (tomllib said where)
+        elif quote is not None:
+            delimiter = quote[0]
+            if c == "\\" and delimiter[0] == '"':
+                i += 1
+            elif text.startswith(delimiter, i):
+                i += len(delimiter) - 1
+                quote = None
+        elif c == "#":
+            while i + 1 < len(text) and text[i + 1] != "\n":
+                i += 1
+        elif c in "\"'":
+            delimiter = c * 3 if text.startswith(c * 3, i) else c
+            quote = (delimiter, line)
+            i += len(delimiter) - 1
+        elif c in "[{":
+            opened.append((c, line))
+        elif c in "]}" and opened:
+            opened.pop()
+        if not c.isspace():
+            last = line
+        i += 1
+    if quote is not None and len(quote[0]) == 3:
+        return quote[1], f"the string opened on line {quote[1]} is never closed"
+    if opened:
+        kind = "array" if opened[0][0] == "[" else "inline table"
+        return opened[0][1], f"the {kind} opened on line {opened[0][1]} is never closed"
+    return last, ""
+
+
 def parse_config(text: str, path: Path) -> Config:
     """Validate the TOML text of a config file (path is used in messages and for relative paths)."""
     try:
@@ -416,7 +459,12 @@ def parse_config(text: str, path: Path) -> Config:
     except tomllib.TOMLDecodeError as e:
         # tomllib's message ends "(at line L, column C)"; lead with file:line as compilers do.
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
-        where = f"{path}:{m.group(1)}:{m.group(2)}" if m else str(path)
+        if m:
+            where = f"{path}:{m.group(1)}:{m.group(2)}"
+        else:  # "(at end of document)": name where the unfinished value began
+            line, what = _unfinished(text)
+            where = f"{path}:{line}"
+            e = tomllib.TOMLDecodeError(f"{e}; {what}" if what else str(e))
         raise ConfigError(f"{where}: invalid TOML: {e}") from e
 
     problems = _Problems(path, text)

@@ -133,3 +133,18 @@ def test_garbage_addresses_are_refused_with_file_and_line(tmp_path: Path) -> Non
     assert f"{config}:5" in err and "'ada@' is not an e-mail address" in err
     assert "'x y@z' is not an e-mail address" in err
     assert f"{config}:2" in err and "'nobody' is not an e-mail address" in err
+
+
+def test_toml_broken_at_its_end_names_the_file_and_a_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[[users]]\nname = "ada"\nsaved = [\n  "2401.00001",\n  "2401.00002",\n')
+    code, _, err = run("--config", str(config), "status")
+    assert code == 2
+    assert f"{config}:3:" in err and "at end of document" in err
+    assert "the array opened on line 3 is never closed" in err
+    config.write_text('[[users]]\nname = "ada"\nemail = ')
+    code, _, err = run("--config", str(config), "status")
+    assert code == 2 and f"{config}:3:" in err
+    config.write_text('[[users]]\nname = """ada\n\n')
+    code, _, err = run("--config", str(config), "profile", "list")
+    assert code == 2 and f"{config}:2:" in err and "string opened on line 2" in err
