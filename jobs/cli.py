@@ -568,6 +568,9 @@ def run(ctx: click.Context) -> None:
     Example:
       PAPERBOY_SMTP_PASSWORD=... paperboy --config ~/paperboy/config.toml run -v
     """
+    from jobs.entry import stop_cleanly_until_started
+
+    stop_cleanly_until_started()  # exit 0 on SIGTERM while starting (python -m jobs.cli run)
     from jobs.scheduler import run_forever
 
     config = _config(ctx)

@@ -7,11 +7,20 @@ one under a regular file (`file/sub`), which fails for everyone.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from jobs.cli import cli
+from jobs.entry import command_of
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -148,3 +157,35 @@ def test_toml_broken_at_its_end_names_the_file_and_a_line(tmp_path: Path) -> Non
     config.write_text('[[users]]\nname = """ada\n\n')
     code, _, err = run("--config", str(config), "profile", "list")
     assert code == 2 and f"{config}:2:" in err and "string opened on line 2" in err
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.7, 1.2])
+def test_sigterm_while_run_starts_exits_0(tmp_path: Path, delay: float) -> None:
+    """`paperboy run` stopped by a service manager during its first seconds (imports,
+    database, lock) ends with status 0, as it does once running."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[paperboy]\ndatabase = "sqlite:///{tmp_path}/pb.db"\n'
+        '[email]\ntransport = "outbox"\n'
+        '[[users]]\nname = "ada"\nemail = "ada@localhost"\n'
+    )
+    script = "import sys; from jobs.entry import main; sys.argv[0] = 'paperboy'; main()"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, "--config", str(config), "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_the_command_is_found_past_the_group_options() -> None:
+    assert command_of(["--config", "run", "status"]) == "status"
+    assert command_of(["-v", "--log-format", "json", "run"]) == "run"
+    assert command_of(["--help"]) is None
