@@ -391,13 +391,14 @@ def _digest_view(digest: Digest) -> _DigestView:
 # --- templates --------------------------------------------------------------------------
 
 
-def _hang(text: str, first: str = "", rest: str = "", width: int = _TEXT_WIDTH) -> str:
-    """Wrap `text` to `width`, starting with `first` and indenting later lines by `rest`."""
+def _hang(text: str, first: str = "", rest: str | None = None, width: int = _TEXT_WIDTH) -> str:
+    """Wrap `text` to `width`, starting with `first` and indenting later lines by `rest`
+    (default: as wide as `first`, so "10. " hangs its lines under the text, not the dot)."""
     return textwrap.fill(
         text,
         width=width,
         initial_indent=first,
-        subsequent_indent=rest,
+        subsequent_indent=" " * len(first) if rest is None else rest,
         break_long_words=False,
         break_on_hyphens=False,
     )

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 import recommender
-from jobs.cli_common import FORMATS, fail
+from jobs.cli_common import FORMATS, emit_one, fail
 from jobs.cli_common import emit as _emit
 from jobs.cli_common import load as _config
 from jobs.cli_common import open_storage as _storage
@@ -696,15 +696,13 @@ def status(ctx: click.Context, fmt: str) -> None:
     next_fetch = None
     if wants_fetch(config):
         next_fetch = fetch_trigger(config).get_next_fire_time(None, now)
-    rows = [
-        {
-            "papers": papers,
-            "next_fetch": next_fetch,
-            "index": index_row,
-            "sources": source_rows,
-            "users": user_rows,
-        }
-    ]
+    row = {
+        "papers": papers,
+        "next_fetch": next_fetch,
+        "index": index_row,
+        "sources": source_rows,
+        "users": user_rows,
+    }
 
     def text() -> None:
         click.echo(f"Database: {papers} papers; next fetch {_when(next_fetch)}")
@@ -733,7 +731,7 @@ def status(ctx: click.Context, fmt: str) -> None:
                 + (f", {u['failed']} FAILED" if u["failed"] else "")
             )
 
-    _emit(fmt, rows, text)
+    emit_one(fmt, row, text)  # one object: {"papers", "next_fetch", "index", "sources", "users"}
     if any(s["error"] for s in source_rows) or any(u["pending"] or u["failed"] for u in user_rows):
         sys.exit(1)
 

@@ -1,4 +1,4 @@
-"""`paperboy eval`: the offline quality benchmarks of docs quality-benchmark.md.
+"""`paperboy eval`: the offline quality benchmarks of docs/quality-benchmark.md.
 
 The measuring itself is pure and lives in :mod:`recommender.evaluation` (metrics and
 protocols) and :mod:`recommender.baselines` (the reference methods); this module only
@@ -229,8 +229,8 @@ def eval_command(
 
     Topic profiles: 8 saved papers per list, every other paper of the corpus ranked.
     Replay: each list is a user; every week's whole listing is ranked against their
-    growing library. Reports nDCG@10 and more, per list and macro (docs:
-    quality-benchmark.md). The replay over 75k papers takes about half an hour.
+    growing library. Reports nDCG@10 and more, per list and macro (protocols:
+    docs/quality-benchmark.md). The replay over 75k papers takes about half an hour.
 
     \b
     Example:

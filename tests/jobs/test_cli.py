@@ -101,7 +101,7 @@ def test_fetch_from_file_rank_digest_status(tmp_path: Path) -> None:
     code, out, _ = run("--config", config, "digest")
     assert code == 0 and "ada: not due yet" in out
     code, out, _ = run("--config", config, "status", "--format", "json")
-    [status] = json.loads(out)
+    status = json.loads(out)
     assert status["users"][0]["pending"] == 0 and status["papers"] > 0
 
 

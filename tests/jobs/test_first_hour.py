@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -189,3 +190,22 @@ def test_the_command_is_found_past_the_group_options() -> None:
     assert command_of(["--config", "run", "status"]) == "status"
     assert command_of(["-v", "--log-format", "json", "run"]) == "run"
     assert command_of(["--help"]) is None
+
+
+def test_status_json_is_one_object(tmp_path: Path) -> None:
+    config = _starter(tmp_path)
+    _, out, _ = run("--config", str(config), "status", "--format", "json")
+    status = json.loads(out)
+    assert isinstance(status, dict)
+    assert {"papers", "next_fetch", "index", "sources", "users"} <= set(status)
+    _, out, _ = run("--config", str(config), "status", "--format", "jsonl")
+    assert len(out.splitlines()) == 1 and json.loads(out)["users"][0]["user"] == "ada"
+
+
+def test_eval_help_cites_only_documents_in_the_repository() -> None:
+    code, out, _ = run("eval", "--help")
+    assert code == 0
+    cited = re.findall(r"[\w./-]+\.md\b", out)
+    assert cited
+    for name in cited:
+        assert (ROOT / name).is_file(), name
