@@ -229,7 +229,9 @@ def _digest_row(d: Any) -> dict[str, Any]:
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Ingest a saved response instead of the network (repeatable): an arXiv RSS "
-    "listing or API response, a Hugging Face daily papers JSON, or a feed (--source NAME).",
+    "listing or API response, a Hugging Face daily papers JSON, or a feed (--source NAME); "
+    "or a papers file (.jsonl or BibTeX, as `rank --saved` reads) to give saved papers "
+    "their text offline.",
 )
 @click.option(
     "--backfill",
@@ -257,6 +259,7 @@ def fetch(
       paperboy fetch --from-file saved-cs.LG.xml
       paperboy fetch --from-file daily_papers.json
       paperboy fetch --from-file neuro.xml --source "bioRxiv neuroscience"
+      paperboy fetch --from-file saved.jsonl
     A failing source is reported (and shown by `paperboy status`); the others go on.
     The first fetch into an empty database also backfills [sources.arxiv] backfill_days.
     Exit status 1 if any source failed.
@@ -270,6 +273,8 @@ def fetch(
         fetch_feed,
         fetch_huggingface,
         ingest_file,
+        ingest_paper_file,
+        is_paper_file,
     )
     from jobs.http import HttpClient
 
@@ -291,7 +296,17 @@ def fetch(
             reports = []
             for path in files:
                 _progress(f"Reading {path} …")
-                reports.append(ingest_file(storage, path, announce_types=types, source=source))
+                if source is None and is_paper_file(path):  # what `rank --saved` reads
+                    reports.append(ingest_paper_file(storage, path))
+                    continue
+                report = ingest_file(storage, path, announce_types=types, source=source)
+                storage.record_fetch(
+                    f"file:{path.name}",
+                    url=str(path.resolve()),
+                    count=report.kept,
+                    new=report.new,
+                )
+                reports.append(report)
         else:
             _progress("Fetching …")
             with HttpClient(contact=config.contact) as client:
@@ -722,7 +737,10 @@ def status(ctx: click.Context, fmt: str) -> None:
                 state = "not fetched yet"
             else:
                 state = f"ok, {s['last_count']} items"
-            click.echo(f"  {s['source']}: last attempt {_when(s['last_attempt'])}, {state}")
+                if str(s["source"]).startswith("file:") and s["url"]:
+                    state += f" from {s['url']}"
+            label = "ingested" if str(s["source"]).startswith("file:") else "last attempt"
+            click.echo(f"  {s['source']}: {label} {_when(s['last_attempt'])}, {state}")
         for u in user_rows:
             click.echo(
                 f"  {u['user']}: last digest {_when(u['last_digest'])}, next "

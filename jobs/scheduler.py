@@ -81,8 +81,13 @@ def fetch_overdue(
     fired = last_fire(fetch_trigger(config), now, timedelta(seconds=within))
     if fired is None:
         return False
-    # A fetch run attempts every source; its latest attempt tells whether it ran.
-    attempts = [s.last_attempt_at for s in storage.all_sources() if s.last_attempt_at]
+    # A fetch run attempts every source; its latest attempt tells whether it ran. Files
+    # ingested by hand (`file:NAME`, paperboy fetch --from-file) are not a fetch run.
+    attempts = [
+        s.last_attempt_at
+        for s in storage.all_sources()
+        if s.last_attempt_at and not s.name.startswith("file:")
+    ]
     return not attempts or max(attempts) < fired
 
 

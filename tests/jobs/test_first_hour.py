@@ -209,3 +209,37 @@ def test_eval_help_cites_only_documents_in_the_repository() -> None:
     assert cited
     for name in cited:
         assert (ROOT / name).is_file(), name
+
+
+SAVED_BIB = """@article{think,
+  title = {Learning When to Think},
+  abstract = {Adaptive reasoning via multi-stage reinforcement learning.},
+  eprint = {2505.10832},
+  archivePrefix = {arXiv},
+  author = {Doe, Jane},
+}
+"""
+
+
+def test_fetch_from_file_takes_the_paper_files_rank_reads(tmp_path: Path) -> None:
+    config = _starter(tmp_path)
+    saved = _jsonl(
+        tmp_path / "saved.jsonl",
+        {"id": "2505.17540", "title": "RePrompt", "abstract": "Reasoning-augmented reprompting."},
+        {"id": "2506.01710"},
+    )
+    bib = tmp_path / "library.bib"
+    bib.write_text(SAVED_BIB)
+    code, out, err = run(
+        "--config", str(config), "fetch", "--from-file", str(saved), "--from-file", str(bib)
+    )
+    assert code == 0, err
+    assert "file:saved.jsonl: 2 received, 1 kept (1 new" in out
+    assert "skipped 1 without title or abstract" in out
+    assert "file:library.bib: 1 received, 1 kept (1 new" in out
+    code, out, _ = run("--config", str(config), "status")
+    assert "file:saved.jsonl: ingested" in out and f"1 items from {saved}" in out
+    assert f"from {bib}" in out
+    # Stored as looked-up papers: text for the saved ids, never mailed as new.
+    code, out, _ = run("--config", str(config), "digest", "--dry-run", "--force")
+    assert code == 0 and "RePrompt" not in out
