@@ -70,3 +70,7 @@ class Digest:
     # Where to unsubscribe: "mailto:x@example.org" (or a bare address) and/or an https URL.
     # An https URL also gets RFC 8058 one-click (List-Unsubscribe-Post).
     unsubscribe: str | tuple[str, ...] | None = None
+    # How it was ranked, when the reader must know (keywords only, weak matches only):
+    # shown under the headline. `keywords_only`: no saved paper had text to rank against.
+    note: str = ""
+    keywords_only: bool = False

@@ -232,6 +232,7 @@ class _DigestView:
     footer: str
     unsubscribe_url: str | None  # the footer's link: https if given, else mailto
     unsubscribe_text: str  # the same for the text part
+    note: str = ""  # how it was ranked (keywords only, weak matches), under the headline
 
 
 _LINK_LABELS = ("Abstract", "PDF", "Hugging Face", "Code")
@@ -323,6 +324,21 @@ def _empty_note(digest: Digest) -> str:
     return f"Nothing new for you {when}: none of {papers} considered cleared your threshold."
 
 
+def _footer(digest: Digest) -> str:
+    """What the digest was ranked against; never claims saved papers it did not have."""
+    if digest.keywords_only:
+        return (
+            "Paperboy ranked these on your keywords and followed authors: none of your "
+            "saved papers had its text stored yet."
+            if digest.items
+            else "Paperboy ranks the new papers on your keywords and followed authors "
+            "until your saved papers have their text stored."
+        )
+    if digest.items:
+        return "Paperboy ranked these against the papers you saved."
+    return "Paperboy ranks the new papers against the papers you saved."
+
+
 def _counts(digest: Digest) -> str:
     week = " this week" if digest.period == "week" else ""
     picked = _plural(len(digest.items), "paper")
@@ -378,11 +394,8 @@ def _digest_view(digest: Digest) -> _DigestView:
         empty_note=_empty_note(digest),
         trending_heading=f"Trending on Hugging Face {_when(digest)}",
         trending=trending,
-        footer=(
-            "Paperboy ranked these against the papers you saved."
-            if digest.items
-            else "Paperboy ranks the new papers against the papers you saved."
-        ),
+        footer=_footer(digest),
+        note=digest.note,
         unsubscribe_url=unsubscribe_url,
         unsubscribe_text=unsubscribe_text,
     )

@@ -177,6 +177,8 @@ def demo(directory: Path, fmt: str) -> None:
                 f"Digest for {d.user}: {len(d.picked)} papers picked from {d.considered} "
                 f"considered ({d.status})."
             )
+            if d.note:
+                click.echo(f"  {d.note}")
             for i, r in enumerate(d.picked[:5], start=1):
                 click.echo(f"  {i}. [{r.score:.0%}] {_short(r.paper.title, 90)}")
                 click.echo(f"      {_short(r.why, 96)}")
@@ -209,6 +211,7 @@ def _digest_row(d: Any) -> dict[str, Any]:
         "receipt": d.receipt,
         "error": d.error,
         "resent": d.resent,
+        "note": d.note,
         "papers": [{"id": r.paper.id, "score": round(r.score, 4), "why": r.why} for r in d.picked],
     }
 
@@ -532,6 +535,8 @@ def digest(
                 "failed": f"FAILED: {d.error}",
             }.get(d.status, d.status)
             click.echo(f"{d.user}: {line}" + (f" (re-sent {d.resent} pending)" if d.resent else ""))
+            if d.note:
+                click.echo(f"  {d.note}")
             if d.status == "dry-run":
                 for i, r in enumerate(d.picked, start=1):
                     click.echo(f"  {i}. [{r.score:.0%}] {_short(r.paper.title, 90)}")

@@ -21,7 +21,7 @@ import email
 import email.policy
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -70,6 +70,7 @@ class DigestResult:
     error: str | None = None
     resent: int = 0  # pending deliveries from earlier runs sent now
     message: EmailMessage | None = field(default=None, compare=False)
+    note: str = ""  # how it was ranked, when the reader must know (digest.basis_note)
 
 
 def make_transport(config: Config, kind: str | None = None) -> Transport:
@@ -189,9 +190,40 @@ def rank_for(
     return result
 
 
+# A score estimates how likely the user is to want the paper. Under WEAK_SCORE it is, by
+# the model's own estimate, nine times in ten not for them: such papers never fill a
+# digest up to max_papers. When no paper reaches it, the digest shows at most WEAK_SHOWN
+# of the best and says they are weak matches (issue 12: no padding with 3-7% papers).
+WEAK_SCORE = 0.10
+WEAK_SHOWN = 3
+
+
 def pick(ranked: Sequence[recommender.Ranked], user: UserConfig) -> list[recommender.Ranked]:
-    """The top max_papers at or above the user's threshold."""
-    return [r for r in ranked if r.score >= user.min_score][: user.max_papers]
+    """The top max_papers at or above the user's threshold and WEAK_SCORE; when none
+    reaches WEAK_SCORE, at most WEAK_SHOWN of the best above the threshold."""
+    above = [r for r in ranked if r.score >= user.min_score]
+    strong = [r for r in above if r.score >= WEAK_SCORE]
+    if strong:
+        return strong[: user.max_papers]
+    return above[: min(user.max_papers, WEAK_SHOWN)]
+
+
+def basis_note(profile: recommender.Profile | None, picked: Sequence[recommender.Ranked]) -> str:
+    """What a digest must say about how it was ranked: on keywords alone (no saved paper
+    has its text stored), or weak matches only. Empty when neither."""
+    notes = []
+    if profile is not None and not profile.saved:
+        notes.append(
+            "Ranked on your keywords and authors only: none of your saved papers has its "
+            "text stored yet (`paperboy fetch` looks them up; `paperboy fetch --from-file "
+            "saved.jsonl` adds them offline)."
+        )
+    if picked and all(r.score < WEAK_SCORE for r in picked):
+        notes.append(
+            f"Weak matches only: no paper scored {WEAK_SCORE:.0%} or more, so this digest "
+            f"shows just the best {len(picked)}."
+        )
+    return " ".join(notes)
 
 
 def _links(pid: str, stored: StoredPaper | None) -> tuple[str, str | None]:
@@ -424,6 +456,8 @@ def _finish(
     """Pick, render, record and send one user's ranked digest."""
     user, state, candidates, resent = due.user, due.state, due.candidates, due.resent
     picked = pick(ranked, user)
+    profile = due.job.profile if due.job is not None else None
+    note = basis_note(profile, picked)
     listed = [p.listed_at for p in candidates if p.listed_at is not None]
     listed_through = max(listed) if listed else None
     if state.listed_through and listed_through and listed_through < state.listed_through:
@@ -435,13 +469,20 @@ def _finish(
     scores = {r.paper.id: r.score for r in ranked}
     trending = trending_items(config, storage, scores, user, now)
     digest = build_digest(config, storage, user, picked, len(candidates), now, trending)
+    digest = replace(digest, note=note, keywords_only=profile is not None and not profile.saved)
     message = build_message(digest, domain=_domain(config.email.sender))
     if preview is not None:
         preview.parent.mkdir(parents=True, exist_ok=True)
         preview.write_text(render_html(digest), encoding="utf-8")
     if dry_run:
         return DigestResult(
-            user.name, "dry-run", len(candidates), tuple(picked), message=message, resent=resent
+            user.name,
+            "dry-run",
+            len(candidates),
+            tuple(picked),
+            message=message,
+            resent=resent,
+            note=note,
         )
     delivery_id = storage.create_delivery(
         user_name=user.name,
@@ -462,6 +503,7 @@ def _finish(
         error=error,
         resent=resent,
         message=message,
+        note=note,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emails.render import render_text
+from emails.render import render_html, render_text
 from tests.emails.conftest import DigestFactory, ItemFactory
 
 LONG = (
@@ -27,3 +27,17 @@ def test_wrapped_titles_hang_under_their_text_for_every_rank(
             rank,
             lines[start : start + 2],
         )
+
+
+def test_the_footer_never_claims_saved_papers_it_did_not_have(
+    make_digest: DigestFactory,
+) -> None:
+    note = "Ranked on your keywords and authors only: none of your saved papers has its text."
+    digest = make_digest(note=note, keywords_only=True)
+    text = render_text(digest)
+    html = render_html(digest)
+    assert "against the papers you saved" not in text + html
+    assert "keywords and followed authors" in text and "keywords and followed authors" in html
+    assert "Ranked on your keywords" in text and "Ranked on your keywords" in html
+    plain = render_text(make_digest())
+    assert "against the papers you saved" in plain and "Ranked on your keywords" not in plain

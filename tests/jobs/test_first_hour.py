@@ -243,3 +243,49 @@ def test_fetch_from_file_takes_the_paper_files_rank_reads(tmp_path: Path) -> Non
     # Stored as looked-up papers: text for the saved ids, never mailed as new.
     code, out, _ = run("--config", str(config), "digest", "--dry-run", "--force")
     assert code == 0 and "RePrompt" not in out
+
+
+SAMPLE = ROOT / "jobs" / "data" / "sample"
+
+
+def test_keywords_only_digest_says_so_and_does_not_pad(tmp_path: Path) -> None:
+    """A fresh config: saved ids without text, two keywords. The digest says it ranked on
+    keywords, its footer claims no saved papers, and no 3-7% paper fills it up."""
+    config = _starter(tmp_path)
+    day = sorted(SAMPLE.glob("arxiv-*"))[0]
+    code, _, err = run("--config", str(config), "fetch", "--from-file", str(day))
+    assert code == 0, err
+    code, out, _ = run(
+        "--config", str(config), "digest", "--dry-run", "--force", "--format", "json"
+    )
+    [row] = json.loads(out)
+    assert "keywords and authors only" in row["note"]
+    scores = [p["score"] for p in row["papers"]]
+    assert scores and (all(s >= 0.10 for s in scores) or len(scores) <= 3), scores
+    code, out, _ = run("--config", str(config), "digest", "--dry-run", "--force")
+    assert "Ranked on your keywords and authors only" in out
+
+
+def test_pick_never_pads_with_weak_matches() -> None:
+    from datetime import time as clock
+
+    from jobs.config import UserConfig
+    from jobs.digest import WEAK_SHOWN, basis_note, pick
+    from recommender import Paper, Profile, Ranked
+
+    user = UserConfig(
+        name="ada", email=("ada@localhost",), send_at=clock(7, 30), max_papers=10, min_score=0.0
+    )
+
+    def ranked(*scores: float) -> list[Ranked]:
+        return [
+            Ranked(Paper(id=f"p{i}", title="t", abstract="a"), s, "") for i, s in enumerate(scores)
+        ]
+
+    assert [r.score for r in pick(ranked(0.6, 0.5, 0.07, 0.05, 0.03), user)] == [0.6, 0.5]
+    weak = pick(ranked(*[0.07 - i / 1000 for i in range(20)]), user)
+    assert len(weak) == WEAK_SHOWN
+    mine = Profile(saved=(Paper(id="s", title="s", abstract="s"),))
+    assert basis_note(mine, weak).startswith("Weak matches only")
+    assert "keywords and authors only" in basis_note(Profile(saved=()), weak)
+    assert basis_note(mine, ranked(0.5)) == ""
