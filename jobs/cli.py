@@ -10,7 +10,7 @@ import logging
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,9 @@ from jobs.config import config_path
 from jobs.errors import ConfigError, PaperboyError
 from jobs.logs import configure_logging
 from jobs.paperfiles import read_jsonl
+
+if TYPE_CHECKING:
+    from jobs.storage import Storage
 
 log = logging.getLogger("paperboy")
 
@@ -520,8 +523,19 @@ def digest(
         results = run_digests(
             config, storage, users=list(users), force=force, dry_run=dry_run, preview=preview
         )
+        retries = {d.user: _next_retry(storage, d.user) for d in results}
     wrote_preview = preview is not None and _stamp(preview) not in (None, before)
-    rows = [_digest_row(d) for d in results]
+    rows = [{**_digest_row(d), "next_retry": retries[d.user]} for d in results]
+
+    def retry_text(user: str) -> str:
+        when = retries[user]
+        if when is None:
+            return ""
+        minutes = max(0, round((when - datetime.now(UTC)).total_seconds() / 60))
+        return (
+            f"the digest stays pending and is retried at {_when(when)} (in {minutes} min), "
+            "by the daemon or by `paperboy digest` from then on"
+        )
 
     def text() -> None:
         for d in results:
@@ -530,8 +544,9 @@ def digest(
                 "dry-run": f"would send {len(d.picked)} papers (from {d.considered}) to "
                 + ", ".join(config.user(d.user).email),
                 "empty": f"nothing worth sending ({d.considered} considered)",
-                "not-due": "not due yet",
-                "retry-later": f"sending failed, will retry on the next run: {d.error}",
+                "not-due": "not due yet"
+                + (f"; a pending digest: {retry_text(d.user)}" if retries[d.user] else ""),
+                "retry-later": f"sending failed ({d.error}); {retry_text(d.user)}",
                 "failed": f"FAILED: {d.error}",
             }.get(d.status, d.status)
             click.echo(f"{d.user}: {line}" + (f" (re-sent {d.resent} pending)" if d.resent else ""))
@@ -548,6 +563,19 @@ def digest(
     _emit(fmt, rows, text)
     if any(d.status in ("failed", "retry-later") for d in results):
         sys.exit(1)
+
+
+def _next_retry(storage: Storage, user: str) -> datetime | None:
+    """When this user's earliest pending delivery is retried (None: nothing pending)."""
+    from jobs.digest import retry_delay
+
+    times = [
+        d.last_attempt_at + retry_delay(d.attempts)
+        if d.attempts and d.last_attempt_at is not None
+        else d.created_at
+        for d in storage.deliveries(user_name=user, status="pending")
+    ]
+    return min(times) if times else None
 
 
 def _stamp(path: Path | None) -> tuple[int, int] | None:

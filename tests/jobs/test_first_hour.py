@@ -289,3 +289,29 @@ def test_pick_never_pads_with_weak_matches() -> None:
     assert basis_note(mine, weak).startswith("Weak matches only")
     assert "keywords and authors only" in basis_note(Profile(saved=()), weak)
     assert basis_note(mine, ranked(0.5)) == ""
+
+
+def test_a_failed_send_says_when_it_is_retried(tmp_path: Path) -> None:
+    from tests.smtp_server import LocalSMTPServer
+
+    config = _starter(tmp_path)
+    day = sorted(SAMPLE.glob("arxiv-*"))[0]
+    assert run("--config", str(config), "fetch", "--from-file", str(day))[0] == 0
+    with LocalSMTPServer(reply="451 4.3.0 try again later") as busy:
+        text = config.read_text().replace('transport = "outbox"', 'transport = "smtp"', 1)
+        text = text.replace(
+            "\n[[users]]\n",
+            f'\n[email.smtp]\nhost = "127.0.0.1"\nport = {busy.port}\nsecurity = "none"\n'
+            "\n[[users]]\n",
+            1,
+        )
+        config.write_text(text)
+        code, out, _ = run("--config", str(config), "digest", "--force")
+        assert code == 1
+        assert "sending failed (" in out and "451" in out
+        assert re.search(r"retried at \S+ \S+ UTC \(in [45] min\)", out) and "next run" not in out
+        code, out, _ = run("--config", str(config), "digest", "--format", "json")
+        [row] = json.loads(out)
+        assert row["status"] == "not-due" and row["next_retry"]
+        code, out, _ = run("--config", str(config), "digest")
+        assert "not due yet; a pending digest: the digest stays pending and is retried at" in out
