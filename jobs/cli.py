@@ -163,6 +163,7 @@ def demo(directory: Path, fmt: str) -> None:
             "kept": kept,
             "skipped": skipped,
             "saved": result.saved,
+            "trending": result.trending.received if result.trending else 0,
             "eml": str(result.eml) if result.eml else None,
             "html": str(result.html) if result.html else None,
             "digests": [_digest_row(d) for d in result.digests],
@@ -175,6 +176,11 @@ def demo(directory: Path, fmt: str) -> None:
             f"Fetched {fetched} announcements from {len(result.fetched)} bundled arXiv days; "
             f"kept {kept} (skipped: {skipped_text})."
         )
+        if result.trending is not None:
+            click.echo(
+                f"Trending on Hugging Face: {result.trending.received} papers of a bundled "
+                "real Hugging Face day (2026-06-12), filed as today's."
+            )
         for d in result.digests:
             click.echo(
                 f"Digest for {d.user}: {len(d.picked)} papers picked from {d.considered} "

@@ -315,3 +315,14 @@ def test_a_failed_send_says_when_it_is_retried(tmp_path: Path) -> None:
         assert row["status"] == "not-due" and row["next_retry"]
         code, out, _ = run("--config", str(config), "digest")
         assert "not due yet; a pending digest: the digest stays pending and is retried at" in out
+
+
+def test_demo_shows_trending_and_the_unsubscribe_footer(tmp_path: Path) -> None:
+    code, out, _ = run("demo", "--dir", str(tmp_path / "demo"))
+    assert code == 0
+    assert "Trending on Hugging Face: 30 papers of a bundled real Hugging Face day" in out
+    eml = next((tmp_path / "demo" / "outbox").glob("*.eml"))
+    message = eml.read_bytes()
+    assert b"List-Unsubscribe: <mailto:paperboy@example.org?subject=unsubscribe>" in message
+    html = eml.with_suffix(".html").read_text()
+    assert "Trending on Hugging Face" in html and "unsubscribe" in html.lower()
