@@ -28,7 +28,7 @@ import jinja2
 
 from emails.addresses import is_address
 from emails.digest import Digest, DigestItem, TrendingItem
-from emails.text import collapse_whitespace, first_sentences, latex_to_text
+from emails.text import collapse_whitespace, first_sentences, latex_to_text, shorten
 
 __all__ = [
     "build_message",
@@ -440,12 +440,10 @@ _ENV = _make_environment()
 
 def _inline_css(html: str) -> str:
     """Inline the <style> rules (mail clients drop <style> blocks) and keep @media rules,
-    which cannot be inlined, for dark mode and small screens. Without css_inline, or if it
-    fails, the un-inlined HTML is still a valid, readable email."""
-    try:
-        import css_inline
-    except ImportError:
-        return html
+    which cannot be inlined, for dark mode and small screens. If inlining fails, the
+    un-inlined HTML is still a valid, readable email."""
+    import css_inline  # a dependency; imported on first use, not at every start-up
+
     try:
         return css_inline.inline(html, keep_at_rules=True, load_remote_stylesheets=False)
     except Exception:  # a styling failure must not stop the digest
@@ -470,14 +468,6 @@ def render_html(digest: Digest) -> str:
     return _inline_css(html)
 
 
-def _shorten(text: str, limit: int) -> str:
-    """`text` cut at a word boundary to at most `limit` characters, "…" marking the cut."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
-    return cut.rstrip(" ,;:.-—–") + "…"
-
-
 def subject(digest: Digest) -> str:
     """The subject line: how many papers, for when, and the best paper's title, e.g.
     `Paperboy — 12 papers for Tue 3 Jun: “Attention Is All You Need”`.
@@ -492,7 +482,7 @@ def subject(digest: Digest) -> str:
     top = _top_item(digest)
     if top is not None:
         title = latex_to_text(top.title) or top.paper_id
-        line += f": “{_shorten(title, _SUBJECT_TITLE_CHARS)}”"
+        line += f": “{shorten(title, _SUBJECT_TITLE_CHARS)}”"
     return line
 
 

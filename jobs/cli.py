@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 import recommender
+from emails.text import shorten as _short
 from jobs.cli_common import FORMATS, emit_one, fail
 from jobs.cli_common import emit as _emit
 from jobs.cli_common import load as _config
@@ -204,11 +205,6 @@ def demo(directory: Path, fmt: str) -> None:
     _emit(fmt, rows, text)
     if not result.eml:
         sys.exit(1)
-
-
-def _short(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _digest_row(d: Any) -> dict[str, Any]:
@@ -622,7 +618,7 @@ def run(ctx: click.Context) -> None:
     Example:
       PAPERBOY_SMTP_PASSWORD=... paperboy --config ~/paperboy/config.toml run -v
     """
-    from jobs.entry import stop_cleanly_until_started
+    from jobs.stopping import stop_cleanly_until_started
 
     stop_cleanly_until_started()  # exit 0 on SIGTERM while starting (python -m jobs.cli run)
     from jobs.scheduler import run_forever

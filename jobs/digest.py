@@ -20,7 +20,7 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -239,15 +239,17 @@ def trending_items(
     scores: dict[str, float],
     user: UserConfig,
     now: datetime,
+    known: Mapping[str, StoredPaper] | None = None,
 ) -> tuple[TrendingItem, ...]:
     """The most upvoted papers of the latest trending day (if it is recent), each marked
-    when the user's model rates it at or above their threshold too."""
+    when the user's model rates it at or above their threshold too. ``known``: papers the
+    caller already holds (the user's candidates), not read again."""
     if config.email.trending <= 0:
         return ()
     entries = storage.trending(limit=config.email.trending)
     if not entries or (now.date() - entries[0].day).days > TRENDING_MAX_AGE_DAYS:
         return ()
-    papers = storage.get_papers([e.paper_id for e in entries])
+    papers = _papers(storage, [e.paper_id for e in entries], known)
     items = []
     for e in entries:
         paper = papers.get(e.paper_id)
@@ -268,6 +270,15 @@ def trending_items(
     return tuple(items)
 
 
+def _papers(
+    storage: Storage, ids: Sequence[str], known: Mapping[str, StoredPaper] | None
+) -> dict[str, StoredPaper]:
+    """The stored papers `ids`, taking those the caller holds from `known`."""
+    held = {i: known[i] for i in ids if known is not None and i in known}
+    missing = [i for i in ids if i not in held]
+    return {**held, **storage.get_papers(missing)} if missing else held
+
+
 def hf_url(pid: str) -> str:
     return f"https://huggingface.co/papers/{pid}"
 
@@ -280,11 +291,13 @@ def build_digest(
     considered: int,
     now: datetime,
     trending: tuple[TrendingItem, ...] = (),
+    known: Mapping[str, StoredPaper] | None = None,
 ) -> Digest:
-    """The digest the e-mail shows, from the picks and what storage knows of them."""
+    """The digest the e-mail shows, from the picks and what storage knows of them
+    (``known``: papers the caller already holds, not read again)."""
     local_day = now.astimezone(ZoneInfo(user.timezone)).date()
     ids = [r.paper.id for r in picked]
-    stored = storage.get_papers(ids)
+    stored = _papers(storage, ids, known)
     upvotes = {e.paper_id: e.upvotes for e in storage.trending(since=local_day - timedelta(days=7))}
     items = []
     for r in picked:
@@ -467,8 +480,9 @@ def _finish(
             storage.record_empty_digest(user.name, listed_through, at=now)
         return DigestResult(user.name, "empty", considered=len(candidates), resent=resent)
     scores = {r.paper.id: r.score for r in ranked}
-    trending = trending_items(config, storage, scores, user, now)
-    digest = build_digest(config, storage, user, picked, len(candidates), now, trending)
+    known = {p.id: p for p in candidates}  # the picks and most trending papers: held already
+    trending = trending_items(config, storage, scores, user, now, known)
+    digest = build_digest(config, storage, user, picked, len(candidates), now, trending, known)
     digest = replace(digest, note=note, keywords_only=profile is not None and not profile.saved)
     message = build_message(digest, domain=_domain(config.email.sender))
     if preview is not None:
@@ -517,7 +531,6 @@ def run_digests(
     force: bool = False,
     dry_run: bool = False,
     preview: Path | None = None,
-    on_user: Callable[[DigestResult], None] | None = None,
     workers: int | None = None,
 ) -> list[DigestResult]:
     """Digest every configured user (or the named ones); one failing user never stops the rest.
@@ -541,8 +554,6 @@ def run_digests(
 
     def done(result: DigestResult) -> None:
         results[result.user] = result
-        if on_user is not None:
-            on_user(result)
 
     def failed(user: UserConfig, e: Exception) -> DigestResult:
         if isinstance(e, ConfigError):  # e.g. the SMTP password variable is not set

@@ -9,10 +9,10 @@ imported, and only for `run`: any other command interrupted has not done its job
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Sequence
-from types import FrameType
+
+from jobs.stopping import stop_cleanly_until_started
 
 # Options of the `paperboy` group that take a value (the next word is not a command).
 _VALUED = ("--config", "--log-format")
@@ -27,18 +27,6 @@ def command_of(argv: Sequence[str]) -> str | None:
         elif not word.startswith("-"):
             return word
     return None
-
-
-def _stop_early(signum: int, _frame: FrameType | None) -> None:
-    sys.stderr.write(f"paperboy: {signal.Signals(signum).name} before start-up finished, stopped\n")
-    raise SystemExit(0)
-
-
-def stop_cleanly_until_started() -> None:
-    """Until the daemon installs its own handlers, SIGTERM/SIGINT end the process with 0
-    (unwinding: the database and the daemon lock are released by their `with` blocks)."""
-    signal.signal(signal.SIGTERM, _stop_early)
-    signal.signal(signal.SIGINT, _stop_early)
 
 
 def main() -> None:

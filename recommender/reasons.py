@@ -178,14 +178,17 @@ def top_terms(
 
 
 def shorten(title: str, limit: int = TITLE_CHARS) -> str:
-    """The title as a person reads it (LaTeX rendered, spaces collapsed), cut to ``limit``."""
+    """The title as a person reads it (LaTeX rendered, spaces collapsed), cut at a word
+    boundary to at most ``limit`` characters. The cut is emails.text.shorten's (written
+    twice because `recommender` and `emails` may not import each other; one test table
+    runs against both)."""
     text = " ".join(latex_to_text(title).split())
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
     if " " in cut:
         cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:-") + "…"
+    return cut.rstrip(" ,;:.-—–") + "…"
 
 
 def normalise_term(term: str) -> str:

@@ -326,3 +326,29 @@ def test_demo_shows_trending_and_the_unsubscribe_footer(tmp_path: Path) -> None:
     assert b"List-Unsubscribe: <mailto:paperboy@example.org?subject=unsubscribe>" in message
     html = eml.with_suffix(".html").read_text()
     assert "Trending on Hugging Face" in html and "unsubscribe" in html.lower()
+
+
+def test_a_digest_does_not_read_again_the_papers_it_ranked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs.storage import Storage
+
+    config = _starter(tmp_path)
+    day = sorted(SAMPLE.glob("arxiv-*"))[0]
+    assert run("--config", str(config), "fetch", "--from-file", str(day))[0] == 0
+    asked: list[str] = []  # ids asked for while building the digest from the ranking
+    original = Storage.get_papers
+
+    def counting(self: Storage, ids: list[str]) -> object:
+        callers = {sys._getframe(n).f_code.co_name for n in range(1, 4)}
+        if callers & {"build_digest", "trending_items"}:
+            asked.extend(ids)
+        return original(self, ids)
+
+    monkeypatch.setattr(Storage, "get_papers", counting)
+    _, out, _ = run(
+        "--config", str(config), "digest", "--dry-run", "--force", "--format", "json"
+    )
+    [row] = json.loads(out)
+    picked = {p["id"] for p in row["papers"]}
+    assert picked and not picked & set(asked)
