@@ -25,6 +25,7 @@ from jobs.config import config_path
 from jobs.errors import ConfigError, PaperboyError
 from jobs.logs import configure_logging
 from jobs.paperfiles import read_jsonl
+from jobs.progress import progress
 
 if TYPE_CHECKING:
     from jobs.storage import Storage
@@ -319,7 +320,10 @@ def fetch(
             _progress("Fetching …")
             with HttpClient(contact=config.contact) as client:
                 if backfill_days is not None:
-                    one = backfill_arxiv(config, storage, client, backfill_days)
+                    with progress("arXiv backfill", "days") as advance:
+                        one = backfill_arxiv(
+                            config, storage, client, backfill_days, progress=advance
+                        )
                     reports = [one] if one else []
                 elif source == "arxiv":
                     one = fetch_arxiv(config, storage, client)
@@ -334,7 +338,8 @@ def fetch(
         changed = any(r.new or r.updated for r in reports)
         if changed:
             _progress("Indexing the stored papers …")
-        built = index_after_fetch(config, storage, changed=changed)
+        with progress("Indexing", "steps") as advance:
+            built = index_after_fetch(config, storage, changed=changed, progress=advance)
     rows = [
         {
             "source": r.name,
@@ -522,9 +527,17 @@ def digest(
     if preview is not None:
         _check_writable(preview, "--preview")
     with _storage(config) as storage:
-        results = run_digests(
-            config, storage, users=list(users), force=force, dry_run=dry_run, preview=preview
-        )
+        many = len(users or config.users) > 1  # a bar for one user is noise
+        with progress("Digests", "users", tty=None if many else False) as advance:
+            results = run_digests(
+                config,
+                storage,
+                users=list(users),
+                force=force,
+                dry_run=dry_run,
+                preview=preview,
+                progress=advance,
+            )
         retries = {d.user: _next_retry(storage, d.user) for d in results}
     wrote_preview = preview is not None and _stamp(preview) not in (None, before)
     rows = [{**_digest_row(d), "next_retry": retries[d.user]} for d in results]
@@ -645,7 +658,7 @@ def index_command(ctx: click.Context, fmt: str) -> None:
     Example:
       paperboy index
     """
-    from jobs.features import build_index, write_index
+    from jobs.features import BUILD_STEPS, build_index, write_index
 
     config = _config(ctx)
     with _storage(config) as storage:
@@ -653,12 +666,14 @@ def index_command(ctx: click.Context, fmt: str) -> None:
             _emit(fmt, [], lambda: click.echo("No papers stored yet: nothing to index."))
             return
         _progress("Indexing the stored papers …")
-        index, info = build_index(storage)
-    try:
-        write_index(config.index, index, info)
-    except PaperboyError as e:
-        click.echo(f"Error: {e}", err=True)
-        sys.exit(1)
+        with progress("Indexing", "steps") as advance:
+            index, info = build_index(storage, progress=advance)
+            try:
+                write_index(config.index, index, info)
+            except PaperboyError as e:
+                click.echo(f"Error: {e}", err=True)
+                sys.exit(1)
+            advance(BUILD_STEPS, BUILD_STEPS)
     row = {"path": str(config.index), **info.as_dict()}
     _emit(
         fmt,

@@ -532,6 +532,7 @@ def run_digests(
     dry_run: bool = False,
     preview: Path | None = None,
     workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[DigestResult]:
     """Digest every configured user (or the named ones); one failing user never stops the rest.
 
@@ -539,6 +540,7 @@ def run_digests(
     their ranking is gathered; the due users are ranked together, over ``workers``
     processes (None: ``[paperboy] workers``; jobs.rank_pool); then each user's digest is
     recorded and sent, one after the other. Results come back in the users' order.
+    ``progress(users done, users)`` is called as each user's digest is settled.
     """
     now = now or utcnow()
     chosen = [config.user(name) for name in users] if users else list(config.users)
@@ -554,6 +556,8 @@ def run_digests(
 
     def done(result: DigestResult) -> None:
         results[result.user] = result
+        if progress is not None:  # (users done, users): a run over many users shows it
+            progress(len(results), len(chosen))
 
     def failed(user: UserConfig, e: Exception) -> DigestResult:
         if isinstance(e, ConfigError):  # e.g. the SMTP password variable is not set

@@ -303,6 +303,7 @@ def backfill_arxiv(
     days: int,
     *,
     today: date | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SourceReport | None:
     """Fetch the last ``days`` days of the configured categories from the arXiv API.
 
@@ -314,6 +315,7 @@ def backfill_arxiv(
     A paper whose primary category is configured counts as ``new``, else ``cross``;
     the config's announce_types apply. Papers a listing already brought are left as
     they are (their announcement day is exact). A failure keeps the pages before it.
+    ``progress(days covered, days)`` is called after each page.
     """
     if config.arxiv is None or days < 1:
         return None
@@ -333,12 +335,18 @@ def backfill_arxiv(
             fresh = [p for p in page.papers if p.announced is None or p.announced >= since]
             found.extend(fresh)
             start += len(page.papers)
+            if progress is not None:
+                dated = [p.announced for p in page.papers if p.announced is not None]
+                covered = (since + timedelta(days=days) - min(dated)).days if dated else 0
+                progress(min(max(covered, 0), days), days)
             if len(fresh) < len(page.papers):
                 break  # sorted newest first: the rest is older still
             if page.total is not None and start >= page.total:
                 break
     except SourceError as e:
         error = e
+    if progress is not None and error is None:
+        progress(days, days)
     typed = tuple(
         replace(
             p,

@@ -346,9 +346,7 @@ def test_a_digest_does_not_read_again_the_papers_it_ranked(
         return original(self, ids)
 
     monkeypatch.setattr(Storage, "get_papers", counting)
-    _, out, _ = run(
-        "--config", str(config), "digest", "--dry-run", "--force", "--format", "json"
-    )
+    _, out, _ = run("--config", str(config), "digest", "--dry-run", "--force", "--format", "json")
     [row] = json.loads(out)
     picked = {p["id"] for p in row["papers"]}
     assert picked and not picked & set(asked)
