@@ -6,7 +6,8 @@
                      not in their saved papers, in their categories
                      + papers of a digest of theirs that failed for good
         ranked     = recommender.rank(profile, candidates, background)
-        picked     = the top max_papers with score >= min_score
+        picked     = the top max_papers with score >= min_score and >= WEAK_SCORE
+                     (none that high: at most WEAK_SHOWN, said to be weak matches)
         message    = emails.build_message(digest)
         storage.create_delivery(pending, message, picked)   # ledger + window, atomically
         transport.send(message) -> mark sent | retry later (4xx) | failed (5xx)
@@ -50,7 +51,6 @@ from jobs.storage import Storage, StoredPaper, UserState, utcnow
 
 log = logging.getLogger(__name__)
 
-_SECOND = timedelta(seconds=1)
 TRENDING_MAX_AGE_DAYS = 3  # an older "trending today" is not today's
 MATCH_SCORE = 0.5  # a trending paper "also matches you" from this score on
 RETRY_FIRST = timedelta(minutes=5)  # a temporary SMTP failure is retried after this,

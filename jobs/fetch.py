@@ -561,7 +561,8 @@ def ingest_file(
         raise ParseError(f"{where}{e}{hint}") from e
     if hint:
         raise ParseError(f"{path}: not an arXiv RSS listing{hint} (or --source arxiv)")
-    return ingest_feed(storage, feed, source=ARXIV_SOURCE, url=url, announce_types=announce_types)
+    report = ingest_feed(storage, feed, source=ARXIV_SOURCE, url=url, announce_types=announce_types)
+    return replace(report, name=source)  # "file:NAME", as for every other kind of file
 
 
 _FEED_HINT = "; for a feed of config.toml, name it: paperboy fetch --from-file FILE --source NAME"

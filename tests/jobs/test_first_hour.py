@@ -350,3 +350,15 @@ def test_a_digest_does_not_read_again_the_papers_it_ranked(
     [row] = json.loads(out)
     picked = {p["id"] for p in row["papers"]}
     assert picked and not picked & set(asked)
+
+
+def test_every_file_is_labelled_alike(tmp_path: Path) -> None:
+    config = _starter(tmp_path)
+    day = sorted(SAMPLE.glob("arxiv-*"))[0]
+    hf = sorted(SAMPLE.glob("hf-daily-papers-*"))[0]
+    code, out, err = run(
+        "--config", str(config), "fetch", "--from-file", str(day), "--from-file", str(hf)
+    )
+    assert code == 0, err
+    labels = [line.split(":", 2)[:2] for line in out.splitlines()]
+    assert labels == [["file", day.name], ["file", hf.name]]
