@@ -6,8 +6,8 @@
                      not in their saved papers, in their categories
                      + papers of a digest of theirs that failed for good
         ranked     = recommender.rank(profile, candidates, background)
-        picked     = the top max_papers with score >= min_score and >= WEAK_SCORE
-                     (none that high: at most WEAK_SHOWN, said to be weak matches)
+        picked     = the top max_papers with score >= min_score and >= a quarter of
+                     the best (best < WEAK_SCORE: at most WEAK_SHOWN, "weak matches")
         message    = emails.build_message(digest)
         storage.create_delivery(pending, message, picked)   # ledger + window, atomically
         transport.send(message) -> mark sent | retry later (4xx) | failed (5xx)
@@ -190,22 +190,26 @@ def rank_for(
     return result
 
 
-# A score estimates how likely the user is to want the paper. Under WEAK_SCORE it is, by
-# the model's own estimate, nine times in ten not for them: such papers never fill a
-# digest up to max_papers. When no paper reaches it, the digest shows at most WEAK_SHOWN
-# of the best and says they are weak matches (issue 12: no padding with 3-7% papers).
+# A score estimates how likely the user is to want the paper. A digest holds the few papers
+# worth a morning, so it never pads up to max_papers (issue 12: 3-7% papers after two good
+# ones): a paper must score at least RELATIVE_FLOOR of the day's best, and when even the
+# best is under WEAK_SCORE (by the model's own estimate nine times in ten not for this
+# user) the digest shows at most WEAK_SHOWN papers and says they are weak matches.
 WEAK_SCORE = 0.10
 WEAK_SHOWN = 3
+RELATIVE_FLOOR = 0.25
 
 
 def pick(ranked: Sequence[recommender.Ranked], user: UserConfig) -> list[recommender.Ranked]:
-    """The top max_papers at or above the user's threshold and WEAK_SCORE; when none
-    reaches WEAK_SCORE, at most WEAK_SHOWN of the best above the threshold."""
+    """The top max_papers at or above the user's threshold and a quarter of the best
+    score; when the best is under WEAK_SCORE, at most WEAK_SHOWN of them."""
     above = [r for r in ranked if r.score >= user.min_score]
-    strong = [r for r in above if r.score >= WEAK_SCORE]
-    if strong:
-        return strong[: user.max_papers]
-    return above[: min(user.max_papers, WEAK_SHOWN)]
+    if not above:
+        return []
+    best = max(r.score for r in above)
+    if best < WEAK_SCORE:
+        return above[: min(user.max_papers, WEAK_SHOWN)]
+    return [r for r in above if r.score >= best * RELATIVE_FLOOR][: user.max_papers]
 
 
 def basis_note(profile: recommender.Profile | None, picked: Sequence[recommender.Ranked]) -> str:
