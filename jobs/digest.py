@@ -6,8 +6,8 @@
                      not in their saved papers, in their categories
                      + papers of a digest of theirs that failed for good
         ranked     = recommender.rank(profile, candidates, background)
-        picked     = the top max_papers with score >= min_score and >= a quarter of
-                     the best (best < WEAK_SCORE: at most WEAK_SHOWN, "weak matches")
+        picked     = the top max_papers with score >= min_score and >= WEAK_SCORE or a
+                     quarter of the best (best < WEAK_SCORE: at most WEAK_SHOWN, "weak")
         message    = emails.build_message(digest)
         storage.create_delivery(pending, message, picked)   # ledger + window, atomically
         transport.send(message) -> mark sent | retry later (4xx) | failed (5xx)
@@ -192,31 +192,39 @@ def rank_for(
 
 # A score estimates how likely the user is to want the paper. A digest holds the few papers
 # worth a morning, so it never pads up to max_papers (issue 12: 3-7% papers after two good
-# ones): a paper must score at least RELATIVE_FLOOR of the day's best, and when even the
-# best is under WEAK_SCORE (by the model's own estimate nine times in ten not for this
-# user) the digest shows at most WEAK_SHOWN papers and says they are weak matches.
+# ones). A paper scoring WEAK_SCORE or more is in; under it, only when it scores at least
+# RELATIVE_FLOOR of the day's best (a thin day in a narrow field), never next to clearly
+# better papers. When even the best is under WEAK_SCORE (by the model's own estimate nine
+# times in ten not for this user) the digest shows at most WEAK_SHOWN papers and says
+# they are weak matches.
 WEAK_SCORE = 0.10
 WEAK_SHOWN = 3
 RELATIVE_FLOOR = 0.25
 
 
 def pick(ranked: Sequence[recommender.Ranked], user: UserConfig) -> list[recommender.Ranked]:
-    """The top max_papers at or above the user's threshold and a quarter of the best
-    score; when the best is under WEAK_SCORE, at most WEAK_SHOWN of them."""
+    """The top max_papers at or above the user's threshold and either WEAK_SCORE or a
+    quarter of the best score; when the best is under WEAK_SCORE, at most WEAK_SHOWN."""
     above = [r for r in ranked if r.score >= user.min_score]
     if not above:
         return []
     best = max(r.score for r in above)
     if best < WEAK_SCORE:
         return above[: min(user.max_papers, WEAK_SHOWN)]
-    return [r for r in above if r.score >= best * RELATIVE_FLOOR][: user.max_papers]
+    floor = min(WEAK_SCORE, best * RELATIVE_FLOOR)
+    return [r for r in above if r.score >= floor][: user.max_papers]
 
 
 def basis_note(profile: recommender.Profile | None, picked: Sequence[recommender.Ranked]) -> str:
     """What a digest must say about how it was ranked: on keywords alone (no saved paper
     has its text stored), or weak matches only. Empty when neither."""
     notes = []
-    if profile is not None and not profile.saved:
+    if profile is not None and not profile.saved and not (profile.keywords or profile.authors):
+        notes.append(
+            "Nothing to rank against yet: none of your saved papers has its text stored "
+            "and you follow no keywords or authors (`paperboy profile add`)."
+        )
+    elif profile is not None and not profile.saved:
         notes.append(
             "Ranked on your keywords and authors only: none of your saved papers has its "
             "text stored yet (`paperboy fetch` looks them up; `paperboy fetch --from-file "
