@@ -62,3 +62,23 @@ def test_the_ranker_is_still_there_when_asked_for() -> None:
     import recommender
 
     assert callable(recommender.rank) and hasattr(recommender.Index, "build")
+
+
+def test_opening_a_current_database_needs_no_alembic(tmp_path: Path) -> None:
+    """A database already at the migrations' head opens without importing Alembic (a fifth
+    of a second of `paperboy status`); a new one is still migrated by it."""
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    probe = (
+        "import sys; from jobs.storage import Storage; "
+        f"Storage.open({url!r}).close(); print('alembic' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def opened() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    assert opened() == "True"  # created: Alembic ran the migrations
+    assert opened() == "False"  # current: not imported
