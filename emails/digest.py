@@ -82,3 +82,7 @@ class Digest:
     unsubscribe_url: str | None = None
     pause_url: str | None = None  # "Pause for a week"
     profile_url: str | None = None  # "Your profile"
+    # How it was ranked, when the reader must know (keywords only, weak matches only):
+    # shown under the headline. `keywords_only`: no saved paper had text to rank against.
+    note: str = ""
+    keywords_only: bool = False

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from datetime import date
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import jinja2
 
+from emails.addresses import is_address
 from emails.digest import Digest, DigestItem, TrendingItem
-from emails.text import collapse_whitespace, first_sentences, latex_to_text
+from emails.text import collapse_whitespace, first_sentences, latex_to_text, shorten
 
 __all__ = [
     "build_message",
@@ -111,7 +112,6 @@ def _plural(n: int, word: str) -> str:
 # A URI inside List-* headers sits between angle brackets, in a header that must stay
 # ASCII: no whitespace, no brackets, no commas (RFC 2369 separates URIs with them).
 _HEADER_URI = re.compile(r"[!#-+\--;=?-~]+")  # printable ASCII minus space " , < >
-_MAILBOX = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def unsubscribe_uris(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
@@ -131,7 +131,7 @@ def unsubscribe_uris(value: str | tuple[str, ...] | list[str] | None) -> tuple[s
         lowered = uri.lower()
         if lowered.startswith("mailto:"):
             uri = "mailto:" + uri[len("mailto:") :]
-            ok = _MAILBOX.fullmatch(uri[len("mailto:") :].partition("?")[0]) is not None
+            ok = is_address(unquote(uri[len("mailto:") :].partition("?")[0]))
         elif lowered.startswith("https://"):
             uri = "https://" + uri[len("https://") :]
             ok = _safe_url(uri) is not None
@@ -236,6 +236,7 @@ class _DigestView:
     unsubscribe_url: str | None  # the footer's link: https if given, else mailto
     unsubscribe_text: str  # the same for the text part
     actions: tuple[_LinkView, ...] = ()  # the footer's feedback links: unsubscribe, pause, profile
+    note: str = ""  # how it was ranked (keywords only, weak matches), under the headline
 
 
 _LINK_LABELS = ("Abstract", "PDF", "Hugging Face", "Code")
@@ -343,6 +344,21 @@ def _empty_note(digest: Digest) -> str:
     return f"Nothing new for you {when}: none of {papers} considered cleared your threshold."
 
 
+def _footer(digest: Digest) -> str:
+    """What the digest was ranked against; never claims saved papers it did not have."""
+    if digest.keywords_only:
+        return (
+            "Paperboy ranked these on your keywords and followed authors: none of your "
+            "saved papers had its text stored yet."
+            if digest.items
+            else "Paperboy ranks the new papers on your keywords and followed authors "
+            "until your saved papers have their text stored."
+        )
+    if digest.items:
+        return "Paperboy ranked these against the papers you saved."
+    return "Paperboy ranks the new papers against the papers you saved."
+
+
 def _counts(digest: Digest) -> str:
     week = " this week" if digest.period == "week" else ""
     picked = _plural(len(digest.items), "paper")
@@ -407,11 +423,8 @@ def _digest_view(digest: Digest) -> _DigestView:
         empty_note=_empty_note(digest),
         trending_heading=f"Trending on Hugging Face {_when(digest)}",
         trending=trending,
-        footer=(
-            "Paperboy ranked these against the papers you saved."
-            if digest.items
-            else "Paperboy ranks the new papers against the papers you saved."
-        ),
+        footer=_footer(digest),
+        note=digest.note,
         unsubscribe_url=unsubscribe_url,
         unsubscribe_text=unsubscribe_text,
         actions=actions,
@@ -421,13 +434,14 @@ def _digest_view(digest: Digest) -> _DigestView:
 # --- templates --------------------------------------------------------------------------
 
 
-def _hang(text: str, first: str = "", rest: str = "", width: int = _TEXT_WIDTH) -> str:
-    """Wrap `text` to `width`, starting with `first` and indenting later lines by `rest`."""
+def _hang(text: str, first: str = "", rest: str | None = None, width: int = _TEXT_WIDTH) -> str:
+    """Wrap `text` to `width`, starting with `first` and indenting later lines by `rest`
+    (default: as wide as `first`, so "10. " hangs its lines under the text, not the dot)."""
     return textwrap.fill(
         text,
         width=width,
         initial_indent=first,
-        subsequent_indent=rest,
+        subsequent_indent=" " * len(first) if rest is None else rest,
         break_long_words=False,
         break_on_hyphens=False,
     )
@@ -456,12 +470,10 @@ _ENV = _make_environment()
 
 def _inline_css(html: str) -> str:
     """Inline the <style> rules (mail clients drop <style> blocks) and keep @media rules,
-    which cannot be inlined, for dark mode and small screens. Without css_inline, or if it
-    fails, the un-inlined HTML is still a valid, readable email."""
-    try:
-        import css_inline
-    except ImportError:
-        return html
+    which cannot be inlined, for dark mode and small screens. If inlining fails, the
+    un-inlined HTML is still a valid, readable email."""
+    import css_inline  # a dependency; imported on first use, not at every start-up
+
     try:
         return css_inline.inline(html, keep_at_rules=True, load_remote_stylesheets=False)
     except Exception:  # a styling failure must not stop the digest
@@ -486,14 +498,6 @@ def render_html(digest: Digest) -> str:
     return _inline_css(html)
 
 
-def _shorten(text: str, limit: int) -> str:
-    """`text` cut at a word boundary to at most `limit` characters, "…" marking the cut."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
-    return cut.rstrip(" ,;:.-—–") + "…"
-
-
 def subject(digest: Digest) -> str:
     """The subject line: how many papers, for when, and the best paper's title, e.g.
     `Paperboy — 12 papers for Tue 3 Jun: “Attention Is All You Need”`.
@@ -508,7 +512,7 @@ def subject(digest: Digest) -> str:
     top = _top_item(digest)
     if top is not None:
         title = latex_to_text(top.title) or top.paper_id
-        line += f": “{_shorten(title, _SUBJECT_TITLE_CHARS)}”"
+        line += f": “{shorten(title, _SUBJECT_TITLE_CHARS)}”"
     return line
 
 

@@ -11,16 +11,29 @@ import logging
 import re
 from typing import Protocol
 
-__all__ = ["collapse_whitespace", "first_sentences", "latex_to_text", "split_sentences"]
+__all__ = [
+    "collapse_whitespace",
+    "first_sentences",
+    "latex_to_text",
+    "shorten",
+    "split_sentences",
+]
 
 log = logging.getLogger(__name__)
 
-# Characters that make a string worth handing to the LaTeX parser. Anything else is plain
-# text already, and the parser would only risk mangling it.
-_LATEXISH = re.compile(r"[\\${}~]")
-# In arXiv metadata a bare "%" or "&" is almost always prose ("a 5% gain", "R&D"), but to
-# LaTeX they are a comment start and a column separator: "%" would drop the rest of the line.
+# The LaTeX-to-text conversion is written twice, here and in recommender/text.py, because
+# `emails` and `recommender` may not import each other: both copies must give the same
+# text (tests/test_latex_agree.py runs one table against both), so that a reason's words
+# are the words the mail shows.
+#
+# Characters that make a string worth handing to the LaTeX parser: real markup needs a
+# macro, math or a group. Anything else is plain text already ("~10x", "R&D", "O(n^2)").
+_LATEXISH = re.compile(r"[\\${}]")
+# In arXiv metadata a bare "%", "&" or "#" is almost always prose ("a 5% gain", "R&D"),
+# but to LaTeX they are a comment start, a column separator and a parameter.
 _BARE_SPECIAL = re.compile(r"(?<!\\)([%&#])")
+# Placeholders the parser emits for citations and references; they are not words.
+_PLACEHOLDERS = re.compile(r"<cit\.>|<ref>")
 
 
 class _Converter(Protocol):
@@ -40,6 +53,19 @@ def collapse_whitespace(s: str) -> str:
     return " ".join(s.split())
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text` (whitespace collapsed) cut at a word boundary to at most `limit` characters,
+    "…" marking the cut. The same cut as recommender.reasons.shorten (both are tested on
+    one table): subjects, the CLI and reasons shorten titles alike."""
+    text = collapse_whitespace(text)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-—–") + "…"
+
+
 def latex_to_text(s: str) -> str:
     """Turn LaTeX markup in a title or abstract into readable Unicode text.
 
@@ -54,7 +80,7 @@ def latex_to_text(s: str) -> str:
             return collapse_whitespace(s)
         prepared = _BARE_SPECIAL.sub(r"\\\1", s)
         text = _converter().latex_to_text(prepared)
-        text = collapse_whitespace(text)
+        text = collapse_whitespace(_PLACEHOLDERS.sub(" ", text))
         # A conversion that ate everything (e.g. one huge unbalanced group) is worse than
         # the raw markup.
         return text if text or not s.strip() else collapse_whitespace(s)

@@ -10,13 +10,14 @@ meantime.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from jobs.cli_common import emit as _emit
+from jobs.cli_common import open_storage as _storage
 from jobs.config import Config, UserConfig, parse_config
 from jobs.errors import StorageError, UnknownPaperError
 from jobs.ids import abs_url, canonical_arxiv_id
@@ -34,7 +35,9 @@ from jobs.profile import (
     read_snapshot,
 )
 from jobs.sources.base import SourcePaper
-from jobs.storage import Storage
+
+if TYPE_CHECKING:
+    pass
 
 _LABELS = {
     "saved": "saved papers",
@@ -50,24 +53,6 @@ def _row(change: Change, user: str) -> dict[str, str]:
 
 
 # --- shared steps ------------------------------------------------------------------------
-
-# jobs.cli imports this module at its very end to register `profile`; importing jobs.cli
-# here at the top would make `import jobs.cli_profile` on its own fail half-way. So the
-# helpers of jobs.cli are imported when a command runs.
-
-
-def _emit(fmt: str, rows: Sequence[dict[str, Any]], text: Callable[[], None]) -> None:
-    from jobs.cli import _emit as emit
-
-    emit(fmt, rows, text)
-
-
-@contextmanager
-def _storage(config: Config) -> Iterator[Storage]:
-    from jobs.cli import _storage as storage
-
-    with storage(config) as opened:
-        yield opened
 
 
 def _load(ctx: click.Context) -> tuple[ConfigSnapshot, Config]:

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
+from emails.addresses import address_problem
 from emails.render import unsubscribe_uris
 from jobs.errors import ConfigError, UnknownPaperError
 from jobs.ids import canonical_arxiv_id
@@ -44,7 +45,6 @@ BUILTIN_SOURCES = ("arxiv", "arxiv-api", "arxiv-backfill", "huggingface")
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 TRANSPORTS = ("outbox", "smtp", "console")
 SECURITIES = ("starttls", "ssl", "none")
-_EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _CATEGORY_RE = re.compile(r"^[a-z\-]+(\.[A-Za-z\-]+)?$")
 
 
@@ -563,6 +563,49 @@ def load_config(path: Path | str, *, previous: Config | None = None) -> Config:
     return parse_config(text, path)
 
 
+def _unfinished(text: str) -> tuple[int, str]:
+    """Where a TOML text that ends too early went wrong: the line of the first bracket or
+    string still open at the end (with what it is), else the last line with content."""
+    opened: list[tuple[str, int]] = []
+    quote: tuple[str, int] | None = None  # the open string's delimiter and line
+    line = 1
+    last = 1
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\n":
+            line += 1
+            if quote is not None and len(quote[0]) == 1:
+                quote = None  # a one-line string ends with its line (tomllib said where)
+        elif quote is not None:
+            delimiter = quote[0]
+            if c == "\\" and delimiter[0] == '"':
+                i += 1
+            elif text.startswith(delimiter, i):
+                i += len(delimiter) - 1
+                quote = None
+        elif c == "#":
+            while i + 1 < len(text) and text[i + 1] != "\n":
+                i += 1
+        elif c in "\"'":
+            delimiter = c * 3 if text.startswith(c * 3, i) else c
+            quote = (delimiter, line)
+            i += len(delimiter) - 1
+        elif c in "[{":
+            opened.append((c, line))
+        elif c in "]}" and opened:
+            opened.pop()
+        if not c.isspace():
+            last = line
+        i += 1
+    if quote is not None and len(quote[0]) == 3:
+        return quote[1], f"the string opened on line {quote[1]} is never closed"
+    if opened:
+        kind = "array" if opened[0][0] == "[" else "inline table"
+        return opened[0][1], f"the {kind} opened on line {opened[0][1]} is never closed"
+    return last, ""
+
+
 def parse_config(
     text: str, path: Path, *, read_users_dir: bool = True, previous: Config | None = None
 ) -> Config:
@@ -577,7 +620,12 @@ def parse_config(
     except tomllib.TOMLDecodeError as e:
         # tomllib's message ends "(at line L, column C)"; lead with file:line as compilers do.
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
-        where = f"{path}:{m.group(1)}:{m.group(2)}" if m else str(path)
+        if m:
+            where = f"{path}:{m.group(1)}:{m.group(2)}"
+        else:  # "(at end of document)": name where the unfinished value began
+            line, what = _unfinished(text)
+            where = f"{path}:{line}"
+            e = tomllib.TOMLDecodeError(f"{e}; {what}" if what else str(e))
         raise ConfigError(f"{where}: invalid TOML: {e}") from e
 
     problems = _Problems(path, text)
@@ -1139,6 +1187,10 @@ def _email(raw: Mapping[str, Any], base: Path, problems: _Problems) -> EmailConf
         base, _get(raw, "outbox", str, "outbox", where, "email", problems, "a folder path")
     )
     reply_to = _get(raw, "reply_to", str, None, where, "email", problems, "an e-mail address")
+    if reply_to is not None and (problem := address_problem(reply_to)) is not None:
+        problems.add(
+            where, f"email.reply_to: {reply_to!r} is not an e-mail address ({problem})", "reply_to"
+        )
     unsubscribe = _str_list(raw, "unsubscribe", where, "email", problems)
     try:
         unsubscribe_uris(unsubscribe or None)
@@ -1252,8 +1304,11 @@ def _user(
     if not emails:
         problems.add(where, f"{label}: email is required", "email" if "email" in raw else None)
     for address in emails:
-        if not _EMAIL_RE.match(address):
-            problems.add(where, f"{label}: {address!r} is not an e-mail address", "email")
+        problem = address_problem(address)
+        if problem is not None:
+            problems.add(
+                where, f"{label}: {address!r} is not an e-mail address ({problem})", "email"
+            )
     schedule = field_("schedule", str, "daily", "'daily', 'weekly' or a cron expression")
     if schedule not in ("daily", "weekly"):
         _check_cron(schedule, where, label, "schedule", problems)

@@ -9,8 +9,8 @@ digest: rank -> render -> the outbox (.eml + .html preview)
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -19,11 +19,19 @@ from jobs.config import Config, load_config
 from jobs.digest import DigestResult, make_transport, run_digests
 from jobs.embeddings import encode_stored
 from jobs.features import refresh_index
-from jobs.fetch import ARXIV_SOURCE, LOOKUP_SOURCE, SourceReport, ingest_feed
+from jobs.fetch import (
+    ARXIV_SOURCE,
+    HF_SOURCE,
+    LOOKUP_SOURCE,
+    SourceReport,
+    ingest_feed,
+    ingest_trending,
+)
 from jobs.paperfiles import read_jsonl
 from jobs.sources.arxiv_rss import parse_arxiv_rss
 from jobs.sources.base import SourcePaper
-from jobs.storage import Storage
+from jobs.sources.huggingface import parse_hf_daily
+from jobs.storage import Storage, utcnow
 from jobs.web.links import write_key_file
 
 DATA = resources.files("jobs") / "data"
@@ -68,18 +76,49 @@ class DemoResult:
     digests: tuple[DigestResult, ...]
     eml: Path | None
     html: Path | None
+    trending: SourceReport | None = None  # the bundled Hugging Face day
+
+
+# The demo's config is the starter config with the unsubscribe address switched on, so the
+# demo's digest shows every part of a real one (List-Unsubscribe header and footer).
+_UNSUBSCRIBE_COMMENTED = '# unsubscribe = ["mailto:paperboy@example.org?subject=unsubscribe"]'
+
+
+def demo_config() -> str:
+    """The config.toml the demo runs on: the starter config, unsubscribe address set, and
+    links pointing at a local `paperboy serve` (issue #14), so the whole loop can be
+    clicked through offline: digest -> page -> changed profile."""
+    return (
+        starter_config()
+        .replace(_UNSUBSCRIBE_COMMENTED, _UNSUBSCRIBE_COMMENTED[2:], 1)
+        .replace('# base_url = "https://paperboy.example.org"', f'base_url = "{DEMO_BASE_URL}"', 1)
+    )
+
+
+def ingest_sample_trending(storage: Storage, today: date) -> SourceReport | None:
+    """Store the bundled Hugging Face day as `today`'s trending list.
+
+    The file is a real daily papers answer (2026-06-12); no real day of it overlaps the
+    bundled arXiv days, so the demo files its ranking under the demo's own day: the
+    "Trending on Hugging Face" section then shows as it does in a real digest.
+    """
+    files = sorted(
+        (f for f in sample_dir().iterdir() if f.name.startswith("hf-daily-papers")),
+        key=lambda f: f.name,
+    )
+    if not files:
+        return None
+    day = files[-1]
+    url = f"bundled:{day.name}"
+    items = [replace(t, day=None) for t in parse_hf_daily(day.read_bytes(), url=url)]
+    return ingest_trending(storage, items, source=HF_SOURCE, url=url, today=today)
 
 
 def run_demo(directory: Path, *, now: datetime | None = None) -> DemoResult:
     """Run fetch -> rank -> render -> outbox on bundled data in `directory` (made fresh)."""
     directory.mkdir(parents=True, exist_ok=True)
     config_file = directory / "config.toml"
-    # The demo's links point at a local `paperboy serve` (issue #14), so the whole loop can
-    # be clicked through offline: digest -> page -> changed profile.
-    text = starter_config().replace(
-        '# base_url = "https://paperboy.example.org"', f'base_url = "{DEMO_BASE_URL}"', 1
-    )
-    config_file.write_text(text, encoding="utf-8")
+    config_file.write_text(demo_config(), encoding="utf-8")
     config = load_config(config_file)
     write_key_file(config.web.secret_file)  # kept if there: links already written stay valid
     db_file = directory / "paperboy.db"
@@ -124,6 +163,7 @@ def run_demo(directory: Path, *, now: datetime | None = None) -> DemoResult:
             source=LOOKUP_SOURCE,
             listed=False,
         )
+        trending = ingest_sample_trending(storage, (now or utcnow()).date())
         refresh_index(config, storage)  # as `paperboy fetch` does after storing papers
         encode_stored(storage, seconds=None)  # and the encoder's vectors (issue 11)
         transport = make_transport(config)
@@ -134,6 +174,7 @@ def run_demo(directory: Path, *, now: datetime | None = None) -> DemoResult:
         directory=directory,
         config=config,
         fetched=tuple(reports),
+        trending=trending,
         saved=saved.total,
         digests=tuple(results),
         eml=eml,

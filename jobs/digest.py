@@ -6,7 +6,8 @@
                      not in their saved papers, in their categories
                      + papers of a digest of theirs that failed for good
         ranked     = recommender.rank(profile, candidates, background)
-        picked     = the top max_papers with score >= min_score
+        picked     = the top max_papers with score >= min_score and >= WEAK_SCORE or a
+                     quarter of the best (best < WEAK_SCORE: at most WEAK_SHOWN, "weak")
         message    = emails.build_message(digest)
         storage.create_delivery(pending, message, picked)   # ledger + window, atomically
         transport.send(message) -> mark sent | retry later (4xx) | failed (5xx)
@@ -20,9 +21,9 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
@@ -45,12 +46,12 @@ from jobs.features import Corpus, background_for, load_corpus, to_paper
 from jobs.ids import abs_url, is_arxiv_id, pdf_url
 from jobs.library import read_bibtex_papers
 from jobs.rank_pool import RankJob, default_workers, rank_many
+from jobs.schedule import is_due
 from jobs.storage import Storage, StoredPaper, UserState, utcnow
 from jobs.web.links import add_feedback_links
 
 log = logging.getLogger(__name__)
 
-_SECOND = timedelta(seconds=1)
 TRENDING_MAX_AGE_DAYS = 3  # an older "trending today" is not today's
 MATCH_SCORE = 0.5  # a trending paper "also matches you" from this score on
 RETRY_FIRST = timedelta(minutes=5)  # a temporary SMTP failure is retried after this,
@@ -70,6 +71,7 @@ class DigestResult:
     error: str | None = None
     resent: int = 0  # pending deliveries from earlier runs sent now
     message: EmailMessage | None = field(default=None, compare=False)
+    note: str = ""  # how it was ranked, when the reader must know (digest.basis_note)
 
 
 def make_transport(config: Config, kind: str | None = None) -> Transport:
@@ -90,24 +92,6 @@ def make_transport(config: Config, kind: str | None = None) -> Transport:
     if kind == "console":
         return ConsoleTransport()
     return OutboxTransport(settings.outbox)
-
-
-def is_due(user: UserConfig, last_digest_at: datetime | None, now: datetime) -> bool:
-    """Due when the user's schedule has fired since their last digest (or never had one).
-
-    Wall-clock time decides: when clocks fall back, 02:30 happens twice, and the cron
-    trigger fires twice; the second firing does not bring a second digest.
-    """
-    if last_digest_at is None:
-        return True
-    trigger = user.trigger()
-    zone = ZoneInfo(user.timezone)
-    last_local = last_digest_at.astimezone(zone).replace(tzinfo=None)
-    following = trigger.get_next_fire_time(None, last_digest_at.astimezone(UTC) + _SECOND)
-    while following is not None and following.replace(tzinfo=None) <= last_local:
-        # Step in UTC: wall-clock arithmetic would lose the fold of a repeated hour.
-        following = trigger.get_next_fire_time(None, following.astimezone(UTC) + _SECOND)
-    return following is not None and following <= now
 
 
 def in_categories(paper: StoredPaper, categories: Sequence[str]) -> bool:
@@ -220,9 +204,52 @@ def run_vectors(storage: Storage, jobs: Sequence[RankJob]) -> recommender.Embedd
     return vectors_for(storage, papers.values(), profiles=profiles.values())
 
 
+# A score estimates how likely the user is to want the paper. A digest holds the few papers
+# worth a morning, so it never pads up to max_papers (issue 12: 3-7% papers after two good
+# ones). A paper scoring WEAK_SCORE or more is in; under it, only when it scores at least
+# RELATIVE_FLOOR of the day's best (a thin day in a narrow field), never next to clearly
+# better papers. When even the best is under WEAK_SCORE (by the model's own estimate nine
+# times in ten not for this user) the digest shows at most WEAK_SHOWN papers and says
+# they are weak matches.
+WEAK_SCORE = 0.10
+WEAK_SHOWN = 3
+RELATIVE_FLOOR = 0.25
+
+
 def pick(ranked: Sequence[recommender.Ranked], user: UserConfig) -> list[recommender.Ranked]:
-    """The top max_papers at or above the user's threshold."""
-    return [r for r in ranked if r.score >= user.min_score][: user.max_papers]
+    """The top max_papers at or above the user's threshold and either WEAK_SCORE or a
+    quarter of the best score; when the best is under WEAK_SCORE, at most WEAK_SHOWN."""
+    above = [r for r in ranked if r.score >= user.min_score]
+    if not above:
+        return []
+    best = max(r.score for r in above)
+    if best < WEAK_SCORE:
+        return above[: min(user.max_papers, WEAK_SHOWN)]
+    floor = min(WEAK_SCORE, best * RELATIVE_FLOOR)
+    return [r for r in above if r.score >= floor][: user.max_papers]
+
+
+def basis_note(profile: recommender.Profile | None, picked: Sequence[recommender.Ranked]) -> str:
+    """What a digest must say about how it was ranked: on keywords alone (no saved paper
+    has its text stored), or weak matches only. Empty when neither."""
+    notes = []
+    if profile is not None and not profile.saved and not (profile.keywords or profile.authors):
+        notes.append(
+            "Nothing to rank against yet: none of your saved papers has its text stored "
+            "and you follow no keywords or authors (`paperboy profile add`)."
+        )
+    elif profile is not None and not profile.saved:
+        notes.append(
+            "Ranked on your keywords and authors only: none of your saved papers has its "
+            "text stored yet (`paperboy fetch` looks them up; `paperboy fetch --from-file "
+            "saved.jsonl` adds them offline)."
+        )
+    if picked and all(r.score < WEAK_SCORE for r in picked):
+        notes.append(
+            f"Weak matches only: no paper scored {WEAK_SCORE:.0%} or more, so this digest "
+            f"shows just the best {len(picked)}."
+        )
+    return " ".join(notes)
 
 
 def _links(pid: str, stored: StoredPaper | None) -> tuple[str, str | None]:
@@ -238,15 +265,17 @@ def trending_items(
     scores: dict[str, float],
     user: UserConfig,
     now: datetime,
+    known: Mapping[str, StoredPaper] | None = None,
 ) -> tuple[TrendingItem, ...]:
     """The most upvoted papers of the latest trending day (if it is recent), each marked
-    when the user's model rates it at or above their threshold too."""
+    when the user's model rates it at or above their threshold too. ``known``: papers the
+    caller already holds (the user's candidates), not read again."""
     if config.email.trending <= 0:
         return ()
     entries = storage.trending(limit=config.email.trending)
     if not entries or (now.date() - entries[0].day).days > TRENDING_MAX_AGE_DAYS:
         return ()
-    papers = storage.get_papers([e.paper_id for e in entries])
+    papers = _papers(storage, [e.paper_id for e in entries], known)
     items = []
     for e in entries:
         paper = papers.get(e.paper_id)
@@ -267,6 +296,15 @@ def trending_items(
     return tuple(items)
 
 
+def _papers(
+    storage: Storage, ids: Sequence[str], known: Mapping[str, StoredPaper] | None
+) -> dict[str, StoredPaper]:
+    """The stored papers `ids`, taking those the caller holds from `known`."""
+    held = {i: known[i] for i in ids if known is not None and i in known}
+    missing = [i for i in ids if i not in held]
+    return {**held, **storage.get_papers(missing)} if missing else held
+
+
 def hf_url(pid: str) -> str:
     return f"https://huggingface.co/papers/{pid}"
 
@@ -279,11 +317,13 @@ def build_digest(
     considered: int,
     now: datetime,
     trending: tuple[TrendingItem, ...] = (),
+    known: Mapping[str, StoredPaper] | None = None,
 ) -> Digest:
-    """The digest the e-mail shows, from the picks and what storage knows of them."""
+    """The digest the e-mail shows, from the picks and what storage knows of them
+    (``known``: papers the caller already holds, not read again)."""
     local_day = now.astimezone(ZoneInfo(user.timezone)).date()
     ids = [r.paper.id for r in picked]
-    stored = storage.get_papers(ids)
+    stored = _papers(storage, ids, known)
     upvotes = {e.paper_id: e.upvotes for e in storage.trending(since=local_day - timedelta(days=7))}
     items = []
     for r in picked:
@@ -469,6 +509,8 @@ def _finish(
     """Pick, render, record and send one user's ranked digest."""
     user, state, candidates, resent = due.user, due.state, due.candidates, due.resent
     picked = pick(ranked, user)
+    profile = due.job.profile if due.job is not None else None
+    note = basis_note(profile, picked)
     listed = [p.listed_at for p in candidates if p.listed_at is not None]
     listed_through = max(listed) if listed else None
     if state.listed_through and listed_through and listed_through < state.listed_through:
@@ -478,15 +520,23 @@ def _finish(
             storage.record_empty_digest(user.name, listed_through, at=now)
         return DigestResult(user.name, "empty", considered=len(candidates), resent=resent)
     scores = {r.paper.id: r.score for r in ranked}
-    trending = trending_items(config, storage, scores, user, now)
-    digest = build_digest(config, storage, user, picked, len(candidates), now, trending)
+    known = {p.id: p for p in candidates}  # the picks and most trending papers: held already
+    trending = trending_items(config, storage, scores, user, now, known)
+    digest = build_digest(config, storage, user, picked, len(candidates), now, trending, known)
+    digest = replace(digest, note=note, keywords_only=profile is not None and not profile.saved)
     message = build_message(digest, domain=_domain(config.email.sender))
     if preview is not None:
         preview.parent.mkdir(parents=True, exist_ok=True)
         preview.write_text(render_html(digest), encoding="utf-8")
     if dry_run:
         return DigestResult(
-            user.name, "dry-run", len(candidates), tuple(picked), message=message, resent=resent
+            user.name,
+            "dry-run",
+            len(candidates),
+            tuple(picked),
+            message=message,
+            resent=resent,
+            note=note,
         )
     delivery_id = storage.create_delivery(
         user_name=user.name,
@@ -507,6 +557,7 @@ def _finish(
         error=error,
         resent=resent,
         message=message,
+        note=note,
     )
 
 
@@ -520,8 +571,8 @@ def run_digests(
     force: bool = False,
     dry_run: bool = False,
     preview: Path | None = None,
-    on_user: Callable[[DigestResult], None] | None = None,
     workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[DigestResult]:
     """Digest every configured user (or the named ones); one failing user never stops the rest.
 
@@ -529,6 +580,7 @@ def run_digests(
     their ranking is gathered; the due users are ranked together, over ``workers``
     processes (None: ``[paperboy] workers``; jobs.rank_pool); then each user's digest is
     recorded and sent, one after the other. Results come back in the users' order.
+    ``progress(users done, users)`` is called as each user's digest is settled.
     """
     now = now or utcnow()
     chosen = [config.user(name) for name in users] if users else list(config.users)
@@ -544,8 +596,8 @@ def run_digests(
 
     def done(result: DigestResult) -> None:
         results[result.user] = result
-        if on_user is not None:
-            on_user(result)
+        if progress is not None:  # (users done, users): a run over many users shows it
+            progress(len(results), len(chosen))
 
     def failed(user: UserConfig, e: Exception) -> DigestResult:
         if isinstance(e, ConfigError):  # e.g. the SMTP password variable is not set

@@ -1,4 +1,4 @@
-"""`paperboy eval`: the offline quality benchmarks of docs quality-benchmark.md.
+"""`paperboy eval`: the offline quality benchmarks of docs/quality-benchmark.md.
 
 The measuring itself is pure and lives in :mod:`recommender.evaluation` (metrics and
 protocols) and :mod:`recommender.baselines` (the reference methods); this module only
@@ -15,21 +15,15 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from recommender import Embeddings, Index, Paper
-from recommender.baselines import ArxivSanity, Centroid, Paperboy
-from recommender.evaluation import (
-    Method,
-    Report,
-    evaluate,
-    replay_tasks,
-    reports_json,
-    reports_table,
-    seed_tasks,
-)
+from recommender import Paper
+
+if TYPE_CHECKING:  # the measuring pulls in scikit-learn: imported by the functions that run it
+    from recommender import Embeddings, Index
+    from recommender.evaluation import Method, Report
 
 __all__ = [
     "eval_command",
@@ -116,6 +110,8 @@ def load_embeddings(
     on 2 cores, later runs read the cache. Papers a file lacks are reported and ranked by
     the words view alone, as a digest does with papers not yet encoded.
     """
+    from recommender import Embeddings
+
     if path is not None:
         import numpy as np
 
@@ -137,6 +133,8 @@ def load_embeddings(
 def _run(
     methods: dict[str, Method], tasks: Sequence[Any], kind: str, progress: Progress
 ) -> dict[str, Report]:
+    from recommender.evaluation import evaluate
+
     reports: dict[str, Report] = {}
     for name, method in methods.items():
         progress(f"{kind}: {name} on {len(tasks)} rankings")
@@ -161,6 +159,10 @@ def run_seed(
     ``index`` defaults to one built over the corpus (the papers a deployment has stored);
     ``one_off`` ranks without one (each ranking fits its own features, as a one-off does).
     """
+    from recommender import Index
+    from recommender.baselines import ArxivSanity, Centroid, Paperboy
+    from recommender.evaluation import seed_tasks
+
     tasks = seed_tasks(lists, len(papers), seed=seed, repetitions=repetitions)
     if index is None and not one_off:
         progress("seed: building the index")
@@ -192,6 +194,10 @@ def run_replay(
     Every method fits its vocabulary once on all the listings (arxiv-sanity does the
     same over its database); ``index`` is Paperboy's, built here when not given.
     """
+    from recommender import Index
+    from recommender.baselines import ArxivSanity, Centroid, Paperboy
+    from recommender.evaluation import replay_tasks
+
     tasks = replay_tasks(papers, lists, seed=seed, max_weeks=max_weeks)
     if index is None:
         progress(f"replay: building the index over {len(papers)} papers")
@@ -209,6 +215,8 @@ def run_replay(
 
 def summary(kind: str, reports: dict[str, Report]) -> str:
     """Every metric's table, for people."""
+    from recommender.evaluation import reports_table
+
     first = next(iter(reports.values()))
     n = first.n_tasks()
     title = "topic profiles (seed corpus)" if kind == "seed" else "weekly digest replay"
@@ -265,8 +273,8 @@ def eval_command(
 
     Topic profiles: 8 saved papers per list, every other paper of the corpus ranked.
     Replay: each list is a user; every week's whole listing is ranked against their
-    growing library. Reports nDCG@10 and more, per list and macro (docs:
-    quality-benchmark.md). The replay over 75k papers takes about half an hour.
+    growing library. Reports nDCG@10 and more, per list and macro (protocols:
+    docs/quality-benchmark.md). The replay over 75k papers takes about half an hour.
 
     \b
     Example:
@@ -301,6 +309,8 @@ def eval_command(
             progress=progress,
         )
     if fmt == "json":
+        from recommender.evaluation import reports_json
+
         click.echo(json.dumps({k: reports_json(v) for k, v in results.items()}, indent=2))
     else:
         for kind, reports in results.items():

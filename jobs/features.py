@@ -20,19 +20,20 @@ replaces the file.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import os
 import pickle
 import random
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import sklearn
 
 import recommender
 from jobs.config import Config
@@ -98,6 +99,15 @@ class Corpus:
     background: tuple[recommender.Paper, ...]
 
 
+def _sklearn_version() -> str:
+    """The installed scikit-learn's version, without importing it (seconds of start-up that
+    `paperboy status` does not need): the stored index is only usable with the same one."""
+    loaded = sys.modules.get("sklearn")
+    if loaded is not None:
+        return str(loaded.__version__)
+    return importlib.metadata.version("scikit-learn")
+
+
 def to_paper(p: StoredPaper) -> recommender.Paper:
     return recommender.Paper(
         id=p.id,
@@ -110,15 +120,26 @@ def to_paper(p: StoredPaper) -> recommender.Paper:
 
 
 def build_index(
-    storage: Storage, *, limit: int = INDEX_MAX_PAPERS, now: datetime | None = None
+    storage: Storage,
+    *,
+    limit: int = INDEX_MAX_PAPERS,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[recommender.Index, IndexInfo]:
-    """Fit the ranker's corpus features on the newest `limit` stored papers."""
+    """Fit the ranker's corpus features on the newest `limit` stored papers.
+
+    ``progress(step, BUILD_STEPS)`` after reading the papers and after fitting (writing
+    the file is the caller's last step)."""
     started = time.perf_counter()
     papers = [to_paper(p) for p in storage.recent_papers(limit)]
+    if progress is not None:
+        progress(1, BUILD_STEPS)
     index = recommender.Index.build(papers)
+    if progress is not None:
+        progress(2, BUILD_STEPS)
     info = IndexInfo(
         format=FORMAT,
-        sklearn=sklearn.__version__,
+        sklearn=_sklearn_version(),
         built_at=now or utcnow(),
         papers=len(index),
         seconds=time.perf_counter() - started,
@@ -190,10 +211,10 @@ def _read(path: Path, *, header_only: bool) -> tuple[IndexInfo, recommender.Inde
                 raise StorageError(f"{path} is not a Paperboy index")
             if info.format != FORMAT:
                 raise StorageError(f"{path} has index format {info.format}, not {FORMAT}")
-            if info.sklearn != sklearn.__version__:
+            if info.sklearn != _sklearn_version():
                 raise StorageError(
                     f"{path} was built with scikit-learn {info.sklearn}, "
-                    f"this is {sklearn.__version__}"
+                    f"this is {_sklearn_version()}"
                 )
             body = f.tell()
             f.seek(-len(TRAILER), os.SEEK_END)
@@ -226,7 +247,12 @@ def read_index(path: Path) -> tuple[recommender.Index, IndexInfo]:
     return index, info
 
 
-def refresh_index(config: Config, storage: Storage) -> IndexInfo | None:
+BUILD_STEPS = 3  # read the papers, fit the features, write the file
+
+
+def refresh_index(
+    config: Config, storage: Storage, *, progress: Callable[[int, int], None] | None = None
+) -> IndexInfo | None:
     """Rebuild and store the index after a fetch; None (logged) if there is nothing to index.
 
     A failure to write is logged and returned as None: the papers are stored already, and
@@ -234,12 +260,14 @@ def refresh_index(config: Config, storage: Storage) -> IndexInfo | None:
     """
     if storage.count_papers() == 0:
         return None
-    index, info = build_index(storage)
+    index, info = build_index(storage, progress=progress)
     try:
         write_index(config.index, index, info)
     except StorageError as e:
         log.error("%s", e)
         return None
+    if progress is not None:
+        progress(BUILD_STEPS, BUILD_STEPS)
     log.info("index of %d papers built in %.1f s: %s", info.papers, info.seconds, config.index)
     return info
 
@@ -317,7 +345,13 @@ def background_for(corpus: Corpus, exclude: set[str]) -> list[recommender.Paper]
     return [p for p in corpus.background if p.id not in exclude]
 
 
-def index_after_fetch(config: Config, storage: Storage, *, changed: bool) -> IndexInfo | None:
+def index_after_fetch(
+    config: Config,
+    storage: Storage,
+    *,
+    changed: bool,
+    progress: Callable[[int, int], None] | None = None,
+) -> IndexInfo | None:
     """Rebuild the index when a fetch stored something, or when there is no usable one.
 
     Returns the new index's header, or None when the stored one is still current (or
@@ -329,4 +363,4 @@ def index_after_fetch(config: Config, storage: Storage, *, changed: bool) -> Ind
             return None
         except StorageError:
             pass  # missing, damaged or stale: build it now
-    return refresh_index(config, storage)
+    return refresh_index(config, storage, progress=progress)

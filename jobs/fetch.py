@@ -27,7 +27,7 @@ from pathlib import Path
 from jobs.config import Config, FeedConfig, OpenReviewConfig
 from jobs.errors import ParseError, SourceError, UnknownPaperError
 from jobs.http import HttpClient, Response
-from jobs.ids import canonical_arxiv_id, is_arxiv_id
+from jobs.ids import abs_url, canonical_arxiv_id, is_arxiv_id
 from jobs.sources.arxiv_api import (
     category_search_url,
     id_list_url,
@@ -303,6 +303,7 @@ def backfill_arxiv(
     days: int,
     *,
     today: date | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SourceReport | None:
     """Fetch the last ``days`` days of the configured categories from the arXiv API.
 
@@ -314,6 +315,7 @@ def backfill_arxiv(
     A paper whose primary category is configured counts as ``new``, else ``cross``;
     the config's announce_types apply. Papers a listing already brought are left as
     they are (their announcement day is exact). A failure keeps the pages before it.
+    ``progress(days covered, days)`` is called after each page.
     """
     if config.arxiv is None or days < 1:
         return None
@@ -333,12 +335,18 @@ def backfill_arxiv(
             fresh = [p for p in page.papers if p.announced is None or p.announced >= since]
             found.extend(fresh)
             start += len(page.papers)
+            if progress is not None:
+                dated = [p.announced for p in page.papers if p.announced is not None]
+                covered = (since + timedelta(days=days) - min(dated)).days if dated else 0
+                progress(min(max(covered, 0), days), days)
             if len(fresh) < len(page.papers):
                 break  # sorted newest first: the rest is older still
             if page.total is not None and start >= page.total:
                 break
     except SourceError as e:
         error = e
+    if progress is not None and error is None:
+        progress(days, days)
     typed = tuple(
         replace(
             p,
@@ -619,7 +627,8 @@ def ingest_file(
         raise ParseError(f"{where}{e}{hint}") from e
     if hint:
         raise ParseError(f"{path}: not an arXiv RSS listing{hint} (or --source arxiv)")
-    return ingest_feed(storage, feed, source=ARXIV_SOURCE, url=url, announce_types=announce_types)
+    report = ingest_feed(storage, feed, source=ARXIV_SOURCE, url=url, announce_types=announce_types)
+    return replace(report, name=source)  # "file:NAME", as for every other kind of file
 
 
 _FEED_HINT = "; for a feed of config.toml, name it: paperboy fetch --from-file FILE --source NAME"
@@ -648,3 +657,52 @@ def _ingest_hf_file(storage: Storage, path: Path, *, today: date | None) -> Sour
         raise ParseError(f"{path}: {e}") from e
     report = ingest_trending(storage, items, source=HF_SOURCE, url=url, today=today)
     return replace(report, name=f"file:{path.name}")
+
+
+PAPER_FILE_SUFFIXES = (".jsonl", ".ndjson")
+
+
+def is_paper_file(path: Path) -> bool:
+    """A file of papers people hand us (what `paperboy rank --saved` reads): JSONL lines
+    {"id","title","abstract",...} or a BibTeX library, not a source's saved response."""
+    from jobs.library import is_bibtex
+
+    return path.suffix.lower() in PAPER_FILE_SUFFIXES or is_bibtex(path)
+
+
+def ingest_paper_file(storage: Storage, path: Path) -> SourceReport:
+    """`paperboy fetch --from-file saved.jsonl` (or .bib): store the papers' text offline.
+
+    The papers are stored as looked up, not as announced: they give saved papers their
+    text (so a fresh config ranks against them) and are never mailed as new. Records with
+    neither a title nor an abstract are skipped and counted. The file is remembered as a
+    source, `file:NAME`, so `paperboy status` shows what came from where.
+    """
+    from jobs.library import is_bibtex, read_bibtex_papers
+    from jobs.paperfiles import read_jsonl
+
+    papers = read_bibtex_papers(path) if is_bibtex(path) else read_jsonl(path)
+    usable = [p for p in papers if p.title.strip() or p.abstract.strip()]
+    found = [
+        SourcePaper(
+            id=p.id,
+            title=p.title,
+            abstract=p.abstract,
+            authors=p.authors,
+            categories=p.categories,
+            link=abs_url(p.id) if is_arxiv_id(p.id) else "",
+            announced=p.announced,
+        )
+        for p in usable
+    ]
+    name = f"file:{path.name}"
+    result = storage.upsert_papers(found, source=name, listed=False)
+    storage.record_fetch(name, url=str(path.resolve()), count=len(found), new=result.new)
+    skipped = (
+        {"without title or abstract": len(papers) - len(usable)}
+        if len(usable) < len(papers)
+        else {}
+    )
+    return SourceReport.stored(
+        name, str(path), result, received=len(papers), kept=len(found), skipped=skipped
+    )

@@ -32,7 +32,6 @@ from zoneinfo import ZoneInfo
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
 
 from jobs.config import Config, config_stamp, load_config
 from jobs.digest import retry_all_pending, run_digests
@@ -41,6 +40,7 @@ from jobs.errors import ConfigError
 from jobs.features import index_after_fetch
 from jobs.fetch import fetch_all
 from jobs.http import HttpClient
+from jobs.schedule import fetch_trigger, last_fire, wants_fetch
 from jobs.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -78,32 +78,6 @@ def digest_job(config: Config, storage: Storage, user_name: str) -> None:
     run_digests(config, storage)
 
 
-def fetch_trigger(config: Config) -> CronTrigger:
-    return CronTrigger.from_crontab(config.fetch_schedule, timezone=ZoneInfo(config.fetch_timezone))
-
-
-def last_fire(trigger: CronTrigger, now: datetime, within: timedelta) -> datetime | None:
-    """The most recent fire time of `trigger` in (now - within, now], if any."""
-    fired = None
-    start = now - within
-    nxt = trigger.get_next_fire_time(None, start)
-    while nxt is not None and nxt <= now:
-        fired = nxt
-        # Step in UTC: wall-clock arithmetic would lose the fold of a repeated hour.
-        nxt = trigger.get_next_fire_time(None, nxt.astimezone(UTC) + timedelta(seconds=1))
-    return fired
-
-
-def wants_fetch(config: Config) -> bool:
-    """Whether there is anything to fetch: a source, or saved papers to look up."""
-    return (
-        config.arxiv is not None
-        or config.huggingface is not None
-        or bool(config.feeds)
-        or any(u.saved for u in config.users)
-    )
-
-
 def fetch_overdue(
     config: Config, storage: Storage, now: datetime, within: float = MISFIRE_GRACE
 ) -> bool:
@@ -113,8 +87,13 @@ def fetch_overdue(
     fired = last_fire(fetch_trigger(config), now, timedelta(seconds=within))
     if fired is None:
         return False
-    # A fetch run attempts every source; its latest attempt tells whether it ran.
-    attempts = [s.last_attempt_at for s in storage.all_sources() if s.last_attempt_at]
+    # A fetch run attempts every source; its latest attempt tells whether it ran. Files
+    # ingested by hand (`file:NAME`, paperboy fetch --from-file) are not a fetch run.
+    attempts = [
+        s.last_attempt_at
+        for s in storage.all_sources()
+        if s.last_attempt_at and not s.name.startswith("file:")
+    ]
     return not attempts or max(attempts) < fired
 
 

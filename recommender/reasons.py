@@ -7,6 +7,13 @@ A reason is only shown if it is true of the score:
 - *matches*: the terms with the largest positive contribution ``weight * value`` to this
   candidate's decision value, among the terms present in the candidate;
 - the profile hints that changed the score (followed author, keyword, muted).
+
+A reason names each thing once and only things that carry a topic: inflections fold
+together ("reward" and "rewards" are one term, see :func:`stem`), a term a matched
+keyword already names is not repeated under *matches*, and words that say nothing about a
+paper's topic are never named: the generic words of academic writing (:data:`GENERIC`)
+and, when the caller knows the corpus' document frequencies, any word in more than
+:data:`MAX_DOC_FREQ` of its papers.
 """
 
 from __future__ import annotations
@@ -18,11 +25,74 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recommender.text import latex_to_text
+from recommender.text import latex_to_text, normalise
 
-__all__ = ["Evidence", "closest_saved", "format_reason", "shorten", "top_terms"]
+__all__ = [
+    "GENERIC",
+    "MAX_DOC_FREQ",
+    "Evidence",
+    "closest_saved",
+    "format_reason",
+    "is_generic",
+    "shorten",
+    "stem",
+    "top_terms",
+]
 
 TITLE_CHARS = 60
+
+# A word in more than this share of the corpus' papers carries no topic (with `doc_freq`).
+MAX_DOC_FREQ = 0.05
+
+
+def stem(word: str) -> str:
+    """A word with its English inflection folded: "rewards", "rewarded", "rewarding" ->
+    "reward"; "studies" -> "study"; "sampling", "samples" -> "sampl". Crude on purpose:
+    it only decides whether two words of one reason name the same thing."""
+    w = word.lower()
+    if len(w) <= 3:
+        return w
+    if w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith(("sses", "xes", "ches", "shes")):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    if w.endswith("ing") and len(w) > 5:
+        w = w[:-3]
+    elif w.endswith("ed") and len(w) > 4:
+        w = w[:-2]
+    if w.endswith("e") and len(w) > 4:
+        w = w[:-1]
+    return w
+
+
+def _stems(term: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in term.split())
+
+
+# Words of academic writing that say nothing about what a paper is about ("matches:
+# sampling, models, work" tells a reader nothing). Compared by stem: "model" covers
+# "models" and "modeling". A bigram is generic only when each of its words is.
+_GENERIC_WORDS = """
+    ability able accuracy achieve address analysis analyze approach art based baseline
+    benchmark better capability challenge code common compare comparison data dataset
+    demonstrate design develop different effective effectiveness efficient efficiency
+    enable evaluate evaluation existing experiment experimental extensive fact finally
+    finding framework further general given good high however improve improvement include
+    input introduce key large learn learning level limit low main make method model
+    modeling new novel number often outperform output paper performance problem propose
+    provide quality real recent result sampling scale self set setting show significant
+    significantly simple small specific state strong study superior task technique time
+    use using various way well work
+"""
+GENERIC = frozenset(stem(w) for w in _GENERIC_WORDS.split())
+
+
+def is_generic(term: str) -> bool:
+    """True for a term that names no topic: every word of it is in :data:`GENERIC`."""
+    words = term.split()
+    return bool(words) and all(stem(w) in GENERIC for w in words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +126,10 @@ def closest_saved(
 
 
 def _overlaps(term: str, chosen: Sequence[str]) -> bool:
-    words = set(term.split())
-    return any(words <= set(c.split()) or set(c.split()) <= words for c in chosen)
+    """Whether `term` names what a chosen term names: one's words (stemmed) contain the
+    other's ("attention" after "self attention", "rewards" after "reward")."""
+    words = _stems(term)
+    return any(words <= _stems(c) or _stems(c) <= words for c in chosen)
 
 
 def top_terms(
@@ -66,12 +138,16 @@ def top_terms(
     vocabulary: Sequence[str],
     *,
     k: int = 3,
+    doc_freq: npt.NDArray[np.float64] | None = None,
 ) -> list[tuple[str, ...]]:
     """Per candidate, up to ``k`` terms with the largest positive ``weight * tfidf``.
 
-    A term that repeats one already chosen ("attention" after "self attention") is skipped
-    in favour of the next one, so the few words shown say different things. Linear in the
-    number of non-zeros: one pass over the sparse rows.
+    A term that repeats one already chosen ("attention" after "self attention", "rewards"
+    after "reward") is skipped in favour of the next one, so the few words shown say
+    different things; so is a term that names no topic (:func:`is_generic`, or, given
+    ``doc_freq``, the share of the corpus' papers holding each vocabulary term, one in
+    more than :data:`MAX_DOC_FREQ` of them). Linear in the number of non-zeros: one pass
+    over the sparse rows.
     """
     n = candidates.shape[0]
     if candidates.shape[1] == 0:
@@ -91,22 +167,43 @@ def top_terms(
         for j in order:
             if len(chosen) == k:
                 break
-            term = vocabulary[columns[j]]
-            if not _overlaps(term, chosen):
+            column = columns[j]
+            term = vocabulary[column]
+            if doc_freq is not None and doc_freq[column] > MAX_DOC_FREQ:
+                continue
+            if not is_generic(term) and not _overlaps(term, chosen):
                 chosen.append(term)
         out.append(tuple(chosen))
     return out
 
 
 def shorten(title: str, limit: int = TITLE_CHARS) -> str:
-    """The title as a person reads it (LaTeX rendered, spaces collapsed), cut to ``limit``."""
+    """The title as a person reads it (LaTeX rendered, spaces collapsed), cut at a word
+    boundary to at most ``limit`` characters. The cut is emails.text.shorten's (written
+    twice because `recommender` and `emails` may not import each other; one test table
+    runs against both)."""
     text = " ".join(latex_to_text(title).split())
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
     if " " in cut:
         cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:-") + "…"
+    return cut.rstrip(" ,;:.-—–") + "…"
+
+
+def normalise_term(term: str) -> str:
+    """A user-typed term as the vocabulary spells it (lower case, LaTeX and accents folded)."""
+    return normalise(term)
+
+
+def _new_terms(terms: Sequence[str], named: Sequence[str]) -> list[str]:
+    """`terms` less those a keyword already names, those naming no topic, and repeats."""
+    kept: list[str] = []
+    for term in terms:
+        if is_generic(term) or _overlaps(term, named) or _overlaps(term, kept):
+            continue
+        kept.append(term)
+    return kept
 
 
 def format_reason(e: Evidence) -> str:
@@ -121,8 +218,9 @@ def format_reason(e: Evidence) -> str:
         parts.append("keyword: " + ", ".join(e.keywords))
     if e.closest_title is not None:
         parts.append(f'close to your saved "{e.closest_title}"')
-    if e.terms:
-        parts.append("matches: " + ", ".join(e.terms))
+    terms = _new_terms(e.terms, [normalise_term(k) for k in e.keywords])
+    if terms:
+        parts.append("matches: " + ", ".join(terms))
     if not parts and e.fallback:
         parts.append(e.fallback)
     if e.muted:

@@ -336,3 +336,28 @@ def test_the_first_run_backfill_goes_on_when_the_listing_fails(
     server.serve(API_PATH, Reply(200, {}, page([entry("2606.00001", TODAY)], total=1, start=0)))
     arxiv, backfill = fetch_all(make_config(server), db, client, today=TODAY)
     assert (arxiv.status, backfill.status, backfill.new) == ("error", "ok", 1)
+
+
+def test_backfill_reports_the_days_covered_page_by_page(
+    server: LocalServer, client: HttpClient, db: Storage
+) -> None:
+    papers = days_of(3000)
+    entries = [entry(pid, day, "cs.LG") for pid, day in papers]
+    pages = [
+        page(entries[start : start + BACKFILL_PAGE], total=len(entries), start=start)
+        for start in range(0, len(entries), BACKFILL_PAGE)
+    ]
+    server.serve(API_PATH, *[Reply(200, {}, body) for body in pages])
+    seen: list[tuple[int, int]] = []
+    backfill_arxiv(
+        make_config(server),
+        db,
+        client,
+        3,
+        today=TODAY,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert len(seen) == 5  # one per page (4), then done
+    assert all(total == 3 for _, total in seen)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert seen[-1] == (3, 3)

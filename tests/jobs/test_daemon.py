@@ -21,9 +21,9 @@ import pytest
 
 from jobs.config import Config, UserConfig, load_config
 from jobs.demo import sample_dir, starter_config
-from jobs.digest import is_due
 from jobs.lock import AlreadyRunning, acquire_daemon_lock
-from jobs.scheduler import Daemon, fetch_overdue, last_fire
+from jobs.schedule import is_due, last_fire
+from jobs.scheduler import Daemon, fetch_overdue
 from jobs.sources.arxiv_rss import render_arxiv_rss
 from jobs.sources.base import SourcePaper
 from jobs.storage import Storage

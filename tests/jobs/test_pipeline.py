@@ -16,9 +16,10 @@ import pytest
 
 from jobs.config import Config, parse_config
 from jobs.demo import sample_dir
-from jobs.digest import is_due, make_transport, run_digests
+from jobs.digest import make_transport, run_digests
 from jobs.fetch import LOOKUP_SOURCE, ingest_feed
 from jobs.paperfiles import read_jsonl
+from jobs.schedule import is_due
 from jobs.sources.arxiv_rss import parse_arxiv_rss
 from jobs.sources.base import SourcePaper
 from jobs.storage import Storage

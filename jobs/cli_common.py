@@ -1,0 +1,75 @@
+"""Helpers every `paperboy` command module shares: errors to exit statuses, the config,
+the database, progress lines and output formats.
+
+Kept apart from jobs.cli so that command groups in their own modules (jobs.cli_profile)
+use them without importing jobs.cli (which imports those modules to register them). Only
+cheap modules are imported here: `paperboy --help` must start at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from jobs.config import Config, load_config
+
+if TYPE_CHECKING:
+    from jobs.storage import Storage
+
+FORMATS = click.Choice(["text", "json", "jsonl"])
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """Say what went wrong on stderr and exit with `code` (1 failure, 2 usage or config)."""
+    click.echo(f"paperboy: {message}", err=True)
+    sys.exit(code)
+
+
+def load(ctx: click.Context) -> Config:
+    """The validated config of the file the command line named."""
+    return load_config(ctx.obj["config_path"])
+
+
+@contextmanager
+def open_storage(config: Config) -> Iterator[Storage]:
+    """The config's database, closed when the block ends."""
+    from jobs.storage import Storage
+
+    storage = Storage.open(config.database)
+    try:
+        yield storage
+    finally:
+        storage.close()
+
+
+def progress(message: str) -> None:
+    """A progress line on a terminal; nothing when stderr is not one (cron, pipes)."""
+    if sys.stderr.isatty():
+        click.echo(click.style(message, dim=True), err=True)
+
+
+def emit(fmt: str, rows: Sequence[dict[str, Any]], text: Callable[[], None]) -> None:
+    """Print `rows` as JSON / JSON lines, or call `text` to print them for people."""
+    if fmt == "json":
+        click.echo(json.dumps(list(rows), indent=2, default=str))
+    elif fmt == "jsonl":
+        for row in rows:
+            click.echo(json.dumps(row, default=str))
+    else:
+        text()
+
+
+def emit_one(fmt: str, row: dict[str, Any], text: Callable[[], None]) -> None:
+    """Like :func:`emit` for a command whose answer is one object (`status`): `--format
+    json` prints that object, `jsonl` one line."""
+    if fmt == "json":
+        click.echo(json.dumps(row, indent=2, default=str))
+    elif fmt == "jsonl":
+        click.echo(json.dumps(row, default=str))
+    else:
+        text()
