@@ -59,7 +59,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # bump when recommender.Index changes shape: older files are then rebuilt
+FORMAT = 3  # bump when recommender.Index changes shape: older files are then rebuilt
 # Written after the index: a file without it at its end was cut short (a full disk, a
 # copy interrupted), which the cheap header check then catches without unpickling it all.
 TRAILER = b"\npaperboy-index-end\n"

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 from recommender.features import Featurizer
@@ -30,6 +31,7 @@ __all__ = ["Index"]
 
 MEMO_MIN = 500  # requests this large (backgrounds, a day's candidates) are remembered
 MEMO_SIZE = 4
+DOC_FREQ_MIN = 1000  # papers needed before a term's document frequency rules it out
 
 
 @dataclass(slots=True)
@@ -45,6 +47,10 @@ class Index:
     ids: tuple[str, ...]
     matrix: sp.csr_matrix
     row_of: dict[str, int]
+    # Per term, the share of the indexed papers holding it: a reason never names a term
+    # found in so many papers that it says nothing of a topic (recommender.reasons). All 0
+    # (no such rule) under DOC_FREQ_MIN papers, where a share says more of the sample.
+    doc_freq: npt.NDArray[np.float64]
     # Recent large requests (a digest run asks for the same background and candidates for
     # every user): id tuple -> rows. Not pickled; the rows returned are shared, read-only.
     _memo: dict[tuple[str, ...], sp.csr_matrix] = field(
@@ -69,11 +75,15 @@ class Index:
         texts = [paper_text(p) for p in unique.values()]
         featurizer = Featurizer().fit(texts)
         matrix = featurizer.transform(texts)
+        counts = np.bincount(matrix.indices, minlength=matrix.shape[1])
+        if len(ids) < DOC_FREQ_MIN:
+            counts = np.zeros_like(counts)
         return cls(
             featurizer=featurizer,
             ids=ids,
             matrix=matrix,
             row_of={pid: i for i, pid in enumerate(ids)},
+            doc_freq=np.asarray(counts / max(len(ids), 1), dtype=np.float64),
         )
 
     def features(self, papers: Sequence[Paper]) -> sp.csr_matrix:

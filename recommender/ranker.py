@@ -199,7 +199,9 @@ def rank(
         rows = np.asarray(explained, dtype=np.int64)
         X_shown = X_cand[rows]
         for i, t in zip(
-            explained, top_terms(X_shown, scores.weights, featurizer.vocabulary), strict=True
+            explained,
+            top_terms(X_shown, scores.weights, featurizer.vocabulary, doc_freq=index.doc_freq),
+            strict=True,
         ):
             terms[i] = t
         if saved:

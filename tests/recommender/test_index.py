@@ -95,3 +95,21 @@ def test_large_requests_are_served_from_memory_and_not_pickled() -> None:
     assert index.features(unknown) is not index.features(unknown)
     small = many[:10]
     assert index.features(small) is not index.features(small)
+
+
+def test_terms_in_many_papers_are_never_named_once_the_corpus_can_tell() -> None:
+    # 1,200 papers that all say "framework", a few of which are about graph kernels.
+    many = [
+        Paper(id=f"p{i}", title=f"A framework for topic {i}", abstract=f"framework number {i}")
+        for i in range(1200)
+    ]
+    kernels = [
+        Paper(id=f"k{i}", title=f"Graph kernels framework {i}", abstract="graph kernels framework")
+        for i in range(6)
+    ]
+    index = Index.build([*many, *kernels])
+    assert index.doc_freq[index.featurizer.vocabulary.index("framework")] > 0.9
+    ranked = rank(Profile(saved=tuple(kernels[:3])), kernels[3:], many[:300], index=index)
+    assert "graph" in " ".join(ranked[0].terms) or "kernels" in " ".join(ranked[0].terms)
+    assert all("framework" not in r.terms for r in ranked)
+    assert not Index.build(ALL).doc_freq.any()  # a small corpus: no such rule
