@@ -515,6 +515,7 @@ def digest(
                 + ", ".join(config.user(d.user).email),
                 "empty": f"nothing worth sending ({d.considered} considered)",
                 "not-due": "not due yet",
+                "elsewhere": "being built or sent by another runner",
                 "retry-later": f"sending failed, will retry on the next run: {d.error}",
                 "failed": f"FAILED: {d.error}",
             }.get(d.status, d.status)
