@@ -115,7 +115,9 @@ def _next_firing(user: UserConfig, last_digest_at: datetime) -> datetime | None:
     trigger = user.trigger()
     zone = ZoneInfo(user.timezone)
     last_local = last_digest_at.astimezone(zone).replace(tzinfo=None)
-    following = trigger.get_next_fire_time(None, last_digest_at.astimezone(UTC) + _SECOND)
+    following: datetime | None = trigger.get_next_fire_time(
+        None, last_digest_at.astimezone(UTC) + _SECOND
+    )
     while following is not None and following.replace(tzinfo=None) <= last_local:
         # Step in UTC: wall-clock arithmetic would lose the fold of a repeated hour.
         following = trigger.get_next_fire_time(None, following.astimezone(UTC) + _SECOND)

@@ -807,7 +807,9 @@ class Storage:
                         lease_expires_at=lease_until,
                     )
                 )
-                delivery_id = int(result.inserted_primary_key[0])
+                key = result.inserted_primary_key
+                assert key is not None
+                delivery_id = int(key[0])
                 if claim is not None:
                     self._complete_claim(conn, claim, "recorded", delivery_id)
                 values: dict[str, Any] = {"last_digest_at": now}

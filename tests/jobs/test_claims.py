@@ -76,7 +76,9 @@ security = "none"
 
 
 def sample_papers() -> list[SourcePaper]:
-    day = sorted(f for f in sample_dir().iterdir() if f.name.startswith("arxiv-"))[0]
+    day = sorted(
+        (f for f in sample_dir().iterdir() if f.name.startswith("arxiv-")), key=lambda f: f.name
+    )[0]
     return list(parse_arxiv_rss(day.read_bytes(), url=day.name).papers)
 
 
