@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -550,6 +551,49 @@ def run(ctx: click.Context) -> None:
     config = _config(ctx)
     with _storage(config) as storage:
         run_forever(config, storage)
+
+
+# --- worker ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    help="Worker processes on this machine (default: one per core).",
+)
+@click.pass_context
+def worker(ctx: click.Context, concurrency: int | None) -> None:
+    """Run a queue worker: fetch, rank, render and send what `paperboy run` enqueues.
+
+    Needs a [queue] table with a broker in config.toml; start as many workers as you
+    like, on any machine that reaches the broker and the database.
+
+    \b
+    Example:
+      paperboy --config /etc/paperboy/config.toml worker --concurrency 2
+    """
+    from jobs.queue.app import make_app
+
+    config = _config(ctx)
+    app = make_app(config)
+    assert config.queue is not None
+    with _storage(config):
+        pass  # the database is reachable and its schema current before any task runs
+    argv = [
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--queues",
+        config.queue.name,
+        "--hostname",
+        f"paperboy-{os.getpid()}@%h",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if concurrency is not None:
+        argv += ["--concurrency", str(concurrency)]
+    app.worker_main(argv)
 
 
 # --- index -------------------------------------------------------------------------------

@@ -134,6 +134,17 @@ class FeedConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """[queue]: the Celery broker that spreads digests and fetches over worker processes."""
+
+    broker: str  # amqp://user:password@host:5672/vhost or redis://host:6379/0
+    name: str = "paperboy"  # the queue (and exchange) the scheduler and workers use
+    # Redis only: an unacknowledged task goes back to the queue after this many seconds
+    # (its worker died). Must be longer than the longest task.
+    visibility_timeout: int = 3600
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     database: str
@@ -148,6 +159,7 @@ class Config:
     users: tuple[UserConfig, ...] = ()
     huggingface: HuggingFaceConfig | None = None  # None: not configured (not fetched)
     feeds: tuple[FeedConfig, ...] = ()
+    queue: QueueConfig | None = None  # None: `paperboy run` does everything itself
 
     def user(self, name: str) -> UserConfig:
         """The configured user called `name`; ConfigError (with the known names) otherwise."""
@@ -360,7 +372,8 @@ def _resolve_database(base: Path, url: str) -> str:
     return url
 
 
-_TOP = ("paperboy", "sources", "email", "users")
+_TOP = ("paperboy", "sources", "email", "users", "queue")
+_QUEUE = ("broker", "name", "visibility_timeout")
 _PAPERBOY = (
     "database",
     "index",
@@ -538,6 +551,7 @@ def parse_config(text: str, path: Path) -> Config:
     feeds = _feeds(sources, problems)
 
     email = _email(_table(data, "email", [], problems), base, problems)
+    queue = _queue(data, problems)
 
     raw_users = data.get("users", [])
     users: list[UserConfig] = []
@@ -575,7 +589,39 @@ def parse_config(text: str, path: Path) -> Config:
         feeds=feeds,
         email=email,
         users=tuple(users),
+        queue=queue,
     )
+
+
+def _queue(data: Mapping[str, Any], problems: _Problems) -> QueueConfig | None:
+    """[queue]: absent means no broker (`paperboy run` does the work itself)."""
+    if "queue" not in data:
+        return None
+    at: list[str | int] = ["queue"]
+    raw = _table(data, "queue", [], problems)
+    _check_keys(raw, _QUEUE, at, "[queue]", problems)
+    broker = _get(raw, "broker", str, "", at, "queue", problems, 'a URL like "amqp://..."')
+    if not broker:
+        problems.add(
+            at,
+            'queue.broker is required, e.g. "amqp://guest:guest@127.0.0.1:5672//"',
+            "broker" if "broker" in raw else None,
+        )
+    elif not re.match(r"^(amqps?|pyamqp|redis|rediss)://", broker):
+        problems.add(
+            at,
+            f"queue.broker must be an amqp:// (RabbitMQ) or redis:// URL, not {broker!r}",
+            "broker",
+        )
+    name = _get(raw, "name", str, "paperboy", at, "queue", problems, "a queue name")
+    if not re.match(r"^[A-Za-z0-9_.:-]{1,200}$", name):
+        problems.add(at, f"queue.name must be letters, digits and _.:- only, not {name!r}", "name")
+    visibility = _get(
+        raw, "visibility_timeout", int, 3600, at, "queue", problems, "a number of seconds"
+    )
+    if isinstance(visibility, int) and visibility < 1:
+        problems.add(at, "queue.visibility_timeout must be at least 1 second", "visibility_timeout")
+    return QueueConfig(broker=broker, name=name, visibility_timeout=visibility)
 
 
 def _check_url(

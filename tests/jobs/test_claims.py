@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -214,7 +215,7 @@ def start_digest(config: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 120) -> str:
+def wait_for(path: Path, proc: subprocess.Popen[Any], timeout: float = 120) -> str:
     """The pause marker the runner writes when it reaches the test hook."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
