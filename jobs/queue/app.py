@@ -34,7 +34,13 @@ def make_app(config: Config) -> Celery:
         accept_content=["json"],
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": queue.visibility_timeout},
+        broker_transport_options={
+            # Redis: a task whose worker died returns after visibility_timeout; the scan
+            # for such tasks runs every unacked_restore_interval seconds.
+            "visibility_timeout": queue.visibility_timeout,
+            "unacked_restore_interval": max(1, min(10, queue.visibility_timeout // 2)),
+            "unacked_restore_throttle": 1,
+        },
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         timezone="UTC",
