@@ -170,3 +170,46 @@ def test_bad_queue_table_names_file_and_line(tmp_path: Path) -> None:
     text = '[paperboy]\ndatabase = "sqlite://"\n\n[queue]\nbroker = "http://x"\n'
     with pytest.raises(ConfigError, match=r"config.toml:5: queue.broker must be an amqp://"):
         parse_config(text, tmp_path / "config.toml")
+
+
+@pytest.mark.slow
+def test_paperboy_run_with_a_queue_only_enqueues_and_a_worker_sends(
+    tmp_path: Path, postgres_url: str, broker: str, queue_name: str
+) -> None:
+    """`paperboy run` with [queue]: the digests missed an hour ago are enqueued at start
+    (one task per user), and a `paperboy worker` sends them, once each."""
+    from datetime import UTC, datetime, timedelta
+
+    with LocalSMTPServer() as smtp:
+        config_path = queue_config(tmp_path, postgres_url, smtp.port, broker, queue_name)
+        hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%H:%M")
+        text = config_path.read_text(encoding="utf-8")
+        text = text.replace('timezone = "Europe/Berlin"', 'timezone = "UTC"')
+        config_path.write_text(text.replace('send_at = "07:30"', f'send_at = "{hour_ago}"'))
+        config = load_config(config_path)
+        with Storage.open(config.database) as storage:
+            store_saved(storage)
+            storage.upsert_papers(new_papers(0, sample_papers()), source="arxiv", listed=True)
+            storage.record_fetch("arxiv", url="test")  # fetched: no task fetches from arXiv
+        log = tmp_path / "run.log"
+        daemon = subprocess.Popen(
+            [*PAPERBOY, "--config", str(config_path), "-v", "run"],
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        worker = start_worker(config_path, tmp_path / "worker.log", {})
+        try:
+            deadline = time.monotonic() + 180
+            while len(smtp.messages) < USERS and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(3)
+        finally:
+            kill_group(daemon, signal.SIGTERM)
+            kill_group(worker, signal.SIGTERM)
+        out = log.read_text(errors="replace")
+        assert daemon.returncode == 0, out
+        assert out.count("enqueued the digest for") == USERS, out
+        to = Counter(str(m["To"]) for m in smtp.messages)
+        assert to == {f"u{i}@example.org": 1 for i in range(USERS)}, out
+        assert_no_paper_twice(smtp)
