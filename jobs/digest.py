@@ -31,7 +31,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -500,6 +500,7 @@ def retry_all_pending(config: Config, storage: Storage, *, now: datetime | None 
             )
         except ConfigError as e:
             log.error("retrying deliveries for %s: %s", user.name, e)
+    close_transports(transports.values())
     return sent
 
 
@@ -707,9 +708,9 @@ def run_digests(
         log.error("digest for %s failed", user.name, exc_info=(type(e), e, e.__traceback__))
         return DigestResult(user.name, "failed", error=f"{type(e).__name__}: {e}")
 
-    for start in range(0, len(chosen), BATCH_USERS):
+    def batch(users: Sequence[UserConfig]) -> None:
         due: list[_Due] = []
-        for user in chosen[start : start + BATCH_USERS]:
+        for user in users:
             kind = user.transport or config.email.transport
             try:
                 if transport is None and kind not in transports:
@@ -735,7 +736,24 @@ def run_digests(
         _rank_and_send(
             config, storage, due, corpus, n_workers, runner, done, failed, now, dry_run, preview
         )
+
+    try:
+        for start in range(0, len(chosen), BATCH_USERS):
+            batch(chosen[start : start + BATCH_USERS])
+    finally:
+        close_transports(transports.values())
     return [results[user.name] for user in chosen]
+
+
+def close_transports(transports: Iterable[Transport]) -> None:
+    """End the connections a run kept open (an SMTP connection serves a whole run)."""
+    for t in transports:
+        close = getattr(t, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception as e:  # the messages are sent; a failed QUIT loses nothing
+                log.warning("closing %r: %s", t, e)
 
 
 def _rank_and_send(
