@@ -137,11 +137,21 @@ class FeedConfig:
 class QueueConfig:
     """[queue]: the Celery broker that spreads digests and fetches over worker processes."""
 
-    broker: str  # amqp://user:password@host:5672/vhost or redis://host:6379/0
+    broker: str  # amqp://user:password@host:5672/vhost or redis://host:6379/0 ("": broker_env)
     name: str = "paperboy"  # the queue (and exchange) the scheduler and workers use
     # Redis only: an unacknowledged task goes back to the queue after this many seconds
     # (its worker died). Must be longer than the longest task.
     visibility_timeout: int = 3600
+    broker_env: str | None = None  # the environment variable holding the broker URL
+
+    def broker_url(self) -> str:
+        """The broker URL: `broker`, or read from `broker_env` at the moment of use."""
+        if self.broker_env:
+            value = os.environ.get(self.broker_env, "").strip()
+            if not value:
+                raise ConfigError(f"[queue] broker_env names ${self.broker_env}, which is not set")
+            return value
+        return self.broker
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,7 +383,7 @@ def _resolve_database(base: Path, url: str) -> str:
 
 
 _TOP = ("paperboy", "sources", "email", "users", "queue")
-_QUEUE = ("broker", "name", "visibility_timeout")
+_QUEUE = ("broker", "broker_env", "name", "visibility_timeout")
 _PAPERBOY = (
     "database",
     "index",
@@ -601,10 +611,17 @@ def _queue(data: Mapping[str, Any], problems: _Problems) -> QueueConfig | None:
     raw = _table(data, "queue", [], problems)
     _check_keys(raw, _QUEUE, at, "[queue]", problems)
     broker = _get(raw, "broker", str, "", at, "queue", problems, 'a URL like "amqp://..."')
-    if not broker:
+    broker_env = _get(
+        raw, "broker_env", str, None, at, "queue", problems, "an environment variable name"
+    )
+    if broker and broker_env:
+        problems.add(at, "[queue] has both broker and broker_env; keep one", "broker_env")
+    elif broker_env:
+        pass  # read when used: the URL (with its password) never lives in the file
+    elif not broker:
         problems.add(
             at,
-            'queue.broker is required, e.g. "amqp://guest:guest@127.0.0.1:5672//"',
+            'queue.broker (or broker_env) is required, e.g. "amqp://guest:guest@127.0.0.1:5672//"',
             "broker" if "broker" in raw else None,
         )
     elif not re.match(r"^(amqps?|pyamqp|redis|rediss)://", broker):
@@ -621,7 +638,9 @@ def _queue(data: Mapping[str, Any], problems: _Problems) -> QueueConfig | None:
     )
     if isinstance(visibility, int) and visibility < 1:
         problems.add(at, "queue.visibility_timeout must be at least 1 second", "visibility_timeout")
-    return QueueConfig(broker=broker, name=name, visibility_timeout=visibility)
+    return QueueConfig(
+        broker=broker, name=name, visibility_timeout=visibility, broker_env=broker_env or None
+    )
 
 
 def _check_url(

@@ -22,7 +22,7 @@ def make_app(config: Config) -> Celery:
             f"{config.path}: no [queue] table; add one with a broker, e.g.\n"
             '  [queue]\n  broker = "amqp://guest:guest@127.0.0.1:5672//"'
         )
-    app = Celery("paperboy", broker=queue.broker, set_as_current=False)
+    app = Celery("paperboy", broker=queue.broker_url(), set_as_current=False)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -213,3 +213,22 @@ def test_paperboy_run_with_a_queue_only_enqueues_and_a_worker_sends(
         to = Counter(str(m["To"]) for m in smtp.messages)
         assert to == {f"u{i}@example.org": 1 for i in range(USERS)}, out
         assert_no_paper_twice(smtp)
+
+
+def test_the_broker_url_can_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs.config import parse_config
+    from jobs.errors import ConfigError
+
+    text = '[paperboy]\ndatabase = "sqlite://"\n\n[queue]\nbroker_env = "PB_TEST_BROKER"\n'
+    config = parse_config(text, tmp_path / "config.toml")
+    assert config.queue is not None
+    monkeypatch.delenv("PB_TEST_BROKER", raising=False)
+    with pytest.raises(ConfigError, match=r"\$PB_TEST_BROKER, which is not set"):
+        config.queue.broker_url()
+    monkeypatch.setenv("PB_TEST_BROKER", "amqp://paperboy:s3cret@127.0.0.1:5672//")
+    assert config.queue.broker_url().endswith("@127.0.0.1:5672//")
+    both = text + 'broker = "amqp://x@127.0.0.1//"\n'
+    with pytest.raises(ConfigError, match="both broker and broker_env"):
+        parse_config(both, tmp_path / "config.toml")
