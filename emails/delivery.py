@@ -203,7 +203,15 @@ class SmtpTransport:
 
     Plain SMTP (`security="none"`) is allowed only to a loopback host, where a local relay
     (e.g. Postfix) takes over; anything else would send the password in the clear.
+
+    One connection serves a batch of messages (at most MESSAGES_PER_CONNECTION each):
+    before a message goes over a connection kept from the last one, an RSET checks it is
+    still open (a server closes idle connections), else a new one is made; nothing has
+    been sent at that point, so this never sends a message twice. `close()` (or `with`)
+    ends it; a failed send closes it too.
     """
+
+    MESSAGES_PER_CONNECTION = 50
 
     def __init__(
         self,
@@ -241,6 +249,9 @@ class SmtpTransport:
         self._ssl_context = ssl_context
         # smtplib would otherwise call socket.getfqdn(), which can block on slow DNS.
         self.local_hostname = local_hostname or "localhost"
+        self._smtp: smtplib.SMTP | None = None
+        self._sent_here = 0  # messages over the open connection
+        self.connections = 0  # connections opened so far (for tests and benchmarks)
 
     def __repr__(self) -> str:  # never the password
         return (
@@ -281,15 +292,66 @@ class SmtpTransport:
             self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout
         )
 
-    def _deliver(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
-        with self._connect() as smtp:
+    def _open(self) -> smtplib.SMTP:
+        smtp = self._connect()
+        try:
             smtp.ehlo()
             if self.security == "starttls":
                 smtp.starttls(context=self._context())
                 smtp.ehlo()
             if self.username:
                 smtp.login(self.username, self._password or "")
-            return smtp.send_message(message)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                smtp.close()
+            raise
+        self.connections += 1
+        return smtp
+
+    def _reusable(self) -> smtplib.SMTP | None:
+        """The kept connection, if it is still open and has room for another message."""
+        smtp = self._smtp
+        if smtp is None:
+            return None
+        if self._sent_here < self.MESSAGES_PER_CONNECTION:
+            try:
+                if smtp.rset()[0] == 250:
+                    return smtp
+            except (smtplib.SMTPException, OSError):
+                pass
+        self.close()
+        return None
+
+    def _deliver(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
+        smtp = self._reusable()
+        if smtp is None:
+            smtp = self._smtp = self._open()
+            self._sent_here = 0
+        try:
+            refused = smtp.send_message(message)
+        except BaseException:
+            self._smtp = None  # a connection in an unknown state is not reused
+            with contextlib.suppress(Exception):
+                smtp.close()
+            raise
+        self._sent_here += 1
+        return refused
+
+    def close(self) -> None:
+        """End the kept connection (QUIT), if any."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                with contextlib.suppress(Exception):
+                    smtp.close()
+
+    def __enter__(self) -> SmtpTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def send(self, message: EmailMessage) -> str:
         """Send `message`; return "host:port". Raises Temporary/PermanentDeliveryError."""

@@ -7,6 +7,7 @@ Exit status: 0 success, 1 failure, 2 usage or config error. Output for people by
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -730,6 +731,7 @@ def digest(
                 + (f"; a pending digest: {retry_text(d.user)}" if retries[d.user] else ""),
                 "unsubscribed": "unsubscribed (`paperboy profile subscribe` re-enables)",
                 "paused": "paused (`paperboy profile subscribe` resumes now)",
+                "elsewhere": "being built or sent by another runner",
                 "retry-later": f"sending failed ({d.error}); {retry_text(d.user)}",
                 "failed": f"FAILED: {d.error}",
             }.get(d.status, d.status)
@@ -854,6 +856,49 @@ def serve(ctx: click.Context, listen: str | None) -> None:
             signal.signal(signum, lambda *_: None)
         server.run()
     log.info("stopped")
+
+
+# --- worker ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    help="Worker processes on this machine (default: one per core).",
+)
+@click.pass_context
+def worker(ctx: click.Context, concurrency: int | None) -> None:
+    """Run a queue worker: fetch, rank, render and send what `paperboy run` enqueues.
+
+    Needs a [queue] table with a broker in config.toml; start as many workers as you
+    like, on any machine that reaches the broker and the database.
+
+    \b
+    Example:
+      paperboy --config /etc/paperboy/config.toml worker --concurrency 2
+    """
+    from jobs.queue.app import make_app
+
+    config = _config(ctx)
+    app = make_app(config)
+    assert config.queue is not None
+    with _storage(config):
+        pass  # the database is reachable and its schema current before any task runs
+    argv = [
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--queues",
+        config.queue.name,
+        "--hostname",
+        f"paperboy-{os.getpid()}@%h",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if concurrency is not None:
+        argv += ["--concurrency", str(concurrency)]
+    app.worker_main(argv)
 
 
 # --- index -------------------------------------------------------------------------------

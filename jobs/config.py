@@ -228,6 +228,27 @@ class OpenReviewConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """[queue]: the Celery broker that spreads digests and fetches over worker processes."""
+
+    broker: str  # amqp://user:password@host:5672/vhost or redis://host:6379/0 ("": broker_env)
+    name: str = "paperboy"  # the queue (and exchange) the scheduler and workers use
+    # Redis only: an unacknowledged task goes back to the queue after this many seconds
+    # (its worker died). Must be longer than the longest task.
+    visibility_timeout: int = 3600
+    broker_env: str | None = None  # the environment variable holding the broker URL
+
+    def broker_url(self) -> str:
+        """The broker URL: `broker`, or read from `broker_env` at the moment of use."""
+        if self.broker_env:
+            value = os.environ.get(self.broker_env, "").strip()
+            if not value:
+                raise ConfigError(f"[queue] broker_env names ${self.broker_env}, which is not set")
+            return value
+        return self.broker
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     database: str
@@ -256,6 +277,7 @@ class Config:
         object.__setattr__(self, "_by_name", {u.name: u for u in self.users})
 
     web: WebConfig = field(default_factory=WebConfig)
+    queue: QueueConfig | None = None  # None: `paperboy run` does everything itself
 
     def user(self, name: str) -> UserConfig:
         """The configured user called `name`; ConfigError (with the known names) otherwise."""
@@ -499,8 +521,9 @@ def _resolve_database(base: Path, url: str) -> str:
     return url
 
 
-_TOP = ("paperboy", "sources", "email", "users", "web")
+_TOP = ("paperboy", "sources", "email", "users", "web", "queue")
 _WEB = ("base_url", "listen", "serve", "token_days", "secret_file")
+_QUEUE = ("broker", "broker_env", "name", "visibility_timeout")
 _PAPERBOY = (
     "database",
     "users_dir",
@@ -749,6 +772,7 @@ def parse_config(
 
     email = _email(_table(data, "email", [], problems), base, problems)
     web = _web(_table(data, "web", [], problems), base, problems)
+    queue = _queue(data, problems)
 
     raw_users = data.get("users", [])
     # Each user with the file it is in and where in that file, for duplicate names.
@@ -816,6 +840,47 @@ def parse_config(
         users_dir=users_folder,
         user_file_stamps=stamps,
         web=web,
+        queue=queue,
+    )
+
+
+def _queue(data: Mapping[str, Any], problems: _Problems) -> QueueConfig | None:
+    """[queue]: absent means no broker (`paperboy run` does the work itself)."""
+    if "queue" not in data:
+        return None
+    at: list[str | int] = ["queue"]
+    raw = _table(data, "queue", [], problems)
+    _check_keys(raw, _QUEUE, at, "[queue]", problems)
+    broker = _get(raw, "broker", str, "", at, "queue", problems, 'a URL like "amqp://..."')
+    broker_env = _get(
+        raw, "broker_env", str, None, at, "queue", problems, "an environment variable name"
+    )
+    if broker and broker_env:
+        problems.add(at, "[queue] has both broker and broker_env; keep one", "broker_env")
+    elif broker_env:
+        pass  # read when used: the URL (with its password) never lives in the file
+    elif not broker:
+        problems.add(
+            at,
+            'queue.broker (or broker_env) is required, e.g. "amqp://guest:guest@127.0.0.1:5672//"',
+            "broker" if "broker" in raw else None,
+        )
+    elif not re.match(r"^(amqps?|pyamqp|redis|rediss)://", broker):
+        problems.add(
+            at,
+            f"queue.broker must be an amqp:// (RabbitMQ) or redis:// URL, not {broker!r}",
+            "broker",
+        )
+    name = _get(raw, "name", str, "paperboy", at, "queue", problems, "a queue name")
+    if not re.match(r"^[A-Za-z0-9_.:-]{1,200}$", name):
+        problems.add(at, f"queue.name must be letters, digits and _.:- only, not {name!r}", "name")
+    visibility = _get(
+        raw, "visibility_timeout", int, 3600, at, "queue", problems, "a number of seconds"
+    )
+    if isinstance(visibility, int) and visibility < 1:
+        problems.add(at, "queue.visibility_timeout must be at least 1 second", "visibility_timeout")
+    return QueueConfig(
+        broker=broker, name=name, visibility_timeout=visibility, broker_env=broker_env or None
     )
 
 

@@ -1,7 +1,8 @@
 """The digest job: for each user whose digest is due, rank, render, record, send.
 
-    retry this user's pending deliveries (same bytes, same Message-ID)
+    retry this user's pending deliveries (same bytes, same Message-ID), each leased first
     if the user's schedule has fired since their last digest (or forced):
+        claim (user, slot) in the database, or leave it to the runner that has it
         candidates = papers listed since the user's window, not yet mailed to them,
                      not in their saved papers, in their categories
                      + papers of a digest of theirs that failed for good
@@ -9,11 +10,17 @@
         picked     = the top max_papers with score >= min_score and >= WEAK_SCORE or a
                      quarter of the best (best < WEAK_SCORE: at most WEAK_SHOWN, "weak")
         message    = emails.build_message(digest)
-        storage.create_delivery(pending, message, picked)   # ledger + window, atomically
+        storage.create_delivery(pending, message, picked)   # ledger + window, atomically,
+                                   # only if the claim is still ours and the user's state
+                                   # is still the one the digest was built on
         transport.send(message) -> mark sent | retry later (4xx) | failed (5xx)
 
-A crash between "recorded" and "sent" leaves a pending delivery that the next run sends,
-unchanged: a paper is never put into two digests for the same user.
+Any number of runners (cron, the daemon, queue workers on other machines) may run this
+at once: the claim makes exactly one of them build a digest, the delivery's lease makes
+exactly one of them send it. A runner that dies holding a claim or a lease leaves it to
+the next runner once the lease (CLAIM_LEASE) has expired. A crash between "recorded" and
+"sent" leaves a pending delivery that a later run sends, unchanged: a paper is never put
+into two digests for the same user.
 """
 
 from __future__ import annotations
@@ -21,9 +28,13 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
@@ -46,8 +57,8 @@ from jobs.features import Corpus, background_for, load_corpus, to_paper
 from jobs.ids import abs_url, is_arxiv_id, pdf_url
 from jobs.library import read_bibtex_papers
 from jobs.rank_pool import RankJob, default_workers, rank_many
-from jobs.schedule import is_due
-from jobs.storage import Storage, StoredPaper, UserState, utcnow
+from jobs.schedule import next_digest_firing
+from jobs.storage import Claim, ClaimLost, Storage, StoredPaper, UserState, utcnow
 from jobs.web.links import add_feedback_links
 
 log = logging.getLogger(__name__)
@@ -57,6 +68,14 @@ MATCH_SCORE = 0.5  # a trending paper "also matches you" from this score on
 RETRY_FIRST = timedelta(minutes=5)  # a temporary SMTP failure is retried after this,
 RETRY_MAX_DELAY = timedelta(hours=6)  # doubling up to this,
 RETRY_GIVE_UP = timedelta(days=3)  # and given up (papers to the next digest) after this
+# How long a claim on a digest, or the lease on a pending delivery, keeps other runners
+# away: longer than building and sending one batch of digests takes. A runner that dies
+# holds them up to this long. PAPERBOY_LEASE_SECONDS overrides it.
+CLAIM_LEASE = timedelta(minutes=15)
+# Test hook: PAPERBOY_TEST_PAUSE_AT=claimed|recorded makes a run stop there (after
+# writing a line to PAPERBOY_TEST_PAUSE_FILE) until it is killed.
+PAUSE_AT_ENV = "PAPERBOY_TEST_PAUSE_AT"
+PAUSE_FILE_ENV = "PAPERBOY_TEST_PAUSE_FILE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +83,8 @@ class DigestResult:
     """What happened for one user in one run."""
 
     user: str
-    status: str  # sent | empty | not-due | failed | retry-later | dry-run | unsubscribed | paused
+    # sent | empty | not-due | elsewhere | failed | retry-later | dry-run | unsubscribed | paused
+    status: str
     considered: int = 0
     picked: tuple[recommender.Ranked, ...] = ()
     receipt: str | None = None
@@ -92,6 +112,61 @@ def make_transport(config: Config, kind: str | None = None) -> Transport:
     if kind == "console":
         return ConsoleTransport()
     return OutboxTransport(settings.outbox)
+
+
+def digest_slot(
+    user: UserConfig, last_digest_at: datetime | None, now: datetime, *, force: bool = False
+) -> str | None:
+    """Which digest is due now, as the key of its claim; None when none is.
+
+    The slot is derived from the user's last digest only, so every runner that read the
+    same state names the same slot: the schedule's first firing after the last digest
+    (UTC, "2026-07-01T05:30:00Z"), "first" for a user's first digest, and
+    "forced:<last digest time>" for a forced run (a second forced run after that digest
+    is recorded builds on a new state, so it is a new slot).
+    """
+    if force:
+        return "forced:" + (_iso(last_digest_at) if last_digest_at is not None else "first")
+    if last_digest_at is None:
+        return "first"
+    following = next_digest_firing(user, last_digest_at)
+    if following is None or following > now:
+        return None
+    return _iso(following)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def claim_lease() -> timedelta:
+    """CLAIM_LEASE, or PAPERBOY_LEASE_SECONDS from the environment."""
+    value = os.environ.get("PAPERBOY_LEASE_SECONDS")
+    if value:
+        try:
+            return timedelta(seconds=max(1.0, float(value)))
+        except ValueError:
+            raise ConfigError(
+                f"PAPERBOY_LEASE_SECONDS={value!r}: expected a number of seconds"
+            ) from None
+    return CLAIM_LEASE
+
+
+def runner_id() -> str:
+    """Who this runner is, in claims and leases: host, process, and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _pause_for_tests(point: str, user_name: str) -> None:
+    """The test hook (PAUSE_AT_ENV): stop here until killed, after saying so."""
+    if os.environ.get(PAUSE_AT_ENV) != point:
+        return
+    marker = os.environ.get(PAUSE_FILE_ENV)
+    if marker:
+        with open(marker, "a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()} {point} {user_name}\n")
+    while True:
+        time.sleep(3600)
 
 
 def in_categories(paper: StoredPaper, categories: Sequence[str]) -> bool:
@@ -381,8 +456,15 @@ def _send(
     delivery_id: int,
     message: EmailMessage,
     now: datetime | None = None,
+    *,
+    owner: str,
+    lease: timedelta,
 ) -> tuple[str, str | None, str | None]:
-    """Send one recorded delivery; returns (status, receipt, error)."""
+    """Send one recorded delivery if this runner holds (or gets) its lease; returns
+    (status, receipt, error). The lease is renewed first, so nobody can take it over
+    while the message is on its way."""
+    if not storage.take_delivery(delivery_id, owner, lease):
+        return "elsewhere", None, "another runner is sending it"
     try:
         receipt = transport.send(message)
     except PermanentDeliveryError as e:
@@ -393,8 +475,20 @@ def _send(
         storage.mark_attempt_failed(delivery_id, str(e), permanent=False, at=now)
         log.warning("delivery %d failed, will be retried: %s", delivery_id, e)
         return "retry-later", None, str(e)
+    except BaseException:
+        # Not sent by us (a bug, Ctrl-C): the next run need not wait for the lease.
+        _quietly(storage.release_delivery, delivery_id, owner)
+        raise
     storage.mark_sent(delivery_id, receipt)
     return "sent", receipt, None
+
+
+def _quietly(fn: Callable[..., object], *args: object) -> None:
+    """Tidy up after a failure without hiding it (the lease expires anyway)."""
+    try:
+        fn(*args)
+    except Exception as e:
+        log.warning("could not release a claim or lease (it expires by itself): %s", e)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -404,33 +498,48 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def resend_pending(
-    storage: Storage, transport: Transport, user_name: str, now: datetime | None = None
+    storage: Storage,
+    transport: Transport,
+    user_name: str,
+    now: datetime | None = None,
+    *,
+    owner: str | None = None,
+    lease: timedelta | None = None,
 ) -> int:
     """Send this user's deliveries left pending by a crash or a temporary failure.
 
     A delivery never tried (the process died before sending) goes at once; one that
     failed waits `retry_delay(attempts)`; after RETRY_GIVE_UP it is marked failed, so its
-    papers go into the user's next digest instead of waiting forever.
+    papers go into the user's next digest instead of waiting forever. Each is leased
+    first (Storage.take_delivery): a delivery another runner is sending is left alone.
     """
     now = now or utcnow()
+    owner = owner or runner_id()
+    lease = lease or claim_lease()
     sent = 0
     for delivery in storage.deliveries(user_name=user_name, status="pending"):
+        give_up = False
         if delivery.attempts and delivery.last_attempt_at is not None:
-            if now - delivery.created_at > RETRY_GIVE_UP:
-                storage.mark_attempt_failed(
-                    delivery.id,
-                    f"gave up after {delivery.attempts} attempts over "
-                    f"{RETRY_GIVE_UP.days} days; last error: {delivery.last_error}",
-                    permanent=True,
-                    at=now,
-                )
-                log.error("delivery %d for %s: gave up retrying", delivery.id, user_name)
+            give_up = now - delivery.created_at > RETRY_GIVE_UP
+            if not give_up and now < delivery.last_attempt_at + retry_delay(delivery.attempts):
                 continue
-            if now < delivery.last_attempt_at + retry_delay(delivery.attempts):
-                continue
+        if not storage.take_delivery(delivery.id, owner, lease):
+            continue  # another runner holds it
+        if give_up:
+            storage.mark_attempt_failed(
+                delivery.id,
+                f"gave up after {delivery.attempts} attempts over "
+                f"{RETRY_GIVE_UP.days} days; last error: {delivery.last_error}",
+                permanent=True,
+                at=now,
+            )
+            log.error("delivery %d for %s: gave up retrying", delivery.id, user_name)
+            continue
         message = email.message_from_bytes(delivery.message, policy=email.policy.SMTP)
         assert isinstance(message, EmailMessage)
-        status, _receipt, _error = _send(storage, transport, delivery.id, message, now)
+        status, _receipt, _error = _send(
+            storage, transport, delivery.id, message, now, owner=owner, lease=lease
+        )
         sent += status == "sent"
     return sent
 
@@ -438,6 +547,7 @@ def resend_pending(
 def retry_all_pending(config: Config, storage: Storage, *, now: datetime | None = None) -> int:
     """Retry every user's pending deliveries whose backoff has passed (the daemon's job)."""
     transports: dict[str, Transport] = {}
+    owner, lease = runner_id(), claim_lease()
     sent = 0
     for user in config.users:
         if not storage.deliveries(user_name=user.name, status="pending"):
@@ -446,22 +556,34 @@ def retry_all_pending(config: Config, storage: Storage, *, now: datetime | None 
         try:
             if kind not in transports:
                 transports[kind] = make_transport(config, kind)
-            sent += resend_pending(storage, transports[kind], user.name, now)
+            sent += resend_pending(
+                storage, transports[kind], user.name, now, owner=owner, lease=lease
+            )
         except ConfigError as e:
             log.error("retrying deliveries for %s: %s", user.name, e)
+    close_transports(transports.values())
     return sent
 
 
 @dataclass(slots=True)
 class _Due:
-    """A user whose digest is due, with everything gathered before ranking."""
+    """A user whose digest is due and claimed, with everything gathered before ranking."""
 
     user: UserConfig
     transport: Transport
-    state: UserState
+    state: UserState  # what the digest is built on (checked again when it is recorded)
     candidates: list[StoredPaper]
     job: RankJob | None  # None: no candidates
     resent: int
+    claim: Claim | None  # None: a dry run
+
+
+@dataclass(frozen=True, slots=True)
+class _Runner:
+    """Who this run is in claims and leases, and for how long they hold."""
+
+    owner: str
+    lease: timedelta
 
 
 def _prepare(
@@ -474,26 +596,51 @@ def _prepare(
     force: bool,
     dry_run: bool,
     corpus: Callable[[], Corpus],
+    runner: _Runner,
 ) -> _Due | DigestResult:
-    """Re-send pending mail; if the digest is due, gather what ranking the user takes.
+    """Re-send pending mail; if the digest is due, claim it and gather what ranking the
+    user takes.
 
     ``corpus`` is called only for a user with candidates: a run where nobody is due
     loads no index.
     """
-    resent = 0 if dry_run else resend_pending(storage, transport, user.name, now)
+    owner, lease = runner.owner, runner.lease
+    resent = (
+        0
+        if dry_run
+        else resend_pending(storage, transport, user.name, now, owner=owner, lease=lease)
+    )
     state = storage.user_state(user.name)
     if not state.receiving(now):  # "Unsubscribe" / "Pause for a week" (issue #14)
         stopped = "unsubscribed" if state.unsubscribed_at else "paused"
         return DigestResult(user.name, stopped, resent=resent)
-    if not force and not is_due(user, state.last_digest_at, now):
+    slot = digest_slot(user, state.last_digest_at, now, force=force)
+    if slot is None:
         return DigestResult(user.name, "not-due", resent=resent)
-    candidates = candidates_for(storage, user)
-    job = (
-        rank_job(storage, user, candidates, corpus(), explain=user.max_papers)
-        if candidates
-        else None
-    )
-    return _Due(user, transport, state, candidates, job, resent)
+    claim = None
+    if not dry_run:
+        claim = storage.claim_digest(user.name, slot, owner, lease)
+        if claim is None:
+            return DigestResult(user.name, "elsewhere", resent=resent)
+    try:
+        if claim is not None:
+            _pause_for_tests("claimed", user.name)
+            # What the digest is built on, read under the claim; recorded only if unchanged.
+            state = storage.user_state(user.name)
+            if digest_slot(user, state.last_digest_at, now, force=force) != slot:
+                storage.finish_claim(claim, "superseded")  # another digest served it
+                return DigestResult(user.name, "not-due", resent=resent)
+        candidates = candidates_for(storage, user)
+        job = (
+            rank_job(storage, user, candidates, corpus(), explain=user.max_papers)
+            if candidates
+            else None
+        )
+    except BaseException:
+        if claim is not None:
+            _quietly(storage.release_claim, claim)
+        raise
+    return _Due(user, transport, state, candidates, job, resent, claim)
 
 
 def _finish(
@@ -505,6 +652,7 @@ def _finish(
     now: datetime,
     dry_run: bool,
     preview: Path | None,
+    runner: _Runner,
 ) -> DigestResult:
     """Pick, render, record and send one user's ranked digest."""
     user, state, candidates, resent = due.user, due.state, due.candidates, due.resent
@@ -517,7 +665,12 @@ def _finish(
         listed_through = state.listed_through
     if not picked and not user.send_empty:
         if not dry_run:
-            storage.record_empty_digest(user.name, listed_through, at=now)
+            try:
+                storage.record_empty_digest(
+                    user.name, listed_through, at=now, claim=due.claim, built_on=state
+                )
+            except ClaimLost as e:
+                return _lost(storage, due, e, len(candidates))
         return DigestResult(user.name, "empty", considered=len(candidates), resent=resent)
     scores = {r.paper.id: r.score for r in ranked}
     known = {p.id: p for p in candidates}  # the picks and most trending papers: held already
@@ -538,16 +691,25 @@ def _finish(
             resent=resent,
             note=note,
         )
-    delivery_id = storage.create_delivery(
-        user_name=user.name,
-        message_id=str(message["Message-ID"]),
-        digest_day=digest.day,
-        message=message.as_bytes(),
-        paper_ids=[r.paper.id for r in picked],
-        listed_through=listed_through,
-        at=now,
+    try:
+        delivery_id = storage.create_delivery(
+            user_name=user.name,
+            message_id=str(message["Message-ID"]),
+            digest_day=digest.day,
+            message=message.as_bytes(),
+            paper_ids=[r.paper.id for r in picked],
+            listed_through=listed_through,
+            at=now,
+            claim=due.claim,
+            built_on=state,
+            lease=runner.lease,
+        )
+    except ClaimLost as e:
+        return _lost(storage, due, e, len(candidates))
+    _pause_for_tests("recorded", user.name)
+    status, receipt, error = _send(
+        storage, due.transport, delivery_id, message, now, owner=runner.owner, lease=runner.lease
     )
-    status, receipt, error = _send(storage, due.transport, delivery_id, message, now)
     return DigestResult(
         user.name,
         status,
@@ -559,6 +721,19 @@ def _finish(
         message=message,
         note=note,
     )
+
+
+def _lost(storage: Storage, due: _Due, e: ClaimLost, considered: int) -> DigestResult:
+    """Another runner served this digest while it was being built: nothing recorded."""
+    log.info("digest for %s left to another runner: %s", due.user.name, e)
+    if due.claim is not None:
+        _quietly(storage.finish_claim, due.claim)
+    return DigestResult(due.user.name, "elsewhere", considered=considered, resent=due.resent)
+
+
+# Users are claimed, ranked and sent in batches of this many: claims are not held for
+# the whole run, and memory does not grow with the number of users.
+BATCH_USERS = 64
 
 
 def run_digests(
@@ -576,18 +751,21 @@ def run_digests(
 ) -> list[DigestResult]:
     """Digest every configured user (or the named ones); one failing user never stops the rest.
 
-    In three steps: every user's pending mail is re-sent and, if their digest is due,
-    their ranking is gathered; the due users are ranked together, over ``workers``
-    processes (None: ``[paperboy] workers``; jobs.rank_pool); then each user's digest is
-    recorded and sent, one after the other. Results come back in the users' order.
-    ``progress(users done, users)`` is called as each user's digest is settled.
+    Batch by batch (BATCH_USERS), in three steps: every user's pending mail is re-sent
+    and, if their digest is due and this run claims it, their ranking is gathered; the
+    claimed users are ranked together, over ``workers`` processes (None: ``[paperboy]
+    workers``; jobs.rank_pool); then each user's digest is recorded and sent, one after
+    the other. Results come back in the users' order. A digest another runner has
+    claimed is left to it (status "elsewhere"). ``progress(users done, users)`` is called
+    as each user's digest is settled.
     """
     now = now or utcnow()
     chosen = [config.user(name) for name in users] if users else list(config.users)
     transports: dict[str, Transport] = {}
     results: dict[str, DigestResult] = {}
-    due: list[_Due] = []
     loaded: list[Corpus] = []
+    runner = _Runner(runner_id(), claim_lease())
+    n_workers = (config.workers or default_workers()) if workers is None else workers
 
     def corpus() -> Corpus:  # loaded once per run, and only if someone is due
         if not loaded:
@@ -606,41 +784,88 @@ def run_digests(
         log.error("digest for %s failed", user.name, exc_info=(type(e), e, e.__traceback__))
         return DigestResult(user.name, "failed", error=f"{type(e).__name__}: {e}")
 
-    for user in chosen:
-        kind = user.transport or config.email.transport
-        try:
-            if transport is None and kind not in transports:
-                transports[kind] = make_transport(config, kind)
-            prepared = _prepare(
-                config,
-                storage,
-                user,
-                transport or transports[kind],
-                now=now,
-                force=force,
-                dry_run=dry_run,
-                corpus=corpus,
-            )
-        except Exception as e:  # one user's bug must not cost the others their digest
-            done(failed(user, e))
-            continue
-        if isinstance(prepared, DigestResult):
-            done(prepared)
-        else:
-            due.append(prepared)
+    def batch(users: Sequence[UserConfig]) -> None:
+        due: list[_Due] = []
+        for user in users:
+            kind = user.transport or config.email.transport
+            try:
+                if transport is None and kind not in transports:
+                    transports[kind] = make_transport(config, kind)
+                prepared = _prepare(
+                    config,
+                    storage,
+                    user,
+                    transport or transports[kind],
+                    now=now,
+                    force=force,
+                    dry_run=dry_run,
+                    corpus=corpus,
+                    runner=runner,
+                )
+            except Exception as e:  # one user's bug must not cost the others their digest
+                done(failed(user, e))
+                continue
+            if isinstance(prepared, DigestResult):
+                done(prepared)
+            else:
+                due.append(prepared)
+        _rank_and_send(
+            config, storage, due, corpus, n_workers, runner, done, failed, now, dry_run, preview
+        )
 
+    try:
+        for start in range(0, len(chosen), BATCH_USERS):
+            batch(chosen[start : start + BATCH_USERS])
+    finally:
+        close_transports(transports.values())
+    return [results[user.name] for user in chosen]
+
+
+def close_transports(transports: Iterable[Transport]) -> None:
+    """End the connections a run kept open (an SMTP connection serves a whole run)."""
+    for t in transports:
+        close = getattr(t, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception as e:  # the messages are sent; a failed QUIT loses nothing
+                log.warning("closing %r: %s", t, e)
+
+
+def _rank_and_send(
+    config: Config,
+    storage: Storage,
+    due: list[_Due],
+    corpus: Callable[[], Corpus],
+    n_workers: int,
+    runner: _Runner,
+    done: Callable[[DigestResult], None],
+    failed: Callable[[UserConfig, Exception], DigestResult],
+    now: datetime,
+    dry_run: bool,
+    preview: Path | None,
+) -> None:
+    """Rank one batch of claimed users over the pool, then record and send each."""
     jobs = [d.job for d in due if d.job is not None]
     index = corpus().index if jobs else None
-    n_workers = (config.workers or default_workers()) if workers is None else workers
-    vectors = run_vectors(storage, jobs) if jobs else None
-    rankings = iter(rank_many(jobs, index, workers=n_workers, embeddings=vectors))
+    try:
+        vectors = run_vectors(storage, jobs) if jobs else None
+        rankings = iter(rank_many(jobs, index, workers=n_workers, embeddings=vectors))
+    except BaseException:
+        for d in due:
+            if d.claim is not None:
+                _quietly(storage.release_claim, d.claim)
+        raise
     for d in due:
         try:
             ranked = next(rankings) if d.job is not None else []
             if isinstance(ranked, Exception):
                 raise ranked
-            result = _finish(config, storage, d, ranked, now=now, dry_run=dry_run, preview=preview)
+            result = _finish(
+                config, storage, d, ranked, now=now, dry_run=dry_run, preview=preview, runner=runner
+            )
         except Exception as e:  # one user's bug must not cost the others their digest
+            if d.claim is not None:  # the next run tries again (no-op once recorded)
+                _quietly(storage.release_claim, d.claim)
             result = failed(d.user, e)
         done(result)
-    return [results[user.name] for user in chosen]

@@ -38,11 +38,18 @@ def is_due(user: UserConfig, last_digest_at: datetime | None, now: datetime) -> 
     """
     if last_digest_at is None:
         return True
+    following = next_digest_firing(user, last_digest_at)
+    return following is not None and following <= now
+
+
+def next_digest_firing(user: UserConfig, last_digest_at: datetime) -> datetime | None:
+    """The user's first schedule firing after their last digest, by wall-clock time (the
+    second 02:30 of a night the clocks fall back is not a new firing); None: never."""
     last_local = last_digest_at.astimezone(ZoneInfo(user.timezone)).replace(tzinfo=None)
     for following in fires_after(user.trigger(), last_digest_at.astimezone(UTC) + _SECOND):
         if following.replace(tzinfo=None) > last_local:
-            return following <= now
-    return False
+            return following
+    return None
 
 
 def fetch_trigger(config: Config) -> CronTrigger:

@@ -59,6 +59,7 @@ JOB_OPTIONS: dict[str, Any] = {
 
 FetchFn = Callable[[Config, Storage], None]
 DigestFn = Callable[[Config, Storage, str], None]
+RetryFn = Callable[[Config, Storage], object]
 
 
 def fetch_job(config: Config, storage: Storage) -> None:
@@ -121,6 +122,8 @@ class Daemon:
     fetch: FetchFn = fetch_job
     digest: DigestFn = digest_job
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    retry: RetryFn | None = None  # None: retry_all_pending here, with self.now()
+    fetch_before_digest: bool = True  # False with a queue: the digest task checks itself
 
     def __post_init__(self) -> None:
         self.scheduler = BlockingScheduler(
@@ -141,13 +144,16 @@ class Daemon:
 
     def run_digest(self, user_name: str) -> None:
         """A user's digest; first the fetch, if the latest scheduled one has not run yet."""
-        if fetch_overdue(self.config, self.storage, self.now()):
+        if self.fetch_before_digest and fetch_overdue(self.config, self.storage, self.now()):
             log.info("the fetch is overdue; fetching before the digest for %s", user_name)
             self.run_fetch()
         self.digest(self.config, self.storage, user_name)
 
     def retry_deliveries(self) -> None:
         """Re-send deliveries that failed temporarily, once their backoff has passed."""
+        if self.retry is not None:
+            self.retry(self.config, self.storage)
+            return
         retry_all_pending(self.config, self.storage, now=self.now())
 
     def schedule(self) -> None:
@@ -312,7 +318,11 @@ def build_scheduler(
 
 
 def run_forever(config: Config, storage: Storage) -> None:
-    """`paperboy run`: one daemon per database, in the foreground."""
+    """`paperboy run`: one daemon per database, in the foreground.
+
+    With a [queue] table it only schedules: each firing puts a task on the queue (a
+    user's digest, the fetch, the retries) for `paperboy worker` processes to run.
+    """
     from jobs.lock import acquire_daemon_lock
 
     with acquire_daemon_lock(storage, config.database):
@@ -323,7 +333,34 @@ def run_forever(config: Config, storage: Storage) -> None:
             web = WebThread(make_server(config, storage))
             web.start()
         try:
-            Daemon(config, storage).run_forever()
+            if config.queue is None:
+                Daemon(config, storage).run_forever()
+            else:
+                queue_daemon(config, storage).run_forever()
         finally:
             if web is not None:
                 web.stop()
+
+
+def queue_daemon(config: Config, storage: Storage) -> Daemon:
+    """The scheduler of a queue deployment: it enqueues, `paperboy worker`s do the work."""
+    from jobs.queue.app import make_app
+    from jobs.queue.tasks import enqueue_digest, enqueue_fetch, enqueue_retry
+
+    app = make_app(config)
+    log.info("queue mode: tasks go to the queue %r", config.queue.name if config.queue else "")
+
+    def fetch(_config: Config, _storage: Storage) -> None:
+        enqueue_fetch(app)
+        log.info("enqueued the fetch")
+
+    def digest(_config: Config, _storage: Storage, user_name: str) -> None:
+        enqueue_digest(app, user_name)
+        log.info("enqueued the digest for %s", user_name)
+
+    def retry(_config: Config, _storage: Storage) -> None:
+        enqueue_retry(app)
+
+    return Daemon(
+        config, storage, fetch=fetch, digest=digest, retry=retry, fetch_before_digest=False
+    )

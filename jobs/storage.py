@@ -3,12 +3,22 @@
 SQLAlchemy 2.x Core, so the same code runs on SQLite (the default) and PostgreSQL. No
 other module writes SQL. Timestamps are timezone-aware UTC in and out, also on SQLite.
 
-Exactly-once delivery rests on three tables:
+Exactly-once delivery rests on four tables:
+  digest_claims  (user, slot): a digest is claimed here, atomically (INSERT ... ON
+              CONFLICT DO NOTHING), before any work; the claim has an owner and a lease,
+              and a claim whose owner died is taken over once its lease has expired;
   deliveries  one row per digest message, with its Message-ID and the message itself,
               written as `pending` *before* it is sent, marked `sent` after the server
-              accepted it (a pending row is re-sent, unchanged, by the next run);
-  ledger      (user, paper) -> delivery: a paper is mailed to a user at most once;
-  user_state  per user, the listing time up to which candidates were considered.
+              accepted it. A pending delivery has a lease too: only its holder sends it;
+  ledger      (user, paper, delivery): at most one live row per (user, paper) (a unique
+              index), so a paper is mailed to a user at most once; a digest that failed
+              for good *releases* its rows (released_at), keeping the history;
+  user_state  per user, the listing time up to which candidates were considered, and
+              when the last digest was built: the digest is recorded only if this is
+              still what it was built on (compare-and-set, in the recording transaction).
+
+Every write transaction on SQLite starts with BEGIN IMMEDIATE (the writer lock is taken
+up front, so two writers never both read and then both write).
 """
 
 from __future__ import annotations
@@ -17,9 +27,10 @@ import hashlib
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +57,11 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -163,15 +177,48 @@ deliveries = Table(
     Column("last_error", Text),
     Column("receipt", Text),  # where it went: an .eml path, "smtp.example.org:587", ...
     Column("message", LargeBinary, nullable=False),  # the exact bytes, so a retry is identical
+    # Who may send this pending delivery, until when (see Storage.take_delivery).
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", UTCDateTime),
     Index("ix_deliveries_user_status", "user_name", "status"),
 )
+
+LIVE_LEDGER = "released_at IS NULL"
 
 ledger = Table(
     "ledger",
     metadata,
     Column("user_name", String(200), primary_key=True),
     Column("paper_id", String(128), primary_key=True),
-    Column("delivery_id", Integer, ForeignKey("deliveries.id"), nullable=False),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), primary_key=True),
+    # Set when the delivery failed for good: the paper may go into a later digest.
+    Column("released_at", UTCDateTime),
+    Index(
+        "ux_ledger_live",
+        "user_name",
+        "paper_id",
+        unique=True,
+        sqlite_where=text(LIVE_LEDGER),
+        postgresql_where=text(LIVE_LEDGER),
+    ),
+)
+
+# One row per (user, digest slot): who builds that digest, until when (the lease).
+# slot: the UTC time the user's schedule fired ("2026-07-01T05:30:00Z"), "first" for a
+# user's first digest, "forced:<last digest time>" for `paperboy digest --force`.
+digest_claims = Table(
+    "digest_claims",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
+    Column("slot", String(64), primary_key=True),
+    Column("owner", String(200), nullable=False),  # host:pid:run
+    Column("state", String(20), nullable=False),  # claimed | done
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("takeovers", Integer, nullable=False, default=0),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id")),
+    Column("outcome", String(20)),  # recorded | empty | superseded
+    Column("finished_at", UTCDateTime),
 )
 
 user_state = Table(
@@ -267,6 +314,23 @@ embeddings = Table(
 )
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+CLAIMED, DONE = "claimed", "done"
+
+
+class ClaimLost(StorageError):
+    """The digest was not recorded: its claim is no longer ours, the user's state moved
+    on since the digest was built, or one of its papers is already in a live digest."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A digest slot claimed by `owner` (Storage.claim_digest)."""
+
+    user_name: str
+    slot: str
+    owner: str
+    expires_at: datetime
+    taken_over: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +445,8 @@ class Delivery:
     receipt: str | None
     message: bytes
     last_attempt_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,6 +519,8 @@ def _delivery(row: Row[Any]) -> Delivery:
         receipt=row.receipt,
         message=bytes(row.message),
         last_attempt_at=row.last_attempt_at,
+        lease_owner=row.lease_owner,
+        lease_expires_at=row.lease_expires_at,
     )
 
 
@@ -512,6 +580,7 @@ class Storage:
             engine = create_engine(url, **kwargs)
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
+                event.listen(engine, "begin", _sqlite_begin)
             _migrate(engine)
         except (SQLAlchemyError, ImportError) as e:
             raise StorageError(f"cannot open database {_redact(url)}: {e}") from e
@@ -526,8 +595,13 @@ class Storage:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _tx(self) -> Any:
-        return self.engine.begin()
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        """A write transaction (on SQLite: BEGIN IMMEDIATE, the writer lock up front)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(paperboy_write=True)
+            with conn.begin():
+                yield conn
 
     # --- papers -------------------------------------------------------------------------
 
@@ -663,10 +737,8 @@ class Storage:
         if since is not None:
             query = query.where(papers.c.announced >= since)
         if exclude_user is not None:
-            mailed = (
-                select(ledger.c.paper_id)
-                .join(deliveries, deliveries.c.id == ledger.c.delivery_id)
-                .where(ledger.c.user_name == exclude_user, deliveries.c.status != FAILED)
+            mailed = select(ledger.c.paper_id).where(
+                ledger.c.user_name == exclude_user, ledger.c.released_at.is_(None)
             )
             query = query.where(papers.c.id.not_in(mailed))
         with self.engine.connect() as conn:
@@ -686,12 +758,13 @@ class Storage:
 
     def returned_papers(self, user_name: str) -> list[StoredPaper]:
         """Papers of this user's failed digests that no later digest carried: not lost."""
-        query = (
-            select(papers)
-            .join(ledger, ledger.c.paper_id == papers.c.id)
-            .join(deliveries, deliveries.c.id == ledger.c.delivery_id)
-            .where(ledger.c.user_name == user_name, deliveries.c.status == FAILED)
+        released = select(ledger.c.paper_id).where(
+            ledger.c.user_name == user_name, ledger.c.released_at.is_not(None)
         )
+        live = select(ledger.c.paper_id).where(
+            ledger.c.user_name == user_name, ledger.c.released_at.is_(None)
+        )
+        query = select(papers).where(papers.c.id.in_(released), papers.c.id.not_in(live))
         with self.engine.connect() as conn:
             return [_paper(row) for row in conn.execute(query.order_by(papers.c.id))]
 
@@ -876,23 +949,28 @@ class Storage:
         with self.engine.connect() as conn:
             return {row.user_name: _user_state(row) for row in conn.execute(select(user_state))}
 
-    @staticmethod
-    def _set_user_state(conn: Connection, name: str, values: dict[str, Any]) -> None:
-        done = conn.execute(
-            update(user_state).where(user_state.c.user_name == name).values(**values)
-        )
-        if done.rowcount == 0:
-            conn.execute(insert(user_state).values(user_name=name, **values))
-
     def record_empty_digest(
-        self, user_name: str, listed_through: datetime | None, *, at: datetime | None = None
+        self,
+        user_name: str,
+        listed_through: datetime | None,
+        *,
+        at: datetime | None = None,
+        claim: Claim | None = None,
+        built_on: UserState | None = None,
     ) -> None:
-        """A due digest had nothing worth sending: move the user's window on."""
-        with self._tx() as conn:
-            values: dict[str, Any] = {"last_digest_at": at or self._now()}
-            if listed_through is not None:
-                values["listed_through"] = listed_through
-            self._set_user_state(conn, user_name, values)
+        """A due digest had nothing worth sending: move the user's window on.
+
+        With `claim` and `built_on`, as create_delivery: ClaimLost if either moved on."""
+        try:
+            with self._tx() as conn:
+                if claim is not None:
+                    self._complete_claim(conn, claim, "empty", None)
+                values: dict[str, Any] = {"last_digest_at": at or self._now()}
+                if listed_through is not None:
+                    values["listed_through"] = listed_through
+                self._set_user_state(conn, user_name, values, built_on)
+        except IntegrityError as e:
+            raise ClaimLost(f"{user_name}: another runner recorded a digest first") from e
 
     def create_delivery(
         self,
@@ -904,13 +982,23 @@ class Storage:
         paper_ids: Sequence[str],
         listed_through: datetime | None,
         at: datetime | None = None,
+        claim: Claim | None = None,
+        built_on: UserState | None = None,
+        lease: timedelta | None = None,
     ) -> int:
         """Record a digest as pending, with its papers in the ledger, before it is sent.
 
         One transaction: either the digest is recorded with all its papers and the
-        user's window moves on, or nothing changed. `at` is the digest's time (default: now).
+        user's window moves on, or nothing changed. `at` is the digest's time (default:
+        now). With `claim`, the claim must still be ours (it becomes done); with
+        `built_on`, the user's state must still be the one the digest was built from;
+        a paper already in a live digest of this user is refused too: ClaimLost, and
+        nothing is recorded. The new delivery is leased to the claim's owner for `lease`.
         """
         now = at or self._now()
+        owner = claim.owner if claim is not None else None
+        lease_until = self._now() + lease if lease is not None and owner is not None else None
+        wanted = list(dict.fromkeys(paper_ids))
         try:
             with self._tx() as conn:
                 result = conn.execute(
@@ -919,34 +1007,223 @@ class Storage:
                         message_id=message_id,
                         digest_day=digest_day,
                         status=PENDING,
-                        paper_count=len(paper_ids),
+                        paper_count=len(wanted),
                         created_at=now,
                         attempts=0,
                         message=message,
+                        lease_owner=owner if lease_until is not None else None,
+                        lease_expires_at=lease_until,
                     )
                 )
-                delivery_id = int(result.inserted_primary_key[0])
-                # Papers carried over from a failed digest move to this one.
-                conn.execute(
-                    delete(ledger).where(
-                        ledger.c.user_name == user_name, ledger.c.paper_id.in_(list(paper_ids))
+                key = result.inserted_primary_key
+                assert key is not None
+                delivery_id = int(key[0])
+                if claim is not None:
+                    self._complete_claim(conn, claim, "recorded", delivery_id)
+                values: dict[str, Any] = {"last_digest_at": now}
+                if listed_through is not None:
+                    values["listed_through"] = listed_through
+                self._set_user_state(conn, user_name, values, built_on)
+                promised = [
+                    row.paper_id
+                    for row in conn.execute(
+                        select(ledger.c.paper_id).where(
+                            ledger.c.user_name == user_name,
+                            ledger.c.paper_id.in_(wanted),
+                            ledger.c.released_at.is_(None),
+                        )
                     )
-                )
-                if paper_ids:
+                ]
+                if promised:
+                    raise ClaimLost(
+                        f"{user_name}: {len(promised)} paper(s) are already in another "
+                        f"digest ({', '.join(promised[:3])})"
+                    )
+                if wanted:
                     conn.execute(
                         insert(ledger),
                         [
                             {"user_name": user_name, "paper_id": p, "delivery_id": delivery_id}
-                            for p in paper_ids
+                            for p in wanted
                         ],
                     )
-                values: dict[str, Any] = {"last_digest_at": now}
-                if listed_through is not None:
-                    values["listed_through"] = listed_through
-                self._set_user_state(conn, user_name, values)
+        except ClaimLost:
+            raise
+        except IntegrityError as e:
+            if "message_id" in str(e):
+                raise StorageError(f"cannot record the digest for {user_name}: {e}") from e
+            raise ClaimLost(f"{user_name}: another runner recorded a digest first") from e
         except SQLAlchemyError as e:
             raise StorageError(f"cannot record the digest for {user_name}: {e}") from e
         return delivery_id
+
+    def _set_user_state(
+        self,
+        conn: Connection,
+        name: str,
+        values: dict[str, Any],
+        built_on: UserState | None = None,
+    ) -> None:
+        """Write a user's state; with `built_on`, only if it is still that (else ClaimLost).
+
+        The compare-and-set is one UPDATE ... WHERE last_digest_at = <what it was>: atomic
+        under any isolation level; a first digest inserts the row, and two first digests
+        collide on its primary key.
+        """
+        query = update(user_state).where(user_state.c.user_name == name)
+        if built_on is not None:
+            last = built_on.last_digest_at
+            query = query.where(
+                user_state.c.last_digest_at == last
+                if last is not None
+                else user_state.c.last_digest_at.is_(None)
+            )
+        done = conn.execute(query.values(**values))
+        if done.rowcount:
+            return
+        if built_on is not None and built_on.last_digest_at is not None:
+            raise ClaimLost(f"{name}: another runner recorded a digest first")
+        exists = conn.execute(
+            select(user_state.c.user_name).where(user_state.c.user_name == name)
+        ).first()
+        if exists is not None:
+            raise ClaimLost(f"{name}: another runner recorded a digest first")
+        conn.execute(insert(user_state).values(user_name=name, **values))
+
+    # --- claims: who builds a digest, and who sends a pending one ----------------------
+
+    def _insert_ignore(self, table: Table, keys: list[str], values: dict[str, Any]) -> Any:
+        """INSERT ... ON CONFLICT (keys) DO NOTHING, in this database's dialect."""
+        dialect = self.engine.dialect.name
+        module: Any = pg_dialect if dialect == "postgresql" else sqlite_dialect
+        if dialect not in ("postgresql", "sqlite"):
+            raise StorageError(f"claims need PostgreSQL or SQLite, not {dialect}")
+        return module.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+
+    def claim_digest(self, user_name: str, slot: str, owner: str, lease: timedelta) -> Claim | None:
+        """Claim the digest (user, slot) for `owner` until now + `lease`, or None.
+
+        None when another runner holds a live claim on it, or it is done. A claim whose
+        lease expired (its runner died) is taken over: one atomic UPDATE ... WHERE
+        expires_at < now, so of two runners arriving at once exactly one gets it.
+        """
+        now = self._now()
+        until = now + lease
+        with self._tx() as conn:
+            # RETURNING, not rowcount: psycopg reports no rowcount for ON CONFLICT.
+            got = conn.execute(
+                self._insert_ignore(
+                    digest_claims,
+                    ["user_name", "slot"],
+                    {
+                        "user_name": user_name,
+                        "slot": slot,
+                        "owner": owner,
+                        "state": CLAIMED,
+                        "claimed_at": now,
+                        "expires_at": until,
+                        "takeovers": 0,
+                    },
+                ).returning(digest_claims.c.user_name)
+            ).first()
+            if got is not None:
+                return Claim(user_name, slot, owner, until)
+            taken = conn.execute(
+                update(digest_claims)
+                .where(
+                    digest_claims.c.user_name == user_name,
+                    digest_claims.c.slot == slot,
+                    digest_claims.c.state == CLAIMED,
+                    digest_claims.c.expires_at < now,
+                )
+                .values(
+                    owner=owner,
+                    claimed_at=now,
+                    expires_at=until,
+                    takeovers=digest_claims.c.takeovers + 1,
+                )
+            )
+            if taken.rowcount == 1:
+                return Claim(user_name, slot, owner, until, taken_over=True)
+        return None
+
+    def _complete_claim(
+        self, conn: Connection, claim: Claim, outcome: str, delivery_id: int | None
+    ) -> None:
+        done = conn.execute(
+            update(digest_claims)
+            .where(
+                digest_claims.c.user_name == claim.user_name,
+                digest_claims.c.slot == claim.slot,
+                digest_claims.c.owner == claim.owner,
+                digest_claims.c.state == CLAIMED,
+            )
+            .values(state=DONE, outcome=outcome, delivery_id=delivery_id, finished_at=self._now())
+        )
+        if done.rowcount != 1:
+            raise ClaimLost(
+                f"{claim.user_name}: the claim on digest {claim.slot} was taken over "
+                "by another runner"
+            )
+
+    def finish_claim(self, claim: Claim, outcome: str = "superseded") -> bool:
+        """Close a claim without recording a digest (someone else served this slot)."""
+        with self._tx() as conn:
+            try:
+                self._complete_claim(conn, claim, outcome, None)
+            except ClaimLost:
+                return False
+        return True
+
+    def release_claim(self, claim: Claim) -> None:
+        """Give a claim up now (this runner will not build it): the next runner takes it
+        over at once instead of waiting for the lease."""
+        with self._tx() as conn:
+            conn.execute(
+                update(digest_claims)
+                .where(
+                    digest_claims.c.user_name == claim.user_name,
+                    digest_claims.c.slot == claim.slot,
+                    digest_claims.c.owner == claim.owner,
+                    digest_claims.c.state == CLAIMED,
+                )
+                .values(expires_at=self._now() - timedelta(seconds=1))
+            )
+
+    def claims(self, user_name: str | None = None) -> list[dict[str, Any]]:
+        """Every claim (or one user's), oldest first: for `paperboy status` and tests."""
+        query = select(digest_claims).order_by(digest_claims.c.claimed_at)
+        if user_name is not None:
+            query = query.where(digest_claims.c.user_name == user_name)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def take_delivery(self, delivery_id: int, owner: str, lease: timedelta) -> bool:
+        """Lease a pending delivery to `owner` for sending; False if someone else holds
+        a live lease on it or it is no longer pending. Renews the owner's own lease."""
+        now = self._now()
+        with self._tx() as conn:
+            done = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == delivery_id,
+                    deliveries.c.status == PENDING,
+                    (deliveries.c.lease_owner.is_(None))
+                    | (deliveries.c.lease_owner == owner)
+                    | (deliveries.c.lease_expires_at < now),
+                )
+                .values(lease_owner=owner, lease_expires_at=now + lease)
+            )
+        return bool(done.rowcount == 1)
+
+    def release_delivery(self, delivery_id: int, owner: str) -> None:
+        """Give up the lease on a pending delivery (this runner is not sending it)."""
+        with self._tx() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id, deliveries.c.lease_owner == owner)
+                .values(lease_owner=None, lease_expires_at=None)
+            )
 
     def mark_sent(self, delivery_id: int, receipt: str) -> None:
         with self._tx() as conn:
@@ -960,6 +1237,8 @@ class Storage:
                     receipt=receipt,
                     last_error=None,
                     attempts=deliveries.c.attempts + 1,
+                    lease_owner=None,
+                    lease_expires_at=None,
                 )
             )
 
@@ -967,7 +1246,9 @@ class Storage:
         self, delivery_id: int, error: str, *, permanent: bool, at: datetime | None = None
     ) -> None:
         """A send failed: a temporary failure stays pending (retried later, with backoff);
-        a permanent one is `failed`, and its papers return to the user's next digest."""
+        a permanent one is `failed`, and its papers are released to the user's next
+        digest (their ledger rows stay, marked released)."""
+        when = at or self._now()
         with self._tx() as conn:
             conn.execute(
                 update(deliveries)
@@ -976,9 +1257,17 @@ class Storage:
                     status=FAILED if permanent else PENDING,
                     last_error=error,
                     attempts=deliveries.c.attempts + 1,
-                    last_attempt_at=at or self._now(),
+                    last_attempt_at=when,
+                    lease_owner=None,
+                    lease_expires_at=None,
                 )
             )
+            if permanent:
+                conn.execute(
+                    update(ledger)
+                    .where(ledger.c.delivery_id == delivery_id, ledger.c.released_at.is_(None))
+                    .values(released_at=when)
+                )
 
     def deliveries(
         self, *, user_name: str | None = None, status: str | None = None
@@ -1015,10 +1304,8 @@ class Storage:
 
     def mailed_ids(self, user_name: str) -> set[str]:
         """Papers in this user's sent or pending digests (never to be mailed again)."""
-        query = (
-            select(ledger.c.paper_id)
-            .join(deliveries, deliveries.c.id == ledger.c.delivery_id)
-            .where(ledger.c.user_name == user_name, deliveries.c.status != FAILED)
+        query = select(ledger.c.paper_id).where(
+            ledger.c.user_name == user_name, ledger.c.released_at.is_(None)
         )
         with self.engine.connect() as conn:
             return {row.paper_id for row in conn.execute(query)}
@@ -1497,10 +1784,20 @@ def _at_heads(conn: Connection) -> bool:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """SQLite enforces foreign keys only when asked, per connection; WAL lets the daemon
     write while `paperboy status` reads."""
+    # pysqlite's own transaction handling is off: _sqlite_begin emits BEGIN itself.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """SQLAlchemy's pysqlite recipe: BEGIN IMMEDIATE for writes (Storage._tx), so the
+    writer lock is taken before the first read and a check-then-write is never raced;
+    plain (deferred) BEGIN for reads, which WAL lets run beside a writer."""
+    write = conn.get_execution_options().get("paperboy_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def _redact(url: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import socket
 import ssl
 import traceback
 from email.message import EmailMessage
@@ -301,3 +302,35 @@ def test_password_is_never_logged_or_printed(
     assert info.value.__cause__ is None and info.value.__suppress_context__
     assert secret not in "".join(traceback.format_exception(info.value))
     assert server.messages == []
+
+
+def test_one_connection_serves_a_batch(smtp_server: LocalSMTPServer, message: EmailMessage) -> None:
+    with plain(smtp_server) as transport:
+        for _ in range(3):
+            transport.send(message)
+        assert transport.connections == 1
+    assert len(smtp_server.messages) == 3
+
+
+def test_a_connection_closed_between_messages_is_reopened_without_resending(
+    smtp_server: LocalSMTPServer, message: EmailMessage
+) -> None:
+    with plain(smtp_server) as transport:
+        transport.send(message)
+        kept = transport._smtp
+        assert kept is not None and kept.sock is not None
+        kept.sock.shutdown(socket.SHUT_RDWR)  # the server dropped the idle connection
+        transport.send(message)
+        assert transport.connections == 2
+    assert len(smtp_server.messages) == 2
+
+
+def test_a_connection_is_renewed_after_its_message_budget(
+    smtp_server: LocalSMTPServer, message: EmailMessage
+) -> None:
+    transport = plain(smtp_server)
+    transport.MESSAGES_PER_CONNECTION = 2
+    for _ in range(5):
+        transport.send(message)
+    transport.close()
+    assert transport.connections == 3 and len(smtp_server.messages) == 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
@@ -46,3 +47,42 @@ def _config() -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
+
+
+def test_a_0001_database_with_deliveries_migrates_to_claims(database_url: str) -> None:
+    """A database of the first release, with a sent and a failed digest, upgrades: the
+    ledger keeps every row, the failed digest's papers are released, not deleted."""
+    engine = create_engine(database_url)
+    config = _config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.execute(
+            text(
+                "INSERT INTO deliveries (id, user_name, message_id, digest_day, status, "
+                "paper_count, created_at, attempts, last_attempt_at, message) VALUES "
+                "(1, 'ada', '<1@x>', '2026-07-01', 'sent', 1, '2026-07-01 06:00:00', 1, "
+                "'2026-07-01 06:00:00', :m), "
+                "(2, 'ada', '<2@x>', '2026-07-02', 'failed', 1, '2026-07-02 06:00:00', 1, "
+                "'2026-07-02 06:01:00', :m)"
+            ),
+            {"m": b"m"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO ledger (user_name, paper_id, delivery_id) VALUES "
+                "('ada', '2607.00001', 1), ('ada', '2607.00002', 2)"
+            )
+        )
+    engine.dispose()
+    with Storage.open(database_url) as storage:
+        assert storage.mailed_ids("ada") == {"2607.00001"}
+        with storage.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT paper_id, delivery_id, released_at FROM ledger ORDER BY paper_id")
+            ).all()
+        assert [(r[0], r[1], r[2] is not None) for r in rows] == [
+            ("2607.00001", 1, False),
+            ("2607.00002", 2, True),
+        ]
+        assert storage.claims() == []

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from jobs.errors import StorageError
 from jobs.sources.base import SourcePaper
-from jobs.storage import FAILED, PENDING, SENT, Storage
+from jobs.storage import FAILED, PENDING, SENT, ClaimLost, Storage, ledger
 
 
 def paper(pid: str, **kw: object) -> SourcePaper:
@@ -230,3 +232,92 @@ def test_unusable_database_is_a_storage_error(tmp_path: object) -> None:
     with pytest.raises(StorageError) as info:
         Storage.open("postgresql+psycopg://user:s3cret@127.0.0.1:1/nodb")
     assert "s3cret" not in str(info.value)
+
+
+def test_a_claim_is_held_until_its_lease_expires_then_taken_over_once(database_url: str) -> None:
+    clock = [datetime(2026, 7, 1, 6, tzinfo=UTC)]
+    lease = timedelta(minutes=5)
+    with Storage.open(database_url, now=lambda: clock[0]) as storage:
+        first = storage.claim_digest("ada", "first", "runner-a", lease)
+        assert first is not None and not first.taken_over
+        assert storage.claim_digest("ada", "first", "runner-b", lease) is None
+        assert storage.claim_digest("bob", "first", "runner-b", lease) is not None
+        clock[0] += lease + timedelta(seconds=1)  # runner-a died: its lease runs out
+        second = storage.claim_digest("ada", "first", "runner-b", lease)
+        assert second is not None and second.taken_over
+        assert storage.claim_digest("ada", "first", "runner-c", lease) is None
+        # The dead runner's late write is refused: the claim is no longer its own.
+        with pytest.raises(ClaimLost):
+            storage.record_empty_digest(
+                "ada", None, claim=first, built_on=storage.user_state("ada")
+            )
+        storage.record_empty_digest("ada", None, claim=second, built_on=storage.user_state("ada"))
+        [claim] = storage.claims("ada")
+        assert (claim["state"], claim["owner"], claim["takeovers"]) == ("done", "runner-b", 1)
+        clock[0] += lease * 10
+        assert storage.claim_digest("ada", "first", "runner-c", lease) is None  # done stays done
+
+
+def test_a_digest_built_on_an_old_state_is_not_recorded(storage: Storage) -> None:
+    storage.upsert_papers([paper("2506.00001"), paper("2506.00002")], source="arxiv", listed=True)
+    lease = timedelta(minutes=5)
+    state = storage.user_state("ada")
+    a = storage.claim_digest("ada", "forced:first", "a", lease)
+    b = storage.claim_digest("ada", "first", "b", lease)
+    assert a is not None and b is not None
+    common: dict[str, Any] = dict(
+        user_name="ada", digest_day=date(2025, 6, 3), message=b"m", listed_through=None
+    )
+    storage.create_delivery(
+        message_id="<a@x>", paper_ids=["2506.00001"], claim=a, built_on=state, lease=lease, **common
+    )
+    with pytest.raises(ClaimLost):
+        storage.create_delivery(
+            message_id="<b@x>", paper_ids=["2506.00002"], claim=b, built_on=state, **common
+        )
+    [d] = storage.deliveries(user_name="ada")
+    assert d.message_id == "<a@x>" and d.lease_owner == "a"
+    assert storage.mailed_ids("ada") == {"2506.00001"}
+
+
+def test_a_pending_delivery_is_sent_by_one_lease_holder(database_url: str) -> None:
+    clock = [datetime(2026, 7, 1, 6, tzinfo=UTC)]
+    lease = timedelta(minutes=5)
+    with Storage.open(database_url, now=lambda: clock[0]) as storage:
+        delivery = storage.create_delivery(
+            user_name="ada",
+            message_id="<1@x>",
+            digest_day=date(2026, 7, 1),
+            message=b"m",
+            paper_ids=[],
+            listed_through=None,
+        )
+        assert storage.take_delivery(delivery, "a", lease)
+        assert not storage.take_delivery(delivery, "b", lease)
+        assert storage.take_delivery(delivery, "a", lease)  # renewing one's own
+        clock[0] += lease + timedelta(seconds=1)
+        assert storage.take_delivery(delivery, "b", lease)
+        storage.mark_sent(delivery, "smtp")
+        clock[0] += lease * 2
+        assert not storage.take_delivery(delivery, "c", lease)  # sent: nobody sends it again
+
+
+def test_a_failed_digest_releases_its_papers_and_keeps_its_rows(storage: Storage) -> None:
+    storage.upsert_papers([paper("2506.00001")], source="arxiv", listed=True)
+    common: dict[str, Any] = dict(
+        user_name="ada", digest_day=date(2025, 6, 3), message=b"m", listed_through=None
+    )
+    first = storage.create_delivery(message_id="<1@x>", paper_ids=["2506.00001"], **common)
+    storage.mark_attempt_failed(first, "550", permanent=True)
+    second = storage.create_delivery(message_id="<2@x>", paper_ids=["2506.00001"], **common)
+    with storage.engine.connect() as conn:
+        rows = conn.execute(
+            select(ledger.c.delivery_id, ledger.c.released_at).order_by(ledger.c.delivery_id)
+        ).all()
+    assert [(r.delivery_id, r.released_at is not None) for r in rows] == [
+        (first, True),
+        (second, False),
+    ]
+    # A third digest cannot take a paper that a live digest holds.
+    with pytest.raises(ClaimLost):
+        storage.create_delivery(message_id="<3@x>", paper_ids=["2506.00001"], **common)
