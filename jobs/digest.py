@@ -157,6 +157,26 @@ def runner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def owner_gone(owner: str) -> bool:
+    """Whether the runner named `owner` (runner_id) is a process of this machine that no
+    longer exists: killed (kill -9, a crash) while holding a claim or a lease. Its claim
+    is then taken over at once instead of when the lease runs out; a runner on another
+    machine, or one that may be alive, is left to its lease."""
+    parts = owner.rsplit(":", 2)  # host:pid:random
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid() or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: it exists, as another user
+        return False
+    return False
+
+
 def _pause_for_tests(point: str, user_name: str) -> None:
     """The test hook (PAUSE_AT_ENV): stop here until killed, after saying so."""
     if os.environ.get(PAUSE_AT_ENV) != point:
@@ -463,7 +483,7 @@ def _send(
     """Send one recorded delivery if this runner holds (or gets) its lease; returns
     (status, receipt, error). The lease is renewed first, so nobody can take it over
     while the message is on its way."""
-    if not storage.take_delivery(delivery_id, owner, lease):
+    if not storage.take_delivery(delivery_id, owner, lease, gone=owner_gone):
         return "elsewhere", None, "another runner is sending it"
     try:
         receipt = transport.send(message)
@@ -523,7 +543,7 @@ def resend_pending(
             give_up = now - delivery.created_at > RETRY_GIVE_UP
             if not give_up and now < delivery.last_attempt_at + retry_delay(delivery.attempts):
                 continue
-        if not storage.take_delivery(delivery.id, owner, lease):
+        if not storage.take_delivery(delivery.id, owner, lease, gone=owner_gone):
             continue  # another runner holds it
         if give_up:
             storage.mark_attempt_failed(
@@ -619,7 +639,7 @@ def _prepare(
         return DigestResult(user.name, "not-due", resent=resent)
     claim = None
     if not dry_run:
-        claim = storage.claim_digest(user.name, slot, owner, lease)
+        claim = storage.claim_digest(user.name, slot, owner, lease, gone=owner_gone)
         if claim is None:
             return DigestResult(user.name, "elsewhere", resent=resent)
     try:

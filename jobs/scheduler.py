@@ -37,15 +37,12 @@ from jobs.config import Config, config_stamp, load_config
 from jobs.digest import retry_all_pending, run_digests
 from jobs.embeddings import encode_stored
 from jobs.errors import ConfigError
-from jobs.features import index_after_fetch
-from jobs.fetch import fetch_all
-from jobs.http import HttpClient
+from jobs.fetch_job import MISFIRE_GRACE, fetch_job, fetch_overdue
 from jobs.schedule import fetch_trigger, last_fire, wants_fetch
 from jobs.storage import Storage
 
 log = logging.getLogger(__name__)
 
-MISFIRE_GRACE = 12 * 3600  # a digest missed while the laptop slept still goes out, once
 RELOAD_CHECK_SECONDS = 5
 RETRY_CHECK_SECONDS = 300  # pending deliveries are retried with backoff (jobs.digest)
 ENCODE_CHECK_SECONDS = 600  # papers left without a vector are encoded, a budget at a time
@@ -62,14 +59,6 @@ DigestFn = Callable[[Config, Storage, str], None]
 RetryFn = Callable[[Config, Storage], object]
 
 
-def fetch_job(config: Config, storage: Storage) -> None:
-    """Fetch every source, then rebuild the stored index if anything new was stored."""
-    with HttpClient(contact=config.contact) as client:
-        reports = fetch_all(config, storage, client)
-    index_after_fetch(config, storage, changed=any(r.new or r.updated for r in reports))
-    encode_stored(storage)  # within a budget; the "encode" job drains the rest
-
-
 def digest_job(config: Config, storage: Storage, user_name: str) -> None:
     """The digest of `user_name`, and of every other user whose digest is due now.
 
@@ -77,25 +66,6 @@ def digest_job(config: Config, storage: Storage, user_name: str) -> None:
     all at once over every core (jobs.rank_pool), and the others find nothing due.
     """
     run_digests(config, storage)
-
-
-def fetch_overdue(
-    config: Config, storage: Storage, now: datetime, within: float = MISFIRE_GRACE
-) -> bool:
-    """True when a scheduled fetch (within the grace period) has not been attempted since."""
-    if not wants_fetch(config):
-        return False
-    fired = last_fire(fetch_trigger(config), now, timedelta(seconds=within))
-    if fired is None:
-        return False
-    # A fetch run attempts every source; its latest attempt tells whether it ran. Files
-    # ingested by hand (`file:NAME`, paperboy fetch --from-file) are not a fetch run.
-    attempts = [
-        s.last_attempt_at
-        for s in storage.all_sources()
-        if s.last_attempt_at and not s.name.startswith("file:")
-    ]
-    return not attempts or max(attempts) < fired
 
 
 def missed_digests(

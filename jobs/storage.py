@@ -1100,12 +1100,22 @@ class Storage:
             raise StorageError(f"claims need PostgreSQL or SQLite, not {dialect}")
         return module.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
 
-    def claim_digest(self, user_name: str, slot: str, owner: str, lease: timedelta) -> Claim | None:
+    def claim_digest(
+        self,
+        user_name: str,
+        slot: str,
+        owner: str,
+        lease: timedelta,
+        *,
+        gone: Callable[[str], bool] = lambda _owner: False,
+    ) -> Claim | None:
         """Claim the digest (user, slot) for `owner` until now + `lease`, or None.
 
         None when another runner holds a live claim on it, or it is done. A claim whose
-        lease expired (its runner died) is taken over: one atomic UPDATE ... WHERE
-        expires_at < now, so of two runners arriving at once exactly one gets it.
+        lease expired, or whose owner `gone` says is dead (a process of this machine
+        that no longer exists: kill -9), is taken over: one atomic UPDATE ... WHERE
+        expires_at < now (or owner = the dead one), so of two runners arriving at once
+        exactly one gets it.
         """
         now = self._now()
         until = now + lease
@@ -1128,13 +1138,22 @@ class Storage:
             ).first()
             if got is not None:
                 return Claim(user_name, slot, owner, until)
+            holder = conn.execute(
+                select(digest_claims.c.owner).where(
+                    digest_claims.c.user_name == user_name,
+                    digest_claims.c.slot == slot,
+                    digest_claims.c.state == CLAIMED,
+                )
+            ).scalar()
+            dead = holder is not None and holder != owner and gone(holder)
             taken = conn.execute(
                 update(digest_claims)
                 .where(
                     digest_claims.c.user_name == user_name,
                     digest_claims.c.slot == slot,
                     digest_claims.c.state == CLAIMED,
-                    digest_claims.c.expires_at < now,
+                    (digest_claims.c.expires_at < now)
+                    | (digest_claims.c.owner == (holder if dead else None)),
                 )
                 .values(
                     owner=owner,
@@ -1198,11 +1217,23 @@ class Storage:
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
-    def take_delivery(self, delivery_id: int, owner: str, lease: timedelta) -> bool:
+    def take_delivery(
+        self,
+        delivery_id: int,
+        owner: str,
+        lease: timedelta,
+        *,
+        gone: Callable[[str], bool] = lambda _owner: False,
+    ) -> bool:
         """Lease a pending delivery to `owner` for sending; False if someone else holds
-        a live lease on it or it is no longer pending. Renews the owner's own lease."""
+        a live lease on it or it is no longer pending. Renews the owner's own lease; takes
+        over an expired lease or one whose owner `gone` says is dead (see claim_digest)."""
         now = self._now()
         with self._tx() as conn:
+            holder = conn.execute(
+                select(deliveries.c.lease_owner).where(deliveries.c.id == delivery_id)
+            ).scalar()
+            dead = holder is not None and holder != owner and gone(holder)
             done = conn.execute(
                 update(deliveries)
                 .where(
@@ -1210,6 +1241,7 @@ class Storage:
                     deliveries.c.status == PENDING,
                     (deliveries.c.lease_owner.is_(None))
                     | (deliveries.c.lease_owner == owner)
+                    | (deliveries.c.lease_owner == (holder if dead else None))
                     | (deliveries.c.lease_expires_at < now),
                 )
                 .values(lease_owner=owner, lease_expires_at=now + lease)

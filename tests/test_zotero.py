@@ -458,7 +458,7 @@ url = "{small.base}"
 
     result = runner.invoke(cli, ["--config", str(config_file), "status", "--format", "json"])
     assert result.exit_code == 0, result.output
-    [row] = json.loads(result.output)
+    row = json.loads(result.output)
     zotero = row["users"][0]["zotero"]
     assert zotero["library"] == LIBRARY and zotero["items"] == 2 and zotero["error"] is None
     assert zotero["version"] == small.library.version and zotero["last_sync"]

@@ -98,7 +98,7 @@ def unsent(storage: Storage, user_name: str) -> bool:
 def run_digest_task(task: Any, path: Path, user_name: str, at: str | None) -> str:
     """The body of paperboy.digest (see the module's docstring); returns the status."""
     from jobs.digest import run_digests
-    from jobs.scheduler import fetch_job, fetch_overdue
+    from jobs.fetch_job import fetch_job, fetch_overdue
 
     config, storage = _state(path)
     if user_name not in {u.name for u in config.users}:
@@ -128,7 +128,7 @@ def register(app: Celery, path: Path) -> None:
         return run_digest_task(self, path, user_name, at)
 
     def fetch() -> None:
-        from jobs.scheduler import fetch_job
+        from jobs.fetch_job import fetch_job
 
         config, storage = _state(path)
         fetch_job(config, storage)

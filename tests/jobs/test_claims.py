@@ -302,3 +302,31 @@ def test_paperboy_digest_twice_at_once_sends_once(tmp_path: Path, database_url: 
             "u1@example.org",
         ]
         assert_no_paper_twice(smtp)
+
+
+def test_a_claim_of_a_killed_process_on_this_machine_is_taken_over_at_once(
+    tmp_path: Path,
+) -> None:
+    """kill -9 leaves a claim whose lease runs for minutes: a runner on the same machine
+    sees that its owner's process is gone and takes it over without waiting."""
+    import socket
+    import subprocess
+    import sys
+    from datetime import timedelta
+
+    from jobs.digest import owner_gone, runner_id
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    corpse = f"{socket.gethostname()}:{dead.pid}:abcdef01"
+    assert owner_gone(corpse)
+    assert not owner_gone(runner_id())  # this very process
+    assert not owner_gone(f"another-host:{dead.pid}:abcdef01")  # left to its lease
+    assert not owner_gone("garbage")
+    with Storage.open(f"sqlite:///{tmp_path / 'db.sqlite'}") as storage:
+        lease = timedelta(minutes=15)
+        first = storage.claim_digest("ada", "slot", corpse, lease)
+        assert first is not None
+        assert storage.claim_digest("ada", "slot", "x:1:live", lease) is None  # lease alive
+        taken = storage.claim_digest("ada", "slot", runner_id(), lease, gone=owner_gone)
+        assert taken is not None and taken.taken_over

@@ -255,7 +255,7 @@ def test_index_encodes_what_is_missing_and_status_counts_it(tmp_path: Path) -> N
     assert "encoded 3 of 3 papers" in indexed.stderr  # a line per batch when not on a terminal
     assert row["embeddings"] == {"model": MODEL_ID, "encoded": 3, "missing": 0, "error": None}
     status = runner.invoke(cli, ["--config", config, "status", "--format", "json"])
-    [state] = json.loads(status.stdout)
+    state = json.loads(status.stdout)
     assert state["embeddings"] == {"model": MODEL_ID, "encoded": total + 3}
 
 
