@@ -152,9 +152,25 @@ def claim_lease() -> timedelta:
     return CLAIM_LEASE
 
 
+RUNNER_HOST_ENV = "PAPERBOY_RUNNER_HOST"
+
+
+def this_machine() -> str:
+    """The machine part of a runner's id: $PAPERBOY_RUNNER_HOST, else the host name and
+    the process-id namespace (two containers with one host name are two machines)."""
+    named = os.environ.get(RUNNER_HOST_ENV)
+    if named:
+        return named
+    try:
+        namespace = f"/{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:  # not Linux
+        namespace = ""
+    return f"{socket.gethostname()}{namespace}"
+
+
 def runner_id() -> str:
-    """Who this runner is, in claims and leases: host, process, and a random part."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """Who this runner is, in claims and leases: machine, process, and a random part."""
+    return f"{this_machine()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def owner_gone(owner: str) -> bool:
@@ -162,8 +178,8 @@ def owner_gone(owner: str) -> bool:
     longer exists: killed (kill -9, a crash) while holding a claim or a lease. Its claim
     is then taken over at once instead of when the lease runs out; a runner on another
     machine, or one that may be alive, is left to its lease."""
-    parts = owner.rsplit(":", 2)  # host:pid:random
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+    parts = owner.rsplit(":", 2)  # machine:pid:random
+    if len(parts) != 3 or parts[0] != this_machine() or not parts[1].isdigit():
         return False
     pid = int(parts[1])
     if pid == os.getpid() or pid <= 0:

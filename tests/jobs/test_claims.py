@@ -248,6 +248,8 @@ def test_runner_killed_mid_digest_is_taken_over_once_the_lease_expires(
                 "PAPERBOY_TEST_PAUSE_AT": point,
                 "PAPERBOY_TEST_PAUSE_FILE": str(marker),
                 "PAPERBOY_LEASE_SECONDS": str(lease),
+                # A runner of another machine: whether it died cannot be seen from here.
+                "PAPERBOY_RUNNER_HOST": "another-machine",
             },
         )
         wait_for(marker, victim)
@@ -309,16 +311,15 @@ def test_a_claim_of_a_killed_process_on_this_machine_is_taken_over_at_once(
 ) -> None:
     """kill -9 leaves a claim whose lease runs for minutes: a runner on the same machine
     sees that its owner's process is gone and takes it over without waiting."""
-    import socket
     import subprocess
     import sys
     from datetime import timedelta
 
-    from jobs.digest import owner_gone, runner_id
+    from jobs.digest import owner_gone, runner_id, this_machine
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    corpse = f"{socket.gethostname()}:{dead.pid}:abcdef01"
+    corpse = f"{this_machine()}:{dead.pid}:abcdef01"
     assert owner_gone(corpse)
     assert not owner_gone(runner_id())  # this very process
     assert not owner_gone(f"another-host:{dead.pid}:abcdef01")  # left to its lease
