@@ -264,15 +264,11 @@ def _action(action: str) -> Callable[[Request], Awaitable[Response]]:
     """The route of one link action: GET confirms, POST does."""
 
     async def endpoint(request: Request) -> Response:
-        deps = _deps(request)
+        body = await _posted(request)
+        if isinstance(body, Response):
+            return body
         token = request.path_params["token"]
-        body = b""
-        if request.method == "POST":
-            try:
-                body = await _body(request)
-            except _TooLarge:
-                return _too_large()
-        return await run_in_threadpool(_handle, deps, request, action, token, body)
+        return await run_in_threadpool(_handle, _deps(request), request, action, token, body)
 
     endpoint.__name__ = f"{action}_endpoint"
     return endpoint
@@ -484,15 +480,21 @@ def _describe(storage: Storage, changes: Sequence[Change]) -> list[str]:
 
 
 async def _profile(request: Request) -> Response:
-    deps = _deps(request)
+    body = await _posted(request)
+    if isinstance(body, Response):
+        return body
     token = request.path_params["token"]
-    body = b""
-    if request.method == "POST":
-        try:
-            body = await _body(request)
-        except _TooLarge:
-            return _too_large()
-    return await run_in_threadpool(_handle_profile, deps, request, token, body)
+    return await run_in_threadpool(_handle_profile, _deps(request), request, token, body)
+
+
+async def _posted(request: Request) -> bytes | Response:
+    """A POST's body (b"" for a GET or HEAD), or the 413 response when it is too large."""
+    if request.method != "POST":
+        return b""
+    try:
+        return await _body(request)
+    except _TooLarge:
+        return _too_large()
 
 
 def _handle_profile(deps: _Deps, request: Request, token: str, body: bytes) -> Response:
