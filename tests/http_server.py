@@ -40,6 +40,37 @@ class Seen:
         return urlsplit(self.path).query
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (a timeout, the size cap) is expected here.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class Loopback:
+    """A threading HTTP server with `handler` on a free port of 127.0.0.1: the part every
+    local test server shares (LocalServer here, the Zotero and OpenReview servers)."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = _Server(("127.0.0.1", 0), handler)
+        self.port = int(self.httpd.server_address[1])
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def start(self) -> Loopback:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=5)
+
+
 class LocalServer:
     """A ThreadingHTTPServer whose answers are queued per path.
 
@@ -92,29 +123,17 @@ class LocalServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass  # keep pytest's output clean
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                # A client that hangs up (a timeout, the size cap) is expected here.
-                if not isinstance(sys.exc_info()[1], ConnectionError):
-                    super().handle_error(request, client_address)
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._loopback = Loopback(Handler)
+        self.httpd = self._loopback.httpd
+        self.port = self._loopback.port
+        self.base = self._loopback.base
 
     def start(self) -> LocalServer:
-        self._thread.start()
+        self._loopback.start()
         return self
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(timeout=5)
+        self._loopback.stop()
 
     def serve(self, path: str, *replies: Reply) -> str:
         """Queue replies for `path`; returns the full URL."""

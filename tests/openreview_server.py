@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.http_server import Loopback
 from tests.zotero_server import sample_papers
 
 FIXTURE = Path(__file__).parent / "fixtures" / "openreview" / "notes-page.json"
@@ -117,20 +117,12 @@ class OpenReviewServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._loopback = Loopback(Handler).start()
+        self.httpd = self._loopback.httpd
+        self.base = self._loopback.base
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(timeout=5)
+        self._loopback.stop()
 
     def _answer(self, path: str, query: dict[str, str], number: int) -> tuple[int, bytes]:
         fault = next((f for f in self.faults if f.at == number), None)

@@ -25,12 +25,13 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from jobs.sources.arxiv_rss import parse_arxiv_rss
+from tests.http_server import Loopback
 
 FIXTURES = Path(__file__).parent / "fixtures" / "zotero"
 SAMPLES = Path(__file__).parent.parent / "jobs" / "data" / "sample"
@@ -131,20 +132,12 @@ class ZoteroServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._loopback = Loopback(Handler).start()
+        self.httpd = self._loopback.httpd
+        self.base = self._loopback.base
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(timeout=5)
+        self._loopback.stop()
 
     def fail_next(self, fault: Fault) -> None:
         with self._lock:
