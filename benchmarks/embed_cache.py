@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from recommender.encoder import DIM, MODEL_ID, encoder_text
+from paperboy.recommender.encoder import DIM, MODEL_ID, encoder_text
 
 __all__ = ["build_cache", "load_cache"]
 
@@ -68,7 +68,7 @@ _ENCODER: Any = None
 
 def _start_worker(threads: int) -> None:
     global _ENCODER
-    from recommender.encoder import Encoder
+    from paperboy.recommender.encoder import Encoder
 
     _ENCODER = Encoder(threads=threads)
 
@@ -167,7 +167,7 @@ def build_cache(
     )
     checker: Any = None
     if reuse is not None:
-        from recommender.encoder import Encoder
+        from paperboy.recommender.encoder import Encoder
 
         checker = Encoder(threads=1)
     # Last chunk first: another run going forward (``reuse``) meets this one in the middle.

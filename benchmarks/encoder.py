@@ -33,7 +33,7 @@ LAYOUTS = ((1, 1), (1, 2), (2, 1))  # (processes, threads per process)
 
 def read_texts(path: Path, n: int) -> list[str]:
     """The first ``n`` listings' encoder texts."""
-    from recommender.encoder import encoder_text
+    from paperboy.recommender.encoder import encoder_text
 
     texts: list[str] = []
     opener = gzip.open if path.suffix == ".gz" else open
@@ -48,7 +48,7 @@ def read_texts(path: Path, n: int) -> list[str]:
 
 def worker(path: Path, n: int, threads: int, shard: int, shards: int) -> None:
     """Encode this shard's texts and print one JSON line: start, end, CPU seconds, peak RSS."""
-    from recommender.encoder import Encoder
+    from paperboy.recommender.encoder import Encoder
 
     texts = read_texts(path, n)[shard::shards]
     encoder = Encoder(threads=threads)
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         worker(args.listings, args.n, threads, shard, shards)
         return 0
 
-    from recommender.encoder import MODEL_ID
+    from paperboy.recommender.encoder import MODEL_ID
 
     print(
         f"encoder {MODEL_ID}, {args.n} listings, {os.cpu_count()} cores, "

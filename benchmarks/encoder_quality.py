@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs.evaluate import load_seed_corpus
-from recommender.encoder import MODEL_DIR, Encoder, encoder_text
-from recommender.evaluation import Task, evaluate, seed_tasks
+from paperboy.jobs.evaluate import load_seed_corpus
+from paperboy.recommender.encoder import MODEL_DIR, Encoder, encoder_text
+from paperboy.recommender.evaluation import Task, evaluate, seed_tasks
 
 SEEDS = (0, 1, 2, 3, 4)
 

@@ -29,11 +29,11 @@ import sklearn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs.errors import StorageError
-from jobs.evaluate import load_embeddings, load_listings, load_lists, run_replay, summary
-from jobs.features import FORMAT, IndexInfo, read_index, write_index
-from recommender import Index
-from recommender.evaluation import reports_json
+from paperboy.jobs.errors import StorageError
+from paperboy.jobs.evaluate import load_embeddings, load_listings, load_lists, run_replay, summary
+from paperboy.jobs.features import FORMAT, IndexInfo, read_index, write_index
+from paperboy.recommender import Index
+from paperboy.recommender.evaluation import reports_json
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:

@@ -50,12 +50,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from benchmarks.speed import simulated_users
-from jobs.config import load_config
-from jobs.evaluate import load_listings, load_lists
-from jobs.features import load_corpus, refresh_index
-from jobs.sources.base import SourcePaper
-from jobs.storage import Storage
-from recommender import Paper
+from paperboy.jobs.config import load_config
+from paperboy.jobs.evaluate import load_listings, load_lists
+from paperboy.jobs.features import load_corpus, refresh_index
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.storage import Storage
+from paperboy.recommender import Paper
 from tests.smtp_server import LocalSMTPServer
 
 NOW = datetime(2026, 7, 2, 6, 0, tzinfo=UTC)
@@ -122,7 +122,7 @@ security = "none"
 
 def worker(config_path: str, barrier: Barrier, conn: Connection) -> None:
     """One worker process: load the index, wait for the others, run the digests."""
-    from jobs.digest import run_digests
+    from paperboy.jobs.digest import run_digests
 
     config = load_config(Path(config_path))
     with Storage.open(config.database) as storage:

@@ -52,12 +52,12 @@ from sklearn.svm import LinearSVC
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.replay import cached_index
-from jobs.evaluate import load_listings, load_lists
-from jobs.features import read_index, read_info
-from jobs.rank_pool import RankJob, default_workers, rank_many
-from recommender import Embeddings, Paper, Profile
-from recommender.baselines import ArxivSanity
-from recommender.evaluation import iso_week
+from paperboy.jobs.evaluate import load_listings, load_lists
+from paperboy.jobs.features import read_index, read_info
+from paperboy.jobs.rank_pool import RankJob, default_workers, rank_many
+from paperboy.recommender import Embeddings, Paper, Profile
+from paperboy.recommender.baselines import ArxivSanity
+from paperboy.recommender.evaluation import iso_week
 
 
 def peak_rss_mb() -> float:

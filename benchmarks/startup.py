@@ -29,9 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS: list[tuple[str, list[str]]] = [
     ("baseline: python -c pass", ["-c", "pass"]),
-    ("paperboy --help", ["-m", "jobs.cli", "--help"]),
-    ("paperboy status", ["-m", "jobs.cli", "status"]),
-    ("paperboy profile list", ["-m", "jobs.cli", "profile", "list"]),
+    ("paperboy --help", ["-m", "paperboy.jobs.cli", "--help"]),
+    ("paperboy status", ["-m", "paperboy.jobs.cli", "status"]),
+    ("paperboy profile list", ["-m", "paperboy.jobs.cli", "profile", "list"]),
 ]
 
 
@@ -55,7 +55,7 @@ def measure(args: list[str], cwd: Path, repeat: int) -> tuple[float, float, list
     walls: list[float] = []
     imports: list[float] = []
     heavy: set[str] = set()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PAPERBOY_CONFIG": str(cwd / "config.toml")}
+    env = {**os.environ, "PAPERBOY_CONFIG": str(cwd / "config.toml")}
     for _ in range(repeat):
         started = time.perf_counter()
         done = subprocess.run(
@@ -81,16 +81,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="paperboy-startup-") as tmp:
         folder = Path(tmp)
         subprocess.run(
-            [sys.executable, "-m", "jobs.cli", "init", str(folder)],
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            [sys.executable, "-m", "paperboy.jobs.cli", "init", str(folder)],
+            env=dict(os.environ),
             check=True,
             capture_output=True,
         )
         # One status first: it creates the database, which the measured runs then open.
         subprocess.run(
-            [sys.executable, "-m", "jobs.cli", "status"],
+            [sys.executable, "-m", "paperboy.jobs.cli", "status"],
             cwd=folder,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env=dict(os.environ),
             check=False,
             capture_output=True,
         )

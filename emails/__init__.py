@@ -8,7 +8,7 @@ Plain data in, a stdlib EmailMessage out; this package never imports `jobs` or `
 
 from __future__ import annotations
 
-from emails.delivery import (
+from paperboy.emails.delivery import (
     ConsoleTransport,
     DeliveryError,
     OutboxTransport,
@@ -17,8 +17,8 @@ from emails.delivery import (
     TemporaryDeliveryError,
     Transport,
 )
-from emails.digest import Digest, DigestItem, TrendingItem
-from emails.render import (
+from paperboy.emails.digest import Digest, DigestItem, TrendingItem
+from paperboy.emails.render import (
     build_message,
     list_id,
     render_html,
@@ -26,7 +26,7 @@ from emails.render import (
     subject,
     unsubscribe_uris,
 )
-from emails.text import latex_to_text
+from paperboy.text import latex_to_text
 
 __all__ = [
     "ConsoleTransport",

@@ -26,9 +26,10 @@ from urllib.parse import unquote, urlsplit
 
 import jinja2
 
-from emails.addresses import is_address
-from emails.digest import Digest, DigestItem, TrendingItem
-from emails.text import collapse_whitespace, first_sentences, latex_to_text, shorten
+from paperboy.emails.addresses import is_address
+from paperboy.emails.digest import Digest, DigestItem, TrendingItem
+from paperboy.emails.text import first_sentences
+from paperboy.text import collapse_whitespace, latex_to_text, shorten
 
 __all__ = [
     "build_message",
@@ -449,7 +450,7 @@ def _hang(text: str, first: str = "", rest: str | None = None, width: int = _TEX
 
 def _make_environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("emails", "templates"),
+        loader=jinja2.PackageLoader("paperboy.emails", "templates"),
         autoescape=jinja2.select_autoescape(
             enabled_extensions=("html", "html.j2", "htm", "xml"),
             disabled_extensions=("txt", "txt.j2"),

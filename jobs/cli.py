@@ -17,23 +17,23 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-import recommender
-from emails.text import shorten as _short
-from jobs.cli_common import FORMATS, emit_one, fail
-from jobs.cli_common import emit as _emit
-from jobs.cli_common import load as _config
-from jobs.cli_common import open_storage as _storage
-from jobs.cli_common import progress as _progress
-from jobs.config import config_path
-from jobs.errors import ConfigError, PaperboyError
-from jobs.logs import configure_logging
-from jobs.paperfiles import read_jsonl
-from jobs.progress import progress
+from paperboy import __version__, recommender
+from paperboy.jobs.cli_common import FORMATS, emit_one, fail
+from paperboy.jobs.cli_common import emit as _emit
+from paperboy.jobs.cli_common import load as _config
+from paperboy.jobs.cli_common import open_storage as _storage
+from paperboy.jobs.cli_common import progress as _progress
+from paperboy.jobs.config import config_path
+from paperboy.jobs.errors import ConfigError, PaperboyError
+from paperboy.jobs.logs import configure_logging
+from paperboy.jobs.paperfiles import read_jsonl
+from paperboy.jobs.progress import progress
+from paperboy.text import shorten as _short
 
 if TYPE_CHECKING:
-    from jobs.config import Config
-    from jobs.embeddings import Encoded
-    from jobs.storage import Storage
+    from paperboy.jobs.config import Config
+    from paperboy.jobs.embeddings import Encoded
+    from paperboy.jobs.storage import Storage
 
 log = logging.getLogger("paperboy")
 
@@ -76,7 +76,7 @@ class PaperboyGroup(click.Group):
     show_default=True,
     help="Log lines for people, or one JSON object per line.",
 )
-@click.version_option(package_name="paperboy")
+@click.version_option(version=__version__, prog_name="paperboy")
 @click.pass_context
 def cli(
     ctx: click.Context, config_option: str | None, verbose: int, quiet: bool, log_format: str
@@ -115,7 +115,7 @@ def init(directory: Path, force: bool, users_dir: bool) -> None:
       paperboy init ~/paperboy && $EDITOR ~/paperboy/config.toml
       paperboy init --users-dir ~/paperboy && $EDITOR ~/paperboy/users.d/ada.toml
     """
-    from jobs.demo import starter_config, starter_users_dir
+    from paperboy.jobs.demo import starter_config, starter_users_dir
 
     target = directory / "config.toml"
     user_file = directory / "users.d" / "ada.toml"
@@ -150,8 +150,8 @@ def init(directory: Path, force: bool, users_dir: bool) -> None:
 def _write_web_key(config_file: Path) -> None:
     """The key that signs the feedback links ([web] secret_file, default web.key beside
     config.toml), mode 0600; an existing key is kept (links already mailed stay valid)."""
-    from jobs.config import load_config
-    from jobs.web.links import write_key_file
+    from paperboy.jobs.config import load_config
+    from paperboy.jobs.web.links import write_key_file
 
     key = load_config(config_file).web.secret_file
     if write_key_file(key):
@@ -182,7 +182,7 @@ def demo(directory: Path, fmt: str) -> None:
     Example:
       paperboy demo && xdg-open paperboy-demo/outbox/*.html
     """
-    from jobs.demo import run_demo
+    from paperboy.jobs.demo import run_demo
 
     _progress(f"Running the demo in {directory}/ …")
     try:
@@ -320,9 +320,9 @@ def fetch(
     The first fetch into an empty database also backfills [sources.arxiv] backfill_days.
     Exit status 1 if any source failed.
     """
-    from jobs.embeddings import encode_stored
-    from jobs.features import index_after_fetch
-    from jobs.fetch import (
+    from paperboy.jobs.embeddings import encode_stored
+    from paperboy.jobs.features import index_after_fetch
+    from paperboy.jobs.fetch import (
         HF_SOURCE,
         backfill_arxiv,
         fetch_all,
@@ -335,7 +335,7 @@ def fetch(
         ingest_paper_file,
         is_paper_file,
     )
-    from jobs.http import HttpClient
+    from paperboy.jobs.http import HttpClient
 
     config = _config(ctx)
     feeds = {f.name: f for f in config.feeds}
@@ -549,7 +549,7 @@ def rank(
 
 
 def _rank_files(saved: Path, candidates: Path, background: Path | None) -> list[recommender.Ranked]:
-    from jobs.library import is_bibtex, read_bibtex_papers
+    from paperboy.jobs.library import is_bibtex, read_bibtex_papers
 
     mine = _usable(saved, read_bibtex_papers(saved) if is_bibtex(saved) else read_jsonl(saved))
     if not mine:
@@ -577,7 +577,7 @@ def _rank_one_off(
     negatives: Sequence[recommender.Paper],
 ) -> list[recommender.Ranked]:
     """Rank papers that are not (all) stored: their embeddings come from the one-off cache."""
-    from jobs.embedding_cache import cached_embeddings
+    from paperboy.jobs.embedding_cache import cached_embeddings
 
     if not pool:
         return []
@@ -597,12 +597,12 @@ def _rank_venue(
 ) -> list[recommender.Ranked]:
     """Rank a venue's papers (jobs.venues: fetched once, cached, refreshed when stale or
     asked) for a configured user, or for the papers of a --saved file."""
-    from jobs.digest import rank_for
-    from jobs.features import to_paper
-    from jobs.http import HttpClient
-    from jobs.library import is_bibtex, read_bibtex_papers
-    from jobs.storage import Storage
-    from jobs.venues import refresh_venue
+    from paperboy.jobs.digest import rank_for
+    from paperboy.jobs.features import to_paper
+    from paperboy.jobs.http import HttpClient
+    from paperboy.jobs.library import is_bibtex, read_bibtex_papers
+    from paperboy.jobs.storage import Storage
+    from paperboy.jobs.venues import refresh_venue
 
     config: Config | None = None
     if user_name is not None or ctx.obj["config_path"].exists():
@@ -642,7 +642,7 @@ def _rank_venue(
 
 
 def _rank_user(ctx: click.Context, name: str, since: date | None) -> list[recommender.Ranked]:
-    from jobs.digest import in_categories, rank_for
+    from paperboy.jobs.digest import in_categories, rank_for
 
     config = _config(ctx)
     user = config.user(name)
@@ -688,7 +688,7 @@ def digest(
       paperboy digest
       paperboy digest --user ada --dry-run --preview /tmp/ada.html
     """
-    from jobs.digest import run_digests
+    from paperboy.jobs.digest import run_digests
 
     config = _config(ctx)
     before = _stamp(preview)
@@ -753,7 +753,7 @@ def digest(
 
 def _next_retry(storage: Storage, user: str) -> datetime | None:
     """When this user's earliest pending delivery is retried (None: nothing pending)."""
-    from jobs.digest import retry_delay
+    from paperboy.jobs.digest import retry_delay
 
     times = [
         d.last_attempt_at + retry_delay(d.attempts)
@@ -802,10 +802,10 @@ def run(ctx: click.Context) -> None:
     Example:
       PAPERBOY_SMTP_PASSWORD=... paperboy --config ~/paperboy/config.toml run -v
     """
-    from jobs.stopping import stop_cleanly_until_started
+    from paperboy.jobs.stopping import stop_cleanly_until_started
 
     stop_cleanly_until_started()  # exit 0 on SIGTERM while starting (python -m jobs.cli run)
-    from jobs.scheduler import run_forever
+    from paperboy.jobs.scheduler import run_forever
 
     config = _config(ctx)
     with _storage(config) as storage:
@@ -831,8 +831,8 @@ def serve(ctx: click.Context, listen: str | None) -> None:
       paperboy serve
       paperboy serve --listen 127.0.0.1:9000
     """
-    from jobs.config import parse_listen
-    from jobs.web.server import make_server
+    from paperboy.jobs.config import parse_listen
+    from paperboy.jobs.web.server import make_server
 
     config = _config(ctx)
     host = port = None
@@ -878,7 +878,7 @@ def worker(ctx: click.Context, concurrency: int | None) -> None:
     Example:
       paperboy --config /etc/paperboy/config.toml worker --concurrency 2
     """
-    from jobs.queue.app import make_app
+    from paperboy.jobs.queue.app import make_app
 
     config = _config(ctx)
     app = make_app(config)
@@ -918,7 +918,7 @@ def index_command(ctx: click.Context, fmt: str) -> None:
     Example:
       paperboy index
     """
-    from jobs.features import BUILD_STEPS, build_index, write_index
+    from paperboy.jobs.features import BUILD_STEPS, build_index, write_index
 
     config = _config(ctx)
     with _storage(config) as storage:
@@ -950,7 +950,7 @@ def index_command(ctx: click.Context, fmt: str) -> None:
 def _encode_all(storage: Storage) -> Encoded:
     """Every stored paper's missing vector: a progress bar on a terminal, else a line on
     stderr per batch of 256 (none with -q)."""
-    from jobs.embeddings import encode_stored
+    from paperboy.jobs.embeddings import encode_stored
 
     if not sys.stderr.isatty():
         quiet = logging.getLogger().getEffectiveLevel() > logging.WARNING  # -q
@@ -985,10 +985,10 @@ def status(ctx: click.Context, fmt: str) -> None:
     Example:
       paperboy status --format json
     """
-    from jobs.features import read_info
-    from jobs.schedule import fetch_trigger, is_due, wants_fetch
-    from jobs.storage import DeliverySummary, UserState
-    from recommender.encoder import MODEL_ID
+    from paperboy.jobs.features import read_info
+    from paperboy.jobs.schedule import fetch_trigger, is_due, wants_fetch
+    from paperboy.jobs.storage import DeliverySummary, UserState
+    from paperboy.recommender.encoder import MODEL_ID
 
     config = _config(ctx)
     now = datetime.now(UTC)
@@ -1145,8 +1145,8 @@ def main() -> None:
 
 
 # Command groups that live in their own modules (their shared helpers: jobs.cli_common).
-from jobs.cli_profile import profile  # noqa: E402
-from jobs.evaluate import eval_command  # noqa: E402
+from paperboy.jobs.cli_profile import profile  # noqa: E402
+from paperboy.jobs.evaluate import eval_command  # noqa: E402
 
 cli.add_command(profile)
 cli.add_command(eval_command, name="eval")

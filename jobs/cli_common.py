@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from jobs.config import Config, load_config
+from paperboy.jobs.config import Config, load_config
 
 if TYPE_CHECKING:
-    from jobs.storage import Storage
+    from paperboy.jobs.storage import Storage
 
 FORMATS = click.Choice(["text", "json", "jsonl"])
 
@@ -38,7 +38,7 @@ def load(ctx: click.Context) -> Config:
 @contextmanager
 def open_storage(config: Config) -> Iterator[Storage]:
     """The config's database, closed when the block ends."""
-    from jobs.storage import Storage
+    from paperboy.jobs.storage import Storage
 
     storage = Storage.open(config.database)
     try:

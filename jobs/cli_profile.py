@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from jobs.cli_common import emit as _emit
-from jobs.cli_common import open_storage as _storage
-from jobs.config import Config, UserConfig, parse_config
-from jobs.errors import StorageError, UnknownPaperError
-from jobs.ids import abs_url, canonical_arxiv_id
-from jobs.library import BibPaper, read_library
-from jobs.profile import (
+from paperboy.jobs.cli_common import emit as _emit
+from paperboy.jobs.cli_common import open_storage as _storage
+from paperboy.jobs.config import Config, UserConfig, parse_config
+from paperboy.jobs.errors import StorageError, UnknownPaperError
+from paperboy.jobs.ids import abs_url, canonical_arxiv_id
+from paperboy.jobs.library import BibPaper, read_library
+from paperboy.jobs.profile import (
     Change,
     ConfigSnapshot,
     Operation,
@@ -34,7 +34,7 @@ from jobs.profile import (
     like_operations,
     read_snapshot,
 )
-from jobs.sources.base import SourcePaper
+from paperboy.jobs.sources.base import SourcePaper
 
 if TYPE_CHECKING:
     pass

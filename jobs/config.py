@@ -28,10 +28,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
-from emails.addresses import address_problem
-from emails.render import unsubscribe_uris
-from jobs.errors import ConfigError, UnknownPaperError
-from jobs.ids import canonical_arxiv_id
+from paperboy.emails.addresses import address_problem
+from paperboy.emails.render import unsubscribe_uris
+from paperboy.jobs.errors import ConfigError, UnknownPaperError
+from paperboy.jobs.ids import canonical_arxiv_id
 
 DEFAULT_FETCH_CRON = "30 20 * * sun,mon-thu"  # 20:30 US Eastern: after arXiv's 20:00 announcement
 DEFAULT_FETCH_TIMEZONE = "America/New_York"

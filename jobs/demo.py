@@ -15,11 +15,11 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from jobs.config import Config, load_config
-from jobs.digest import DigestResult, make_transport, run_digests
-from jobs.embeddings import encode_stored
-from jobs.features import refresh_index
-from jobs.fetch import (
+from paperboy.jobs.config import Config, load_config
+from paperboy.jobs.digest import DigestResult, make_transport, run_digests
+from paperboy.jobs.embeddings import encode_stored
+from paperboy.jobs.features import refresh_index
+from paperboy.jobs.fetch import (
     ARXIV_SOURCE,
     HF_SOURCE,
     LOOKUP_SOURCE,
@@ -27,14 +27,14 @@ from jobs.fetch import (
     ingest_feed,
     ingest_trending,
 )
-from jobs.paperfiles import read_jsonl
-from jobs.sources.arxiv_rss import parse_arxiv_rss
-from jobs.sources.base import SourcePaper
-from jobs.sources.huggingface import parse_hf_daily
-from jobs.storage import Storage, utcnow
-from jobs.web.links import write_key_file
+from paperboy.jobs.paperfiles import read_jsonl
+from paperboy.jobs.sources.arxiv_rss import parse_arxiv_rss
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.sources.huggingface import parse_hf_daily
+from paperboy.jobs.storage import Storage, utcnow
+from paperboy.jobs.web.links import write_key_file
 
-DATA = resources.files("jobs") / "data"
+DATA = resources.files("paperboy.jobs") / "data"
 DEMO_BASE_URL = "http://127.0.0.1:8080"  # the default [web] listen of `paperboy serve`
 
 

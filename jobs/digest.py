@@ -40,8 +40,8 @@ from email.utils import parseaddr
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import recommender
-from emails.delivery import (
+from paperboy import recommender
+from paperboy.emails.delivery import (
     ConsoleTransport,
     DeliveryError,
     OutboxTransport,
@@ -49,17 +49,17 @@ from emails.delivery import (
     SmtpTransport,
     Transport,
 )
-from emails.digest import Digest, DigestItem, TrendingItem
-from emails.render import build_message, render_html
-from jobs.config import Config, UserConfig
-from jobs.errors import ConfigError
-from jobs.features import Corpus, background_for, load_corpus, to_paper
-from jobs.ids import abs_url, is_arxiv_id, pdf_url
-from jobs.library import read_bibtex_papers
-from jobs.rank_pool import RankJob, default_workers, rank_many
-from jobs.schedule import next_digest_firing
-from jobs.storage import Claim, ClaimLost, Storage, StoredPaper, UserState, utcnow
-from jobs.web.links import add_feedback_links
+from paperboy.emails.digest import Digest, DigestItem, TrendingItem
+from paperboy.emails.render import build_message, render_html
+from paperboy.jobs.config import Config, UserConfig
+from paperboy.jobs.errors import ConfigError
+from paperboy.jobs.features import Corpus, background_for, load_corpus, to_paper
+from paperboy.jobs.ids import abs_url, is_arxiv_id, pdf_url
+from paperboy.jobs.library import read_bibtex_papers
+from paperboy.jobs.rank_pool import RankJob, default_workers, rank_many
+from paperboy.jobs.schedule import next_digest_firing
+from paperboy.jobs.storage import Claim, ClaimLost, Storage, StoredPaper, UserState, utcnow
+from paperboy.jobs.web.links import add_feedback_links
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +308,7 @@ def rank_for(
 
 def run_vectors(storage: Storage, jobs: Sequence[RankJob]) -> recommender.Embeddings:
     """The sentence embeddings every ranking of a run needs, read once (jobs.embeddings)."""
-    from jobs.embeddings import vectors_for
+    from paperboy.jobs.embeddings import vectors_for
 
     papers = {p.id: p for job in jobs for p in (*job.background, *job.candidates)}
     profiles = {p.id: p for job in jobs for p in (*job.profile.saved, *job.profile.disliked)}

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-import recommender
+from paperboy import recommender
 
 __all__ = ["cache_path", "cached_embeddings", "text_hash"]
 
@@ -93,7 +93,7 @@ def cached_embeddings(
 
     ``encode`` and ``model_id`` default to the shipped encoder (tests pass their own).
     """
-    from recommender.encoder import DIM, MODEL_ID, encoder_text, load_encoder
+    from paperboy.recommender.encoder import DIM, MODEL_ID, encoder_text, load_encoder
 
     model = model_id or MODEL_ID
     unique = {p.id: p for p in papers}

@@ -26,11 +26,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from jobs.errors import PaperboyError
-from jobs.storage import Storage, text_hash
-from recommender import Embeddings, Paper
-from recommender.encoder import DIM as DIM_FALLBACK
-from recommender.encoder import encoder_text
+from paperboy.jobs.errors import PaperboyError
+from paperboy.jobs.storage import Storage, text_hash
+from paperboy.recommender import Embeddings, Paper
+from paperboy.recommender.encoder import DIM as DIM_FALLBACK
+from paperboy.recommender.encoder import encoder_text
 
 __all__ = [
     "BATCH",
@@ -138,7 +138,7 @@ def encode_stored(
     already stored its papers, and the ranker works without vectors; the error is logged
     and returned. The encoder is loaded only when something is missing.
     """
-    from recommender.encoder import MODEL_ID, EncoderError, load_encoder
+    from paperboy.recommender.encoder import MODEL_ID, EncoderError, load_encoder
 
     deadline = None if seconds is None else clock() + seconds
 
@@ -189,7 +189,7 @@ def vectors_for(
     ranker scores them by their words (never blocking a due digest). A broken encoder is
     logged, not raised.
     """
-    from recommender.encoder import MODEL_ID, EncoderError, load_encoder
+    from paperboy.recommender.encoder import MODEL_ID, EncoderError, load_encoder
 
     wanted = {p.id: p for p in papers}
     mine = {p.id: p for p in profiles}

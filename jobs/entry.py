@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from jobs.stopping import stop_cleanly_until_started
+from paperboy.jobs.stopping import stop_cleanly_until_started
 
 # Options of the `paperboy` group that take a value (the next word is not a command).
 _VALUED = ("--config", "--log-format")
@@ -33,6 +33,6 @@ def main() -> None:
     """The console script's entry point."""
     if command_of(sys.argv[1:]) == "run":
         stop_cleanly_until_started()
-    from jobs.cli import main as cli_main
+    from paperboy.jobs.cli import main as cli_main
 
     cli_main()

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from recommender import Paper
+from paperboy.recommender import Paper
 
 if TYPE_CHECKING:  # the measuring pulls in scikit-learn: imported by the functions that run it
-    from recommender import Embeddings, Index
-    from recommender.evaluation import Method, Report
+    from paperboy.recommender import Embeddings, Index
+    from paperboy.recommender.evaluation import Method, Report
 
 __all__ = [
     "eval_command",
@@ -110,7 +110,7 @@ def load_embeddings(
     on 2 cores, later runs read the cache. Papers a file lacks are reported and ranked by
     the words view alone, as a digest does with papers not yet encoded.
     """
-    from recommender import Embeddings
+    from paperboy.recommender import Embeddings
 
     if path is not None:
         import numpy as np
@@ -124,7 +124,7 @@ def load_embeddings(
         if missing:
             progress(f"{path}: no embedding for {missing} of {len(papers)} papers")
         return vectors
-    from jobs.embedding_cache import cached_embeddings
+    from paperboy.jobs.embedding_cache import cached_embeddings
 
     progress(f"encoding {len(papers)} papers (cached after the first run)")
     return cached_embeddings(papers)
@@ -133,7 +133,7 @@ def load_embeddings(
 def _run(
     methods: dict[str, Method], tasks: Sequence[Any], kind: str, progress: Progress
 ) -> dict[str, Report]:
-    from recommender.evaluation import evaluate
+    from paperboy.recommender.evaluation import evaluate
 
     reports: dict[str, Report] = {}
     for name, method in methods.items():
@@ -159,9 +159,9 @@ def run_seed(
     ``index`` defaults to one built over the corpus (the papers a deployment has stored);
     ``one_off`` ranks without one (each ranking fits its own features, as a one-off does).
     """
-    from recommender import Index
-    from recommender.baselines import ArxivSanity, Centroid, Paperboy
-    from recommender.evaluation import seed_tasks
+    from paperboy.recommender import Index
+    from paperboy.recommender.baselines import ArxivSanity, Centroid, Paperboy
+    from paperboy.recommender.evaluation import seed_tasks
 
     tasks = seed_tasks(lists, len(papers), seed=seed, repetitions=repetitions)
     if index is None and not one_off:
@@ -194,9 +194,9 @@ def run_replay(
     Every method fits its vocabulary once on all the listings (arxiv-sanity does the
     same over its database); ``index`` is Paperboy's, built here when not given.
     """
-    from recommender import Index
-    from recommender.baselines import ArxivSanity, Centroid, Paperboy
-    from recommender.evaluation import replay_tasks
+    from paperboy.recommender import Index
+    from paperboy.recommender.baselines import ArxivSanity, Centroid, Paperboy
+    from paperboy.recommender.evaluation import replay_tasks
 
     tasks = replay_tasks(papers, lists, seed=seed, max_weeks=max_weeks)
     if index is None:
@@ -215,7 +215,7 @@ def run_replay(
 
 def summary(kind: str, reports: dict[str, Report]) -> str:
     """Every metric's table, for people."""
-    from recommender.evaluation import reports_table
+    from paperboy.recommender.evaluation import reports_table
 
     first = next(iter(reports.values()))
     n = first.n_tasks()
@@ -309,7 +309,7 @@ def eval_command(
             progress=progress,
         )
     if fmt == "json":
-        from recommender.evaluation import reports_json
+        from paperboy.recommender.evaluation import reports_json
 
         click.echo(json.dumps({k: reports_json(v) for k, v in results.items()}, indent=2))
     else:

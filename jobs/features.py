@@ -35,10 +35,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import recommender
-from jobs.config import Config
-from jobs.errors import StorageError
-from jobs.storage import Storage, StoredPaper, utcnow
+from paperboy import recommender
+from paperboy.jobs.config import Config
+from paperboy.jobs.errors import StorageError
+from paperboy.jobs.storage import Storage, StoredPaper, utcnow
 
 __all__ = [
     "BACKGROUND_SIZE",
@@ -228,6 +228,11 @@ def _read(path: Path, *, header_only: bool) -> tuple[IndexInfo, recommender.Inde
         raise StorageError(f"{path}: no index yet (the next fetch builds it)") from e
     except StorageError:
         raise
+    except (ModuleNotFoundError, AttributeError) as e:  # classes that moved or went away
+        raise StorageError(
+            f"{path} was written by an older Paperboy ({e}); the next fetch or "
+            "`paperboy index` rebuilds it"
+        ) from e
     except Exception as e:  # truncated, damaged, or not a pickle at all
         raise StorageError(f"{path} is damaged ({type(e).__name__}: {e})") from e
     if not isinstance(index, recommender.Index):

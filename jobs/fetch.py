@@ -24,21 +24,21 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from jobs.config import Config, FeedConfig, OpenReviewConfig
-from jobs.errors import ParseError, SourceError, UnknownPaperError
-from jobs.http import HttpClient, Response
-from jobs.ids import abs_url, canonical_arxiv_id, is_arxiv_id
-from jobs.sources.arxiv_api import (
+from paperboy.jobs.config import Config, FeedConfig, OpenReviewConfig
+from paperboy.jobs.errors import ParseError, SourceError, UnknownPaperError
+from paperboy.jobs.http import HttpClient, Response
+from paperboy.jobs.ids import abs_url, canonical_arxiv_id, is_arxiv_id
+from paperboy.jobs.sources.arxiv_api import (
     category_search_url,
     id_list_url,
     parse_arxiv_api,
     parse_arxiv_search,
 )
-from jobs.sources.arxiv_rss import parse_arxiv_rss
-from jobs.sources.base import ParsedFeed, SourcePaper
-from jobs.sources.feeds import parse_feed
-from jobs.sources.huggingface import TrendingPaper, looks_like_hf_daily, parse_hf_daily
-from jobs.storage import Storage, TrendingEntry, UpsertResult
+from paperboy.jobs.sources.arxiv_rss import parse_arxiv_rss
+from paperboy.jobs.sources.base import ParsedFeed, SourcePaper
+from paperboy.jobs.sources.feeds import parse_feed
+from paperboy.jobs.sources.huggingface import TrendingPaper, looks_like_hf_daily, parse_hf_daily
+from paperboy.jobs.storage import Storage, TrendingEntry, UpsertResult
 
 log = logging.getLogger(__name__)
 
@@ -498,7 +498,7 @@ def fetch_all(
 
 def fetch_openreview(venue: OpenReviewConfig, storage: Storage, client: HttpClient) -> SourceReport:
     """A [[sources.openreview]] venue: its new and changed papers, as news (listed)."""
-    from jobs.venues import refresh_venue
+    from paperboy.jobs.venues import refresh_venue
 
     name = venue.name
     try:
@@ -529,7 +529,7 @@ def fetch_zotero(
     config: Config, storage: Storage, client: HttpClient, *, user: str | None = None
 ) -> list[SourceReport]:
     """Sync the users' Zotero libraries (jobs.zotero), as source reports ``zotero:NAME``."""
-    from jobs.zotero import source_name, sync_user
+    from paperboy.jobs.zotero import source_name, sync_user
 
     reports = []
     for u in config.users:
@@ -665,7 +665,7 @@ PAPER_FILE_SUFFIXES = (".jsonl", ".ndjson")
 def is_paper_file(path: Path) -> bool:
     """A file of papers people hand us (what `paperboy rank --saved` reads): JSONL lines
     {"id","title","abstract",...} or a BibTeX library, not a source's saved response."""
-    from jobs.library import is_bibtex
+    from paperboy.jobs.library import is_bibtex
 
     return path.suffix.lower() in PAPER_FILE_SUFFIXES or is_bibtex(path)
 
@@ -678,8 +678,8 @@ def ingest_paper_file(storage: Storage, path: Path) -> SourceReport:
     neither a title nor an abstract are skipped and counted. The file is remembered as a
     source, `file:NAME`, so `paperboy status` shows what came from where.
     """
-    from jobs.library import is_bibtex, read_bibtex_papers
-    from jobs.paperfiles import read_jsonl
+    from paperboy.jobs.library import is_bibtex, read_bibtex_papers
+    from paperboy.jobs.paperfiles import read_jsonl
 
     papers = read_bibtex_papers(path) if is_bibtex(path) else read_jsonl(path)
     usable = [p for p in papers if p.title.strip() or p.abstract.strip()]

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from jobs.config import Config
-from jobs.embeddings import encode_stored
-from jobs.features import index_after_fetch
-from jobs.fetch import fetch_all
-from jobs.http import HttpClient
-from jobs.schedule import fetch_trigger, last_fire, wants_fetch
-from jobs.storage import Storage
+from paperboy.jobs.config import Config
+from paperboy.jobs.embeddings import encode_stored
+from paperboy.jobs.features import index_after_fetch
+from paperboy.jobs.fetch import fetch_all
+from paperboy.jobs.http import HttpClient
+from paperboy.jobs.schedule import fetch_trigger, last_fire, wants_fetch
+from paperboy.jobs.storage import Storage
 
 __all__ = ["MISFIRE_GRACE", "fetch_job", "fetch_overdue"]
 

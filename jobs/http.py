@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from jobs.errors import SourceError
+from paperboy import __version__
+from paperboy.jobs.errors import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +50,8 @@ class Response:
 
 def user_agent(contact: str | None) -> str:
     """A User-Agent that says who we are and how to reach the operator, as arXiv asks."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        ours = version("paperboy")
-    except PackageNotFoundError:
-        ours = "dev"
     mail = f"; mailto:{contact}" if contact else ""
-    return f"Paperboy/{ours} (+https://github.com/paperboy-digest/paperboy{mail})"
+    return f"Paperboy/{__version__} (+https://github.com/paperboy-digest/paperboy{mail})"
 
 
 def _retry_after(value: str | None, now: float) -> float | None:

@@ -12,7 +12,7 @@ import hashlib
 import re
 import unicodedata
 
-from jobs.errors import UnknownPaperError
+from paperboy.jobs.errors import UnknownPaperError
 
 __all__ = [
     "abs_url",

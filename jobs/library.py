@@ -25,11 +25,11 @@ from bibtexparser.entrypoint import parse_string
 from bibtexparser.middlewares import SeparateCoAuthors
 from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
 
-from jobs.errors import UnknownPaperError
-from jobs.ids import canonical_arxiv_id, canonical_doi, title_key
-from jobs.paperfiles import PaperFileError
-from recommender import Paper
-from recommender.text import latex_to_text
+from paperboy.jobs.errors import UnknownPaperError
+from paperboy.jobs.ids import canonical_arxiv_id, canonical_doi, title_key
+from paperboy.jobs.paperfiles import PaperFileError
+from paperboy.recommender import Paper
+from paperboy.text import latex_to_text
 
 __all__ = [
     "BibLibrary",
@@ -52,7 +52,6 @@ _ARXIV_IN_TEXT = re.compile(
 )
 _DOI_IN_TEXT = re.compile(r"(?:doi\.org/|doi:\s*)?(10\.\d{4,9}/[^\s,;{}]+)", re.IGNORECASE)
 _ENTRY_KEY = re.compile(r"@\s*\w+\s*[{(]\s*([^,\s]+)")
-_SPACES = re.compile(r"\s+")
 
 
 class LibraryError(PaperFileError):
@@ -124,7 +123,7 @@ def _text(raw: Any) -> str:
     """A BibTeX value as plain text: LaTeX converted, braces gone, spaces collapsed."""
     if not isinstance(raw, str):
         return ""
-    return _SPACES.sub(" ", latex_to_text(raw)).strip()
+    return latex_to_text(raw)
 
 
 def _author(raw: str) -> str:

@@ -16,8 +16,8 @@ from typing import IO, Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
 
-from jobs.errors import PaperboyError
-from jobs.storage import Storage
+from paperboy.jobs.errors import PaperboyError
+from paperboy.jobs.storage import Storage
 
 
 class AlreadyRunning(PaperboyError):

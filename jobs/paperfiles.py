@@ -11,9 +11,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from jobs.errors import PaperboyError, UnknownPaperError
-from jobs.ids import canonical_arxiv_id
-from recommender import Paper
+from paperboy.jobs.errors import PaperboyError, UnknownPaperError
+from paperboy.jobs.ids import canonical_arxiv_id
+from paperboy.recommender import Paper
 
 
 class PaperFileError(PaperboyError):

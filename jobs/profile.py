@@ -42,9 +42,9 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from jobs.config import Config, parse_config, parse_user_file
-from jobs.errors import ConfigError, PaperboyError, UnknownPaperError
-from jobs.ids import canonical_arxiv_id
+from paperboy.jobs.config import Config, parse_config, parse_user_file
+from paperboy.jobs.errors import ConfigError, PaperboyError, UnknownPaperError
+from paperboy.jobs.ids import canonical_arxiv_id
 
 __all__ = [
     "ID_KEYS",

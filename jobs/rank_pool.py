@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import recommender
+from paperboy import recommender
 
 __all__ = ["RankJob", "RankingError", "default_workers", "rank_many"]
 

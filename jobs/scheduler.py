@@ -33,13 +33,13 @@ from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from jobs.config import Config, config_stamp, load_config
-from jobs.digest import retry_all_pending, run_digests
-from jobs.embeddings import encode_stored
-from jobs.errors import ConfigError
-from jobs.fetch_job import MISFIRE_GRACE, fetch_job, fetch_overdue
-from jobs.schedule import fetch_trigger, last_fire, wants_fetch
-from jobs.storage import Storage
+from paperboy.jobs.config import Config, config_stamp, load_config
+from paperboy.jobs.digest import retry_all_pending, run_digests
+from paperboy.jobs.embeddings import encode_stored
+from paperboy.jobs.errors import ConfigError
+from paperboy.jobs.fetch_job import MISFIRE_GRACE, fetch_job, fetch_overdue
+from paperboy.jobs.schedule import fetch_trigger, last_fire, wants_fetch
+from paperboy.jobs.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -293,12 +293,12 @@ def run_forever(config: Config, storage: Storage) -> None:
     With a [queue] table it only schedules: each firing puts a task on the queue (a
     user's digest, the fetch, the retries) for `paperboy worker` processes to run.
     """
-    from jobs.lock import acquire_daemon_lock
+    from paperboy.jobs.lock import acquire_daemon_lock
 
     with acquire_daemon_lock(storage, config.database):
         web = None
         if config.web.serve:  # the feedback pages in the same process (issue #14)
-            from jobs.web.server import WebThread, make_server
+            from paperboy.jobs.web.server import WebThread, make_server
 
             web = WebThread(make_server(config, storage))
             web.start()
@@ -314,8 +314,8 @@ def run_forever(config: Config, storage: Storage) -> None:
 
 def queue_daemon(config: Config, storage: Storage) -> Daemon:
     """The scheduler of a queue deployment: it enqueues, `paperboy worker`s do the work."""
-    from jobs.queue.app import make_app
-    from jobs.queue.tasks import enqueue_digest, enqueue_fetch, enqueue_retry
+    from paperboy.jobs.queue.app import make_app
+    from paperboy.jobs.queue.tasks import enqueue_digest, enqueue_fetch, enqueue_retry
 
     app = make_app(config)
     log.info("queue mode: tasks go to the queue %r", config.queue.name if config.queue else "")

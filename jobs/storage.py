@@ -66,9 +66,9 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from jobs.errors import StorageError
-from jobs.sources.base import SourcePaper
-from recommender.encoder import encoder_text
+from paperboy.jobs.errors import StorageError
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.recommender.encoder import encoder_text
 
 
 def utcnow() -> datetime:
@@ -1614,7 +1614,7 @@ class Storage:
         Titles are folded in Python, so this reads every title once: for matching a
         venue's papers to arXiv's (thousands), not for a hot path.
         """
-        from jobs.ids import normalised_title
+        from paperboy.jobs.ids import normalised_title
 
         wanted = set(keys)
         found: dict[str, list[str]] = {}

@@ -28,11 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from jobs.errors import ParseError, SourceError
-from jobs.http import HttpClient
-from jobs.ids import normalised_title, title_key
-from jobs.sources.base import SourcePaper
-from jobs.sources.openreview import (
+from paperboy.jobs.errors import ParseError, SourceError
+from paperboy.jobs.http import HttpClient
+from paperboy.jobs.ids import normalised_title, title_key
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.sources.openreview import (
     OPENREVIEW_API,
     PAGE_SIZE,
     VenueNote,
@@ -40,7 +40,7 @@ from jobs.sources.openreview import (
     notes_url,
     parse_notes,
 )
-from jobs.storage import Storage, StoredPaper, VenueEntry, utcnow
+from paperboy.jobs.storage import Storage, StoredPaper, VenueEntry, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -34,11 +34,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from jobs.config import Config, UserConfig, ZoteroConfig
-from jobs.errors import ConfigError, ParseError, SourceError
-from jobs.http import MAX_RETRY_AFTER, HttpClient, Response, _retry_after
-from jobs.sources.base import SourcePaper
-from jobs.sources.zotero import (
+from paperboy.jobs.config import Config, UserConfig, ZoteroConfig
+from paperboy.jobs.errors import ConfigError, ParseError, SourceError
+from paperboy.jobs.http import MAX_RETRY_AFTER, HttpClient, Response, _retry_after
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.sources.zotero import (
     ZoteroItem,
     collections_url,
     deleted_url,
@@ -48,7 +48,7 @@ from jobs.sources.zotero import (
     parse_deleted,
     parse_items,
 )
-from jobs.storage import Storage, utcnow
+from paperboy.jobs.storage import Storage, utcnow
 
 log = logging.getLogger(__name__)
 

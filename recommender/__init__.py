@@ -13,19 +13,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from recommender.types import Paper, Profile, Ranked
+from paperboy.recommender.types import Paper, Profile, Ranked
 
 if TYPE_CHECKING:
-    from recommender.embeddings import Embeddings
-    from recommender.index import Index
-    from recommender.ranker import rank
+    from paperboy.recommender.embeddings import Embeddings
+    from paperboy.recommender.index import Index
+    from paperboy.recommender.ranker import rank
 
 __all__ = ["Embeddings", "Index", "Paper", "Profile", "Ranked", "rank"]
 
 _LAZY = {
-    "Embeddings": "recommender.embeddings",
-    "Index": "recommender.index",
-    "rank": "recommender.ranker",
+    "Embeddings": "paperboy.recommender.embeddings",
+    "Index": "paperboy.recommender.index",
+    "rank": "paperboy.recommender.ranker",
 }
 
 
@@ -33,7 +33,7 @@ def __getattr__(name: str) -> Any:
     """Import the heavy parts (`Index`, `rank`) when they are first asked for."""
     module = _LAZY.get(name)
     if module is None:
-        raise AttributeError(f"module 'recommender' has no attribute {name!r}")
+        raise AttributeError(f"module 'paperboy.recommender' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

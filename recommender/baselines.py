@@ -22,12 +22,12 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-from recommender.embeddings import Embeddings
-from recommender.evaluation import Task
-from recommender.index import Index
-from recommender.ranker import rank
-from recommender.text import paper_text
-from recommender.types import Paper, Profile
+from paperboy.recommender.embeddings import Embeddings
+from paperboy.recommender.evaluation import Task
+from paperboy.recommender.index import Index
+from paperboy.recommender.ranker import rank
+from paperboy.recommender.text import paper_text
+from paperboy.recommender.types import Paper, Profile
 
 __all__ = ["ArxivSanity", "Centroid", "Paperboy", "sanity_min_df"]
 

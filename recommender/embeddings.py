@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from recommender.types import Paper
+from paperboy.recommender.types import Paper
 
 __all__ = ["Embeddings"]
 

@@ -25,7 +25,7 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 
-from recommender.types import Paper
+from paperboy.recommender.types import Paper
 
 __all__ = [
     "REPLAY_METRICS",

@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from recommender.text import fold, normalise
-from recommender.types import Paper
+from paperboy.recommender.text import fold, normalise
+from paperboy.recommender.types import Paper
 
 __all__ = ["TermMatcher", "followed_authors", "muted_hits"]
 

@@ -23,9 +23,9 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recommender.features import Featurizer
-from recommender.text import paper_text
-from recommender.types import Paper
+from paperboy.recommender.features import Featurizer
+from paperboy.recommender.text import paper_text
+from paperboy.recommender.types import Paper
 
 __all__ = ["Index"]
 

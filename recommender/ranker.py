@@ -10,10 +10,10 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-from recommender.embeddings import Embeddings
-from recommender.hints import TermMatcher, followed_authors, muted_hits
-from recommender.index import Index
-from recommender.model import (
+from paperboy.recommender.embeddings import Embeddings
+from paperboy.recommender.hints import TermMatcher, followed_authors, muted_hits
+from paperboy.recommender.index import Index
+from paperboy.recommender.model import (
     LinearScores,
     centroid_scores,
     embedding_scores,
@@ -22,9 +22,9 @@ from recommender.model import (
     query_scores,
     squash,
 )
-from recommender.reasons import Evidence, closest_saved, format_reason, shorten, top_terms
-from recommender.text import normalise, paper_text
-from recommender.types import Paper, Profile, Ranked
+from paperboy.recommender.reasons import Evidence, closest_saved, format_reason, shorten, top_terms
+from paperboy.recommender.text import normalise, paper_text
+from paperboy.recommender.types import Paper, Profile, Ranked
 
 __all__ = ["mmr_order", "rank"]
 

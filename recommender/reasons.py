@@ -25,7 +25,9 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recommender.text import latex_to_text, normalise
+from paperboy.recommender.text import normalise
+from paperboy.text import latex_to_text
+from paperboy.text import shorten as cut_text
 
 __all__ = [
     "GENERIC",
@@ -178,17 +180,9 @@ def top_terms(
 
 
 def shorten(title: str, limit: int = TITLE_CHARS) -> str:
-    """The title as a person reads it (LaTeX rendered, spaces collapsed), cut at a word
-    boundary to at most ``limit`` characters. The cut is emails.text.shorten's (written
-    twice because `recommender` and `emails` may not import each other; one test table
-    runs against both)."""
-    text = " ".join(latex_to_text(title).split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if " " in cut:
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:.-—–") + "…"
+    """The title as a person reads it (LaTeX rendered), cut by paperboy.text.shorten, the
+    one title cut the mail's subject and the CLI use too."""
+    return cut_text(latex_to_text(title), limit)
 
 
 def normalise_term(term: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from jobs.storage import Storage
+from paperboy.jobs.storage import Storage
 from tests.http_server import FakeTime, LocalServer
 
 POSTGRES_URL = os.environ.get(

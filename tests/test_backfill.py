@@ -14,10 +14,10 @@ from urllib.parse import parse_qs
 
 import pytest
 
-import jobs.fetch
-from jobs.config import Config, parse_config
-from jobs.errors import ParseError, SourceError
-from jobs.fetch import (
+from paperboy import jobs
+from paperboy.jobs.config import Config, parse_config
+from paperboy.jobs.errors import ParseError, SourceError
+from paperboy.jobs.fetch import (
     ARXIV_SOURCE,
     BACKFILL_PAGE,
     BACKFILL_SOURCE,
@@ -25,11 +25,11 @@ from jobs.fetch import (
     fetch_all,
     lookup_papers,
 )
-from jobs.http import HttpClient
-from jobs.sources.arxiv_api import category_search_url, parse_arxiv_api, parse_arxiv_search
-from jobs.sources.arxiv_rss import render_arxiv_rss
-from jobs.sources.base import SourcePaper
-from jobs.storage import Storage
+from paperboy.jobs.http import HttpClient
+from paperboy.jobs.sources.arxiv_api import category_search_url, parse_arxiv_api, parse_arxiv_search
+from paperboy.jobs.sources.arxiv_rss import render_arxiv_rss
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.storage import Storage
 from tests.http_server import FakeTime, LocalServer, Reply, ToLocal
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -17,9 +17,9 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from jobs.config import Config, parse_config
-from jobs.errors import ParseError, SourceError
-from jobs.fetch import (
+from paperboy.jobs.config import Config, parse_config
+from paperboy.jobs.errors import ParseError, SourceError
+from paperboy.jobs.fetch import (
     API_BATCH,
     ARXIV_SOURCE,
     LOOKUP_SOURCE,
@@ -29,10 +29,10 @@ from jobs.fetch import (
     lookup_papers,
     select_announcements,
 )
-from jobs.http import HttpClient
-from jobs.sources.arxiv_rss import parse_arxiv_rss, render_arxiv_rss
-from jobs.sources.base import ParsedFeed, SourcePaper
-from jobs.storage import Storage, StoredPaper
+from paperboy.jobs.http import HttpClient
+from paperboy.jobs.sources.arxiv_rss import parse_arxiv_rss, render_arxiv_rss
+from paperboy.jobs.sources.base import ParsedFeed, SourcePaper
+from paperboy.jobs.storage import Storage, StoredPaper
 from tests.http_server import FakeTime, LocalServer, Reply, ToLocal
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -16,10 +16,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from jobs.cli import cli
-from jobs.config import Config, FeedConfig, parse_config
-from jobs.errors import ParseError
-from jobs.fetch import (
+from paperboy.jobs.cli import cli
+from paperboy.jobs.config import Config, FeedConfig, parse_config
+from paperboy.jobs.errors import ParseError
+from paperboy.jobs.fetch import (
     ARXIV_SOURCE,
     HF_SOURCE,
     SourceReport,
@@ -29,10 +29,10 @@ from jobs.fetch import (
     fetch_huggingface,
     ingest_file,
 )
-from jobs.http import HttpClient
-from jobs.sources.arxiv_rss import render_arxiv_rss
-from jobs.sources.base import SourcePaper
-from jobs.storage import Storage, StoredPaper
+from paperboy.jobs.http import HttpClient
+from paperboy.jobs.sources.arxiv_rss import render_arxiv_rss
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.storage import Storage, StoredPaper
 from tests.http_server import FakeTime, LocalServer, Reply, ToLocal
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -591,7 +591,7 @@ def test_status_shows_each_new_source_and_its_error(
     server: LocalServer, fake: FakeTime, tmp_path: Path
 ) -> None:
     config_path = write_config(tmp_path, server.base)
-    from jobs.config import load_config
+    from paperboy.jobs.config import load_config
 
     config = load_config(config_path)
     server.serve(HF_PATH, Reply(200, {}, HF_FILE.read_bytes()))

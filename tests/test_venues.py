@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from jobs.cli import cli
-from jobs.config import parse_config
-from jobs.digest import candidates_for
-from jobs.errors import ParseError, SourceError
-from jobs.fetch import fetch_all
-from jobs.http import HttpClient
-from jobs.ids import title_key
-from jobs.sources.base import SourcePaper
-from jobs.sources.openreview import is_withdrawn, notes_url, parse_notes
-from jobs.storage import Storage
-from jobs.venues import refresh_venue
+from paperboy.jobs.cli import cli
+from paperboy.jobs.config import parse_config
+from paperboy.jobs.digest import candidates_for
+from paperboy.jobs.errors import ParseError, SourceError
+from paperboy.jobs.fetch import fetch_all
+from paperboy.jobs.http import HttpClient
+from paperboy.jobs.ids import title_key
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.sources.openreview import is_withdrawn, notes_url, parse_notes
+from paperboy.jobs.storage import Storage
+from paperboy.jobs.venues import refresh_venue
 from tests.http_server import FakeTime
 from tests.openreview_server import (
     FIXTURE,
@@ -372,7 +372,7 @@ email = "ada@example.org"
 
 
 def test_openreview_config_is_validated() -> None:
-    from jobs.errors import ConfigError
+    from paperboy.jobs.errors import ConfigError
 
     text = '[[sources.openreview]]\nvenue = "ICLR 2025"\nstatus = "rejected"\n'
     with pytest.raises(ConfigError) as info:
@@ -404,9 +404,9 @@ def test_digests_show_openreview_and_hugging_face_tldrs(
     client: HttpClient,
     tmp_path: Path,
 ) -> None:
-    from emails.delivery import OutboxTransport
-    from jobs.digest import run_digests
-    from jobs.fetch import ingest_file
+    from paperboy.emails.delivery import OutboxTransport
+    from paperboy.jobs.digest import run_digests
+    from paperboy.jobs.fetch import ingest_file
 
     srv, _fates = server
     papers = sample_papers()

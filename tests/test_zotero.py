@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from jobs.cli import cli
-from jobs.config import Config, parse_config
-from jobs.digest import candidates_for, profile_for
-from jobs.errors import ConfigError, ParseError
-from jobs.fetch import fetch_all
-from jobs.http import HttpClient
-from jobs.sources.zotero import next_link, parse_collections, parse_deleted, parse_items
-from jobs.storage import Storage, utcnow
-from jobs.zotero import sync_user
+from paperboy.jobs.cli import cli
+from paperboy.jobs.config import Config, parse_config
+from paperboy.jobs.digest import candidates_for, profile_for
+from paperboy.jobs.errors import ConfigError, ParseError
+from paperboy.jobs.fetch import fetch_all
+from paperboy.jobs.http import HttpClient
+from paperboy.jobs.sources.zotero import next_link, parse_collections, parse_deleted, parse_items
+from paperboy.jobs.storage import Storage, utcnow
+from paperboy.jobs.zotero import sync_user
 from tests.http_server import FakeTime
 from tests.zotero_server import (
     FIXTURES,
@@ -421,7 +421,7 @@ url = "{small.base}"
 def test_synced_papers_are_never_candidates(
     small: ZoteroServer, client: HttpClient, db: Storage
 ) -> None:
-    from jobs.sources.base import SourcePaper
+    from paperboy.jobs.sources.base import SourcePaper
 
     user = make_config(small.base).user("ada")
     sync_user(user, db, client)
@@ -532,7 +532,7 @@ def test_a_library_changing_mid_sync_or_a_short_answer_changes_nothing(
 def test_sync_and_venue_storage_on_sqlite_and_postgresql(
     small: ZoteroServer, client: HttpClient, database_url: str
 ) -> None:
-    from jobs.venues import refresh_venue
+    from paperboy.jobs.venues import refresh_venue
     from tests.openreview_server import VENUE, OpenReviewServer, sample_venue
 
     user = make_config(small.base).user("ada")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from celery import Celery
 
-from jobs.config import Config
-from jobs.errors import ConfigError
+from paperboy.jobs.config import Config
+from paperboy.jobs.errors import ConfigError
 
 
 def make_app(config: Config) -> Celery:
@@ -45,7 +45,7 @@ def make_app(config: Config) -> Celery:
         worker_send_task_events=False,
         timezone="UTC",
     )
-    from jobs.queue.tasks import register
+    from paperboy.jobs.queue.tasks import register
 
     register(app, config.path)
     return app

@@ -26,8 +26,8 @@ from typing import Any
 
 from celery import Celery
 
-from jobs.config import Config, load_config
-from jobs.storage import Storage, utcnow
+from paperboy.jobs.config import Config, load_config
+from paperboy.jobs.storage import Storage, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,8 @@ def unsent(storage: Storage, user_name: str) -> bool:
 
 def run_digest_task(task: Any, path: Path, user_name: str, at: str | None) -> str:
     """The body of paperboy.digest (see the module's docstring); returns the status."""
-    from jobs.digest import run_digests
-    from jobs.fetch_job import fetch_job, fetch_overdue
+    from paperboy.jobs.digest import run_digests
+    from paperboy.jobs.fetch_job import fetch_job, fetch_overdue
 
     config, storage = _state(path)
     if user_name not in {u.name for u in config.users}:
@@ -128,13 +128,13 @@ def register(app: Celery, path: Path) -> None:
         return run_digest_task(self, path, user_name, at)
 
     def fetch() -> None:
-        from jobs.fetch_job import fetch_job
+        from paperboy.jobs.fetch_job import fetch_job
 
         config, storage = _state(path)
         fetch_job(config, storage)
 
     def retry() -> int:
-        from jobs.digest import retry_all_pending
+        from paperboy.jobs.digest import retry_all_pending
 
         config, storage = _state(path)
         return retry_all_pending(config, storage)

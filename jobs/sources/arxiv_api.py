@@ -19,9 +19,10 @@ from urllib.parse import urlencode
 
 import feedparser
 
-from jobs.errors import ParseError, UnknownPaperError
-from jobs.ids import abs_url, canonical_arxiv_id
-from jobs.sources.base import SourcePaper
+from paperboy.jobs.errors import ParseError, UnknownPaperError
+from paperboy.jobs.ids import abs_url, canonical_arxiv_id
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.text import collapse_whitespace
 
 __all__ = [
     "API_URL",
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 API_URL = "https://export.arxiv.org/api/query"
 MAX_IDS = 100  # ids per request: one lookup stays one page of results
 
-_WS = re.compile(r"\s+")
 _ERROR_ID = re.compile(r"^https?://arxiv\.org/api/errors", re.IGNORECASE)
 _COMPLETE = re.compile(rb"</feed>\s*\Z")
 
@@ -109,7 +109,7 @@ def _parse_entries(parsed: Any) -> list[tuple[SourcePaper, date | None]]:
     for entry in parsed.get("entries", []):
         entry_id = entry.get("id", "")
         if _ERROR_ID.match(entry_id):
-            message = _collapse(entry.get("summary", "")) or entry_id
+            message = collapse_whitespace(entry.get("summary", "")) or entry_id
             raise ParseError(f"arXiv API error: {message}")
         try:
             arxiv_id, version = canonical_arxiv_id(entry_id)
@@ -118,12 +118,14 @@ def _parse_entries(parsed: Any) -> list[tuple[SourcePaper, date | None]]:
         primary = (entry.get("arxiv_primary_category") or {}).get("term")
         categories = [primary] if primary else []
         categories += [t["term"] for t in entry.get("tags", []) if t.get("term")]
-        comment = _collapse(entry.get("arxiv_comment", "")) or None
+        comment = collapse_whitespace(entry.get("arxiv_comment", "")) or None
         paper = SourcePaper(
             id=arxiv_id,
-            title=_collapse(entry.get("title", "")),
-            abstract=_collapse(entry.get("summary", "")),
-            authors=tuple(_collapse(a["name"]) for a in entry.get("authors", []) if a.get("name")),
+            title=collapse_whitespace(entry.get("title", "")),
+            abstract=collapse_whitespace(entry.get("summary", "")),
+            authors=tuple(
+                collapse_whitespace(a["name"]) for a in entry.get("authors", []) if a.get("name")
+            ),
             categories=tuple(dict.fromkeys(categories)),  # primary first, no repeats
             link=abs_url(arxiv_id),
             version=version,
@@ -152,10 +154,6 @@ def id_list_url(ids: Sequence[str]) -> str:
         raise ValueError(f"at most {MAX_IDS} ids per request, got {len(wanted)}: split the list")
     query = urlencode({"id_list": ",".join(wanted), "max_results": len(wanted)}, safe=",/")
     return f"{API_URL}?{query}"
-
-
-def _collapse(text: str) -> str:
-    return _WS.sub(" ", text).strip()
 
 
 def category_search_url(categories: Sequence[str], *, start: int, max_results: int) -> str:

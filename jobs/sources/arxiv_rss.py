@@ -19,16 +19,16 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 from zoneinfo import ZoneInfo
 
-from jobs.errors import ParseError, UnknownPaperError
-from jobs.ids import abs_url, canonical_arxiv_id
-from jobs.sources.base import ParsedFeed, SourcePaper
-from jobs.sources.xmlfeed import check_whole, entry_papers, parse_xml_feed
+from paperboy.jobs.errors import ParseError, UnknownPaperError
+from paperboy.jobs.ids import abs_url, canonical_arxiv_id
+from paperboy.jobs.sources.base import ParsedFeed, SourcePaper
+from paperboy.jobs.sources.xmlfeed import check_whole, entry_papers, parse_xml_feed
+from paperboy.text import collapse_whitespace
 
 __all__ = ["parse_arxiv_rss", "render_arxiv_rss", "split_creators"]
 
 log = logging.getLogger(__name__)
 
-_WS = re.compile(r"\s+")
 _ANNOUNCE = re.compile(r"Announce Type:\s*([A-Za-z-]+)")
 _ABSTRACT = re.compile(r"Abstract:\s*")
 _PREAMBLE = re.compile(r"\s*arXiv:\S+(?:\s+Announce Type:\s*[A-Za-z-]*)?\s*")
@@ -71,7 +71,7 @@ def parse_arxiv_rss(data: bytes, *, url: str = "") -> ParsedFeed:
         papers=tuple(papers),
         announced=announced,
         skip_days=tuple(d.decode("ascii").capitalize() for d in _skip_days(data)),
-        title=_collapse(channel.get("title", "")),
+        title=collapse_whitespace(channel.get("title", "")),
     )
 
 
@@ -96,7 +96,7 @@ def _paper(entry: Any, announced: date | None) -> SourcePaper | None:
     creators = ", ".join(a.get("name", "") for a in entry.get("authors", []) if a.get("name"))
     return SourcePaper(
         id=arxiv_id,
-        title=_collapse(entry.get("title", "")),
+        title=collapse_whitespace(entry.get("title", "")),
         abstract=_abstract(description),
         authors=split_creators(creators),
         categories=tuple(t["term"] for t in entry.get("tags", []) if t.get("term")),
@@ -110,10 +110,10 @@ def _paper(entry: Any, announced: date | None) -> SourcePaper | None:
 def _abstract(description: str) -> str:
     marker = _ABSTRACT.search(description)
     if marker is not None:
-        return _collapse(description[marker.end() :])
+        return collapse_whitespace(description[marker.end() :])
     # No "Abstract:" marker: drop an "arXiv:ID Announce Type: x" preamble if present.
     preamble = _PREAMBLE.match(description)
-    return _collapse(description[preamble.end() :] if preamble else description)
+    return collapse_whitespace(description[preamble.end() :] if preamble else description)
 
 
 def split_creators(text: str) -> tuple[str, ...]:
@@ -137,11 +137,7 @@ def split_creators(text: str) -> tuple[str, ...]:
             else:
                 current.append(char)
     authors.append("".join(current))
-    return tuple(name for name in map(_collapse, authors) if name)
-
-
-def _collapse(text: str) -> str:
-    return _WS.sub(" ", text).strip()
+    return tuple(name for name in map(collapse_whitespace, authors) if name)
 
 
 def _rfc822_day(value: str | None) -> date | None:

@@ -22,11 +22,12 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from jobs.errors import ParseError, UnknownPaperError
-from jobs.ids import canonical_arxiv_id, canonical_doi, title_key
-from jobs.sources.arxiv_rss import split_creators
-from jobs.sources.base import ParsedFeed, SourcePaper
-from jobs.sources.xmlfeed import check_whole, entry_papers, parse_xml_feed
+from paperboy.jobs.errors import ParseError, UnknownPaperError
+from paperboy.jobs.ids import canonical_arxiv_id, canonical_doi, title_key
+from paperboy.jobs.sources.arxiv_rss import split_creators
+from paperboy.jobs.sources.base import ParsedFeed, SourcePaper
+from paperboy.jobs.sources.xmlfeed import check_whole, entry_papers, parse_xml_feed
+from paperboy.text import collapse_whitespace
 
 __all__ = ["doi_of", "html_to_text", "parse_feed", "split_authors"]
 
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 
 MAX_ID_LENGTH = 128  # papers.id is VARCHAR(128); a longer DOI falls back to the title key
 
-_WS = re.compile(r"\s+")
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _COMPLETE = re.compile(rb"</(?:rss|rdf:RDF|feed|channel)>\s*\Z", re.IGNORECASE)
 _HTML_PAGE = re.compile(
@@ -213,11 +213,11 @@ def split_authors(text: str) -> list[str]:
 
     Affiliations in parentheses are dropped, as in arXiv's ``<dc:creator>``.
     """
-    text = _collapse(text)
+    text = collapse_whitespace(text)
     if not text:
         return []
     if ";" in text:
-        return [_surname_last(part) for part in map(_collapse, text.split(";")) if part]
+        return [_surname_last(part) for part in map(collapse_whitespace, text.split(";")) if part]
     parts = list(split_creators(text))
     if len(parts) >= 2 and len(parts) % 2 == 0 and all(_INITIALS.match(p) for p in parts[1::2]):
         return [
@@ -226,14 +226,18 @@ def split_authors(text: str) -> list[str]:
         ]
     names: list[str] = []
     for part in parts:
-        names.extend(p for p in map(_collapse, re.split(r"\s+and\s+|\s*&\s*", part)) if p)
+        names.extend(p for p in map(collapse_whitespace, re.split(r"\s+and\s+|\s*&\s*", part)) if p)
     return names
 
 
 def _surname_last(name: str) -> str:
     """``Doe, Jane`` -> ``Jane Doe``; a name without a comma stays as it is."""
     surname, comma, given = name.partition(",")
-    return f"{_collapse(given)} {_collapse(surname)}" if comma and given.strip() else name
+    return (
+        f"{collapse_whitespace(given)} {collapse_whitespace(surname)}"
+        if comma and given.strip()
+        else name
+    )
 
 
 def _field_text(obj: Any, key: str) -> str:
@@ -245,7 +249,7 @@ def _detail_text(value: str, kind: str) -> str:
     # No type given (feedparser copies Atom <content> into a bare summary): look.
     if "html" in kind or (not kind and _LOOKS_HTML.search(value)):
         return html_to_text(value)
-    return _collapse(value)
+    return collapse_whitespace(value)
 
 
 class _TextExtractor(HTMLParser):
@@ -277,11 +281,7 @@ def html_to_text(markup: str) -> str:
     extractor = _TextExtractor()
     extractor.feed(markup)
     extractor.close()
-    return _collapse("".join(extractor.parts))
-
-
-def _collapse(text: str) -> str:
-    return _WS.sub(" ", text).strip()
+    return collapse_whitespace("".join(extractor.parts))
 
 
 def _day(obj: Any, keys: Iterable[str]) -> date | None:

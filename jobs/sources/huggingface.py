@@ -24,9 +24,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from jobs.errors import ParseError, UnknownPaperError
-from jobs.ids import abs_url, canonical_arxiv_id
-from jobs.sources.base import SourcePaper
+from paperboy.jobs.errors import ParseError, UnknownPaperError
+from paperboy.jobs.ids import abs_url, canonical_arxiv_id
+from paperboy.jobs.sources.base import SourcePaper
 
 __all__ = ["HF_DAILY_URL", "TrendingPaper", "looks_like_hf_daily", "parse_hf_daily"]
 

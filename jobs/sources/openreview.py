@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from jobs.errors import ParseError, UnknownPaperError
-from jobs.ids import canonical_arxiv_id, canonical_doi
+from paperboy.jobs.errors import ParseError, UnknownPaperError
+from paperboy.jobs.ids import canonical_arxiv_id, canonical_doi
 
 __all__ = [
     "OPENREVIEW_API",

@@ -19,8 +19,8 @@ from typing import Any
 
 import feedparser
 
-from jobs.errors import ParseError
-from jobs.sources.base import SourcePaper
+from paperboy.jobs.errors import ParseError
+from paperboy.jobs.sources.base import SourcePaper
 
 log = logging.getLogger(__name__)
 

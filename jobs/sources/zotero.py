@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from jobs.errors import ParseError, UnknownPaperError
-from jobs.ids import abs_url, canonical_arxiv_id, canonical_doi, title_key
-from jobs.sources.base import SourcePaper
+from paperboy.jobs.errors import ParseError, UnknownPaperError
+from paperboy.jobs.ids import abs_url, canonical_arxiv_id, canonical_doi, title_key
+from paperboy.jobs.sources.base import SourcePaper
 
 __all__ = [
     "PAGE_SIZE",

@@ -39,10 +39,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jobs.config import Config, UserConfig, load_config
-from jobs.errors import ConfigError, PaperboyError, UnknownPaperError
-from jobs.ids import abs_url, canonical_arxiv_id, is_arxiv_id
-from jobs.profile import (
+from paperboy.jobs.config import Config, UserConfig, load_config
+from paperboy.jobs.errors import ConfigError, PaperboyError, UnknownPaperError
+from paperboy.jobs.ids import abs_url, canonical_arxiv_id, is_arxiv_id
+from paperboy.jobs.profile import (
     Change,
     Operation,
     dislike_operations,
@@ -52,8 +52,8 @@ from jobs.profile import (
     read_snapshot,
     user_file,
 )
-from jobs.storage import Storage, utcnow
-from jobs.web.tokens import BadToken, Claim, Signer, token_digest
+from paperboy.jobs.storage import Storage, utcnow
+from paperboy.jobs.web.tokens import BadToken, Claim, Signer, token_digest
 
 __all__ = ["MAX_BODY", "PAUSE", "create_app"]
 

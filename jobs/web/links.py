@@ -15,10 +15,10 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from emails.digest import Digest
-from jobs.config import Config
-from jobs.ids import is_arxiv_id
-from jobs.web.tokens import Signer
+from paperboy.emails.digest import Digest
+from paperboy.jobs.config import Config
+from paperboy.jobs.ids import is_arxiv_id
+from paperboy.jobs.web.tokens import Signer
 
 __all__ = ["add_feedback_links", "new_key", "write_key_file"]
 

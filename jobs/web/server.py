@@ -13,9 +13,9 @@ import threading
 import uvicorn
 from starlette.types import ASGIApp
 
-from jobs.config import Config
-from jobs.storage import Storage
-from jobs.web.app import create_app
+from paperboy.jobs.config import Config
+from paperboy.jobs.storage import Storage
+from paperboy.jobs.web.app import create_app
 
 __all__ = ["WebThread", "make_server", "uvicorn_server"]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from emails.digest import Digest, DigestItem, TrendingItem
+from paperboy.emails.digest import Digest, DigestItem, TrendingItem
 from tests.smtp_server import DroppingSMTPServer, LocalSMTPServer
 
 ItemFactory = Callable[..., DigestItem]

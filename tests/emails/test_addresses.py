@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from emails import render
-from emails.addresses import address_problem, is_address
+from paperboy.emails import render
+from paperboy.emails.addresses import address_problem, is_address
 
 GOOD = [
     "ada@example.org",

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from emails.digest import Digest
-from emails.render import render_html
+from paperboy.emails.digest import Digest
+from paperboy.emails.render import render_html
 from tests.emails.conftest import DigestFactory, sample_trending, weekly_items
 
 CHROMIUM = Path("/usr/bin/chromium")

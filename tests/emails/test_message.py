@@ -1,4 +1,4 @@
-"""emails.render.build_message: one multipart/alternative message that parses back."""
+"""paperboy.emails.render.build_message: one multipart/alternative message that parses back."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from emails.digest import Digest
-from emails.render import build_message, unsubscribe_uris
+from paperboy.emails.digest import Digest
+from paperboy.emails.render import build_message, unsubscribe_uris
 from tests.emails.conftest import DigestFactory, ItemFactory
 
 

@@ -1,4 +1,4 @@
-"""emails.delivery.OutboxTransport and ConsoleTransport: files and streams, no network."""
+"""paperboy.emails.delivery.OutboxTransport and ConsoleTransport: files and streams, no network."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from emails.delivery import (
+from paperboy.emails.delivery import (
     ConsoleTransport,
     OutboxTransport,
     PermanentDeliveryError,
     TemporaryDeliveryError,
     Transport,
 )
-from emails.render import build_message
+from paperboy.emails.render import build_message
 from tests.emails.conftest import DigestFactory
 from tests.emails.html_probe import HtmlProbe
 

@@ -1,4 +1,4 @@
-"""emails.render: the text part (golden), the HTML part (structure), the subject."""
+"""paperboy.emails.render: the text part (golden), the HTML part (structure), the subject."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from emails.digest import Digest, TrendingItem
-from emails.render import (
+from paperboy.emails.digest import Digest, TrendingItem
+from paperboy.emails.render import (
     format_day,
     relevance_dots,
     render_html,

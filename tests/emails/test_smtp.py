@@ -1,4 +1,4 @@
-"""emails.delivery.SmtpTransport against real SMTP servers on 127.0.0.1 (no network)."""
+"""paperboy.emails.delivery.SmtpTransport against real SMTP servers on 127.0.0.1 (no network)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from emails.delivery import (
+from paperboy.emails.delivery import (
     DeliveryError,
     PermanentDeliveryError,
     SmtpTransport,
     TemporaryDeliveryError,
     Transport,
 )
-from emails.render import build_message
+from paperboy.emails.render import build_message
 from tests.emails.conftest import DigestFactory, ServerFactory
 from tests.smtp_server import DroppingSMTPServer, LocalSMTPServer, free_port
 
@@ -292,7 +292,10 @@ def test_password_is_never_logged_or_printed(
     # A server that logs us in, then (absurdly) echoes the password in its refusal.
     server = smtp_server_factory(auth=("ada", secret), reply=f"451 4.3.0 no thanks {secret}")
     transport = SmtpTransport(server.host, server.port, "none", "ada", secret, timeout=5)
-    with caplog.at_level("DEBUG", logger="emails"), pytest.raises(TemporaryDeliveryError) as info:
+    with (
+        caplog.at_level("DEBUG", logger="paperboy.emails"),
+        pytest.raises(TemporaryDeliveryError) as info,
+    ):
         transport.send(message)
     assert "451" in str(info.value) and "***" in str(info.value)
     out, err = capfd.readouterr()

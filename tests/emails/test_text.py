@@ -1,4 +1,4 @@
-"""emails.text: LaTeX to text, sentence splitting."""
+"""emails.text (sentence splitting) and the LaTeX conversion the mail uses."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emails.text import first_sentences, latex_to_text, split_sentences
+from paperboy.emails.text import first_sentences, split_sentences
+from paperboy.text import latex_to_text
 
 
 @pytest.mark.parametrize(
@@ -32,13 +33,13 @@ def test_latex_to_text_never_loses_broken_input(broken: str) -> None:
 
 
 def test_latex_to_text_falls_back_to_raw_on_parser_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import emails.text
+    from paperboy import text
 
     class Exploding:
         def latex_to_text(self, latex: str) -> str:
             raise RuntimeError("boom")
 
-    monkeypatch.setattr(emails.text, "_converter", lambda: Exploding())
+    monkeypatch.setattr(text, "_converter", lambda: Exploding())
     assert latex_to_text(r"\emph{x}  y") == r"\emph{x} y"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emails.render import render_html, render_text
+from paperboy.emails.render import render_html, render_text
 from tests.emails.conftest import DigestFactory, ItemFactory
 
 LONG = (

@@ -4,7 +4,7 @@ excerpt, labelled with its source, in both parts; without one, the layout is unc
 
 from __future__ import annotations
 
-from emails.render import render_html, render_text
+from paperboy.emails.render import render_html, render_text
 from tests.emails.conftest import DigestFactory, ItemFactory
 from tests.emails.html_probe import HtmlProbe
 

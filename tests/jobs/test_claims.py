@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 
-from jobs.config import load_config
-from jobs.demo import sample_dir
-from jobs.digest import run_digests
-from jobs.paperfiles import read_jsonl
-from jobs.sources.arxiv_rss import parse_arxiv_rss
-from jobs.sources.base import SourcePaper
-from jobs.storage import Storage
+from paperboy.jobs.config import load_config
+from paperboy.jobs.demo import sample_dir
+from paperboy.jobs.digest import run_digests
+from paperboy.jobs.paperfiles import read_jsonl
+from paperboy.jobs.sources.arxiv_rss import parse_arxiv_rss
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.storage import Storage
 from tests.smtp_server import LocalSMTPServer
 
 PAPERBOY = [sys.executable, "-c", "from jobs.cli import main; main()"]
@@ -265,7 +265,14 @@ def test_runner_killed_mid_digest_is_taken_over_once_the_lease_expires(
                 expected = "elsewhere" if point == "claimed" else "not-due"
                 assert (result.status, result.resent) == (expected, 0)
                 assert smtp.messages == []
-            wait = (claim["expires_at"] - datetime.now(UTC)).total_seconds()
+            # Both leases must run out: the claim's, and (after "recorded") the pending
+            # delivery's, which started later, when the dead runner recorded it.
+            leases = [claim["expires_at"]] + [
+                d.lease_expires_at
+                for d in storage.deliveries(user_name="u0", status="pending")
+                if d.lease_expires_at is not None
+            ]
+            wait = (max(leases) - datetime.now(UTC)).total_seconds()
         time.sleep(max(0.0, wait) + 0.5)
         # After it, the next run takes the digest over and sends it, once.
         survivor = start_digest(config_path, {"PAPERBOY_LEASE_SECONDS": str(lease)})
@@ -315,7 +322,7 @@ def test_a_claim_of_a_killed_process_on_this_machine_is_taken_over_at_once(
     import sys
     from datetime import timedelta
 
-    from jobs.digest import owner_gone, runner_id, this_machine
+    from paperboy.jobs.digest import owner_gone, runner_id, this_machine
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

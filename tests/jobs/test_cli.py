@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from jobs.cli import cli
+from paperboy.jobs.cli import cli
 
 COMMANDS = ["init", "demo", "fetch", "rank", "digest", "run", "status"]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import jobs.cli_profile
-import jobs.profile
-from jobs.cli import FORMATS, cli
-from jobs.config import load_config
-from jobs.profile import ConfigSnapshot, write_config
-from jobs.sources.base import SourcePaper
-from jobs.storage import Storage
+from paperboy import jobs
+from paperboy.jobs.cli import FORMATS, cli
+from paperboy.jobs.config import load_config
+from paperboy.jobs.profile import ConfigSnapshot, write_config
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.storage import Storage
 
 ROOT = Path(__file__).resolve().parents[2]
 ZOTERO = ROOT / "tests" / "fixtures" / "libraries" / "zotero-export.bib"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.config import load_config, parse_config
-from jobs.errors import ConfigError
+from paperboy.jobs.config import load_config, parse_config
+from paperboy.jobs.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,9 @@ def problems(text: str, tmp_path: Path) -> str:
 
 
 def test_repository_config_is_the_bundled_starter_and_valid() -> None:
-    bundled = (resources.files("jobs") / "data" / "config.toml").read_text(encoding="utf-8")
+    bundled = (resources.files("paperboy.jobs") / "data" / "config.toml").read_text(
+        encoding="utf-8"
+    )
     assert (ROOT / "config.toml").read_text(encoding="utf-8") == bundled
     config = load_config(ROOT / "config.toml")
     [ada] = config.users
@@ -49,7 +51,7 @@ def test_repository_config_is_the_bundled_starter_and_valid() -> None:
 def test_sample_users_saved_papers_are_bundled() -> None:
     """The demo works offline only if every saved paper's metadata ships with Paperboy."""
     config = load_config(ROOT / "config.toml")
-    sample = resources.files("jobs") / "data" / "sample" / "saved.jsonl"
+    sample = resources.files("paperboy.jobs") / "data" / "sample" / "saved.jsonl"
     bundled = {json.loads(line)["id"] for line in sample.read_text("utf-8").splitlines() if line}
     assert set(config.users[0].saved) <= bundled
 
@@ -167,7 +169,7 @@ def test_weekly_and_cron_schedules(tmp_path: Path) -> None:
 def test_every_setting_is_explained_in_the_starter() -> None:
     """Each key the validator knows is in the starter file, with a comment on its line or
     above it in the same paragraph."""
-    from jobs import config as schema
+    from paperboy.jobs import config as schema
 
     starter = (ROOT / "config.toml").read_text(encoding="utf-8").splitlines()
     keys = {

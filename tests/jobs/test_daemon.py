@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from jobs.config import Config, UserConfig, load_config
-from jobs.demo import sample_dir, starter_config
-from jobs.lock import AlreadyRunning, acquire_daemon_lock
-from jobs.schedule import is_due, last_fire
-from jobs.scheduler import Daemon, fetch_overdue
-from jobs.sources.arxiv_rss import render_arxiv_rss
-from jobs.sources.base import SourcePaper
-from jobs.storage import Storage
+from paperboy.jobs.config import Config, UserConfig, load_config
+from paperboy.jobs.demo import sample_dir, starter_config
+from paperboy.jobs.lock import AlreadyRunning, acquire_daemon_lock
+from paperboy.jobs.schedule import is_due, last_fire
+from paperboy.jobs.scheduler import Daemon, fetch_overdue
+from paperboy.jobs.sources.arxiv_rss import render_arxiv_rss
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.storage import Storage
 
 PAPERBOY = [sys.executable, "-c", "from jobs.cli import main; main()"]
 
@@ -293,7 +293,7 @@ def test_kill_9_during_digests_never_mails_twice(tmp_path: Path) -> None:
 
 
 def _load_saved(config: Config, saved: Path) -> None:
-    from jobs.paperfiles import read_jsonl
+    from paperboy.jobs.paperfiles import read_jsonl
 
     with Storage.open(config.database) as storage:
         storage.upsert_papers(

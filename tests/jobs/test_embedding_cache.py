@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from jobs.cli import cli
-from jobs.embedding_cache import cache_path, cached_embeddings
-from recommender import Paper
+from paperboy.jobs.cli import cli
+from paperboy.jobs.embedding_cache import cache_path, cached_embeddings
+from paperboy.recommender import Paper
 from tests.recommender.corpus import ALL, NLP
 
 

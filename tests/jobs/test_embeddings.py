@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import recommender.encoder as encoder_module
-from jobs.cli import cli
-from jobs.embeddings import encode_missing, encode_stored
-from jobs.sources.base import SourcePaper
-from jobs.storage import Storage, text_hash
-from recommender.encoder import MODEL_ID, Encoder, encoder_text, load_encoder
+import paperboy.recommender.encoder as encoder_module
+from paperboy.jobs.cli import cli
+from paperboy.jobs.embeddings import encode_missing, encode_stored
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.storage import Storage, text_hash
+from paperboy.recommender.encoder import MODEL_ID, Encoder, encoder_text, load_encoder
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,9 +185,9 @@ def test_a_broken_encoder_is_logged_not_raised(
 WORKER = textwrap.dedent(
     """
     import sys
-    from jobs.embeddings import encode_missing
-    from jobs.storage import Storage
-    from recommender.encoder import load_encoder
+    from paperboy.jobs.embeddings import encode_missing
+    from paperboy.jobs.storage import Storage
+    from paperboy.recommender.encoder import load_encoder
 
     with Storage.open(sys.argv[1]) as storage:
         encode_missing(
@@ -260,7 +260,7 @@ def test_index_encodes_what_is_missing_and_status_counts_it(tmp_path: Path) -> N
 
 
 def _database_url(directory: Path) -> str:
-    from jobs.config import load_config
+    from paperboy.jobs.config import load_config
 
     return load_config(directory / "config.toml").database
 
@@ -283,8 +283,8 @@ class CountingEncoder:
 def test_a_run_reads_stored_vectors_and_encodes_only_lagging_profile_papers(
     storage: Storage, encoder: Encoder
 ) -> None:
-    from jobs.embeddings import vectors_for
-    from jobs.features import to_paper
+    from paperboy.jobs.embeddings import vectors_for
+    from paperboy.jobs.features import to_paper
 
     stored = fixture_papers(8)
     storage.upsert_papers(stored, source="arxiv", listed=True)
@@ -314,9 +314,9 @@ def test_a_run_reads_stored_vectors_and_encodes_only_lagging_profile_papers(
 def test_a_broken_encoder_leaves_the_run_with_what_is_stored(
     storage: Storage, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from jobs.embeddings import vectors_for
-    from jobs.features import to_paper
-    from recommender.encoder import EncoderError
+    from paperboy.jobs.embeddings import vectors_for
+    from paperboy.jobs.features import to_paper
+    from paperboy.recommender.encoder import EncoderError
 
     class Broken:
         model_id = MODEL_ID

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from jobs.cli import cli
+from paperboy.jobs.cli import cli
 from tests.recommender.corpus import ALL
 
 

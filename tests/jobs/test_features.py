@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import jobs.features as features
-from jobs.cli import cli
-from jobs.config import Config
-from jobs.digest import make_transport, run_digests
-from jobs.errors import StorageError
-from jobs.features import (
+import paperboy.jobs.features as features
+from paperboy.jobs.cli import cli
+from paperboy.jobs.config import Config
+from paperboy.jobs.digest import make_transport, run_digests
+from paperboy.jobs.errors import StorageError
+from paperboy.jobs.features import (
     FORMAT,
     build_index,
     index_after_fetch,
@@ -32,7 +32,7 @@ from jobs.features import (
     refresh_index,
     write_index,
 )
-from jobs.storage import Storage
+from paperboy.jobs.storage import Storage
 from tests.jobs.test_pipeline import NOW, SAVED, config_for, load_sample
 
 
@@ -142,7 +142,7 @@ def test_an_unusable_index_costs_speed_not_the_digest(
             read_index(config.index)
         assert str(config.index) in str(excinfo.value)
         papers_before = storage.count_papers()
-        with caplog.at_level(logging.WARNING, logger="jobs.features"):
+        with caplog.at_level(logging.WARNING, logger="paperboy.jobs.features"):
             [result] = run_digests(config, storage, now=NOW, transport=make_transport(config))
         assert result.status == "sent" and len(result.picked) == 8
         assert "ranking without a stored index" in caplog.text
@@ -186,8 +186,8 @@ def test_kill_9_while_writing_keeps_the_previous_index(outbox_config: Config) ->
         f"""
         import os, pickle, signal, sys
         from pathlib import Path
-        import jobs.features as f
-        from jobs.features import read_index, write_index
+        import paperboy.jobs.features as f
+        from paperboy.jobs.features import read_index, write_index
         index, info = read_index(Path({str(config.index)!r}))
         real_dump = pickle.dump
         calls = []
@@ -285,3 +285,14 @@ def test_index_command_on_an_empty_database(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--config", str(config_file), "index"])
     assert result.exit_code == 0 and "nothing to index" in result.output
     assert not (tmp_path / "paperboy.index").exists()
+
+
+def test_an_index_written_before_the_namespace_move_is_rebuilt_not_damaged(
+    tmp_path: Path,
+) -> None:
+    """Index files of earlier versions pickled `jobs.features.IndexInfo`, a module that no
+    longer exists under that name: the error says why, and the next fetch rebuilds it."""
+    index_file = tmp_path / "paperboy.index"
+    index_file.write_bytes(b"cpaperboy_gone_module.features\nIndexInfo\n)\x81.")
+    with pytest.raises(StorageError, match="written by an older Paperboy"):
+        read_info(index_file)

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from jobs.cli import cli
-from jobs.entry import command_of
+from paperboy.jobs.cli import cli
+from paperboy.jobs.entry import command_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -171,7 +171,7 @@ def test_sigterm_while_run_starts_exits_0(tmp_path: Path, delay: float) -> None:
         '[[users]]\nname = "ada"\nemail = "ada@localhost"\n'
     )
     script = "import sys; from jobs.entry import main; sys.argv[0] = 'paperboy'; main()"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     process = subprocess.Popen(
         [sys.executable, "-c", script, "--config", str(config), "run"],
         env=env,
@@ -270,9 +270,9 @@ def test_keywords_only_digest_says_so_and_does_not_pad(tmp_path: Path) -> None:
 def test_pick_never_pads_with_weak_matches() -> None:
     from datetime import time as clock
 
-    from jobs.config import UserConfig
-    from jobs.digest import WEAK_SHOWN, basis_note, pick
-    from recommender import Paper, Profile, Ranked
+    from paperboy.jobs.config import UserConfig
+    from paperboy.jobs.digest import WEAK_SHOWN, basis_note, pick
+    from paperboy.recommender import Paper, Profile, Ranked
 
     user = UserConfig(
         name="ada", email=("ada@localhost",), send_at=clock(7, 30), max_papers=10, min_score=0.0
@@ -335,7 +335,7 @@ def test_demo_shows_trending_and_the_unsubscribe_footer(tmp_path: Path) -> None:
 def test_a_digest_does_not_read_again_the_papers_it_ranked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jobs.storage import Storage
+    from paperboy.jobs.storage import Storage
 
     config = _starter(tmp_path)
     day = sorted(SAMPLE.glob("arxiv-*"))[0]

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from jobs.ids import canonical_doi, normalised_title, title_key
-from jobs.library import LibraryError, is_bibtex, read_bibtex_papers, read_library
-from jobs.paperfiles import PaperFileError
-from jobs.sources.base import SourcePaper
-from jobs.storage import Storage
+from paperboy.jobs.ids import canonical_doi, normalised_title, title_key
+from paperboy.jobs.library import LibraryError, is_bibtex, read_bibtex_papers, read_library
+from paperboy.jobs.paperfiles import PaperFileError
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.storage import Storage
 
 ZOTERO = Path(__file__).resolve().parents[1] / "fixtures" / "libraries" / "zotero-export.bib"
 

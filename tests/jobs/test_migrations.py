@@ -12,8 +12,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
-from jobs.errors import StorageError
-from jobs.storage import MIGRATIONS, Storage, metadata
+from paperboy.jobs.errors import StorageError
+from paperboy.jobs.storage import MIGRATIONS, Storage, metadata
 
 
 def test_migrations_build_exactly_the_declared_schema(database_url: str) -> None:

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from jobs.config import Config, parse_config
-from jobs.demo import sample_dir
-from jobs.digest import make_transport, run_digests
-from jobs.fetch import LOOKUP_SOURCE, ingest_feed
-from jobs.paperfiles import read_jsonl
-from jobs.schedule import is_due
-from jobs.sources.arxiv_rss import parse_arxiv_rss
-from jobs.sources.base import SourcePaper
-from jobs.storage import Storage
+from paperboy.jobs.config import Config, parse_config
+from paperboy.jobs.demo import sample_dir
+from paperboy.jobs.digest import make_transport, run_digests
+from paperboy.jobs.fetch import LOOKUP_SOURCE, ingest_feed
+from paperboy.jobs.paperfiles import read_jsonl
+from paperboy.jobs.schedule import is_due
+from paperboy.jobs.sources.arxiv_rss import parse_arxiv_rss
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.storage import Storage
 from tests.smtp_server import DroppingSMTPServer, LocalSMTPServer
 
 SAVED = [r for r in read_jsonl(Path(str(sample_dir() / "saved.jsonl")))]
@@ -278,7 +278,7 @@ def test_dry_run_records_nothing(tmp_path: Path, smtp: LocalSMTPServer) -> None:
 
 def test_outbox_transport_writes_eml_and_html(tmp_path: Path) -> None:
     config = config_for(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", 25).__class__
-    text = (Path(str(resources.files("jobs") / "data" / "config.toml"))).read_text("utf-8")
+    text = (Path(str(resources.files("paperboy.jobs") / "data" / "config.toml"))).read_text("utf-8")
     cfg = parse_config(text, tmp_path / "config.toml")
     assert config is Config
     transport = make_transport(cfg)
@@ -308,7 +308,7 @@ def test_user_filters_categories_and_threshold(tmp_path: Path, smtp: LocalSMTPSe
 
 
 def test_trending_section_and_hugging_face_links(tmp_path: Path, smtp: LocalSMTPServer) -> None:
-    from jobs.storage import TrendingEntry
+    from paperboy.jobs.storage import TrendingEntry
 
     config = config_for(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", smtp.port)
     with Storage.open(config.database) as storage:
@@ -383,7 +383,7 @@ def test_disliked_and_library_papers_are_never_candidates(
 def test_temporary_failures_back_off_then_give_up(tmp_path: Path) -> None:
     """Retries wait 5 min, 10 min, ... (at most 6 h); after 3 days the digest is given up
     and its papers go into the next one instead of waiting forever."""
-    from jobs.digest import retry_all_pending, retry_delay
+    from paperboy.jobs.digest import retry_all_pending, retry_delay
 
     assert [retry_delay(n).total_seconds() / 60 for n in (1, 2, 3)] == [5, 10, 20]
     assert retry_delay(50) == timedelta(hours=6)

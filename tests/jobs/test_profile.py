@@ -1,4 +1,4 @@
-"""jobs.profile: list edits keep the rest of config.toml byte for byte; writes are safe."""
+"""paperboy.jobs.profile: list edits keep the rest of config.toml byte for byte; writes are safe."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import tomlkit
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from jobs.config import parse_config
-from jobs.errors import ConfigError, UnknownPaperError
-from jobs.profile import (
+from paperboy.jobs.config import parse_config
+from paperboy.jobs.errors import ConfigError, UnknownPaperError
+from paperboy.jobs.profile import (
     ConcurrentEditError,
     add_values,
     backup_path,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from jobs.cli import cli
-from jobs.progress import progress
+from paperboy.jobs.cli import cli
+from paperboy.jobs.progress import progress
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "jobs" / "data" / "sample"
@@ -44,8 +44,8 @@ def _fetched(tmp_path: Path) -> Path:
 def test_index_logs_its_steps_when_not_on_a_terminal(tmp_path: Path) -> None:
     config = _fetched(tmp_path)
     done = subprocess.run(
-        [sys.executable, "-m", "jobs.cli", "--config", str(config), "-v", "index"],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [sys.executable, "-m", "paperboy.jobs.cli", "--config", str(config), "-v", "index"],
+        env=dict(os.environ),
         capture_output=True,
         text=True,
         check=False,
@@ -60,8 +60,8 @@ def test_index_shows_a_bar_on_a_terminal(tmp_path: Path) -> None:
     config = _fetched(tmp_path)
     master, slave = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "jobs.cli", "--config", str(config), "index"],
-        env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100"},
+        [sys.executable, "-m", "paperboy.jobs.cli", "--config", str(config), "index"],
+        env={**os.environ, "COLUMNS": "100"},
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -91,8 +91,17 @@ def test_a_digest_run_over_users_logs_each_user(tmp_path: Path) -> None:
         + '\n[[users]]\nname = "bob"\nemail = "bob@localhost"\nkeywords = ["diffusion"]\n'
     )
     done = subprocess.run(
-        [sys.executable, "-m", "jobs.cli", "--config", str(config), "-v", "digest", "--dry-run"],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [
+            sys.executable,
+            "-m",
+            "paperboy.jobs.cli",
+            "--config",
+            str(config),
+            "-v",
+            "digest",
+            "--dry-run",
+        ],
+        env=dict(os.environ),
         capture_output=True,
         text=True,
         check=False,

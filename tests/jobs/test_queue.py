@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.config import load_config
-from jobs.storage import Storage
+from paperboy.jobs.config import load_config
+from paperboy.jobs.storage import Storage
 from tests.jobs.test_claims import (
     assert_no_paper_twice,
     new_papers,
@@ -108,8 +108,8 @@ def queue_name(broker: str) -> Iterator[str]:
 def test_two_workers_one_killed_every_digest_once(
     tmp_path: Path, postgres_url: str, broker: str, queue_name: str
 ) -> None:
-    from jobs.queue.app import make_app
-    from jobs.queue.tasks import enqueue_digest
+    from paperboy.jobs.queue.app import make_app
+    from paperboy.jobs.queue.tasks import enqueue_digest
 
     workers: list[subprocess.Popen[bytes]] = []
     with LocalSMTPServer() as smtp:
@@ -164,8 +164,8 @@ def test_worker_without_a_queue_table_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_bad_queue_table_names_file_and_line(tmp_path: Path) -> None:
-    from jobs.config import parse_config
-    from jobs.errors import ConfigError
+    from paperboy.jobs.config import parse_config
+    from paperboy.jobs.errors import ConfigError
 
     text = '[paperboy]\ndatabase = "sqlite://"\n\n[queue]\nbroker = "http://x"\n'
     with pytest.raises(ConfigError, match=r"config.toml:5: queue.broker must be an amqp://"):
@@ -218,8 +218,8 @@ def test_paperboy_run_with_a_queue_only_enqueues_and_a_worker_sends(
 def test_the_broker_url_can_come_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jobs.config import parse_config
-    from jobs.errors import ConfigError
+    from paperboy.jobs.config import parse_config
+    from paperboy.jobs.errors import ConfigError
 
     text = '[paperboy]\ndatabase = "sqlite://"\n\n[queue]\nbroker_env = "PB_TEST_BROKER"\n'
     config = parse_config(text, tmp_path / "config.toml")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.config import parse_config
-from jobs.scheduler import MISFIRE_GRACE, build_scheduler, missed_digests
-from jobs.storage import Storage
+from paperboy.jobs.config import parse_config
+from paperboy.jobs.scheduler import MISFIRE_GRACE, build_scheduler, missed_digests
+from paperboy.jobs.storage import Storage
 
 CONFIG = """
 [paperboy]

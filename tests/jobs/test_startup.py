@@ -21,7 +21,7 @@ PROBE = """
 import json, sys
 HEAVY = ("sklearn", "scipy", "onnxruntime")
 from click.testing import CliRunner
-from jobs.cli import cli
+from paperboy.jobs.cli import cli
 args = json.loads(sys.argv[1])
 if args is not None:
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
@@ -31,7 +31,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)))
 
 
 def _loaded(args: list[str] | None, cwd: Path) -> list[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PAPERBOY_CONFIG": str(cwd / "config.toml")}
+    env = {**os.environ, "PAPERBOY_CONFIG": str(cwd / "config.toml")}
     done = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(args)],
         cwd=cwd,
@@ -50,8 +50,8 @@ def _loaded(args: list[str] | None, cwd: Path) -> list[str]:
 )
 def test_first_commands_load_no_heavy_module(tmp_path: Path, args: list[str] | None) -> None:
     subprocess.run(
-        [sys.executable, "-m", "jobs.cli", "init", str(tmp_path)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [sys.executable, "-m", "paperboy.jobs.cli", "init", str(tmp_path)],
+        env=dict(os.environ),
         check=True,
         capture_output=True,
     )
@@ -59,7 +59,7 @@ def test_first_commands_load_no_heavy_module(tmp_path: Path, args: list[str] | N
 
 
 def test_the_ranker_is_still_there_when_asked_for() -> None:
-    import recommender
+    from paperboy import recommender
 
     assert callable(recommender.rank) and hasattr(recommender.Index, "build")
 
@@ -72,7 +72,7 @@ def test_opening_a_current_database_needs_no_alembic(tmp_path: Path) -> None:
         "import sys; from jobs.storage import Storage; "
         f"Storage.open({url!r}).close(); print('alembic' in sys.modules)"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
 
     def opened() -> str:
         done = subprocess.run(

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from jobs.cli import cli
-from jobs.storage import DeliverySummary, Storage
+from paperboy.jobs.cli import cli
+from paperboy.jobs.storage import DeliverySummary, Storage
 
 BIG = 4 * 1024 * 1024  # a digest with everything inlined, and then some
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from jobs.errors import StorageError
-from jobs.sources.base import SourcePaper
-from jobs.storage import FAILED, PENDING, SENT, ClaimLost, Storage, ledger
+from paperboy.jobs.errors import StorageError
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.storage import FAILED, PENDING, SENT, ClaimLost, Storage, ledger
 
 
 def paper(pid: str, **kw: object) -> SourcePaper:

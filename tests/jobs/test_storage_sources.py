@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from jobs.errors import StorageError
-from jobs.sources.base import SourcePaper
-from jobs.storage import Storage, TrendingEntry
+from paperboy.jobs.errors import StorageError
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.storage import Storage, TrendingEntry
 
 DAY = date(2026, 6, 12)
 

@@ -21,15 +21,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import jobs.config
-import jobs.profile
-from jobs.cli import cli
-from jobs.config import Config, load_config, parse_user_file
-from jobs.errors import ConfigError
-from jobs.profile import ConcurrentEditError, ConfigSnapshot, dislike, edit_profile, like
-from jobs.profile import user_file as file_of
-from jobs.scheduler import Daemon
-from jobs.storage import Storage
+from paperboy import jobs
+from paperboy.jobs.cli import cli
+from paperboy.jobs.config import Config, load_config, parse_user_file
+from paperboy.jobs.errors import ConfigError
+from paperboy.jobs.profile import ConcurrentEditError, ConfigSnapshot, dislike, edit_profile, like
+from paperboy.jobs.profile import user_file as file_of
+from paperboy.jobs.scheduler import Daemon
+from paperboy.jobs.storage import Storage
 
 PAPERBOY = [sys.executable, "-c", "from jobs.cli import main; main()"]
 

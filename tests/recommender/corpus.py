@@ -8,7 +8,7 @@ style of arXiv listings. Ids are prefixed by topic: ``nlp-``, ``bandit-``, ``pro
 
 from __future__ import annotations
 
-from recommender import Paper
+from paperboy.recommender import Paper
 
 _NLP = [
     (

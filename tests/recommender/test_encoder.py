@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.encoder import (
+from paperboy.recommender.encoder import (
     DIM,
     MODEL_DIR,
     MODEL_ID,
@@ -131,7 +131,9 @@ def test_model_files_ship_with_license_and_notice() -> None:
     assert MODEL_ID.startswith("all-MiniLM-L6-v2@1110a243/")
 
 
-@pytest.mark.parametrize("module", ["recommender", "jobs.cli", "recommender.encoder"])
+@pytest.mark.parametrize(
+    "module", ["paperboy.recommender", "paperboy.jobs.cli", "paperboy.recommender.encoder"]
+)
 def test_importing_does_not_load_onnxruntime(module: str) -> None:
     code = (
         f"import sys, {module}\n"

@@ -1,4 +1,4 @@
-"""recommender.evaluation: the metrics and the two benchmark protocols on tiny data."""
+"""paperboy.recommender.evaluation: the metrics and the two benchmark protocols on tiny data."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from recommender import Paper
-from recommender.evaluation import (
+from paperboy.recommender import Paper
+from paperboy.recommender.evaluation import (
     average_precision,
     evaluate,
     iso_week,

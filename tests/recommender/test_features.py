@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommender.features import Featurizer, adaptive_min_df
-from recommender.text import paper_text
+from paperboy.recommender.features import Featurizer, adaptive_min_df
+from paperboy.recommender.text import paper_text
 from tests.recommender.corpus import ALL
 
 

@@ -1,4 +1,4 @@
-"""recommender.Index (features built once, picklable) and the newer profile signals."""
+"""paperboy.recommender.Index (features built once, picklable) and the newer profile signals."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import pickle
 
 import pytest
 
-from recommender import Index, Paper, Profile, Ranked, rank
-from recommender.baselines import ArxivSanity, Centroid, Paperboy
-from recommender.evaluation import evaluate, seed_tasks
-from recommender.index import MEMO_MIN
+from paperboy.recommender import Index, Paper, Profile, Ranked, rank
+from paperboy.recommender.baselines import ArxivSanity, Centroid, Paperboy
+from paperboy.recommender.evaluation import evaluate, seed_tasks
+from paperboy.recommender.index import MEMO_MIN
 from tests.recommender.corpus import ALL, ASTRO, BANDIT, NLP, PROT
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from recommender import Embeddings, Paper, Profile, rank
-from recommender.model import _balanced_weights, embedding_scores, fuse
+from paperboy.recommender import Embeddings, Paper, Profile, rank
+from paperboy.recommender.model import _balanced_weights, embedding_scores, fuse
 from tests.recommender.corpus import ALL, ASTRO, BANDIT, NLP, PROT, SEC
 
 DIM = 384

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recommender import Profile, rank
-from recommender.reasons import Evidence, format_reason, is_generic, stem, top_terms
+from paperboy.recommender import Profile, rank
+from paperboy.recommender.reasons import Evidence, format_reason, is_generic, stem, top_terms
 from tests.recommender.corpus import ALL, ASTRO, NLP
 
 

@@ -7,10 +7,10 @@ import dataclasses
 import numpy as np
 import scipy.sparse as sp
 
-from recommender import Paper, Profile, Ranked, rank
-from recommender.model import centroid_scores, squash
-from recommender.reasons import Evidence, closest_saved, format_reason, shorten, top_terms
-from recommender.text import paper_text
+from paperboy.recommender import Paper, Profile, Ranked, rank
+from paperboy.recommender.model import centroid_scores, squash
+from paperboy.recommender.reasons import Evidence, closest_saved, format_reason, shorten, top_terms
+from paperboy.recommender.text import paper_text
 from tests.recommender.corpus import ALL, ASTRO, NLP
 
 CANDIDATE = NLP[4]  # "Multi-Head Attention Heads Can Be Pruned"

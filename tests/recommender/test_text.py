@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-import recommender.text as text_module
-from recommender import Paper
-from recommender.text import fold, latex_to_text, normalise, paper_text
+import paperboy.recommender.text as text_module
+from paperboy.recommender import Paper
+from paperboy.recommender.text import fold, latex_to_text, normalise, paper_text
 
 
 def test_paper_text_joins_title_and_abstract_lower_cased() -> None:

@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jobs.config import Config, load_config
-from jobs.sources.base import SourcePaper
-from jobs.storage import Storage
-from jobs.web.app import create_app
-from jobs.web.server import WebThread, uvicorn_server
-from jobs.web.tokens import Signer
+from paperboy.jobs.config import Config, load_config
+from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.storage import Storage
+from paperboy.jobs.web.app import create_app
+from paperboy.jobs.web.server import WebThread, uvicorn_server
+from paperboy.jobs.web.tokens import Signer
 
 KEY = "k" * 20 + "-test-key-of-enough-length-0123456789"
 # The app's clock starts at the real time (to the minute): `paperboy status`, run in a test,

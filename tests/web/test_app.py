@@ -15,11 +15,11 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from jobs.cli import cli
-from jobs.config import load_config
-from jobs.digest import run_digests
-from jobs.web.app import MAX_BODY, PAUSE, SECURITY_HEADERS
-from jobs.web.tokens import Signer
+from paperboy.jobs.cli import cli
+from paperboy.jobs.config import load_config
+from paperboy.jobs.digest import run_digests
+from paperboy.jobs.web.app import MAX_BODY, PAUSE, SECURITY_HEADERS
+from paperboy.jobs.web.tokens import Signer
 from tests.web.conftest import NOW, Site
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from jobs.config import Config, load_config
-from jobs.demo import DEMO_BASE_URL, run_demo
-from jobs.digest import rank_for
-from jobs.storage import Storage, StoredPaper
-from jobs.web.app import create_app
-from jobs.web.server import WebThread, uvicorn_server
+from paperboy.jobs.config import Config, load_config
+from paperboy.jobs.demo import DEMO_BASE_URL, run_demo
+from paperboy.jobs.digest import rank_for
+from paperboy.jobs.storage import Storage, StoredPaper
+from paperboy.jobs.web.app import create_app
+from paperboy.jobs.web.server import WebThread, uvicorn_server
 from tests.web.conftest import free_port, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")

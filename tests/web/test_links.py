@@ -16,16 +16,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from emails.digest import Digest
-from emails.render import build_message, render_html, render_text
-from jobs.cli import cli
-from jobs.config import WEB_SECRET_ENV, load_config, parse_config
-from jobs.digest import run_digests
-from jobs.errors import ConfigError
-from jobs.storage import Storage
-from jobs.web.links import add_feedback_links, write_key_file
-from jobs.web.server import make_server
-from jobs.web.tokens import BadToken, Signer
+from paperboy.emails.digest import Digest
+from paperboy.emails.render import build_message, render_html, render_text
+from paperboy.jobs.cli import cli
+from paperboy.jobs.config import WEB_SECRET_ENV, load_config, parse_config
+from paperboy.jobs.digest import run_digests
+from paperboy.jobs.errors import ConfigError
+from paperboy.jobs.storage import Storage
+from paperboy.jobs.web.links import add_feedback_links, write_key_file
+from paperboy.jobs.web.server import make_server
+from paperboy.jobs.web.tokens import BadToken, Signer
 from tests.emails.conftest import sample_items
 from tests.web.conftest import CONFIG, KEY
 

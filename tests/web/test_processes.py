@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-import jobs.profile
-from jobs.config import load_config
-from jobs.profile import edit_profile, like_operations, write_config
-from jobs.web.tokens import Signer
+from paperboy import jobs
+from paperboy.jobs.config import load_config
+from paperboy.jobs.profile import edit_profile, like_operations, write_config
+from paperboy.jobs.web.tokens import Signer
 from tests.web.conftest import KEY, free_port, listening, wait_until
 from tests.web.test_app import csrf_of
 

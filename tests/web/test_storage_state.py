@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from jobs.storage import Storage
+from paperboy.jobs.storage import Storage
 
 T0 = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
 

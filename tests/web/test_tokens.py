@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobs.web.tokens import ACTIONS, BadToken, Signer
+from paperboy.jobs.web.tokens import ACTIONS, BadToken, Signer
 
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
 KEY = "a-key-that-is-long-enough-for-the-tests-0123"

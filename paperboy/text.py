@@ -1,0 +1,83 @@
+"""Plain text from paper metadata: LaTeX to readable Unicode, whitespace, and the title cut.
+
+One copy, used by the ranker (reasons, keyword matches), the mail (titles, abstracts,
+subject) and the CLI: `recommender` and `emails` may not import each other, so the
+conversion lives here, where both may. Everything is pure and total: bad input degrades to
+the raw string, it never raises, because one odd abstract must not stop a user's digest.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from typing import Protocol
+
+__all__ = ["collapse_whitespace", "latex_to_text", "shorten"]
+
+log = logging.getLogger(__name__)
+
+# Characters that make a string worth handing to the LaTeX parser: real markup needs a
+# macro, math or a group. Plain text skips the parser, which is the slowest step and can
+# only mangle text without LaTeX ("~10x", "R&D", "O(n^2)", "76.5%" are left as typed).
+_LATEXISH = re.compile(r"[\\${}]")
+# In arXiv metadata a bare "%", "&" or "#" is prose ("a 5% gain", "Q&A", "R&D"), but to
+# LaTeX they are a comment start (swallowing the rest of the line), a column separator and
+# a parameter: escape them before parsing.
+_BARE_SPECIAL = re.compile(r"(?<!\\)([%&#])")
+# Placeholders the parser emits for citations and references; they are not words.
+_PLACEHOLDERS = re.compile(r"<cit\.>|<ref>")
+
+
+class _Converter(Protocol):
+    def latex_to_text(self, latex: str) -> str: ...
+
+
+@functools.cache
+def _converter() -> _Converter:
+    # Imported on first use: `paperboy --help` never needs the parser.
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    converter: _Converter = LatexNodes2Text(math_mode="text", keep_comments=False)
+    return converter
+
+
+def collapse_whitespace(s: str) -> str:
+    """Join runs of whitespace (newlines, tabs, non-breaking spaces) into single spaces."""
+    return " ".join(s.split())
+
+
+def latex_to_text(s: str) -> str:
+    """Turn LaTeX markup in a title or abstract into readable Unicode text, whitespace
+    collapsed: `$\\alpha$-divergence` becomes "α-divergence", `\\emph{x}` becomes "x".
+
+    Falls back to the raw string (whitespace collapsed) on any error, or when the
+    conversion ate everything, so it never raises. The result is *not* HTML-escaped: the
+    templates' autoescape does that afterwards.
+    """
+    try:
+        if not isinstance(s, str):
+            s = str(s)
+        if not _LATEXISH.search(s):
+            return collapse_whitespace(s)
+        text = _converter().latex_to_text(_BARE_SPECIAL.sub(r"\\\1", s))
+        text = collapse_whitespace(_PLACEHOLDERS.sub(" ", text))
+        return text if text or not s.strip() else collapse_whitespace(s)
+    except Exception:  # pylatexenc can fail in many ways; never let it through
+        log.debug("could not convert LaTeX, showing it raw: %r", s[:200], exc_info=True)
+        try:
+            return collapse_whitespace(s)
+        except Exception:  # e.g. a str subclass with a broken split
+            return ""
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` (whitespace collapsed) cut at a word boundary to at most `limit` characters,
+    "…" marking the cut. The one title cut: subjects, the CLI and reasons shorten alike."""
+    text = collapse_whitespace(text)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-—–") + "…"

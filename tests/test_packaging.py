@@ -1,0 +1,83 @@
+"""Packaging (issue 12): Paperboy installs under one import namespace of its own, `paperboy`,
+so it coexists with other distributions that own `jobs` or `emails` (the PyPI library
+`emails` is a popular one). The distribution is `paperboy-digest` (PyPI's `paperboy` is an
+unrelated 2014 package); the command stays `paperboy`.
+
+The wheel is built here from the working tree, without network (`--no-build-isolation`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(out), str(ROOT)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (built,) = out.glob("*.whl")
+    return built
+
+
+def test_the_wheel_installs_only_the_paperboy_namespace(wheel: Path) -> None:
+    assert wheel.name.startswith("paperboy_digest-")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert {t for t in tops if not t.endswith(".dist-info")} == {"paperboy"}
+    for expected in (
+        "paperboy/__init__.py",
+        "paperboy/text.py",
+        "paperboy/jobs/cli.py",
+        "paperboy/jobs/data/config.toml",
+        "paperboy/jobs/migrations/versions/0005_claims.py",
+        "paperboy/emails/templates/digest.html.j2",
+        "paperboy/recommender/encoder_model/model.onnx",
+    ):
+        assert expected in names, expected
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert (
+        "paperboy = paperboy.jobs.entry:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    )
+
+
+def test_paperboy_and_the_pypi_emails_library_import_side_by_side(
+    wheel: Path, tmp_path: Path
+) -> None:
+    """Install the wheel next to PyPI's `emails` (a test dependency) and use both: neither
+    shadows the other. Runs without `site` so the checkout's editable install is out of
+    the way; dependencies come from this environment's site-packages."""
+    pytest.importorskip("emails", reason="the PyPI library `emails` is a test dependency")
+    target = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(target)
+    assert not (target / "emails").exists() and not (target / "jobs").exists()
+    code = (
+        "import emails, paperboy.emails, paperboy.jobs.cli, paperboy.recommender\n"
+        "assert emails.__file__.startswith(SITE), emails.__file__\n"
+        "assert paperboy.emails.__file__.startswith(TARGET), paperboy.emails.__file__\n"
+        "m = emails.Message(subject='hi', mail_from='a@example.org', text='x')\n"
+        "assert m.as_message()['Subject'] == 'hi'\n"
+        "from paperboy.emails import Digest\n"
+        "print('ok')\n"
+    )
+    site = sysconfig.get_paths()["purelib"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), site])}
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", f"SITE={site!r}; TARGET={str(target)!r}\n{code}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
