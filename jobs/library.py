@@ -11,7 +11,7 @@
 
 Titles, abstracts and author names are LaTeX in BibTeX (``{\\"o}``, ``\\textit{}``,
 protective braces); they come out as plain text. Nothing here touches the network, the
-database or config.toml: :mod:`jobs.cli_profile` decides what to do with the result.
+database or config.toml: :mod:`jobs.cli.profile` decides what to do with the result.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import logging
 import re
 from typing import Protocol
 
-__all__ = ["collapse_whitespace", "latex_to_text", "shorten"]
+__all__ = ["collapse_whitespace", "latex_to_text", "short_title", "shorten"]
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +81,9 @@ def shorten(text: str, limit: int) -> str:
     if " " in cut:
         cut = cut.rsplit(" ", 1)[0]
     return cut.rstrip(" ,;:.-—–") + "…"
+
+
+def short_title(raw: str, limit: int) -> str:
+    """A paper's title as a person reads it (LaTeX rendered), cut by :func:`shorten`: how
+    reasons name a saved paper and how the CLI lists papers."""
+    return shorten(latex_to_text(raw), limit)

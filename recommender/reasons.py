@@ -26,8 +26,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from paperboy.recommender.text import normalise
-from paperboy.text import latex_to_text
-from paperboy.text import shorten as cut_text
+from paperboy.text import short_title
 
 __all__ = [
     "GENERIC",
@@ -180,9 +179,8 @@ def top_terms(
 
 
 def shorten(title: str, limit: int = TITLE_CHARS) -> str:
-    """The title as a person reads it (LaTeX rendered), cut by paperboy.text.shorten, the
-    one title cut the mail's subject and the CLI use too."""
-    return cut_text(latex_to_text(title), limit)
+    """A saved paper's title as a reason names it (paperboy.text.short_title)."""
+    return short_title(title, limit)
 
 
 def normalise_term(term: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from paperboy import text
 from paperboy.emails import render
-from paperboy.jobs import cli
+from paperboy.jobs.cli import rank as rank_command
 from paperboy.recommender import reasons
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,5 +157,5 @@ def test_one_latex_conversion_and_one_title_cut() -> None:
     assert writers == ["paperboy/text.py"]
     assert render.latex_to_text is text.latex_to_text
     assert render.shorten is text.shorten
-    assert cli._short is text.shorten
-    assert reasons.cut_text is text.shorten
+    assert rank_command.short_title is text.short_title
+    assert reasons.short_title is text.short_title

@@ -29,9 +29,9 @@ from paperboy.jobs.paperfiles import read_jsonl
 from paperboy.jobs.sources.arxiv_rss import parse_arxiv_rss
 from paperboy.jobs.sources.base import SourcePaper
 from paperboy.jobs.storage import Storage
+from tests.commands import PAPERBOY
 from tests.smtp_server import LocalSMTPServer
 
-PAPERBOY = [sys.executable, "-c", "from jobs.cli import main; main()"]
 NOW = datetime(2026, 7, 1, 6, 0, tzinfo=UTC)  # 08:00 in Berlin, after send_at
 USERS = 2
 RUNNERS = 3
@@ -319,7 +319,6 @@ def test_a_claim_of_a_killed_process_on_this_machine_is_taken_over_at_once(
     """kill -9 leaves a claim whose lease runs for minutes: a runner on the same machine
     sees that its owner's process is gone and takes it over without waiting."""
     import subprocess
-    import sys
     from datetime import timedelta
 
     from paperboy.jobs.digest import owner_gone, runner_id, this_machine

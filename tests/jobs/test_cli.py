@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from paperboy.jobs.cli import cli
+from tests.commands import PAPERBOY
 
 COMMANDS = ["init", "demo", "fetch", "rank", "digest", "run", "status"]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -165,9 +166,7 @@ def test_one_off_rank_of_files_needs_no_config(tmp_path: Path) -> None:
 def test_console_script_runs(tmp_path: Path) -> None:
     """The installed entry point itself (python -m would hide a broken console script)."""
     exe = Path(sys.executable).with_name("paperboy")
-    command = (
-        [str(exe)] if exe.exists() else [sys.executable, "-c", "from jobs.cli import main; main()"]
-    )
+    command = [str(exe)] if exe.exists() else PAPERBOY
     env = {**os.environ, "PAPERBOY_CONFIG": str(tmp_path / "missing.toml")}
     done = subprocess.run(
         [*command, "status"], capture_output=True, text=True, env=env, timeout=120

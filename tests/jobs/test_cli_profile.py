@@ -52,7 +52,7 @@ def test_every_subcommand_has_help_with_an_example(command: str) -> None:
 
 
 def test_format_choices_are_the_clis() -> None:
-    assert jobs.cli_profile._FORMATS.choices == FORMATS.choices
+    assert jobs.cli.profile.FORMATS is FORMATS
 
 
 def test_add_normalises_ids_and_keeps_the_file(config: Path) -> None:

@@ -27,8 +27,7 @@ from paperboy.jobs.scheduler import Daemon, fetch_overdue
 from paperboy.jobs.sources.arxiv_rss import render_arxiv_rss
 from paperboy.jobs.sources.base import SourcePaper
 from paperboy.jobs.storage import Storage
-
-PAPERBOY = [sys.executable, "-c", "from jobs.cli import main; main()"]
+from tests.commands import PAPERBOY
 
 
 def paperboy(config: Path, *args: str) -> subprocess.Popen[str]:
@@ -57,7 +56,8 @@ def test_lock_dies_with_a_killed_process(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             "import sys, time\n"
-            "from jobs.storage import Storage\nfrom jobs.lock import acquire_daemon_lock\n"
+            "from paperboy.jobs.storage import Storage\n"
+            "from paperboy.jobs.lock import acquire_daemon_lock\n"
             f"lock = acquire_daemon_lock(Storage.open({url!r}), {url!r})\n"
             "print('locked', flush=True)\ntime.sleep(600)\n",
         ],

@@ -170,7 +170,7 @@ def test_sigterm_while_run_starts_exits_0(tmp_path: Path, delay: float) -> None:
         '[email]\ntransport = "outbox"\n'
         '[[users]]\nname = "ada"\nemail = "ada@localhost"\n'
     )
-    script = "import sys; from jobs.entry import main; sys.argv[0] = 'paperboy'; main()"
+    script = "import sys; from paperboy.jobs.entry import main; sys.argv[0] = 'paperboy'; main()"
     env = dict(os.environ)
     process = subprocess.Popen(
         [sys.executable, "-c", script, "--config", str(config), "run"],

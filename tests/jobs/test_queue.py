@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -23,6 +22,7 @@ import pytest
 
 from paperboy.jobs.config import load_config
 from paperboy.jobs.storage import Storage
+from tests.commands import PAPERBOY
 from tests.jobs.test_claims import (
     assert_no_paper_twice,
     new_papers,
@@ -33,7 +33,6 @@ from tests.jobs.test_claims import (
 )
 from tests.smtp_server import LocalSMTPServer
 
-PAPERBOY = [sys.executable, "-c", "from jobs.cli import main; main()"]
 BROKERS = {
     "rabbitmq": ("amqp://guest:guest@127.0.0.1:5672//", 5672),
     "redis": ("redis://127.0.0.1:6379/0", 6379),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from paperboy.jobs.config import parse_config
 from paperboy.jobs.scheduler import MISFIRE_GRACE, build_scheduler, missed_digests
 from paperboy.jobs.storage import Storage
+from tests.commands import PAPERBOY
 
 CONFIG = """
 [paperboy]
@@ -73,7 +73,7 @@ def test_daemon_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
     env = {**os.environ, "PAPERBOY_CONFIG": str(tmp_path / "config.toml")}
     daemon = subprocess.Popen(
-        [sys.executable, "-c", "from jobs.cli import main; main()", "-v", "run"],
+        [*PAPERBOY, "-v", "run"],
         stderr=subprocess.PIPE,
         text=True,
         env=env,

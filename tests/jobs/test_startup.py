@@ -69,7 +69,7 @@ def test_opening_a_current_database_needs_no_alembic(tmp_path: Path) -> None:
     of a second of `paperboy status`); a new one is still migrated by it."""
     url = f"sqlite:///{tmp_path / 'p.db'}"
     probe = (
-        "import sys; from jobs.storage import Storage; "
+        "import sys; from paperboy.jobs.storage import Storage; "
         f"Storage.open({url!r}).close(); print('alembic' in sys.modules)"
     )
     env = dict(os.environ)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -29,8 +28,7 @@ from paperboy.jobs.profile import ConcurrentEditError, ConfigSnapshot, dislike, 
 from paperboy.jobs.profile import user_file as file_of
 from paperboy.jobs.scheduler import Daemon
 from paperboy.jobs.storage import Storage
-
-PAPERBOY = [sys.executable, "-c", "from jobs.cli import main; main()"]
+from tests.commands import PAPERBOY
 
 CONFIG = """\
 [paperboy]

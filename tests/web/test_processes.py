@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,11 +19,11 @@ from paperboy import jobs
 from paperboy.jobs.config import load_config
 from paperboy.jobs.profile import edit_profile, like_operations, write_config
 from paperboy.jobs.web.tokens import Signer
+from tests.commands import PAPERBOY
 from tests.web.conftest import KEY, free_port, listening, wait_until
 from tests.web.test_app import csrf_of
 
 N = 6  # clicks, and as many `paperboy profile add` processes, all at once
-PAPERBOY = [sys.executable, "-c", "from jobs.cli import main; main()"]
 
 
 def start(config: Path, *args: str) -> subprocess.Popen[str]:

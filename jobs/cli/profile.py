@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from paperboy.jobs.cli_common import emit as _emit
-from paperboy.jobs.cli_common import open_storage as _storage
+from paperboy.jobs.cli.common import FORMATS
+from paperboy.jobs.cli.common import emit as _emit
+from paperboy.jobs.cli.common import open_storage as _storage
 from paperboy.jobs.config import Config, UserConfig, parse_config
 from paperboy.jobs.errors import StorageError, UnknownPaperError
 from paperboy.jobs.ids import abs_url, canonical_arxiv_id
@@ -35,9 +36,6 @@ from paperboy.jobs.profile import (
     read_snapshot,
 )
 from paperboy.jobs.sources.base import SourcePaper
-
-if TYPE_CHECKING:
-    pass
 
 _LABELS = {
     "saved": "saved papers",
@@ -149,10 +147,7 @@ _USER_OPTION = click.option(
     metavar="NAME",
     help="The user to edit (may be left out when there is only one).",
 )
-# The same choices as jobs.cli.FORMATS (a test checks); not that object itself, which
-# would need jobs.cli imported at the top (see above).
-_FORMATS = click.Choice(["text", "json", "jsonl"])
-_FORMAT_OPTION = click.option("--format", "fmt", type=_FORMATS, default="text", show_default=True)
+_FORMAT_OPTION = click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 
 
 # --- the group ---------------------------------------------------------------------------

@@ -1,8 +1,7 @@
 """Helpers every `paperboy` command module shares: errors to exit statuses, the config,
 the database, progress lines and output formats.
 
-Kept apart from jobs.cli so that command groups in their own modules (jobs.cli_profile)
-use them without importing jobs.cli (which imports those modules to register them). Only
+Every command module imports these, and none imports another command module. Only
 cheap modules are imported here: `paperboy --help` must start at once.
 """
 
@@ -12,6 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -73,3 +73,23 @@ def emit_one(fmt: str, row: dict[str, Any], text: Callable[[], None]) -> None:
         click.echo(json.dumps(row, default=str))
     else:
         text()
+
+
+def digest_row(d: Any) -> dict[str, Any]:
+    """One digest run's result (a jobs.digest.DigestResult) as an output row."""
+    return {
+        "user": d.user,
+        "status": d.status,
+        "considered": d.considered,
+        "picked": len(d.picked),
+        "receipt": d.receipt,
+        "error": d.error,
+        "resent": d.resent,
+        "note": d.note,
+        "papers": [{"id": r.paper.id, "score": round(r.score, 4), "why": r.why} for r in d.picked],
+    }
+
+
+def when(value: object) -> str:
+    """A moment for people: `2026-06-03 07:00 UTC`, or "never"."""
+    return value.strftime("%Y-%m-%d %H:%M %Z") if isinstance(value, datetime) else "never"

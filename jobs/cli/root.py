@@ -1,0 +1,80 @@
+"""The `paperboy` command group: global options, logging, and errors to exit statuses.
+
+Exit status: 0 success, 1 failure, 2 usage or config error. Output for people by default,
+`--format json|jsonl` for scripts; logs and progress go to stderr. The commands live in
+the modules beside this one, one per group of commands; `jobs/cli/__init__.py` registers
+them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from paperboy import __version__
+from paperboy.jobs.cli.common import fail
+from paperboy.jobs.config import config_path
+from paperboy.jobs.errors import ConfigError, PaperboyError
+from paperboy.jobs.logs import configure_logging
+
+
+class PaperboyGroup(click.Group):
+    """Turns the project's errors into exit statuses: ConfigError 2, other errors 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as e:
+            fail(str(e), 2)
+        except PaperboyError as e:
+            fail(f"error: {e}", 1)
+        except Exception as e:
+            # A database problem storage did not foresee. SQLAlchemy is imported only by
+            # the commands that open the database: if it is not loaded, this is not one.
+            exc = sys.modules.get("sqlalchemy.exc")
+            if exc is not None and isinstance(e, exc.SQLAlchemyError):
+                fail(f"database error: {getattr(e, 'orig', None) or e}", 1)
+            raise
+
+
+@click.group(cls=PaperboyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_option",
+    metavar="PATH",
+    help="config.toml to use (default: $PAPERBOY_CONFIG, else ./config.toml).",
+)
+@click.option("-v", "--verbose", count=True, help="More log lines on stderr (-vv: debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines for people, or one JSON object per line.",
+)
+@click.version_option(version=__version__, prog_name="paperboy")
+@click.pass_context
+def cli(
+    ctx: click.Context, config_option: str | None, verbose: int, quiet: bool, log_format: str
+) -> None:
+    """Paperboy: a ranked digest of new research papers, mailed to each user.
+
+    \b
+    Try it offline, on data bundled with Paperboy:
+      paperboy demo
+    Then make your own:
+      paperboy init && $EDITOR config.toml && paperboy fetch && paperboy digest
+    """
+    levels = [logging.WARNING, logging.INFO, logging.DEBUG]
+    level = logging.ERROR if quiet else levels[min(verbose, 2)]
+    configure_logging(level, log_format)
+    ctx.obj = {"config_path": config_path(config_option)}
+
+
+def main() -> None:
+    """The console script's entry point."""
+    cli(prog_name="paperboy")
