@@ -253,6 +253,9 @@ class Config:
     path: Path
     database: str
     index: Path = Path("paperboy.index")  # the stored corpus features (jobs.features)
+    # "file": workers read the index at `index` (one machine, or a shared folder);
+    # "database": its bytes are also stored in the database, for workers on other machines
+    index_store: str = "file"
     workers: int = 0  # processes that rank users in a digest run; 0: one per core
     timezone: str = "UTC"
     contact: str | None = None  # put in the User-Agent, as arXiv asks of robots
@@ -522,12 +525,14 @@ def _resolve_database(base: Path, url: str) -> str:
 
 
 _TOP = ("paperboy", "sources", "email", "users", "web", "queue")
+INDEX_STORES = ("file", "database")
 _WEB = ("base_url", "listen", "serve", "token_days", "secret_file")
 _QUEUE = ("broker", "broker_env", "name", "visibility_timeout")
 _PAPERBOY = (
     "database",
     "users_dir",
     "index",
+    "index_store",
     "workers",
     "timezone",
     "contact",
@@ -670,6 +675,15 @@ def parse_config(
     index_file = _get(
         general, "index", str, "paperboy.index", ["paperboy"], "paperboy", problems, "a file path"
     )
+    index_store = _get(
+        general, "index_store", str, "file", ["paperboy"], "paperboy", problems, "a string"
+    )
+    if isinstance(index_store, str) and index_store not in INDEX_STORES:
+        problems.add(
+            ["paperboy"],
+            f'paperboy.index_store must be "file" or "database", not {index_store!r}',
+            "index_store",
+        )
     workers = _get(general, "workers", int, 0, ["paperboy"], "paperboy", problems, "a whole number")
     if isinstance(workers, int) and workers < 0:
         problems.add(
@@ -826,6 +840,7 @@ def parse_config(
         path=path,
         database=_resolve_database(base, database),
         index=_resolve_path(base, index_file),
+        index_store=index_store,
         workers=workers,
         timezone=timezone,
         contact=contact,

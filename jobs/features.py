@@ -16,20 +16,33 @@ leaves the previous index whole. A file that is missing, damaged, from another f
 from another scikit-learn version is not an error: the digest logs why and ranks each
 user with features fitted on the spot (slower, same quality), and the next fetch
 replaces the file.
+
+Each build is recorded in the database as a *generation* (Storage.record_index_generation):
+a number that only grows, and the build id also written in the file's header. Before a
+digest, :func:`load_corpus` asks the database for the newest generation (one small query)
+and reloads when it changed. Workers on several machines either share the index path (a
+network folder), or, with ``[paperboy] index_store = "database"``, find the file's bytes
+in the database and copy the newest generation to their own path once. A machine that
+can read neither ranks with the newest generation it has, and says so.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import importlib.metadata
 import logging
 import os
 import pickle
 import random
+import socket
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,7 +51,7 @@ from typing import Any
 from paperboy import recommender
 from paperboy.jobs.config import Config
 from paperboy.jobs.errors import StorageError
-from paperboy.jobs.storage import Storage, StoredPaper, utcnow
+from paperboy.jobs.storage import IndexGeneration, Storage, StoredPaper, utcnow
 
 __all__ = [
     "BACKGROUND_SIZE",
@@ -50,6 +63,7 @@ __all__ = [
     "build_index",
     "index_after_fetch",
     "load_corpus",
+    "publish_index",
     "read_index",
     "read_info",
     "refresh_index",
@@ -59,7 +73,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FORMAT = 3  # bump when recommender.Index changes shape: older files are then rebuilt
+FORMAT = 4  # bump when recommender.Index changes shape: older files are then rebuilt
 # Written after the index: a file without it at its end was cut short (a full disk, a
 # copy interrupted), which the cheap header check then catches without unpickling it all.
 TRAILER = b"\npaperboy-index-end\n"
@@ -80,9 +94,11 @@ class IndexInfo:
     built_at: datetime
     papers: int
     seconds: float  # how long the build took
+    build_id: str = ""  # recorded with the generation in the database (format 4)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "build_id": self.build_id,
             "format": self.format,
             "sklearn": self.sklearn,
             "built_at": self.built_at.isoformat(),
@@ -143,8 +159,33 @@ def build_index(
         built_at=now or utcnow(),
         papers=len(index),
         seconds=time.perf_counter() - started,
+        build_id=uuid.uuid4().hex,
     )
     return index, info
+
+
+def publish_index(
+    config: Config, storage: Storage, index: recommender.Index, info: IndexInfo
+) -> IndexGeneration:
+    """Write the index file and record it as the newest generation (with its bytes, when
+    ``index_store = "database"``). StorageError when either fails; a file written but not
+    recorded is still used on this machine, and replaced by the next build."""
+    write_index(config.index, index, info)
+    generation = storage.record_index_generation(
+        build_id=info.build_id,
+        built_at=info.built_at,
+        papers=info.papers,
+        path=config.index,
+        builder=f"{socket.gethostname()}:{os.getpid()}",
+        store=config.index_store == "database",
+    )
+    log.info(
+        "index generation %d: %d papers%s",
+        generation.generation,
+        generation.papers,
+        " (stored in the database)" if generation.stored else "",
+    )
+    return generation
 
 
 def write_index(path: Path, index: recommender.Index, info: IndexInfo) -> None:
@@ -267,7 +308,7 @@ def refresh_index(
         return None
     index, info = build_index(storage, progress=progress)
     try:
-        write_index(config.index, index, info)
+        publish_index(config, storage, index, info)
     except StorageError as e:
         log.error("%s", e)
         return None
@@ -301,22 +342,119 @@ def load_corpus(
 ) -> Corpus:
     """The stored index and one background sample, shared by every user of a run.
 
-    Loaded once per version of the index file (later calls reuse it until a fetch
-    replaces the file). When the file is unusable the index is None, with a warning, and
-    each ranking fits its own features. The background is drawn with a fixed seed; each
-    user's own saved and candidate papers are taken out of it before ranking.
+    Loaded once per index generation: each call asks the database for the newest one and
+    reuses what is in memory until it changes (or the file is replaced). A newer
+    generation that is only in the database is copied to this machine's index path first.
+    When the file is unusable the index is None, with a warning, and each ranking fits
+    its own features. The background is drawn with a fixed seed; each user's own saved
+    and candidate papers are taken out of it before ranking.
     """
     key = str(config.index)
-    stamp = _stamp(config.index, config.database)
+    newest = _newest_generation(storage)
     with _cache_lock:
         cached = _cache.get(key)
+        stamp = (newest.build_id if newest else None, *_stamp(config.index, config.database))
         if cached is not None and cached[0] == stamp:
             return cached[1]
+        if newest is not None:
+            _fetch_generation(config, storage, newest)
+            stamp = (newest.build_id, *_stamp(config.index, config.database))
         corpus = _load_corpus(config, storage, background_size, seed, now or utcnow())
         _cache.clear()  # one corpus in memory at a time
         if corpus.index is not None:  # without one, sampling is cheap and stays current
             _cache[key] = (stamp, corpus)
         return corpus
+
+
+def _newest_generation(storage: Storage) -> IndexGeneration | None:
+    try:
+        return storage.newest_index_generation()
+    except StorageError as e:  # the digest can still rank with the file it has
+        log.warning("cannot read the index generation: %s", e)
+        return None
+
+
+def _fetch_generation(config: Config, storage: Storage, newest: IndexGeneration) -> None:
+    """Make `newest` this machine's index file if it is not yet: copy its bytes from the
+    database, checked against the recorded size and sha256, written atomically. Logs (and
+    keeps the file it has) when the newest generation is neither here nor in the
+    database: the ranking then uses the newest generation this machine can read."""
+    try:
+        have = read_info(config.index).build_id
+    except StorageError:
+        have = None
+    if have == newest.build_id:
+        return
+    if not newest.stored:
+        held = storage.index_generation(have) if have else None
+        log.warning(
+            "index generation %d is not readable here (%s%s); set index_store = "
+            '"database" or share the index path between machines',
+            newest.generation,
+            config.index,
+            f" holds generation {held.generation}" if held else " holds no recorded one",
+        )
+        return
+    with _machine_lock(config.index):
+        try:  # another process of this machine may have fetched it meanwhile
+            if read_info(config.index).build_id == newest.build_id:
+                return
+        except StorageError:
+            pass
+        try:
+            _copy_from_database(config.index, storage, newest)
+        except StorageError as e:
+            log.warning("%s; keeping the index this machine has", e)
+            return
+    log.info("index generation %d copied from the database to %s", newest.generation, config.index)
+
+
+def _copy_from_database(path: Path, storage: Storage, newest: IndexGeneration) -> None:
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise StorageError(f"cannot write the index {path}: {e}") from e
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in storage.read_index_chunks(newest.generation):
+                digest.update(chunk)
+                size += len(chunk)
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        if (size, digest.hexdigest()) != (newest.size, newest.sha256):
+            raise StorageError(
+                f"index generation {newest.generation} in the database is damaged "
+                f"({size} bytes, sha256 {digest.hexdigest()[:12]}…; recorded {newest.size}, "
+                f"{newest.sha256[:12]}…)"
+            )
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as e:
+        raise StorageError(f"cannot write the index {path}: {e}") from e
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _machine_lock(path: Path) -> Iterator[None]:
+    """One process of this machine copies a generation; the others wait for it."""
+    lock_path = path.with_name(f".{path.name}.lock")
+    try:
+        handle = lock_path.open("a")
+    except OSError:  # a read-only folder: copying would fail anyway, and say why
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _load_corpus(

@@ -313,6 +313,36 @@ embeddings = Table(
     Column("encoded_at", UTCDateTime, nullable=False),
 )
 
+# The ranker's stored index (jobs.features), one row per build: its generation (a number
+# that only grows), the build_id written in the file's header, and, with
+# `index_store = "database"`, the file itself in index_chunks, so that a worker on any
+# machine can load the newest index without a shared folder (issue #13).
+index_generations = Table(
+    "index_generations",
+    metadata,
+    Column("generation", Integer, primary_key=True, autoincrement=True),
+    Column("build_id", String(64), nullable=False, unique=True),
+    Column("built_at", UTCDateTime, nullable=False),
+    Column("papers", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),  # bytes of the file
+    Column("sha256", String(64), nullable=False),
+    Column("stored", Integer, nullable=False, default=0),  # 1: its bytes are in index_chunks
+    Column("builder", String(200), nullable=False),  # host:pid of the process that built it
+)
+index_chunks = Table(
+    "index_chunks",
+    metadata,
+    Column(
+        "generation",
+        Integer,
+        ForeignKey("index_generations.generation", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+INDEX_CHUNK_BYTES = 4 << 20  # 4 MiB a row: memory stays small while a file is copied
+
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 CLAIMED, DONE = "claimed", "done"
 
@@ -331,6 +361,20 @@ class Claim:
     owner: str
     expires_at: datetime
     taken_over: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IndexGeneration:
+    """One recorded build of the ranker's index (Storage.record_index_generation)."""
+
+    generation: int
+    build_id: str
+    built_at: datetime
+    papers: int
+    size: int
+    sha256: str
+    stored: bool  # the file's bytes are in the database
+    builder: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -1626,6 +1670,120 @@ class Storage:
             stored = self._papers(conn, [pid for ids in found.values() for pid in ids])
         return {key: [stored[pid] for pid in ids if pid in stored] for key, ids in found.items()}
 
+    # --- the ranker's index: generations, and the file itself for other machines ---------
+
+    def record_index_generation(
+        self,
+        *,
+        build_id: str,
+        built_at: datetime,
+        papers: int,
+        path: Path,
+        builder: str,
+        store: bool,
+        keep: int = 2,
+    ) -> IndexGeneration:
+        """Record a new index file (at `path`, already written) as the newest generation;
+        with `store`, copy its bytes into the database, chunk by chunk, in the same
+        transaction: other machines see the whole generation or none of it. The bytes of
+        all but the newest `keep` stored generations are deleted (their rows stay)."""
+        digest = hashlib.sha256()
+        try:
+            with self._tx() as conn:
+                generation = conn.execute(
+                    insert(index_generations)
+                    .values(
+                        build_id=build_id,
+                        built_at=built_at,
+                        papers=papers,
+                        size=0,
+                        sha256="",
+                        stored=int(store),
+                        builder=builder,
+                    )
+                    .returning(index_generations.c.generation)
+                ).scalar_one()
+                size = 0
+                with path.open("rb") as f:
+                    for seq, chunk in enumerate(iter(lambda: f.read(INDEX_CHUNK_BYTES), b"")):
+                        digest.update(chunk)
+                        size += len(chunk)
+                        if store:
+                            conn.execute(
+                                insert(index_chunks).values(
+                                    generation=generation, seq=seq, data=chunk
+                                )
+                            )
+                conn.execute(
+                    update(index_generations)
+                    .where(index_generations.c.generation == generation)
+                    .values(size=size, sha256=digest.hexdigest())
+                )
+                if store:
+                    self._prune_index_chunks(conn, keep)
+        except OSError as e:
+            raise StorageError(f"cannot read the index {path} to record it: {e}") from e
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot record the index generation: {e}") from e
+        newest = self.newest_index_generation()
+        assert newest is not None
+        return newest
+
+    def _prune_index_chunks(self, conn: Connection, keep: int) -> None:
+        kept = (
+            select(index_generations.c.generation)
+            .where(index_generations.c.stored == 1)
+            .order_by(index_generations.c.generation.desc())
+            .limit(keep)
+        )
+        old = [
+            g
+            for (g,) in conn.execute(
+                select(index_generations.c.generation).where(
+                    index_generations.c.stored == 1,
+                    index_generations.c.generation.not_in(kept.scalar_subquery()),
+                )
+            )
+        ]
+        if old:
+            conn.execute(delete(index_chunks).where(index_chunks.c.generation.in_(old)))
+            conn.execute(
+                update(index_generations)
+                .where(index_generations.c.generation.in_(old))
+                .values(stored=0)
+            )
+
+    def newest_index_generation(self) -> IndexGeneration | None:
+        """The newest recorded index (one small query: workers ask before each digest)."""
+        query = select(index_generations).order_by(index_generations.c.generation.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _index_generation(row) if row is not None else None
+
+    def index_generation(self, build_id: str) -> IndexGeneration | None:
+        """The recorded generation whose file header carries `build_id`, if any."""
+        query = select(index_generations).where(index_generations.c.build_id == build_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _index_generation(row) if row is not None else None
+
+    def read_index_chunks(self, generation: int) -> Iterator[bytes]:
+        """The stored bytes of `generation`, chunk by chunk (one query each: memory holds
+        one chunk at a time); StorageError if they are not (or no longer) stored."""
+        seq = 0
+        while True:
+            query = select(index_chunks.c.data).where(
+                index_chunks.c.generation == generation, index_chunks.c.seq == seq
+            )
+            with self.engine.connect() as conn:
+                data = conn.execute(query).scalar_one_or_none()
+            if data is None:
+                if seq == 0:
+                    raise StorageError(f"index generation {generation} is not in the database")
+                return
+            yield bytes(data)
+            seq += 1
+
     # --- embeddings (issue 11) ----------------------------------------------------------
 
     def papers_missing_embeddings(self, model_id: str, limit: int) -> list[StoredPaper]:
@@ -1731,6 +1889,19 @@ class Storage:
         )
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
+
+
+def _index_generation(row: Row[Any]) -> IndexGeneration:
+    return IndexGeneration(
+        generation=row.generation,
+        build_id=row.build_id,
+        built_at=row.built_at,
+        papers=row.papers,
+        size=row.size,
+        sha256=row.sha256,
+        stored=bool(row.stored),
+        builder=row.builder,
+    )
 
 
 def text_hash(title: str, abstract: str) -> str:

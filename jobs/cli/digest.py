@@ -18,7 +18,7 @@ from paperboy.text import short_title
 
 if TYPE_CHECKING:
     from paperboy.jobs.storage import Storage
-from paperboy.jobs.cli.common import digest_row
+from paperboy.jobs.cli.common import digest_row, when
 from paperboy.jobs.cli.root import cli
 
 # --- digest ------------------------------------------------------------------------------
@@ -76,12 +76,12 @@ def digest(
     rows = [{**digest_row(d), "next_retry": retries[d.user]} for d in results]
 
     def retry_text(user: str) -> str:
-        when = retries[user]
-        if when is None:
+        at = retries[user]
+        if at is None:
             return ""
-        minutes = max(0, round((when - datetime.now(UTC)).total_seconds() / 60))
+        minutes = max(0, round((at - datetime.now(UTC)).total_seconds() / 60))
         return (
-            f"the digest stays pending and is retried at {when(when)} (in {minutes} min), "
+            f"the digest stays pending and is retried at {when(at)} (in {minutes} min), "
             "by the daemon or by `paperboy digest` from then on"
         )
 

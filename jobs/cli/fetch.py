@@ -214,7 +214,7 @@ def index_command(ctx: click.Context, fmt: str) -> None:
     Example:
       paperboy index
     """
-    from paperboy.jobs.features import BUILD_STEPS, build_index, write_index
+    from paperboy.jobs.features import BUILD_STEPS, build_index, publish_index
 
     config = _config(ctx)
     with _storage(config) as storage:
@@ -225,16 +225,26 @@ def index_command(ctx: click.Context, fmt: str) -> None:
         with progress("Indexing", "steps") as advance:
             index, info = build_index(storage, progress=advance)
             try:
-                write_index(config.index, index, info)
+                generation = publish_index(config, storage, index, info)
             except PaperboyError as e:
                 click.echo(f"Error: {e}", err=True)
                 sys.exit(1)
             advance(BUILD_STEPS, BUILD_STEPS)
         encoded = _encode_all(storage)
-    row = {"path": str(config.index), **info.as_dict(), "embeddings": encoded.as_dict()}
+    row = {
+        "path": str(config.index),
+        "generation": generation.generation,
+        "in_database": generation.stored,
+        **info.as_dict(),
+        "embeddings": encoded.as_dict(),
+    }
 
     def text() -> None:
-        click.echo(f"Indexed {info.papers} papers in {info.seconds:.1f} s: {config.index}")
+        click.echo(
+            f"Indexed {info.papers} papers in {info.seconds:.1f} s: {config.index} "
+            f"(generation {generation.generation}"
+            + (", also stored in the database)" if generation.stored else ")")
+        )
         click.echo(f"Encoded {encoded.encoded} papers with {encoded.model_id}")
 
     _emit(fmt, [row], text)

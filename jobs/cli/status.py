@@ -47,6 +47,16 @@ def status(ctx: click.Context, fmt: str) -> None:
     except PaperboyError as e:
         index_row["error"] = str(e)
     with _storage(config) as storage:
+        newest = storage.newest_index_generation()
+        if newest is not None:
+            index_row["newest_generation"] = {
+                "generation": newest.generation,
+                "built_at": newest.built_at,
+                "papers": newest.papers,
+                "in_database": newest.stored,
+                "builder": newest.builder,
+            }
+            index_row["current"] = index_row.get("build_id") == newest.build_id
         source_rows = [
             {
                 "source": s.name,
@@ -121,6 +131,15 @@ def status(ctx: click.Context, fmt: str) -> None:
             click.echo(
                 f"Index: {index_row['papers']} papers, built {index_row['built_at']} "
                 f"in {index_row['seconds']} s ({index_row['path']})"
+            )
+        newest_row = index_row.get("newest_generation")
+        if newest_row is not None:
+            where = ", also in the database" if newest_row["in_database"] else ""
+            state = "this file" if index_row.get("current") else "NOT this file"
+            click.echo(
+                f"  newest generation {newest_row['generation']} ({newest_row['papers']} "
+                f"papers, built {when(newest_row['built_at'])} by {newest_row['builder']}"
+                f"{where}): {state}"
             )
         click.echo(
             f"Embeddings: {embedding_row['encoded']} of {papers} papers encoded ({MODEL_ID})"
