@@ -2,10 +2,13 @@
 
 Setup: ``--papers`` real papers of the listings are stored in a new PostgreSQL database
 (the last week's as listed, the candidates; the rest as known papers), the ranker's index
-is built over them as the fetch job does, and ``--users`` users get 10-50 saved papers
-each, drawn from the curated lists and from single arXiv categories
-(benchmarks/speed.py's simulated users). A local SMTP server (aiosmtpd, as in the tests)
-receives the digests.
+is built over them as the fetch job does, and each user gets 10-50 saved papers, drawn
+from the curated lists and from single arXiv categories (benchmarks/speed.py's simulated
+users), in a file of their own in a ``users_dir`` (one TOML file per user, as a large
+deployment keeps them). The papers a run reads vectors of (the candidates, the saved
+papers and the run's background sample) are encoded first, as the daemon would have
+encoded every stored paper (``--no-embeddings``: rank on words alone). A local SMTP
+server (aiosmtpd, as in the tests) receives the digests.
 
 Each measurement starts ``W`` worker processes (spawned, as on separate machines: none
 shares memory with another). Each loads the index once (timed apart: a queue worker keeps
@@ -22,8 +25,12 @@ Usage::
 
     python benchmarks/scale.py \\
         --listings ../shared/data/arxiv-listings-2025-03_2026-07.jsonl.gz \\
-        --lists ../shared/data/dev-lists.json [--papers 75000] [--users 1000,10000] \\
-        [--workers 1,2] [--database postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+        --lists ../shared/data/dev-lists.json [--papers 75000] \\
+        [--runs 1000x1,1000x2,10000x2,10000x1] [--no-embeddings] \\
+        [--database postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+
+``--runs``: users x worker processes, measured in this order; the speed-up is against
+the first run with the same number of users.
 """
 
 from __future__ import annotations
@@ -87,24 +94,27 @@ def source_paper(p: Paper) -> SourcePaper:
 def write_config(
     folder: Path, database: str, port: int, prefix: str, libraries: list[list[str]]
 ) -> Path:
-    users = "".join(
-        f"""
-[[users]]
-name = "{prefix}{i}"
+    """config.toml for one measurement, its users in users_dir, one file each."""
+    users = folder / f"{prefix}users"
+    users.mkdir()
+    for i, saved in enumerate(libraries):
+        (users / f"{prefix}{i}.toml").write_text(
+            f"""name = "{prefix}{i}"
 email = "{prefix}{i}@example.org"
 timezone = "UTC"
 send_at = "05:00"
 max_papers = 10
 saved = [{", ".join(f'"{pid}"' for pid in saved)}]
-"""
-        for i, saved in enumerate(libraries)
-    )
+""",
+            encoding="utf-8",
+        )
     path = folder / f"{prefix}config.toml"
     path.write_text(
         f"""
 [paperboy]
 database = "{database}"
 index = "{folder / "paperboy.index"}"
+users_dir = "{users}"
 workers = 1
 
 [email]
@@ -114,10 +124,39 @@ transport = "smtp"
 host = "127.0.0.1"
 port = {port}
 security = "none"
-{users}""",
+""",
         encoding="utf-8",
     )
     return path
+
+
+def _encode_part(database: str, ids: list[str]) -> int:
+    from paperboy.jobs.storage import text_hash
+    from paperboy.recommender.encoder import encoder_text, load_encoder
+
+    encoder = load_encoder(threads=1)
+    with Storage.open(database) as storage:
+        stored = storage.get_papers(ids)
+        rows = [stored[i] for i in ids if i in stored]
+        for start in range(0, len(rows), 64):
+            part = rows[start : start + 64]
+            vectors = encoder.encode([encoder_text(p.title, p.abstract) for p in part])
+            storage.store_embeddings(
+                encoder.model_id,
+                [
+                    (p.id, text_hash(p.title, p.abstract), v)
+                    for p, v in zip(part, vectors, strict=True)
+                ],
+            )
+    return len(rows)
+
+
+def encode(database: str, ids: list[str], processes: int) -> None:
+    """Encode `ids` over `processes` spawned processes (one ONNX thread each)."""
+    context = multiprocessing.get_context("spawn")
+    parts = [ids[i::processes] for i in range(processes)]
+    with context.Pool(processes) as pool:
+        pool.starmap(_encode_part, [(database, part) for part in parts])
 
 
 def worker(config_path: str, barrier: Barrier, conn: Connection) -> None:
@@ -168,14 +207,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--listings", type=Path, required=True)
     parser.add_argument("--lists", type=Path, required=True)
     parser.add_argument("--papers", type=int, default=75_000)
-    parser.add_argument("--users", default="1000,10000", help="comma-separated user counts")
-    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    parser.add_argument(
+        "--runs",
+        default="1000x1,1000x2,10000x2,10000x1",
+        help="users x worker processes, comma-separated, measured in this order",
+    )
+    parser.add_argument("--no-embeddings", action="store_true", help="rank on words alone")
     parser.add_argument(
         "--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
     args = parser.parse_args(argv)
-    user_counts = [int(n) for n in args.users.split(",")]
-    worker_counts = [int(n) for n in args.workers.split(",")]
+    runs = [tuple(int(x) for x in run.split("x")) for run in args.runs.split(",")]
+    user_counts = [n for n, _w in runs]
     load_start = os.getloadavg()
 
     papers = load_listings(args.listings)[-args.papers :]
@@ -210,44 +253,55 @@ def main(argv: Sequence[str] | None = None) -> int:
                 started = time.perf_counter()
                 refresh_index(config, storage)
                 indexed = time.perf_counter() - started
+                needed = {p.id for p in load_corpus(config, storage).background}
             print(
                 f"{len(papers)} papers stored in {stored:.0f} s ({len(papers) - first_new} "
                 f"candidates, the week from {week_start}); index built in {indexed:.0f} s",
                 flush=True,
             )
-            for n in user_counts:
-                baseline = None
-                for w in worker_counts:
-                    prefix = f"n{n}w{w}u"
-                    libraries = [[papers[i].id for i in lib] for lib in libraries_all[:n]]
-                    config_path = write_config(folder, database, smtp.port, prefix, libraries)
-                    before = len(smtp.messages)
-                    result = measure(config_path, w)
-                    time.sleep(0.5)
-                    got = smtp.messages[before:]
-                    pairs = Counter(
-                        (str(m["To"]), line)
-                        for m in got
-                        for line in str(m.get_body(("plain",)).get_content()).splitlines()
-                        if "arxiv.org/abs/" in line
+            if not args.no_embeddings:
+                needed |= {p.id for p in papers[first_new:]}
+                needed |= {papers[i].id for lib in libraries_all for i in lib}
+                started = time.perf_counter()
+                encode(database, sorted(needed), processes=os.cpu_count() or 1)
+                print(
+                    f"{len(needed)} papers encoded in {time.perf_counter() - started:.0f} s "
+                    "(candidates, saved papers, the background)",
+                    flush=True,
+                )
+            baselines: dict[int, float] = {}
+            for n, w in runs:
+                prefix = f"n{n}w{w}u"
+                libraries = [[papers[i].id for i in lib] for lib in libraries_all[:n]]
+                config_path = write_config(folder, database, smtp.port, prefix, libraries)
+                before = len(smtp.messages)
+                result = measure(config_path, w)
+                time.sleep(0.5)
+                got = smtp.messages[before:]
+                pairs = Counter(
+                    (str(m["To"]), line)
+                    for m in got
+                    for line in str(m.get_body(("plain",)).get_content()).splitlines()
+                    if "arxiv.org/abs/" in line
+                )
+                del smtp.messages[before:]  # the sink's memory is not the workers'
+                rate = result["sent"] / result["wall"]
+                baseline = baselines.setdefault(n, rate)
+                rows.append(
+                    (
+                        n,
+                        w,
+                        result["sent"],
+                        len(got),
+                        sum(1 for c in pairs.values() if c > 1),
+                        result["wall"],
+                        rate,
+                        rate / baseline,
+                        result["load"],
+                        max(result["rss"]),
                     )
-                    rate = result["sent"] / result["wall"]
-                    baseline = baseline or rate
-                    rows.append(
-                        (
-                            n,
-                            w,
-                            result["sent"],
-                            len(got),
-                            sum(1 for c in pairs.values() if c > 1),
-                            result["wall"],
-                            rate,
-                            rate / baseline,
-                            result["load"],
-                            max(result["rss"]),
-                        )
-                    )
-                    print(f"  {rows[-1]}  {dict(result['statuses'])}", flush=True)
+                )
+                print(f"  {rows[-1]}  {dict(result['statuses'])}", flush=True)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -213,10 +213,40 @@ def in_categories(paper: StoredPaper, categories: Sequence[str]) -> bool:
     return not categories or not paper.categories or any(c in categories for c in paper.categories)
 
 
-def candidates_for(storage: Storage, user: UserConfig) -> list[StoredPaper]:
-    """Papers this user has not seen: listed since their window, or returned by a failure."""
+class ListedPapers:
+    """Listed papers by the start of a user's window, read once and shared by the users of
+    a batch: most users' windows start at the same moment (the last fetch before their
+    previous digest), so reading every candidate's row once per user, as a per-user query
+    did, cost more than ranking them (issue 13). A few windows are kept, so memory does
+    not grow with the number of users."""
+
+    KEEP = 8
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._by_start: dict[datetime | None, list[StoredPaper]] = {}
+
+    def after(self, start: datetime | None) -> list[StoredPaper]:
+        """Papers listed after `start` (all listed papers for None)."""
+        found = self._by_start.get(start)
+        if found is None:
+            if len(self._by_start) >= self.KEEP:
+                self._by_start.clear()
+            found = self._by_start[start] = self._storage.listed_papers(after=start)
+        return found
+
+
+def candidates_for(
+    storage: Storage, user: UserConfig, listed: ListedPapers | None = None
+) -> list[StoredPaper]:
+    """Papers this user has not seen: listed since their window, or returned by a failure.
+
+    `listed` shares the listing between the users of a batch; the user's own ledger (what
+    was mailed to them) is read each time, after their digest is claimed."""
     state = storage.user_state(user.name)
-    fresh = storage.listed_papers(after=state.listed_through, exclude_user=user.name)
+    mailed = storage.mailed_ids(user.name)
+    pool = (listed or ListedPapers(storage)).after(state.listed_through)
+    fresh = [p for p in pool if p.id not in mailed]
     returned = storage.returned_papers(user.name)
     saved = set(user.saved) | set(user.disliked) | set(storage.library_ids(user.name))
     saved |= set(storage.zotero_paper_ids(user.name))
@@ -633,6 +663,7 @@ def _prepare(
     dry_run: bool,
     corpus: Callable[[], Corpus],
     runner: _Runner,
+    listed: ListedPapers | None = None,
 ) -> _Due | DigestResult:
     """Re-send pending mail; if the digest is due, claim it and gather what ranking the
     user takes.
@@ -666,7 +697,7 @@ def _prepare(
             if digest_slot(user, state.last_digest_at, now, force=force) != slot:
                 storage.finish_claim(claim, "superseded")  # another digest served it
                 return DigestResult(user.name, "not-due", resent=resent)
-        candidates = candidates_for(storage, user)
+        candidates = candidates_for(storage, user, listed)
         job = (
             rank_job(storage, user, candidates, corpus(), explain=user.max_papers)
             if candidates
@@ -822,6 +853,7 @@ def run_digests(
 
     def batch(users: Sequence[UserConfig]) -> None:
         due: list[_Due] = []
+        listed = ListedPapers(storage)
         for user in users:
             kind = user.transport or config.email.transport
             try:
@@ -837,6 +869,7 @@ def run_digests(
                     dry_run=dry_run,
                     corpus=corpus,
                     runner=runner,
+                    listed=listed,
                 )
             except Exception as e:  # one user's bug must not cost the others their digest
                 done(failed(user, e))

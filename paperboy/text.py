@@ -53,22 +53,28 @@ def latex_to_text(s: str) -> str:
 
     Falls back to the raw string (whitespace collapsed) on any error, or when the
     conversion ate everything, so it never raises. The result is *not* HTML-escaped: the
-    templates' autoescape does that afterwards.
+    templates' autoescape does that afterwards. Memoised: a digest run shows the same
+    day's papers to many users, and the parser takes milliseconds per abstract.
     """
     try:
         if not isinstance(s, str):
             s = str(s)
         if not _LATEXISH.search(s):
             return collapse_whitespace(s)
-        text = _converter().latex_to_text(_BARE_SPECIAL.sub(r"\\\1", s))
-        text = collapse_whitespace(_PLACEHOLDERS.sub(" ", text))
-        return text if text or not s.strip() else collapse_whitespace(s)
+        return _convert(s)
     except Exception:  # pylatexenc can fail in many ways; never let it through
         log.debug("could not convert LaTeX, showing it raw: %r", s[:200], exc_info=True)
         try:
             return collapse_whitespace(s)
         except Exception:  # e.g. a str subclass with a broken split
             return ""
+
+
+@functools.lru_cache(maxsize=8192)
+def _convert(s: str) -> str:
+    text = _converter().latex_to_text(_BARE_SPECIAL.sub(r"\\\1", s))
+    text = collapse_whitespace(_PLACEHOLDERS.sub(" ", text))
+    return text if text or not s.strip() else collapse_whitespace(s)
 
 
 def shorten(text: str, limit: int) -> str:

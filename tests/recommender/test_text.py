@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import paperboy.recommender.text as text_module
 from paperboy.recommender import Paper
-from paperboy.recommender.text import fold, latex_to_text, normalise, paper_text
+from paperboy.recommender.text import fold, normalise, paper_text
 
 
 def test_paper_text_joins_title_and_abstract_lower_cased() -> None:
@@ -39,12 +38,3 @@ def test_plain_text_is_left_as_typed() -> None:
 @pytest.mark.parametrize("raw", [r"\unknown{ $ {{", "}}}", "$$$", r"\begin{itemize}", "\\"])
 def test_broken_latex_never_raises(raw: str) -> None:
     assert isinstance(normalise(raw), str)
-
-
-def test_parser_error_falls_back_to_raw(monkeypatch: pytest.MonkeyPatch) -> None:
-    class Exploding:
-        def latex_to_text(self, s: str) -> str:
-            raise RuntimeError("parser bug")
-
-    monkeypatch.setattr(text_module, "_LATEX", Exploding())
-    assert latex_to_text(r"\weird{x}") == r"\weird{x}"
