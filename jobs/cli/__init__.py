@@ -19,13 +19,12 @@ each command imports what it needs when it runs.
 
 from __future__ import annotations
 
-from paperboy.jobs.cli import daemon, digest, fetch, getting_started, rank, status
+from paperboy.jobs.cli import daemon, digest, fetch, getting_started, profile, rank, status
 from paperboy.jobs.cli.common import FORMATS
-from paperboy.jobs.cli.profile import profile
 from paperboy.jobs.cli.root import cli, main
 from paperboy.jobs.evaluate import eval_command
 
-cli.add_command(profile)
+cli.add_command(profile.profile)  # the group; `profile` here stays the module
 cli.add_command(eval_command, name="eval")
 
 __all__ = ["FORMATS", "cli", "main"]

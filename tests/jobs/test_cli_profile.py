@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from paperboy import jobs
-from paperboy.jobs.cli import FORMATS, cli
+from paperboy.jobs.cli import cli
 from paperboy.jobs.config import load_config
 from paperboy.jobs.profile import ConfigSnapshot, write_config
 from paperboy.jobs.sources.base import SourcePaper
@@ -49,10 +49,6 @@ def test_every_subcommand_has_help_with_an_example(command: str) -> None:
     assert result.exit_code == 0
     example = result.stdout.split("Example:", 1)[1]
     assert f"paperboy profile {command}" in example
-
-
-def test_format_choices_are_the_clis() -> None:
-    assert jobs.cli.profile.FORMATS is FORMATS
 
 
 def test_add_normalises_ids_and_keeps_the_file(config: Path) -> None:
