@@ -30,6 +30,7 @@ import email.policy
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -214,25 +215,50 @@ def in_categories(paper: StoredPaper, categories: Sequence[str]) -> bool:
 
 
 class ListedPapers:
-    """Listed papers by the start of a user's window, read once and shared by the users of
-    a batch: most users' windows start at the same moment (the last fetch before their
-    previous digest), so reading every candidate's row once per user, as a per-user query
-    did, cost more than ranking them (issue 13). A few windows are kept, so memory does
-    not grow with the number of users."""
+    """Listed papers by the start of a user's window, read once and shared by the users a
+    process serves: most users' windows start at the same moment (the last fetch before
+    their previous digest), so reading every candidate's row once per user, as a
+    per-user query did, cost more than ranking them (issue 13). A copy is reused only
+    while the database's listing stamp for that window is unchanged (a fetch, or an
+    updated paper, makes it read again). A few windows are kept, and none of more than
+    MAX_PAPERS papers, so memory does not grow with the number of users."""
 
     KEEP = 8
+    MAX_PAPERS = 20_000
 
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
-        self._by_start: dict[datetime | None, list[StoredPaper]] = {}
+        self._by_start: dict[datetime | None, tuple[object, list[StoredPaper]]] = {}
+        self._lock = threading.Lock()
 
     def after(self, start: datetime | None) -> list[StoredPaper]:
         """Papers listed after `start` (all listed papers for None)."""
-        found = self._by_start.get(start)
-        if found is None:
-            if len(self._by_start) >= self.KEEP:
-                self._by_start.clear()
-            found = self._by_start[start] = self._storage.listed_papers(after=start)
+        stamp = self._storage.listing_stamp(after=start)
+        with self._lock:
+            cached = self._by_start.get(start)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        found = self._storage.listed_papers(after=start)
+        if len(found) <= self.MAX_PAPERS:
+            with self._lock:
+                if len(self._by_start) >= self.KEEP:
+                    self._by_start.clear()
+                self._by_start[start] = (stamp, found)
+        return found
+
+
+# One per database a process reads: the daemon and queue workers digest one user per job.
+_listed: dict[str, ListedPapers] = {}
+_listed_lock = threading.Lock()
+
+
+def listed_papers_of(storage: Storage) -> ListedPapers:
+    """This process's shared listing cache for `storage`'s database."""
+    key = str(storage.engine.url)
+    with _listed_lock:
+        found = _listed.get(key)
+        if found is None or found._storage is not storage:
+            found = _listed[key] = ListedPapers(storage)
         return found
 
 
@@ -245,7 +271,7 @@ def candidates_for(
     was mailed to them) is read each time, after their digest is claimed."""
     state = storage.user_state(user.name)
     mailed = storage.mailed_ids(user.name)
-    pool = (listed or ListedPapers(storage)).after(state.listed_through)
+    pool = (listed or listed_papers_of(storage)).after(state.listed_through)
     fresh = [p for p in pool if p.id not in mailed]
     returned = storage.returned_papers(user.name)
     saved = set(user.saved) | set(user.disliked) | set(storage.library_ids(user.name))
@@ -853,7 +879,7 @@ def run_digests(
 
     def batch(users: Sequence[UserConfig]) -> None:
         due: list[_Due] = []
-        listed = ListedPapers(storage)
+        listed = listed_papers_of(storage)
         for user in users:
             kind = user.transport or config.email.transport
             try:

@@ -313,23 +313,27 @@ def run_forever(config: Config, storage: Storage) -> None:
 
 
 def queue_daemon(config: Config, storage: Storage) -> Daemon:
-    """The scheduler of a queue deployment: it enqueues, `paperboy worker`s do the work."""
-    from paperboy.jobs.queue.app import make_app
-    from paperboy.jobs.queue.tasks import enqueue_digest, enqueue_fetch, enqueue_retry
+    """The scheduler of a queue deployment: it enqueues, `paperboy worker`s do the work.
 
-    app = make_app(config)
+    Tasks the broker refuses wait in an Enqueuer and go out with the next retry tick
+    (every RETRY_CHECK_SECONDS) once the broker is back."""
+    from paperboy.jobs.queue.app import make_app
+    from paperboy.jobs.queue.tasks import Enqueuer
+
+    enqueuer = Enqueuer(make_app(config))
     log.info("queue mode: tasks go to the queue %r", config.queue.name if config.queue else "")
 
     def fetch(_config: Config, _storage: Storage) -> None:
-        enqueue_fetch(app)
-        log.info("enqueued the fetch")
+        if enqueuer.fetch():
+            log.info("enqueued the fetch")
 
     def digest(_config: Config, _storage: Storage, user_name: str) -> None:
-        enqueue_digest(app, user_name)
-        log.info("enqueued the digest for %s", user_name)
+        if enqueuer.digest(user_name):
+            log.info("enqueued the digest for %s", user_name)
 
     def retry(_config: Config, _storage: Storage) -> None:
-        enqueue_retry(app)
+        enqueuer.flush()
+        enqueuer.retry()
 
     return Daemon(
         config, storage, fetch=fetch, digest=digest, retry=retry, fetch_before_digest=False

@@ -788,6 +788,19 @@ class Storage:
         with self.engine.connect() as conn:
             return [_paper(row) for row in conn.execute(query.order_by(papers.c.id))]
 
+    def listing_stamp(self, *, after: datetime | None) -> tuple[int, Any, Any]:
+        """(count, newest listed_at, newest updated_at) of the papers listed after
+        `after`: cheap (the listed_at index), and it changes whenever that set of papers
+        or any of them does, so a copy read earlier can be checked before it is reused."""
+        query = select(
+            func.count(), func.max(papers.c.listed_at), func.max(papers.c.updated_at)
+        ).where(papers.c.listed_at.is_not(None))
+        if after is not None:
+            query = query.where(papers.c.listed_at > after)
+        with self.engine.connect() as conn:
+            count, listed, updated = conn.execute(query).one()
+        return int(count), listed, updated
+
     def listed_ids(self, *, after: datetime) -> set[str]:
         """Ids of the papers first listed after `after` (cheap: ids only)."""
         query = select(papers.c.id).where(papers.c.listed_at > after)

@@ -11,14 +11,19 @@
 
 Tasks take names and times, never objects. Each worker process keeps its config
 (re-read when config.toml changes), its database connection and the loaded index
-(jobs.features.load_corpus: loaded once per version of the shared index file, reloaded
-when a fetch replaces it).
+(jobs.features.load_corpus: loaded once per index generation, reloaded when a fetch
+builds a new one).
+
+The scheduler sends through an :class:`Enqueuer`: a task the broker refuses (down,
+unreachable) is kept and sent again when the broker is back, so an outage delays digests
+instead of losing them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -156,3 +161,71 @@ def enqueue_fetch(app: Celery) -> None:
 
 def enqueue_retry(app: Celery) -> None:
     app.send_task(RETRY)
+
+
+class Enqueuer:
+    """The scheduler's way onto the queue. A task the broker does not take is kept (one
+    per user's digest, with its first firing time; one fetch; one retry) and sent again
+    by :meth:`flush`, which `paperboy run` calls every few minutes. While the broker is
+    down, new tasks wait without trying it, so 10,000 firings at 05:00 do not each spend
+    Celery's connection retries."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+        self._waiting: dict[tuple[str, str], Callable[[], None]] = {}
+        self._down = False
+        self._lock = threading.Lock()
+
+    @property
+    def waiting(self) -> int:
+        """Tasks not yet on the queue."""
+        return len(self._waiting)
+
+    def digest(self, user_name: str, at: datetime | None = None) -> bool:
+        """Enqueue one user's digest for the firing `at` (default: now)."""
+        at = at or utcnow()
+        return self._send((DIGEST, user_name), lambda: enqueue_digest(self.app, user_name, at))
+
+    def fetch(self) -> bool:
+        return self._send((FETCH, ""), lambda: enqueue_fetch(self.app))
+
+    def retry(self) -> bool:
+        return self._send((RETRY, ""), lambda: enqueue_retry(self.app))
+
+    def _send(self, key: tuple[str, str], send: Callable[[], None]) -> bool:
+        with self._lock:
+            if self._down:
+                self._waiting.setdefault(key, send)  # the first firing's time is kept
+                return False
+            try:
+                send()
+            except Exception as e:  # kombu's OperationalError and friends: the broker
+                self._down = True
+                self._waiting.setdefault(key, send)
+                log.error(
+                    "the broker did not take %s (%s); keeping it and %s until it is back",
+                    " ".join(k for k in key if k),
+                    e,
+                    "every later task",
+                )
+                return False
+            return True
+
+    def flush(self) -> int:
+        """Send what is waiting, oldest first; stop at the first refusal. Returns how many
+        tasks went out."""
+        sent = 0
+        with self._lock:
+            for key, send in list(self._waiting.items()):
+                try:
+                    send()
+                except Exception as e:
+                    self._down = True
+                    log.warning("the broker is still down (%s); %d tasks wait", e, self.waiting)
+                    return sent
+                del self._waiting[key]
+                sent += 1
+            self._down = False
+        if sent:
+            log.info("the broker is back: %d waiting tasks enqueued", sent)
+        return sent

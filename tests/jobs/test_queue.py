@@ -231,3 +231,48 @@ def test_the_broker_url_can_come_from_the_environment(
     both = text + 'broker = "amqp://x@127.0.0.1//"\n'
     with pytest.raises(ConfigError, match="both broker and broker_env"):
         parse_config(both, tmp_path / "config.toml")
+
+
+def test_tasks_the_broker_refuses_wait_and_go_out_when_it_is_back(
+    tmp_path: Path, broker: str, queue_name: str
+) -> None:
+    """A broker that is down delays digests, it does not lose them: the scheduler keeps
+    what the broker refused (one per user, with its first firing time), stops trying
+    the broker for each new task, and sends them all once it is back."""
+    from datetime import UTC, datetime
+
+    from paperboy.jobs.queue.app import make_app
+    from paperboy.jobs.queue.tasks import DIGEST, FETCH, Enqueuer
+
+    database = f"sqlite:///{tmp_path / 'p.db'}"
+    dead = broker.replace(":5672/", ":1/").replace(":6379/", ":1/")  # nothing listens there
+    (tmp_path / "down").mkdir()
+    (tmp_path / "up").mkdir()
+    down = load_config(queue_config(tmp_path / "down", database, 25, dead, queue_name))
+    up = load_config(queue_config(tmp_path / "up", database, 25, broker, queue_name))
+    enqueuer = Enqueuer(make_app(down))
+    first = datetime(2026, 7, 2, 5, 0, tzinfo=UTC)
+    assert not enqueuer.digest("u0", first)
+    started = time.monotonic()
+    assert not enqueuer.digest("u1")
+    assert not enqueuer.fetch()
+    assert not enqueuer.digest("u0")  # the same user's digest again: still one, at `first`
+    assert time.monotonic() - started < 1.0  # while down, no new attempt per task
+    assert enqueuer.waiting == 3
+    assert enqueuer.flush() == 0 and enqueuer.waiting == 3  # still down
+
+    enqueuer.app = make_app(up)  # the broker is back
+    assert enqueuer.flush() == 3 and enqueuer.waiting == 0
+    assert enqueuer.digest("u2")  # and new tasks go straight out again
+
+    got = []
+    with enqueuer.app.connection_for_read() as conn:
+        queue = conn.SimpleQueue(queue_name)
+        for _ in range(4):
+            message = queue.get(timeout=10)
+            got.append((message.headers["task"], message.payload[0]))
+            message.ack()
+        queue.close()
+    assert [task for task, _args in got] == [DIGEST, DIGEST, FETCH, DIGEST]
+    assert got[0][1] == ["u0", first.isoformat()]
+    assert [args[0] for _task, args in got if _task == DIGEST] == ["u0", "u1", "u2"]
