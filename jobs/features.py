@@ -46,7 +46,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from paperboy import recommender
 from paperboy.jobs.config import Config
@@ -193,6 +193,19 @@ def write_index(path: Path, index: recommender.Index, info: IndexInfo) -> None:
 
     Raises StorageError (and leaves any previous file as it was) when it cannot.
     """
+
+    def write(f: BinaryIO) -> None:
+        pickle.dump(info, f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
+        f.write(TRAILER)
+
+    _write_atomically(path, write)
+
+
+def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """`write` into a temporary file beside `path`, fsync it, rename it over `path`: a
+    crash leaves the previous file whole. StorageError (with the file's name) for I/O and
+    pickling errors, and for a StorageError `write` raises; the temporary file is gone."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_leftovers(path)
@@ -202,9 +215,7 @@ def write_index(path: Path, index: recommender.Index, info: IndexInfo) -> None:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
-            pickle.dump(info, f, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
-            f.write(TRAILER)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -410,34 +421,21 @@ def _fetch_generation(config: Config, storage: Storage, newest: IndexGeneration)
 
 
 def _copy_from_database(path: Path, storage: Storage, newest: IndexGeneration) -> None:
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise StorageError(f"cannot write the index {path}: {e}") from e
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in storage.read_index_chunks(newest.generation):
-                digest.update(chunk)
-                size += len(chunk)
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
+    def write(f: BinaryIO) -> None:
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in storage.read_index_chunks(newest.generation):
+            digest.update(chunk)
+            size += len(chunk)
+            f.write(chunk)
         if (size, digest.hexdigest()) != (newest.size, newest.sha256):
             raise StorageError(
                 f"index generation {newest.generation} in the database is damaged "
                 f"({size} bytes, sha256 {digest.hexdigest()[:12]}…; recorded {newest.size}, "
                 f"{newest.sha256[:12]}…)"
             )
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except OSError as e:
-        raise StorageError(f"cannot write the index {path}: {e}") from e
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    _write_atomically(path, write)
 
 
 @contextmanager
