@@ -24,7 +24,7 @@ def _postgres_reason() -> str | None:
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        return "psycopg is not installed (pip install 'paperboy[postgres]')"
+        return "psycopg is not installed (pip install 'paperboy-digest[postgres]')"
     try:
         engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
         with engine.connect() as conn:

@@ -52,7 +52,9 @@ def _reachable(port: int) -> bool:
 @pytest.fixture(params=sorted(BROKERS))
 def broker(request: pytest.FixtureRequest) -> str:
     url, port = BROKERS[request.param]
-    pytest.importorskip("celery", reason="celery is not installed (pip install 'paperboy[queue]')")
+    pytest.importorskip(
+        "celery", reason="celery is not installed (pip install 'paperboy-digest[queue]')"
+    )
     if not _reachable(port):
         pytest.skip(f"no {request.param} broker at 127.0.0.1:{port}")
     return url

@@ -93,3 +93,29 @@ def test_daemon_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert daemon.returncode == 0, log
     assert "scheduled digest for ada: next at" in log
     assert "received SIGTERM, stopping" in log and "stopped" in log
+
+
+def test_a_reload_replaces_only_the_jobs_that_changed(tmp_path: Path) -> None:
+    """With thousands of users, a reload after one user's file changed must not remove
+    and re-add every job (issue 13); a pending catch-up survives it."""
+    from paperboy.jobs.scheduler import Daemon
+
+    config = parse_config(CONFIG, tmp_path / "config.toml")
+    with Storage.open(config.database) as storage:
+        daemon = Daemon(config, storage)
+        daemon.schedule()
+        daemon.scheduler.add_job(lambda: None, id="catch-up:ada", name="catch-up for ada")
+        before = {job.id: job for job in daemon.scheduler.get_jobs()}
+        changed = CONFIG.replace('send_at = "07:30"', 'send_at = "08:15"').replace(
+            '[[users]]\nname = "kai"', '[[users]]\nname = "lea"'
+        )
+        daemon.config = parse_config(changed, tmp_path / "config.toml")
+        daemon.schedule()
+        after = {job.id: job for job in daemon.scheduler.get_jobs()}
+    assert set(after) == {"fetch", "digest:ada", "digest:lea", "catch-up:ada"}
+    assert after["fetch"] is before["fetch"]  # untouched
+    assert after["catch-up:ada"] is before["catch-up:ada"]
+    now = datetime(2025, 6, 2, 12, tzinfo=UTC)
+    ada_next = after["digest:ada"].trigger.get_next_fire_time(None, now)
+    assert ada_next.isoformat() == "2025-06-03T08:15:00+02:00"  # the new time
+    assert after["digest:lea"].args == ("lea",)
