@@ -196,3 +196,17 @@ def test_one_off_rank_takes_a_bibtex_library(tmp_path: Path) -> None:
     )
     assert code == 0, err
     assert json.loads(out.splitlines()[0])["id"] == "b"
+
+
+def test_version_names_the_release_and_the_user_agent_carries_it() -> None:
+    """`paperboy --version` and the User-Agent read one version, paperboy.__version__,
+    which is also the distribution's (paperboy-digest) version in its metadata."""
+    from importlib.metadata import version
+
+    from paperboy import __version__
+    from paperboy.jobs.http import user_agent
+
+    code, out, _err = run("--version")
+    assert code == 0 and out.strip() == f"paperboy, version {__version__}"
+    assert version("paperboy-digest") == __version__
+    assert user_agent("me@example.org").startswith(f"Paperboy/{__version__} (")
