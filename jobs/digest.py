@@ -600,7 +600,9 @@ def resend_pending(
 ) -> int:
     """Send this user's deliveries left pending by a crash or a temporary failure.
 
-    A delivery never tried (the process died before sending) goes at once; one that
+    Nothing goes to a user who unsubscribed since (the delivery is marked failed, its
+    papers released) or who paused their digest (it waits for the pause to end). A
+    delivery never tried (the process died before sending) goes at once; one that
     failed waits `retry_delay(attempts)`; after RETRY_GIVE_UP it is marked failed, so its
     papers go into the user's next digest instead of waiting forever. Each is leased
     first (Storage.take_delivery): a delivery another runner is sending is left alone.
@@ -608,8 +610,19 @@ def resend_pending(
     now = now or utcnow()
     owner = owner or runner_id()
     lease = lease or claim_lease()
+    state = storage.user_state(user_name)
     sent = 0
     for delivery in storage.deliveries(user_name=user_name, status="pending"):
+        if state.unsubscribed_at is not None:  # "Unsubscribe" means no more mail, even
+            # one built before the click and left waiting for a retry
+            if storage.take_delivery(delivery.id, owner, lease, gone=owner_gone):
+                storage.mark_attempt_failed(
+                    delivery.id, "the user unsubscribed", permanent=True, at=now
+                )
+                log.info("delivery %d for %s: not sent, they unsubscribed", delivery.id, user_name)
+            continue
+        if state.paused(now):
+            continue  # sent (or given up) after the pause
         give_up = False
         if delivery.attempts and delivery.last_attempt_at is not None:
             give_up = now - delivery.created_at > RETRY_GIVE_UP

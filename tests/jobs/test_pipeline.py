@@ -16,7 +16,7 @@ import pytest
 
 from paperboy.jobs.config import Config, parse_config
 from paperboy.jobs.demo import sample_dir
-from paperboy.jobs.digest import make_transport, run_digests
+from paperboy.jobs.digest import make_transport, retry_all_pending, run_digests
 from paperboy.jobs.fetch import LOOKUP_SOURCE, ingest_feed
 from paperboy.jobs.paperfiles import read_jsonl
 from paperboy.jobs.schedule import is_due
@@ -405,3 +405,23 @@ def test_temporary_failures_back_off_then_give_up(tmp_path: Path) -> None:
             assert d.status == "failed" and "gave up after 2 attempts" in (d.last_error or "")
             picked = {r.paper.id for r in first.picked}
             assert picked <= {p.id for p in storage.returned_papers("ada")}
+
+
+def test_no_retry_reaches_a_user_who_unsubscribed_meanwhile(tmp_path: Path) -> None:
+    """A digest left pending by a busy server is not sent after the user clicked
+    "Unsubscribe": it is marked failed (papers released), and the server gets nothing."""
+    with LocalSMTPServer(reply="451 4.3.0 try again later") as busy:
+        config = config_for(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", busy.port)
+        with Storage.open(config.database) as storage:
+            load_sample(storage)
+            [result] = run_digests(config, storage, now=NOW)
+            assert result.status == "retry-later"
+            storage.set_unsubscribed("ada", True, at=NOW + timedelta(minutes=5))
+    with LocalSMTPServer() as ok:
+        config = config_for(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", ok.port)
+        with Storage.open(config.database) as storage:
+            assert retry_all_pending(config, storage, now=NOW + timedelta(hours=1)) == 0
+            [delivery] = storage.deliveries(user_name="ada")
+            assert delivery.status == "failed" and "unsubscribed" in (delivery.last_error or "")
+            assert storage.mailed_ids("ada") == set()  # released, not lost
+    assert ok.messages == []
