@@ -147,7 +147,7 @@ def encode_stored(
 
     done = 0
     try:
-        if storage.papers_missing_embeddings(MODEL_ID, 1):
+        if (seconds is None or seconds > 0) and storage.papers_missing_embeddings(MODEL_ID, 1):
             encoder = load_encoder()
             done = encode_missing(
                 storage,

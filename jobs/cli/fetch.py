@@ -50,6 +50,16 @@ from paperboy.jobs.cli.root import cli
     metavar="DAYS",
     help="Fetch the last DAYS days of the arXiv categories from the arXiv API (a first run).",
 )
+@click.option(
+    "--encode-for",
+    "encode_seconds",
+    type=click.FloatRange(min=0),
+    default=240.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Encode new papers for at most this long; the daemon (or `paperboy index`) "
+    "encodes the rest. 0: leave all of it to them (a big import).",
+)
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.pass_context
 def fetch(
@@ -57,6 +67,7 @@ def fetch(
     source: str | None,
     files: tuple[Path, ...],
     backfill_days: int | None,
+    encode_seconds: float,
     fmt: str,
 ) -> None:
     """Fetch new papers from the configured sources now.
@@ -70,6 +81,7 @@ def fetch(
       paperboy fetch --from-file daily_papers.json
       paperboy fetch --from-file neuro.xml --source "bioRxiv neuroscience"
       paperboy fetch --from-file saved.jsonl
+      paperboy fetch --from-file big-backlog.xml --encode-for 0
     A failing source is reported (and shown by `paperboy status`); the others go on.
     The first fetch into an empty database also backfills [sources.arxiv] backfill_days.
     Exit status 1 if any source failed.
@@ -150,7 +162,8 @@ def fetch(
             _progress("Indexing the stored papers …")
         with progress("Indexing", "steps") as advance:
             built = index_after_fetch(config, storage, changed=changed, progress=advance)
-        encoded = encode_stored(storage)  # issue 11: new papers' vectors, within a budget
+        # issue 11: new papers' vectors, within a budget
+        encoded = encode_stored(storage, seconds=encode_seconds)
     rows = [
         {
             "source": r.name,

@@ -296,3 +296,21 @@ def test_an_index_written_before_the_namespace_move_is_rebuilt_not_damaged(
     index_file.write_bytes(b"cpaperboy_gone_module.features\nIndexInfo\n)\x81.")
     with pytest.raises(StorageError, match="written by an older Paperboy"):
         read_info(index_file)
+
+
+def test_fetch_can_leave_encoding_to_the_daemon(tmp_path: Path) -> None:
+    """`paperboy fetch --encode-for 0` (a big import) stores and indexes and encodes
+    nothing: the daemon's encode job or `paperboy index` does that later."""
+    config_file = tmp_path / "config.toml"
+    config_file.write_text('[paperboy]\ndatabase = "sqlite:///paperboy.db"\n')
+    sample = Path(__file__).resolve().parents[2] / "jobs" / "data" / "sample"
+    day = sorted(sample.glob("arxiv-*.xml"))[0]
+    result = CliRunner().invoke(
+        cli,
+        ["--config", str(config_file), "fetch", "--from-file", str(day), "--encode-for", "0"],
+    )
+    assert result.exit_code == 0, result.output
+    with Storage.open(f"sqlite:///{tmp_path / 'paperboy.db'}") as storage:
+        from paperboy.recommender.encoder import MODEL_ID
+
+        assert storage.count_papers() > 0 and storage.count_embeddings(MODEL_ID) == 0
