@@ -1,6 +1,6 @@
 """Start-up speed of the commands people type first: `--help`, `status`, `profile list`.
 
-Each command runs N times as a fresh process, `python -X importtime -m jobs.cli ...`, on a
+Each command runs N times as a fresh process, `python -X importtime -m paperboy.jobs.cli ...`, on a
 starter config (`paperboy init` into a temporary folder, so `status` opens a real SQLite
 database). Per command the table shows the median wall time of the whole process and the
 median total import time (the sum of the top-level entries of `-X importtime`: every
