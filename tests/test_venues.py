@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from collections.abc import Iterator
 from datetime import date, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -437,9 +440,12 @@ saved = {json.dumps([p.id for p in papers[100:110]])}
         config, db, transport=OutboxTransport(tmp_path / "outbox"), force=True, workers=1
     )
 
-    assert result.status == "sent" and result.message is not None
-    text = result.message.get_body(preferencelist=("plain",))
-    html = result.message.get_body(preferencelist=("html",))
+    assert result.status == "sent" and result.message is None  # kept in the database
+    [stored] = db.deliveries(user_name=result.user)
+    message = email.message_from_bytes(stored.message, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
     assert text is not None and html is not None
     plain, markup = " ".join(text.get_content().split()), html.get_content()
     picked = db.get_papers([r.paper.id for r in result.picked])
