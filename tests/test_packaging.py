@@ -9,6 +9,7 @@ The wheel is built here from the working tree, without network (`--no-build-isol
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,10 +23,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Built from a copy without build/: setuptools reuses build/lib, and a module deleted
+    # from the tree but left there would ship in the wheel (and hide a missing one here).
+    source = tmp_path_factory.mktemp("source") / "paperboy"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            "build", "dist", ".git", "*.egg-info", "__pycache__", ".*_cache", ".venv"
+        ),
+    )
     out = tmp_path_factory.mktemp("wheel")
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(out), str(ROOT)],
+         "-w", str(out), str(source)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
@@ -41,13 +52,19 @@ def test_the_wheel_installs_only_the_paperboy_namespace(wheel: Path) -> None:
     for expected in (
         "paperboy/__init__.py",
         "paperboy/text.py",
-        "paperboy/jobs/cli.py",
+        "paperboy/jobs/cli/__init__.py",
+        "paperboy/jobs/cli/fetch.py",
         "paperboy/jobs/data/config.toml",
         "paperboy/jobs/migrations/versions/0005_claims.py",
         "paperboy/emails/templates/digest.html.j2",
         "paperboy/recommender/encoder_model/model.onnx",
     ):
         assert expected in names, expected
+    folders = {"paperboy/jobs/": "jobs/", "paperboy/emails/": "emails/"}
+    folders |= {"paperboy/recommender/": "recommender/", "paperboy/": "paperboy/"}
+    for name in (n for n in names if n.endswith(".py")):
+        prefix = max((p for p in folders if name.startswith(p)), key=len)
+        assert (ROOT / folders[prefix] / name[len(prefix) :]).is_file(), name
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert (
         "paperboy = paperboy.jobs.entry:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
