@@ -228,18 +228,18 @@ class ListedPapers:
     MAX_PAPERS = 20_000
 
     def __init__(self, storage: Storage) -> None:
-        self._storage = storage
+        self.storage = storage
         self._by_start: dict[datetime | None, tuple[object, list[StoredPaper]]] = {}
         self._lock = threading.Lock()
 
     def after(self, start: datetime | None) -> list[StoredPaper]:
         """Papers listed after `start` (all listed papers for None)."""
-        stamp = self._storage.listing_stamp(after=start)
+        stamp = self.storage.listing_stamp(after=start)
         with self._lock:
             cached = self._by_start.get(start)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        found = self._storage.listed_papers(after=start)
+        found = self.storage.listed_papers(after=start)
         if len(found) <= self.MAX_PAPERS:
             with self._lock:
                 if len(self._by_start) >= self.KEEP:
@@ -258,7 +258,7 @@ def listed_papers_of(storage: Storage) -> ListedPapers:
     key = str(storage.engine.url)
     with _listed_lock:
         found = _listed.get(key)
-        if found is None or found._storage is not storage:
+        if found is None or found.storage is not storage:
             found = _listed[key] = ListedPapers(storage)
         return found
 

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from paperboy.jobs.storage import Storage
 
 FORMATS = click.Choice(["text", "json", "jsonl"])
+# An input file that must exist (a papers file, a saved response, a BibTeX library).
+EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def fail(message: str, code: int) -> NoReturn:

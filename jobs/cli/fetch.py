@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from paperboy.jobs.cli.common import FORMATS
+from paperboy.jobs.cli.common import EXISTING_FILE, FORMATS
 from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import load as _config
 from paperboy.jobs.cli.common import open_storage as _storage
@@ -37,7 +37,7 @@ from paperboy.jobs.cli.root import cli
     "--from-file",
     "files",
     multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="Ingest a saved response instead of the network (repeatable): an arXiv RSS "
     "listing or API response, a Hugging Face daily papers JSON, or a feed (--source NAME); "
     "or a papers file (.jsonl or BibTeX, as `rank --saved` reads) to give saved papers "

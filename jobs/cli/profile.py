@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from paperboy.jobs.cli.common import FORMATS
+from paperboy.jobs.cli.common import EXISTING_FILE, FORMATS
 from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import open_storage as _storage
 from paperboy.jobs.config import Config, UserConfig, parse_config
@@ -395,7 +395,7 @@ def _link(paper: BibPaper) -> str:
 
 
 @profile.command("import")
-@click.argument("bibfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("bibfile", type=EXISTING_FILE)
 @_USER_OPTION
 @click.option("--dry-run", is_flag=True, help="Show what would be added; change nothing.")
 @_FORMAT_OPTION

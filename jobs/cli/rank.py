@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from paperboy import recommender
-from paperboy.jobs.cli.common import FORMATS, fail
+from paperboy.jobs.cli.common import EXISTING_FILE, FORMATS, fail
 from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import load as _config
 from paperboy.jobs.cli.common import open_storage as _storage
@@ -34,17 +34,17 @@ _VENUE_MAX_AGE = timedelta(days=1)  # a cached venue list is refreshed after thi
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most N papers.")
 @click.option(
     "--saved",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="One-off: the saved papers (JSONL or BibTeX), no config needed.",
 )
 @click.option(
     "--candidates",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="One-off: the papers to rank (JSONL).",
 )
 @click.option(
     "--background",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="One-off: negatives for the model (JSONL; default: the candidates).",
 )
 @click.option(
