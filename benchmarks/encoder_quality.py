@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from paperboy.jobs.evaluate import load_seed_corpus
+from paperboy.jobs.ranking.evaluate import load_seed_corpus
 from paperboy.recommender.encoder import MODEL_DIR, Encoder, encoder_text
 from paperboy.recommender.evaluation import Task, evaluate, seed_tasks
 

@@ -29,9 +29,15 @@ import sklearn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from paperboy.jobs.errors import StorageError
-from paperboy.jobs.evaluate import load_embeddings, load_listings, load_lists, run_replay, summary
-from paperboy.jobs.features import FORMAT, IndexInfo, read_index, write_index
+from paperboy.jobs.core.errors import StorageError
+from paperboy.jobs.ranking.corpus import FORMAT, IndexInfo, read_index, write_index
+from paperboy.jobs.ranking.evaluate import (
+    load_embeddings,
+    load_listings,
+    load_lists,
+    run_replay,
+    summary,
+)
 from paperboy.recommender import Index
 from paperboy.recommender.evaluation import reports_json
 

@@ -57,10 +57,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from benchmarks.speed import simulated_users
-from paperboy.jobs.config import load_config
-from paperboy.jobs.evaluate import load_listings, load_lists
-from paperboy.jobs.features import load_corpus, refresh_index
-from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.config.load import load_config
+from paperboy.jobs.core.records import SourcePaper
+from paperboy.jobs.ranking.corpus import load_corpus, refresh_index
+from paperboy.jobs.ranking.evaluate import load_listings, load_lists
 from paperboy.jobs.storage import Storage
 from paperboy.recommender import Paper
 from tests.smtp_server import LocalSMTPServer
@@ -161,7 +161,7 @@ def encode(database: str, ids: list[str], processes: int) -> None:
 
 def worker(config_path: str, barrier: Barrier, conn: Connection) -> None:
     """One worker process: load the index, wait for the others, run the digests."""
-    from paperboy.jobs.digest import run_digests
+    from paperboy.jobs.mailing.run import run_digests
 
     config = load_config(Path(config_path))
     with Storage.open(config.database) as storage:

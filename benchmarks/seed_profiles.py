@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.replay import parse_options
-from paperboy.jobs.evaluate import load_embeddings, load_seed_corpus, run_seed, summary
+from paperboy.jobs.ranking.evaluate import load_embeddings, load_seed_corpus, run_seed, summary
 from paperboy.recommender import Index
 from paperboy.recommender.evaluation import Report, reports_json
 

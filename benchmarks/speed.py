@@ -4,7 +4,7 @@ Setup (docs: quality-benchmark.md, issue #7): the index over every listed paper 
 once (as the fetch job will after each fetch); the candidates are one week's listing; each
 of ``--users`` simulated users has 10-50 saved papers drawn from one real list of
 ``--lists`` or from one arXiv category, all announced before that week; the background is
-``--background`` earlier papers drawn once for the run (jobs/features.py samples 5,000).
+``--background`` earlier papers drawn once for the run (jobs/ranking/corpus.py samples 5,000).
 With ``--index-cache`` the index is written and read exactly as the fetch and digest
 jobs do (jobs.features), so the first line of the table is then the load time.
 
@@ -52,9 +52,9 @@ from sklearn.svm import LinearSVC
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.replay import cached_index
-from paperboy.jobs.evaluate import load_listings, load_lists
-from paperboy.jobs.features import read_index, read_info
-from paperboy.jobs.rank_pool import RankJob, default_workers, rank_many
+from paperboy.jobs.ranking.corpus import read_index, read_info
+from paperboy.jobs.ranking.evaluate import load_listings, load_lists
+from paperboy.jobs.ranking.pool import RankJob, default_workers, rank_many
 from paperboy.recommender import Embeddings, Paper, Profile
 from paperboy.recommender.baselines import ArxivSanity
 from paperboy.recommender.evaluation import iso_week

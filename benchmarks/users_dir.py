@@ -82,8 +82,8 @@ def rss_mb() -> float:
 
 def measure(config_path: str, edit: bool) -> dict[str, Any]:
     """In the child: load, check, edit; numbers as a dict."""
-    from paperboy.jobs.config import config_stamp, load_config
-    from paperboy.jobs.profile import like
+    from paperboy.jobs.config.lists import like
+    from paperboy.jobs.config.load import config_stamp, load_config
 
     before = rss_mb()
     t = time.perf_counter()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from paperboy.jobs.stopping import stop_cleanly_until_started
+from paperboy.jobs.core.stopping import stop_cleanly_until_started
 
 # Options of the `paperboy` group that take a value (the next word is not a command).
 _VALUED = ("--config", "--log-format")

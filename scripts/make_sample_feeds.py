@@ -28,9 +28,9 @@ from typing import Any
 # Run from a checkout without installing: the repository root holds the `jobs` package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from paperboy.jobs.ids import abs_url, canonical_arxiv_id
-from paperboy.jobs.sources.arxiv_rss import render_arxiv_rss
-from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id
+from paperboy.jobs.core.records import SourcePaper
+from paperboy.jobs.fetch.sources.arxiv_rss import render_arxiv_rss
 
 FEED_CATEGORIES = ("cs.CL", "cs.CV", "cs.AI", "cs.LG")
 DAYS = 4

@@ -15,9 +15,11 @@ from urllib.parse import parse_qs
 import pytest
 
 from paperboy import jobs
-from paperboy.jobs.config import Config, parse_config
-from paperboy.jobs.errors import ParseError, SourceError
-from paperboy.jobs.fetch import (
+from paperboy.jobs.config.load import Config, parse_config
+from paperboy.jobs.core.errors import ParseError, SourceError
+from paperboy.jobs.core.records import SourcePaper
+from paperboy.jobs.fetch.http import HttpClient
+from paperboy.jobs.fetch.listings import (
     ARXIV_SOURCE,
     BACKFILL_PAGE,
     BACKFILL_SOURCE,
@@ -25,10 +27,12 @@ from paperboy.jobs.fetch import (
     fetch_all,
     lookup_papers,
 )
-from paperboy.jobs.http import HttpClient
-from paperboy.jobs.sources.arxiv_api import category_search_url, parse_arxiv_api, parse_arxiv_search
-from paperboy.jobs.sources.arxiv_rss import render_arxiv_rss
-from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.fetch.sources.arxiv_api import (
+    category_search_url,
+    parse_arxiv_api,
+    parse_arxiv_search,
+)
+from paperboy.jobs.fetch.sources.arxiv_rss import render_arxiv_rss
 from paperboy.jobs.storage import Storage
 from tests.http_server import FakeTime, LocalServer, Reply, ToLocal
 

@@ -17,9 +17,11 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from paperboy.jobs.config import Config, parse_config
-from paperboy.jobs.errors import ParseError, SourceError
-from paperboy.jobs.fetch import (
+from paperboy.jobs.config.load import Config, parse_config
+from paperboy.jobs.core.errors import ParseError, SourceError
+from paperboy.jobs.core.records import ParsedFeed, SourcePaper
+from paperboy.jobs.fetch.http import HttpClient
+from paperboy.jobs.fetch.listings import (
     API_BATCH,
     ARXIV_SOURCE,
     LOOKUP_SOURCE,
@@ -29,9 +31,7 @@ from paperboy.jobs.fetch import (
     lookup_papers,
     select_announcements,
 )
-from paperboy.jobs.http import HttpClient
-from paperboy.jobs.sources.arxiv_rss import parse_arxiv_rss, render_arxiv_rss
-from paperboy.jobs.sources.base import ParsedFeed, SourcePaper
+from paperboy.jobs.fetch.sources.arxiv_rss import parse_arxiv_rss, render_arxiv_rss
 from paperboy.jobs.storage import Storage, StoredPaper
 from tests.http_server import FakeTime, LocalServer, Reply, ToLocal
 

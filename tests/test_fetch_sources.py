@@ -17,9 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config import Config, FeedConfig, parse_config
-from paperboy.jobs.errors import ParseError
-from paperboy.jobs.fetch import (
+from paperboy.jobs.config.load import Config, FeedConfig, parse_config
+from paperboy.jobs.core.errors import ParseError
+from paperboy.jobs.core.records import SourcePaper
+from paperboy.jobs.fetch.http import HttpClient
+from paperboy.jobs.fetch.listings import (
     ARXIV_SOURCE,
     HF_SOURCE,
     SourceReport,
@@ -29,9 +31,7 @@ from paperboy.jobs.fetch import (
     fetch_huggingface,
     ingest_file,
 )
-from paperboy.jobs.http import HttpClient
-from paperboy.jobs.sources.arxiv_rss import render_arxiv_rss
-from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.fetch.sources.arxiv_rss import render_arxiv_rss
 from paperboy.jobs.storage import Storage, StoredPaper
 from tests.http_server import FakeTime, LocalServer, Reply, ToLocal
 
@@ -591,7 +591,7 @@ def test_status_shows_each_new_source_and_its_error(
     server: LocalServer, fake: FakeTime, tmp_path: Path
 ) -> None:
     config_path = write_config(tmp_path, server.base)
-    from paperboy.jobs.config import load_config
+    from paperboy.jobs.config.load import load_config
 
     config = load_config(config_path)
     server.serve(HF_PATH, Reply(200, {}, HF_FILE.read_bytes()))

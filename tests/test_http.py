@@ -15,8 +15,8 @@ from email.utils import formatdate
 
 import pytest
 
-from paperboy.jobs.errors import SourceError
-from paperboy.jobs.http import MAX_RETRY_AFTER, HttpClient, user_agent
+from paperboy.jobs.core.errors import SourceError
+from paperboy.jobs.fetch.http import MAX_RETRY_AFTER, HttpClient, user_agent
 from tests.http_server import FakeTime, LocalServer, Reply
 
 

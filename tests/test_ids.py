@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paperboy.jobs.errors import UnknownPaperError
-from paperboy.jobs.ids import abs_url, canonical_arxiv_id, is_arxiv_id, pdf_url
+from paperboy.jobs.core.errors import UnknownPaperError
+from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id, is_arxiv_id, pdf_url
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ def test_the_wheel_installs_only_the_paperboy_namespace(wheel: Path) -> None:
         "paperboy/jobs/cli/__init__.py",
         "paperboy/jobs/cli/fetch.py",
         "paperboy/jobs/data/config.toml",
-        "paperboy/jobs/migrations/versions/0005_claims.py",
+        "paperboy/jobs/storage/migrations/versions/0005_claims.py",
         "paperboy/emails/templates/digest.html.j2",
         "paperboy/recommender/encoder_model/model.onnx",
     ):

@@ -130,7 +130,7 @@ def test_importing_a_part_never_imports_a_bare_top_level_name(tmp_path: Path) ->
     modules = [
         m
         for m in _modules()
-        if not m.startswith("paperboy.jobs.migrations") and not m.endswith("__main__")
+        if not m.startswith("paperboy.jobs.storage.migrations") and not m.endswith("__main__")
     ]
     done = subprocess.run(
         [sys.executable, "-c", code, *modules], cwd=tmp_path, capture_output=True, text=True
@@ -146,7 +146,7 @@ def test_one_cron_stepping_helper() -> None:
         if "get_next_fire_time(None, " in (source := p.read_text(encoding="utf-8"))
         and "astimezone(UTC)" in source.split("get_next_fire_time(None, ", 1)[1][:200]
     ]
-    assert steppers == ["jobs/schedule.py"]
+    assert steppers == ["jobs/config/schedule.py"]
 
 
 def test_one_latex_conversion_and_one_title_cut() -> None:

@@ -15,16 +15,16 @@ import pytest
 from click.testing import CliRunner
 
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config import parse_config
-from paperboy.jobs.digest import candidates_for
-from paperboy.jobs.errors import ParseError, SourceError
-from paperboy.jobs.fetch import fetch_all
-from paperboy.jobs.http import HttpClient
-from paperboy.jobs.ids import title_key
-from paperboy.jobs.sources.base import SourcePaper
-from paperboy.jobs.sources.openreview import is_withdrawn, notes_url, parse_notes
+from paperboy.jobs.config.load import parse_config
+from paperboy.jobs.core.errors import ParseError, SourceError
+from paperboy.jobs.core.ids import title_key
+from paperboy.jobs.core.records import SourcePaper
+from paperboy.jobs.fetch.http import HttpClient
+from paperboy.jobs.fetch.listings import fetch_all
+from paperboy.jobs.fetch.sources.openreview import is_withdrawn, notes_url, parse_notes
+from paperboy.jobs.fetch.venues import refresh_venue
+from paperboy.jobs.mailing.run import candidates_for
 from paperboy.jobs.storage import Storage
-from paperboy.jobs.venues import refresh_venue
 from tests.http_server import FakeTime
 from tests.openreview_server import (
     FIXTURE,
@@ -375,7 +375,7 @@ email = "ada@example.org"
 
 
 def test_openreview_config_is_validated() -> None:
-    from paperboy.jobs.errors import ConfigError
+    from paperboy.jobs.core.errors import ConfigError
 
     text = '[[sources.openreview]]\nvenue = "ICLR 2025"\nstatus = "rejected"\n'
     with pytest.raises(ConfigError) as info:
@@ -408,8 +408,8 @@ def test_digests_show_openreview_and_hugging_face_tldrs(
     tmp_path: Path,
 ) -> None:
     from paperboy.emails.delivery import OutboxTransport
-    from paperboy.jobs.digest import run_digests
-    from paperboy.jobs.fetch import ingest_file
+    from paperboy.jobs.fetch.listings import ingest_file
+    from paperboy.jobs.mailing.run import run_digests
 
     srv, _fates = server
     papers = sample_papers()

@@ -16,14 +16,19 @@ import pytest
 from click.testing import CliRunner
 
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config import Config, parse_config
-from paperboy.jobs.digest import candidates_for, profile_for
-from paperboy.jobs.errors import ConfigError, ParseError
-from paperboy.jobs.fetch import fetch_all
-from paperboy.jobs.http import HttpClient
-from paperboy.jobs.sources.zotero import next_link, parse_collections, parse_deleted, parse_items
+from paperboy.jobs.config.load import Config, parse_config
+from paperboy.jobs.core.errors import ConfigError, ParseError
+from paperboy.jobs.fetch.http import HttpClient
+from paperboy.jobs.fetch.listings import fetch_all
+from paperboy.jobs.fetch.sources.zotero_api import (
+    next_link,
+    parse_collections,
+    parse_deleted,
+    parse_items,
+)
+from paperboy.jobs.fetch.zotero_sync import sync_user
+from paperboy.jobs.mailing.run import candidates_for, profile_for
 from paperboy.jobs.storage import Storage, utcnow
-from paperboy.jobs.zotero import sync_user
 from tests.http_server import FakeTime
 from tests.zotero_server import (
     FIXTURES,
@@ -421,7 +426,7 @@ url = "{small.base}"
 def test_synced_papers_are_never_candidates(
     small: ZoteroServer, client: HttpClient, db: Storage
 ) -> None:
-    from paperboy.jobs.sources.base import SourcePaper
+    from paperboy.jobs.core.records import SourcePaper
 
     user = make_config(small.base).user("ada")
     sync_user(user, db, client)
@@ -532,7 +537,7 @@ def test_a_library_changing_mid_sync_or_a_short_answer_changes_nothing(
 def test_sync_and_venue_storage_on_sqlite_and_postgresql(
     small: ZoteroServer, client: HttpClient, database_url: str
 ) -> None:
-    from paperboy.jobs.venues import refresh_venue
+    from paperboy.jobs.fetch.venues import refresh_venue
     from tests.openreview_server import VENUE, OpenReviewServer, sample_venue
 
     user = make_config(small.base).user("ada")

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from paperboy.jobs.sources.arxiv_rss import parse_arxiv_rss
+from paperboy.jobs.fetch.sources.arxiv_rss import parse_arxiv_rss
 from tests.http_server import Loopback
 
 FIXTURES = Path(__file__).parent / "fixtures" / "zotero"

@@ -11,7 +11,7 @@ One module per group of commands, so a behaviour is found from the file names:
 - daemon.py: `run`, `serve`, `worker`;
 - status.py: `status`;
 - profile.py: `profile list/add/remove/like/dislike/import/...`;
-- `eval` is jobs/evaluate.py's.
+- `eval` is jobs/ranking/evaluate.py's.
 
 Every module imports only cheap modules at the top (`paperboy --help` must start at once);
 each command imports what it needs when it runs.
@@ -22,7 +22,7 @@ from __future__ import annotations
 from paperboy.jobs.cli import daemon, digest, fetch, getting_started, profile, rank, status
 from paperboy.jobs.cli.common import FORMATS
 from paperboy.jobs.cli.root import cli, main
-from paperboy.jobs.evaluate import eval_command
+from paperboy.jobs.ranking.evaluate import eval_command
 
 cli.add_command(profile.profile)  # the group; `profile` here stays the module
 cli.add_command(eval_command, name="eval")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from paperboy.jobs.config import Config, load_config
+from paperboy.jobs.config.load import Config, load_config
 
 if TYPE_CHECKING:
     from paperboy.jobs.storage import Storage

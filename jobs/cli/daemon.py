@@ -30,10 +30,10 @@ def run(ctx: click.Context) -> None:
     Example:
       PAPERBOY_SMTP_PASSWORD=... paperboy --config ~/paperboy/config.toml run -v
     """
-    from paperboy.jobs.stopping import stop_cleanly_until_started
+    from paperboy.jobs.core.stopping import stop_cleanly_until_started
 
     stop_cleanly_until_started()  # exit 0 on SIGTERM while starting (python -m jobs.cli run)
-    from paperboy.jobs.scheduler import run_forever
+    from paperboy.jobs.runners.scheduler import run_forever
 
     config = _config(ctx)
     with _storage(config) as storage:
@@ -59,7 +59,7 @@ def serve(ctx: click.Context, listen: str | None) -> None:
       paperboy serve
       paperboy serve --listen 127.0.0.1:9000
     """
-    from paperboy.jobs.config import parse_listen
+    from paperboy.jobs.config.load import parse_listen
     from paperboy.jobs.web.server import make_server
 
     config = _config(ctx)
@@ -106,7 +106,7 @@ def worker(ctx: click.Context, concurrency: int | None) -> None:
     Example:
       paperboy --config /etc/paperboy/config.toml worker --concurrency 2
     """
-    from paperboy.jobs.queue.app import make_app
+    from paperboy.jobs.runners.queue.app import make_app
 
     config = _config(ctx)
     app = make_app(config)

@@ -13,7 +13,7 @@ from paperboy.jobs.cli.common import FORMATS, fail
 from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import load as _config
 from paperboy.jobs.cli.common import open_storage as _storage
-from paperboy.jobs.progress import progress
+from paperboy.jobs.core.progress import progress
 from paperboy.text import short_title
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def digest(
       paperboy digest
       paperboy digest --user ada --dry-run --preview /tmp/ada.html
     """
-    from paperboy.jobs.digest import run_digests
+    from paperboy.jobs.mailing.run import run_digests
 
     config = _config(ctx)
     before = _stamp(preview)
@@ -118,7 +118,7 @@ def digest(
 
 def _next_retry(storage: Storage, user: str) -> datetime | None:
     """When this user's earliest pending delivery is retried (None: nothing pending)."""
-    from paperboy.jobs.digest import retry_delay
+    from paperboy.jobs.mailing.run import retry_delay
 
     times = [
         d.last_attempt_at + retry_delay(d.attempts)

@@ -14,11 +14,11 @@ from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import load as _config
 from paperboy.jobs.cli.common import open_storage as _storage
 from paperboy.jobs.cli.common import progress as _progress
-from paperboy.jobs.errors import PaperboyError
-from paperboy.jobs.progress import progress
+from paperboy.jobs.core.errors import PaperboyError
+from paperboy.jobs.core.progress import progress
 
 if TYPE_CHECKING:
-    from paperboy.jobs.embeddings import Encoded
+    from paperboy.jobs.ranking.encoding import Encoded
     from paperboy.jobs.storage import Storage
 from paperboy.jobs.cli.root import cli
 
@@ -86,9 +86,8 @@ def fetch(
     The first fetch into an empty database also backfills [sources.arxiv] backfill_days.
     Exit status 1 if any source failed.
     """
-    from paperboy.jobs.embeddings import encode_stored
-    from paperboy.jobs.features import index_after_fetch
-    from paperboy.jobs.fetch import (
+    from paperboy.jobs.fetch.http import HttpClient
+    from paperboy.jobs.fetch.listings import (
         HF_SOURCE,
         backfill_arxiv,
         fetch_all,
@@ -101,7 +100,8 @@ def fetch(
         ingest_paper_file,
         is_paper_file,
     )
-    from paperboy.jobs.http import HttpClient
+    from paperboy.jobs.ranking.corpus import index_after_fetch
+    from paperboy.jobs.ranking.encoding import encode_stored
 
     config = _config(ctx)
     feeds = {f.name: f for f in config.feeds}
@@ -227,7 +227,7 @@ def index_command(ctx: click.Context, fmt: str) -> None:
     Example:
       paperboy index
     """
-    from paperboy.jobs.features import BUILD_STEPS, build_index, publish_index
+    from paperboy.jobs.ranking.corpus import BUILD_STEPS, build_index, publish_index
 
     config = _config(ctx)
     with _storage(config) as storage:
@@ -269,7 +269,7 @@ def index_command(ctx: click.Context, fmt: str) -> None:
 def _encode_all(storage: Storage) -> Encoded:
     """Every stored paper's missing vector: a progress bar on a terminal, else a line on
     stderr per batch of 256 (none with -q)."""
-    from paperboy.jobs.embeddings import encode_stored
+    from paperboy.jobs.ranking.encoding import encode_stored
 
     if not sys.stderr.isatty():
         quiet = logging.getLogger().getEffectiveLevel() > logging.WARNING  # -q

@@ -33,7 +33,7 @@ def init(directory: Path, force: bool, users_dir: bool) -> None:
       paperboy init ~/paperboy && $EDITOR ~/paperboy/config.toml
       paperboy init --users-dir ~/paperboy && $EDITOR ~/paperboy/users.d/ada.toml
     """
-    from paperboy.jobs.demo import starter_config, starter_users_dir
+    from paperboy.jobs.runners.demo import starter_config, starter_users_dir
 
     target = directory / "config.toml"
     user_file = directory / "users.d" / "ada.toml"
@@ -68,7 +68,7 @@ def init(directory: Path, force: bool, users_dir: bool) -> None:
 def _write_web_key(config_file: Path) -> None:
     """The key that signs the feedback links ([web] secret_file, default web.key beside
     config.toml), mode 0600; an existing key is kept (links already mailed stay valid)."""
-    from paperboy.jobs.config import load_config
+    from paperboy.jobs.config.load import load_config
     from paperboy.jobs.web.links import write_key_file
 
     key = load_config(config_file).web.secret_file
@@ -100,7 +100,7 @@ def demo(directory: Path, fmt: str) -> None:
     Example:
       paperboy demo && xdg-open paperboy-demo/outbox/*.html
     """
-    from paperboy.jobs.demo import run_demo
+    from paperboy.jobs.runners.demo import run_demo
 
     _progress(f"Running the demo in {directory}/ …")
     try:

@@ -19,11 +19,7 @@ import click
 from paperboy.jobs.cli.common import EXISTING_FILE, FORMATS
 from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import open_storage as _storage
-from paperboy.jobs.config import Config, UserConfig, parse_config
-from paperboy.jobs.errors import StorageError, UnknownPaperError
-from paperboy.jobs.ids import abs_url, canonical_arxiv_id
-from paperboy.jobs.library import BibPaper, read_library
-from paperboy.jobs.profile import (
+from paperboy.jobs.config.lists import (
     Change,
     ConfigSnapshot,
     Operation,
@@ -35,7 +31,11 @@ from paperboy.jobs.profile import (
     like_operations,
     read_snapshot,
 )
-from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.config.load import Config, UserConfig, parse_config
+from paperboy.jobs.core.errors import StorageError, UnknownPaperError
+from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id
+from paperboy.jobs.core.records import SourcePaper
+from paperboy.jobs.fetch.bibtex import BibPaper, read_library
 
 _LABELS = {
     "saved": "saved papers",

@@ -15,11 +15,11 @@ from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import load as _config
 from paperboy.jobs.cli.common import open_storage as _storage
 from paperboy.jobs.cli.common import progress as _progress
-from paperboy.jobs.paperfiles import read_jsonl
+from paperboy.jobs.fetch.paperfiles import read_jsonl
 from paperboy.text import short_title, shorten
 
 if TYPE_CHECKING:
-    from paperboy.jobs.config import Config
+    from paperboy.jobs.config.load import Config
 from paperboy.jobs.cli.root import cli
 
 _VENUE_MAX_AGE = timedelta(days=1)  # a cached venue list is refreshed after this
@@ -131,7 +131,7 @@ def rank(
 
 
 def _rank_files(saved: Path, candidates: Path, background: Path | None) -> list[recommender.Ranked]:
-    from paperboy.jobs.library import is_bibtex, read_bibtex_papers
+    from paperboy.jobs.fetch.bibtex import is_bibtex, read_bibtex_papers
 
     mine = _usable(saved, read_bibtex_papers(saved) if is_bibtex(saved) else read_jsonl(saved))
     if not mine:
@@ -159,7 +159,7 @@ def _rank_one_off(
     negatives: Sequence[recommender.Paper],
 ) -> list[recommender.Ranked]:
     """Rank papers that are not (all) stored: their embeddings come from the one-off cache."""
-    from paperboy.jobs.embedding_cache import cached_embeddings
+    from paperboy.jobs.ranking.embedding_cache import cached_embeddings
 
     if not pool:
         return []
@@ -179,12 +179,12 @@ def _rank_venue(
 ) -> list[recommender.Ranked]:
     """Rank a venue's papers (jobs.venues: fetched once, cached, refreshed when stale or
     asked) for a configured user, or for the papers of a --saved file."""
-    from paperboy.jobs.digest import rank_for
-    from paperboy.jobs.features import to_paper
-    from paperboy.jobs.http import HttpClient
-    from paperboy.jobs.library import is_bibtex, read_bibtex_papers
+    from paperboy.jobs.fetch.bibtex import is_bibtex, read_bibtex_papers
+    from paperboy.jobs.fetch.http import HttpClient
+    from paperboy.jobs.fetch.venues import refresh_venue
+    from paperboy.jobs.mailing.run import rank_for
+    from paperboy.jobs.ranking.corpus import to_paper
     from paperboy.jobs.storage import Storage
-    from paperboy.jobs.venues import refresh_venue
 
     config: Config | None = None
     if user_name is not None or ctx.obj["config_path"].exists():
@@ -224,7 +224,7 @@ def _rank_venue(
 
 
 def _rank_user(ctx: click.Context, name: str, since: date | None) -> list[recommender.Ranked]:
-    from paperboy.jobs.digest import in_categories, rank_for
+    from paperboy.jobs.mailing.run import in_categories, rank_for
 
     config = _config(ctx)
     user = config.user(name)

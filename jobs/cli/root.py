@@ -16,9 +16,9 @@ import click
 
 from paperboy import __version__
 from paperboy.jobs.cli.common import fail
-from paperboy.jobs.config import config_path
-from paperboy.jobs.errors import ConfigError, PaperboyError
-from paperboy.jobs.logs import configure_logging
+from paperboy.jobs.config.load import config_path
+from paperboy.jobs.core.errors import ConfigError, PaperboyError
+from paperboy.jobs.core.logs import configure_logging
 
 
 class PaperboyGroup(click.Group):

@@ -11,7 +11,7 @@ import click
 from paperboy.jobs.cli.common import FORMATS, emit_one
 from paperboy.jobs.cli.common import load as _config
 from paperboy.jobs.cli.common import open_storage as _storage
-from paperboy.jobs.errors import PaperboyError
+from paperboy.jobs.core.errors import PaperboyError
 
 if TYPE_CHECKING:
     from paperboy.jobs.storage import Storage
@@ -34,8 +34,8 @@ def status(ctx: click.Context, fmt: str) -> None:
     Example:
       paperboy status --format json
     """
-    from paperboy.jobs.features import read_info
-    from paperboy.jobs.schedule import fetch_trigger, is_due, wants_fetch
+    from paperboy.jobs.config.schedule import fetch_trigger, is_due, wants_fetch
+    from paperboy.jobs.ranking.corpus import read_info
     from paperboy.jobs.storage import DeliverySummary, UserState
     from paperboy.recommender.encoder import MODEL_ID
 

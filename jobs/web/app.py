@@ -39,10 +39,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from paperboy.jobs.config import Config, UserConfig, load_config
-from paperboy.jobs.errors import ConfigError, PaperboyError, UnknownPaperError
-from paperboy.jobs.ids import abs_url, canonical_arxiv_id, is_arxiv_id
-from paperboy.jobs.profile import (
+from paperboy.jobs.config.lists import (
     Change,
     Operation,
     dislike_operations,
@@ -52,6 +49,9 @@ from paperboy.jobs.profile import (
     read_snapshot,
     user_file,
 )
+from paperboy.jobs.config.load import Config, UserConfig, load_config
+from paperboy.jobs.core.errors import ConfigError, PaperboyError, UnknownPaperError
+from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id, is_arxiv_id
 from paperboy.jobs.storage import Storage, utcnow
 from paperboy.jobs.web.tokens import BadToken, Claim, Signer, token_digest
 

@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 
 from paperboy.emails.digest import Digest
-from paperboy.jobs.config import Config
-from paperboy.jobs.ids import is_arxiv_id
+from paperboy.jobs.config.load import Config
+from paperboy.jobs.core.ids import is_arxiv_id
 from paperboy.jobs.web.tokens import Signer
 
 __all__ = ["add_feedback_links", "new_key", "write_key_file"]

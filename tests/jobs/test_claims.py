@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
-from paperboy.jobs.config import load_config
-from paperboy.jobs.demo import sample_dir
-from paperboy.jobs.digest import run_digests
-from paperboy.jobs.paperfiles import read_jsonl
-from paperboy.jobs.sources.arxiv_rss import parse_arxiv_rss
-from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.config.load import load_config
+from paperboy.jobs.core.records import SourcePaper
+from paperboy.jobs.fetch.paperfiles import read_jsonl
+from paperboy.jobs.fetch.sources.arxiv_rss import parse_arxiv_rss
+from paperboy.jobs.mailing.run import run_digests
+from paperboy.jobs.runners.demo import sample_dir
 from paperboy.jobs.storage import Storage
 from tests.commands import PAPERBOY
 from tests.smtp_server import LocalSMTPServer
@@ -321,7 +321,7 @@ def test_a_claim_of_a_killed_process_on_this_machine_is_taken_over_at_once(
     import subprocess
     from datetime import timedelta
 
-    from paperboy.jobs.digest import owner_gone, runner_id, this_machine
+    from paperboy.jobs.mailing.run import owner_gone, runner_id, this_machine
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -204,7 +204,7 @@ def test_version_names_the_release_and_the_user_agent_carries_it() -> None:
     from importlib.metadata import version
 
     from paperboy import __version__
-    from paperboy.jobs.http import user_agent
+    from paperboy.jobs.fetch.http import user_agent
 
     code, out, _err = run("--version")
     assert code == 0 and out.strip() == f"paperboy, version {__version__}"

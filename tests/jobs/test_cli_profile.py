@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from paperboy import jobs
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config import load_config
-from paperboy.jobs.profile import ConfigSnapshot, write_config
-from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.config.lists import ConfigSnapshot, write_config
+from paperboy.jobs.config.load import load_config
+from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.storage import Storage
 
 ROOT = Path(__file__).resolve().parents[2]

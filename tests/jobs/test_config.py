@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from paperboy.jobs.config import load_config, parse_config
-from paperboy.jobs.errors import ConfigError
+from paperboy.jobs.config.load import load_config, parse_config
+from paperboy.jobs.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -169,7 +169,7 @@ def test_weekly_and_cron_schedules(tmp_path: Path) -> None:
 def test_every_setting_is_explained_in_the_starter() -> None:
     """Each key the validator knows is in the starter file, with a comment on its line or
     above it in the same paragraph."""
-    from paperboy.jobs import config as schema
+    from paperboy.jobs.config import load as schema
 
     starter = (ROOT / "config.toml").read_text(encoding="utf-8").splitlines()
     keys = {

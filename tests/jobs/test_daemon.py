@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from paperboy.jobs.config import Config, UserConfig, load_config
-from paperboy.jobs.demo import sample_dir, starter_config
-from paperboy.jobs.lock import AlreadyRunning, acquire_daemon_lock
-from paperboy.jobs.schedule import is_due, last_fire
-from paperboy.jobs.scheduler import Daemon, fetch_overdue
-from paperboy.jobs.sources.arxiv_rss import render_arxiv_rss
-from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.config.load import Config, UserConfig, load_config
+from paperboy.jobs.config.schedule import is_due, last_fire
+from paperboy.jobs.core.records import SourcePaper
+from paperboy.jobs.fetch.sources.arxiv_rss import render_arxiv_rss
+from paperboy.jobs.runners.demo import sample_dir, starter_config
+from paperboy.jobs.runners.lock import AlreadyRunning, acquire_daemon_lock
+from paperboy.jobs.runners.scheduler import Daemon, fetch_overdue
 from paperboy.jobs.storage import Storage
 from tests.commands import PAPERBOY
 
@@ -57,7 +57,7 @@ def test_lock_dies_with_a_killed_process(tmp_path: Path) -> None:
             "-c",
             "import sys, time\n"
             "from paperboy.jobs.storage import Storage\n"
-            "from paperboy.jobs.lock import acquire_daemon_lock\n"
+            "from paperboy.jobs.runners.lock import acquire_daemon_lock\n"
             f"lock = acquire_daemon_lock(Storage.open({url!r}), {url!r})\n"
             "print('locked', flush=True)\ntime.sleep(600)\n",
         ],
@@ -293,7 +293,7 @@ def test_kill_9_during_digests_never_mails_twice(tmp_path: Path) -> None:
 
 
 def _load_saved(config: Config, saved: Path) -> None:
-    from paperboy.jobs.paperfiles import read_jsonl
+    from paperboy.jobs.fetch.paperfiles import read_jsonl
 
     with Storage.open(config.database) as storage:
         storage.upsert_papers(

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from paperboy.jobs.cli import cli
-from paperboy.jobs.embedding_cache import cache_path, cached_embeddings
+from paperboy.jobs.ranking.embedding_cache import cache_path, cached_embeddings
 from paperboy.recommender import Paper
 from tests.recommender.corpus import ALL, NLP
 

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 import paperboy.recommender.encoder as encoder_module
 from paperboy.jobs.cli import cli
-from paperboy.jobs.embeddings import encode_missing, encode_stored
-from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.core.records import SourcePaper
+from paperboy.jobs.ranking.encoding import encode_missing, encode_stored
 from paperboy.jobs.storage import Storage, text_hash
 from paperboy.recommender.encoder import MODEL_ID, Encoder, encoder_text, load_encoder
 
@@ -185,7 +185,7 @@ def test_a_broken_encoder_is_logged_not_raised(
 WORKER = textwrap.dedent(
     """
     import sys
-    from paperboy.jobs.embeddings import encode_missing
+    from paperboy.jobs.ranking.encoding import encode_missing
     from paperboy.jobs.storage import Storage
     from paperboy.recommender.encoder import load_encoder
 
@@ -260,7 +260,7 @@ def test_index_encodes_what_is_missing_and_status_counts_it(tmp_path: Path) -> N
 
 
 def _database_url(directory: Path) -> str:
-    from paperboy.jobs.config import load_config
+    from paperboy.jobs.config.load import load_config
 
     return load_config(directory / "config.toml").database
 
@@ -283,8 +283,8 @@ class CountingEncoder:
 def test_a_run_reads_stored_vectors_and_encodes_only_lagging_profile_papers(
     storage: Storage, encoder: Encoder
 ) -> None:
-    from paperboy.jobs.embeddings import vectors_for
-    from paperboy.jobs.features import to_paper
+    from paperboy.jobs.ranking.corpus import to_paper
+    from paperboy.jobs.ranking.encoding import vectors_for
 
     stored = fixture_papers(8)
     storage.upsert_papers(stored, source="arxiv", listed=True)
@@ -314,8 +314,8 @@ def test_a_run_reads_stored_vectors_and_encodes_only_lagging_profile_papers(
 def test_a_broken_encoder_leaves_the_run_with_what_is_stored(
     storage: Storage, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from paperboy.jobs.embeddings import vectors_for
-    from paperboy.jobs.features import to_paper
+    from paperboy.jobs.ranking.corpus import to_paper
+    from paperboy.jobs.ranking.encoding import vectors_for
     from paperboy.recommender.encoder import EncoderError
 
     class Broken:

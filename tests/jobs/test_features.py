@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import paperboy.jobs.features as features
+import paperboy.jobs.ranking.corpus as features
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config import Config
-from paperboy.jobs.digest import make_transport, run_digests
-from paperboy.jobs.errors import StorageError
-from paperboy.jobs.features import (
+from paperboy.jobs.config.load import Config
+from paperboy.jobs.core.errors import StorageError
+from paperboy.jobs.mailing.run import make_transport, run_digests
+from paperboy.jobs.ranking.corpus import (
     FORMAT,
     build_index,
     index_after_fetch,
@@ -142,7 +142,7 @@ def test_an_unusable_index_costs_speed_not_the_digest(
             read_index(config.index)
         assert str(config.index) in str(excinfo.value)
         papers_before = storage.count_papers()
-        with caplog.at_level(logging.WARNING, logger="paperboy.jobs.features"):
+        with caplog.at_level(logging.WARNING, logger="paperboy.jobs.ranking.corpus"):
             [result] = run_digests(config, storage, now=NOW, transport=make_transport(config))
         assert result.status == "sent" and len(result.picked) == 8
         assert "ranking without a stored index" in caplog.text
@@ -186,8 +186,8 @@ def test_kill_9_while_writing_keeps_the_previous_index(outbox_config: Config) ->
         f"""
         import os, pickle, signal, sys
         from pathlib import Path
-        import paperboy.jobs.features as f
-        from paperboy.jobs.features import read_index, write_index
+        import paperboy.jobs.ranking.corpus as f
+        from paperboy.jobs.ranking.corpus import read_index, write_index
         index, info = read_index(Path({str(config.index)!r}))
         real_dump = pickle.dump
         calls = []

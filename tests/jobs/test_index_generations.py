@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from sqlalchemy import text, update
 
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config import Config
-from paperboy.jobs.errors import StorageError
-from paperboy.jobs.features import load_corpus, read_info, refresh_index
+from paperboy.jobs.config.load import Config
+from paperboy.jobs.core.errors import StorageError
+from paperboy.jobs.ranking.corpus import load_corpus, read_info, refresh_index
 from paperboy.jobs.storage import Storage, index_chunks
 from tests.jobs.test_pipeline import config_for, load_sample
 
@@ -99,7 +99,7 @@ def test_a_machine_that_cannot_read_the_newest_generation_keeps_its_own_and_says
         shutil.copy(a.index, b.index)  # B had generation 1 (copied by hand, say)
         load_sample(storage, days=4)
         refresh_index(a, storage)  # generation 2 lives on A's disk only
-        with caplog.at_level(logging.WARNING, logger="paperboy.jobs.features"):
+        with caplog.at_level(logging.WARNING, logger="paperboy.jobs.ranking.corpus"):
             corpus = load_corpus(b, storage)
         assert corpus.index is not None  # generation 1: the newest B can read
         assert "index generation 2 is not readable here" in caplog.text
@@ -117,7 +117,7 @@ def test_damaged_bytes_in_the_database_are_refused_and_nothing_is_lost(
         refresh_index(a, storage)
         with storage.engine.begin() as conn:
             conn.execute(update(index_chunks).where(index_chunks.c.seq == 0).values(data=b"x"))
-        with caplog.at_level(logging.WARNING, logger="paperboy.jobs.features"):
+        with caplog.at_level(logging.WARNING, logger="paperboy.jobs.ranking.corpus"):
             corpus = load_corpus(b, storage)
         assert "damaged" in caplog.text
         assert corpus.index is None and corpus.background  # ranks without a stored index

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from paperboy.jobs.ids import canonical_doi, normalised_title, title_key
-from paperboy.jobs.library import LibraryError, is_bibtex, read_bibtex_papers, read_library
-from paperboy.jobs.paperfiles import PaperFileError
-from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.core.ids import canonical_doi, normalised_title, title_key
+from paperboy.jobs.core.records import SourcePaper
+from paperboy.jobs.fetch.bibtex import LibraryError, is_bibtex, read_bibtex_papers, read_library
+from paperboy.jobs.fetch.paperfiles import PaperFileError
 from paperboy.jobs.storage import Storage
 
 ZOTERO = Path(__file__).resolve().parents[1] / "fixtures" / "libraries" / "zotero-export.bib"

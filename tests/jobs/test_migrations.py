@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
-from paperboy.jobs.errors import StorageError
+from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.storage import MIGRATIONS, Storage, metadata
 
 

@@ -1,4 +1,4 @@
-"""paperboy.jobs.profile: list edits keep the rest of config.toml byte for byte; writes are safe."""
+"""paperboy.jobs.config.lists: list edits keep the rest of config.toml as it was; safe writes."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ import tomlkit
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from paperboy.jobs.config import parse_config
-from paperboy.jobs.errors import ConfigError, UnknownPaperError
-from paperboy.jobs.profile import (
+from paperboy.jobs.config.lists import (
     ConcurrentEditError,
     add_values,
     backup_path,
@@ -26,6 +24,8 @@ from paperboy.jobs.profile import (
     same_value,
     write_config,
 )
+from paperboy.jobs.config.load import parse_config
+from paperboy.jobs.core.errors import ConfigError, UnknownPaperError
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTER = (ROOT / "config.toml").read_text(encoding="utf-8")

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from paperboy.jobs.cli import cli
-from paperboy.jobs.progress import progress
+from paperboy.jobs.core.progress import progress
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "jobs" / "data" / "sample"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from paperboy.jobs.config import load_config
+from paperboy.jobs.config.load import load_config
 from paperboy.jobs.storage import Storage
 from tests.commands import PAPERBOY
 from tests.jobs.test_claims import (
@@ -109,8 +109,8 @@ def queue_name(broker: str) -> Iterator[str]:
 def test_two_workers_one_killed_every_digest_once(
     tmp_path: Path, postgres_url: str, broker: str, queue_name: str
 ) -> None:
-    from paperboy.jobs.queue.app import make_app
-    from paperboy.jobs.queue.tasks import enqueue_digest
+    from paperboy.jobs.runners.queue.app import make_app
+    from paperboy.jobs.runners.queue.tasks import enqueue_digest
 
     workers: list[subprocess.Popen[bytes]] = []
     with LocalSMTPServer() as smtp:
@@ -165,8 +165,8 @@ def test_worker_without_a_queue_table_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_bad_queue_table_names_file_and_line(tmp_path: Path) -> None:
-    from paperboy.jobs.config import parse_config
-    from paperboy.jobs.errors import ConfigError
+    from paperboy.jobs.config.load import parse_config
+    from paperboy.jobs.core.errors import ConfigError
 
     text = '[paperboy]\ndatabase = "sqlite://"\n\n[queue]\nbroker = "http://x"\n'
     with pytest.raises(ConfigError, match=r"config.toml:5: queue.broker must be an amqp://"):
@@ -219,8 +219,8 @@ def test_paperboy_run_with_a_queue_only_enqueues_and_a_worker_sends(
 def test_the_broker_url_can_come_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from paperboy.jobs.config import parse_config
-    from paperboy.jobs.errors import ConfigError
+    from paperboy.jobs.config.load import parse_config
+    from paperboy.jobs.core.errors import ConfigError
 
     text = '[paperboy]\ndatabase = "sqlite://"\n\n[queue]\nbroker_env = "PB_TEST_BROKER"\n'
     config = parse_config(text, tmp_path / "config.toml")
@@ -243,8 +243,8 @@ def test_tasks_the_broker_refuses_wait_and_go_out_when_it_is_back(
     the broker for each new task, and sends them all once it is back."""
     from datetime import UTC, datetime
 
-    from paperboy.jobs.queue.app import make_app
-    from paperboy.jobs.queue.tasks import DIGEST, FETCH, Enqueuer
+    from paperboy.jobs.runners.queue.app import make_app
+    from paperboy.jobs.runners.queue.tasks import DIGEST, FETCH, Enqueuer
 
     database = f"sqlite:///{tmp_path / 'p.db'}"
     dead = broker.replace(":5672/", ":1/").replace(":6379/", ":1/")  # nothing listens there

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from paperboy import recommender
-from paperboy.jobs.config import parse_config
-from paperboy.jobs.digest import run_digests
-from paperboy.jobs.errors import ConfigError
-from paperboy.jobs.features import load_corpus, refresh_index
-from paperboy.jobs.rank_pool import RankingError, RankJob, default_workers, rank_many
-from paperboy.jobs.scheduler import digest_job
+from paperboy.jobs.config.load import parse_config
+from paperboy.jobs.core.errors import ConfigError
+from paperboy.jobs.mailing.run import run_digests
+from paperboy.jobs.ranking.corpus import load_corpus, refresh_index
+from paperboy.jobs.ranking.pool import RankingError, RankJob, default_workers, rank_many
+from paperboy.jobs.runners.scheduler import digest_job
 from paperboy.jobs.storage import Storage
 from tests.jobs.test_pipeline import NOW, SAVED, config_for, load_sample
 from tests.recommender.corpus import ALL, ASTRO, BANDIT, NLP, PROT
@@ -144,7 +144,7 @@ def test_workers_die_with_a_killed_digest_run(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
         import multiprocessing, threading, time
-        from paperboy.jobs.rank_pool import _worker_init
+        from paperboy.jobs.ranking.pool import _worker_init
 
         def stuck_worker(parent):
             _worker_init(parent)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from paperboy.jobs.config import parse_config
-from paperboy.jobs.scheduler import MISFIRE_GRACE, build_scheduler, missed_digests
+from paperboy.jobs.config.load import parse_config
+from paperboy.jobs.runners.scheduler import MISFIRE_GRACE, build_scheduler, missed_digests
 from paperboy.jobs.storage import Storage
 from tests.commands import PAPERBOY
 
@@ -98,7 +98,7 @@ def test_daemon_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
 def test_a_reload_replaces_only_the_jobs_that_changed(tmp_path: Path) -> None:
     """With thousands of users, a reload after one user's file changed must not remove
     and re-add every job (issue 13); a pending catch-up survives it."""
-    from paperboy.jobs.scheduler import Daemon
+    from paperboy.jobs.runners.scheduler import Daemon
 
     config = parse_config(CONFIG, tmp_path / "config.toml")
     with Storage.open(config.database) as storage:

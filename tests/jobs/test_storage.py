@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from paperboy.jobs.errors import StorageError
-from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.core.errors import StorageError
+from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.storage import FAILED, PENDING, SENT, ClaimLost, Storage, ledger
 
 

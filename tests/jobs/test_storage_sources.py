@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from paperboy.jobs.errors import StorageError
-from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.core.errors import StorageError
+from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.storage import Storage, TrendingEntry
 
 DAY = date(2026, 6, 12)

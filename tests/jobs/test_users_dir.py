@@ -22,11 +22,17 @@ from click.testing import CliRunner
 
 from paperboy import jobs
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config import Config, load_config, parse_user_file
-from paperboy.jobs.errors import ConfigError
-from paperboy.jobs.profile import ConcurrentEditError, ConfigSnapshot, dislike, edit_profile, like
-from paperboy.jobs.profile import user_file as file_of
-from paperboy.jobs.scheduler import Daemon
+from paperboy.jobs.config.lists import (
+    ConcurrentEditError,
+    ConfigSnapshot,
+    dislike,
+    edit_profile,
+    like,
+)
+from paperboy.jobs.config.lists import user_file as file_of
+from paperboy.jobs.config.load import Config, load_config, parse_user_file
+from paperboy.jobs.core.errors import ConfigError
+from paperboy.jobs.runners.scheduler import Daemon
 from paperboy.jobs.storage import Storage
 from tests.commands import PAPERBOY
 

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from paperboy.jobs.errors import ParseError, UnknownPaperError
-from paperboy.jobs.sources.arxiv_api import id_list_url, parse_arxiv_api
+from paperboy.jobs.core.errors import ParseError, UnknownPaperError
+from paperboy.jobs.fetch.sources.arxiv_api import id_list_url, parse_arxiv_api
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "arxiv-api"
 

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paperboy.jobs.errors import ParseError
-from paperboy.jobs.sources.arxiv_rss import parse_arxiv_rss, render_arxiv_rss, split_creators
-from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.core.errors import ParseError
+from paperboy.jobs.core.records import SourcePaper
+from paperboy.jobs.fetch.sources.arxiv_rss import parse_arxiv_rss, render_arxiv_rss, split_creators
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "arxiv-rss"
 DAY = date(2025, 8, 6)
@@ -218,7 +218,7 @@ def test_entry_with_unreadable_id_is_skipped_and_counted(caplog: pytest.LogCaptu
     data = render(paper(), paper(id="2508.00002", link="https://arxiv.org/abs/2508.00002"))
     data = data.replace(b"oai:arXiv.org:2508.00002v1", b"urn:nothing")
     data = data.replace(b"https://arxiv.org/abs/2508.00002", b"https://example.org/")
-    with caplog.at_level(logging.WARNING, logger="paperboy.jobs.sources.arxiv_rss"):
+    with caplog.at_level(logging.WARNING, logger="paperboy.jobs.fetch.sources.arxiv_rss"):
         feed = parse_arxiv_rss(data, url="https://rss.arxiv.org/rss/cs.LG")
     assert [p.id for p in feed.papers] == ["2508.00001"]
     assert "skipped 1 item(s) from https://rss.arxiv.org/rss/cs.LG" in caplog.text

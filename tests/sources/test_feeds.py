@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from paperboy.jobs.errors import ParseError
-from paperboy.jobs.ids import title_key
-from paperboy.jobs.sources.feeds import html_to_text, parse_feed, split_authors
+from paperboy.jobs.core.errors import ParseError
+from paperboy.jobs.core.ids import title_key
+from paperboy.jobs.fetch.sources.feeds import html_to_text, parse_feed, split_authors
 
 FEEDS = Path(__file__).parents[1] / "fixtures" / "feeds"
 BIORXIV = FEEDS / "biorxiv-neuroscience.rdf"
@@ -204,7 +204,7 @@ def test_item_without_title_or_id_is_skipped_and_counted(caplog: pytest.LogCaptu
         "<item><link>https://doi.org/10.5555/kept</link></item>"
         "<item><title>Kept too</title></item>"
     )
-    with caplog.at_level(logging.WARNING, logger="paperboy.jobs.sources.feeds"):
+    with caplog.at_level(logging.WARNING, logger="paperboy.jobs.fetch.sources.feeds"):
         feed = parse_feed(rss(items), url="https://b.example/feed", name="blog")
     assert [p.id for p in feed.papers] == ["10.5555/kept", title_key("Kept too")]
     assert feed.papers[0].title == ""
@@ -319,7 +319,7 @@ def test_a_complete_feed_with_a_stray_ampersand_is_read_leniently(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     data = BLOG.read_bytes().replace(b"Papers we read, code we wrote", b"Papers & code")
-    with caplog.at_level(logging.WARNING, logger="paperboy.jobs.sources.feeds"):
+    with caplog.at_level(logging.WARNING, logger="paperboy.jobs.fetch.sources.feeds"):
         feed = parse_feed(data, url="u", name="x")
     assert len(feed.papers) == 4
     assert "parsed leniently" in caplog.text

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from paperboy.jobs.errors import ParseError
-from paperboy.jobs.sources.huggingface import looks_like_hf_daily, parse_hf_daily
+from paperboy.jobs.core.errors import ParseError
+from paperboy.jobs.fetch.sources.huggingface import looks_like_hf_daily, parse_hf_daily
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "hf-daily-papers" / "daily_papers.json"
 
@@ -84,7 +84,7 @@ def test_items_without_an_arxiv_id_are_skipped_and_counted(
     items[0]["paper"]["id"] = "not-an-id"
     del items[1]["paper"]
     items[2]["paper"]["id"] = None
-    with caplog.at_level(logging.WARNING, logger="paperboy.jobs.sources.huggingface"):
+    with caplog.at_level(logging.WARNING, logger="paperboy.jobs.fetch.sources.huggingface"):
         parsed = parse_hf_daily(dump([*items, "junk", 5]))
     assert [t.paper.id for t in parsed] == [items[3]["paper"]["id"]]
     assert parsed[0].rank == 1
@@ -121,7 +121,7 @@ def test_non_utf8_bytes_are_read_as_latin1_not_lost(caplog: pytest.LogCaptureFix
     items[0]["paper"]["authors"][0]["name"] = "Ren\u00e9 Fran\u00e7ois"
     data = dump(items).replace(b"\\u00e9", b"\xe9").replace(b"\\u00e7", b"\xe7")
     assert b"\xe9" in data
-    with caplog.at_level(logging.WARNING, logger="paperboy.jobs.sources.huggingface"):
+    with caplog.at_level(logging.WARNING, logger="paperboy.jobs.fetch.sources.huggingface"):
         parsed = parse_hf_daily(data)
     assert parsed[0].paper.authors[0] == "Ren\u00e9 Fran\u00e7ois"
     assert len(parsed) == 2

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from paperboy.jobs.config import Config, load_config
-from paperboy.jobs.sources.base import SourcePaper
+from paperboy.jobs.config.load import Config, load_config
+from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.storage import Storage
 from paperboy.jobs.web.app import create_app
 from paperboy.jobs.web.server import WebThread, uvicorn_server

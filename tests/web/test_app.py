@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config import load_config
-from paperboy.jobs.digest import run_digests
+from paperboy.jobs.config.load import load_config
+from paperboy.jobs.mailing.run import run_digests
 from paperboy.jobs.web.app import MAX_BODY, PAUSE, SECURITY_HEADERS
 from paperboy.jobs.web.tokens import Signer
 from tests.web.conftest import NOW, Site

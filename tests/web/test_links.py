@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from paperboy.emails.digest import Digest
 from paperboy.emails.render import build_message, render_html, render_text
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config import WEB_SECRET_ENV, load_config, parse_config
-from paperboy.jobs.digest import run_digests
-from paperboy.jobs.errors import ConfigError
+from paperboy.jobs.config.load import WEB_SECRET_ENV, load_config, parse_config
+from paperboy.jobs.core.errors import ConfigError
+from paperboy.jobs.mailing.run import run_digests
 from paperboy.jobs.storage import Storage
 from paperboy.jobs.web.links import add_feedback_links, write_key_file
 from paperboy.jobs.web.server import make_server

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from paperboy import jobs
-from paperboy.jobs.config import load_config
-from paperboy.jobs.profile import edit_profile, like_operations, write_config
+from paperboy.jobs.config.lists import edit_profile, like_operations, write_config
+from paperboy.jobs.config.load import load_config
 from paperboy.jobs.web.tokens import Signer
 from tests.commands import PAPERBOY
 from tests.web.conftest import KEY, free_port, listening, wait_until

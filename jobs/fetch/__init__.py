@@ -1,0 +1,1 @@
+"""Papers in: HTTP, the sources' parsers, listings, venues, Zotero sync, BibTeX and paper files."""

@@ -1,0 +1,247 @@
+"""One polite HTTP client for every source: retrieve bytes, never parse them.
+
+Timeouts, a descriptive User-Agent with a contact address, conditional GET (ETag /
+Last-Modified; a 304 is "unchanged", not an error), Retry-After honoured with a cap,
+bounded retries with exponential backoff on 429/5xx and network errors, a cap on the size
+of a response, and a minimum interval between requests to one host (arXiv asks for one
+request every 3 seconds). Every failure leaves as a SourceError.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+import httpx
+
+from paperboy import __version__
+from paperboy.jobs.core.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+MAX_BYTES = 50 * 1024 * 1024  # arXiv's busiest day is ~5 MB of RSS; anything 10x is wrong
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER = 300.0  # never sleep longer than this inside one run; try again next run
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What a fetch brought back. `content` is None when the server said 304."""
+
+    url: str
+    status: int
+    content: bytes | None
+    etag: str | None
+    last_modified: str | None
+    content_type: str | None
+    # Every response header, names lower-cased (APIs put their state there: Zotero's
+    # Last-Modified-Version, Link and Total-Results).
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def user_agent(contact: str | None) -> str:
+    """A User-Agent that says who we are and how to reach the operator, as arXiv asks."""
+    mail = f"; mailto:{contact}" if contact else ""
+    return f"Paperboy/{__version__} (+https://github.com/paperboy-digest/paperboy{mail})"
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": no zone given; HTTP dates are always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)
+
+
+class HttpClient:
+    """Fetches URLs politely. `transport`, `sleep` and `clock` are injectable for tests."""
+
+    def __init__(
+        self,
+        *,
+        contact: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 2.0,
+        max_bytes: int = MAX_BYTES,
+        min_interval: Mapping[str, float] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = httpx.Client(
+            headers={"User-Agent": user_agent(contact)},
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=True,
+            transport=transport,
+        )
+        self.retries = retries
+        self.backoff = backoff
+        self.max_bytes = max_bytes
+        self.min_interval = dict(
+            min_interval
+            if min_interval is not None
+            else {"export.arxiv.org": 3.0, "rss.arxiv.org": 3.0}
+        )
+        self._last_request: dict[str, float] = {}
+        self._sleep = sleep
+        self._clock = clock
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _throttle(self, host: str) -> None:
+        interval = self.min_interval.get(host, 0.0)
+        last = self._last_request.get(host)
+        if interval and last is not None:
+            wait = last + interval - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+        self._last_request[host] = self._clock()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep with the client's (injectable) sleep: an API's Backoff between requests."""
+        if seconds > 0:
+            self._sleep(seconds)
+
+    def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """GET url (conditionally when etag/last_modified are given); SourceError on failure.
+
+        ``headers`` are sent as they are (an API's version or key header); they are never
+        logged, so they may hold a secret.
+        """
+        headers = dict(headers or {})
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError as e:  # e.g. "http://[x/": not worth a request, nor a retry
+            raise SourceError(f"GET {url}: invalid URL: {e}") from e
+        attempt = 0
+        while True:
+            attempt += 1
+            self._throttle(host)
+            try:
+                response = self._fetch(url, headers)
+            except httpx.UnsupportedProtocol as e:
+                # A URL without http(s):// is a configuration mistake: retrying cannot help.
+                raise SourceError(f"GET {url}: {e}") from e
+            except (httpx.TimeoutException, httpx.TransportError) as e:
+                kind = "timed out" if isinstance(e, httpx.TimeoutException) else "failed"
+                if attempt <= self.retries:
+                    delay = self.backoff * 2 ** (attempt - 1)
+                    log.warning("GET %s %s (%s); retrying in %.0f s", url, kind, e, delay)
+                    self._sleep(delay)
+                    continue
+                raise SourceError(f"GET {url} {kind} after {attempt} attempts: {e}") from e
+            except (httpx.HTTPError, httpx.InvalidURL) as e:
+                # Not a network failure but a broken answer (a redirect loop, a corrupt
+                # gzip body) or URL: it would break the same way again, so no retry.
+                raise SourceError(f"GET {url} failed: {e}") from e
+            if response.status in RETRY_STATUSES and attempt <= self.retries:
+                wait = _retry_after(response.retry_after, self._clock())
+                delay = wait if wait is not None else self.backoff * 2 ** (attempt - 1)
+                if delay > MAX_RETRY_AFTER:
+                    raise SourceError(
+                        f"GET {url}: HTTP {response.status}, server asks to wait "
+                        f"{delay:.0f} s; giving up for this run"
+                    )
+                log.warning("GET %s: HTTP %s; retrying in %.0f s", url, response.status, delay)
+                self._sleep(delay)
+                continue
+            if response.status == 304:
+                # A 304 may carry fresher validators; else the ones sent still hold.
+                return Response(
+                    url,
+                    304,
+                    None,
+                    response.etag or etag,
+                    response.last_modified or last_modified,
+                    None,
+                    response.headers,
+                )
+            if response.status >= 400:
+                raise SourceError(f"GET {url}: HTTP {response.status} {response.reason}")
+            return Response(
+                url,
+                response.status,
+                response.content,
+                response.etag,
+                response.last_modified,
+                response.content_type,
+                response.headers,
+            )
+
+    def _fetch(self, url: str, headers: dict[str, str]) -> _Raw:
+        with self._client.stream("GET", url, headers=headers) as r:
+            declared = r.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                raise SourceError(
+                    f"GET {url}: response of {int(declared)} bytes exceeds the "
+                    f"{self.max_bytes}-byte cap"
+                )
+            chunks = []
+            size = 0
+            if r.status_code < 300:
+                for chunk in r.iter_bytes():
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise SourceError(
+                            f"GET {url}: response exceeds the {self.max_bytes}-byte cap"
+                        )
+                    chunks.append(chunk)
+            return _Raw(
+                status=r.status_code,
+                reason=r.reason_phrase,
+                content=b"".join(chunks),
+                etag=r.headers.get("ETag"),
+                last_modified=r.headers.get("Last-Modified"),
+                content_type=r.headers.get("Content-Type"),
+                # Zotero says "Backoff" where others say "Retry-After".
+                retry_after=r.headers.get("Retry-After") or r.headers.get("Backoff"),
+                headers={k.lower(): v for k, v in r.headers.items()},
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    status: int
+    reason: str
+    content: bytes
+    etag: str | None
+    last_modified: str | None
+    content_type: str | None
+    retry_after: str | None
+    headers: dict[str, str]

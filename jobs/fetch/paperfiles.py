@@ -1,0 +1,84 @@
+"""Papers from files people hand us: JSONL lines `{"id","title","abstract","authors","categories"}`.
+
+Every bad line is reported with the file and the line number; nothing is half-read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from paperboy.jobs.core.errors import PaperboyError, UnknownPaperError
+from paperboy.jobs.core.ids import canonical_arxiv_id
+from paperboy.recommender import Paper
+
+
+class PaperFileError(PaperboyError):
+    """A papers file is unreadable or has a bad line (the message names file and line)."""
+
+
+def _strings(value: Any, path: Path, number: int, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise PaperFileError(f"{path}:{number}: {key!r} must be a list of strings")
+
+
+def _record(obj: Any, path: Path, number: int) -> Paper:
+    if not isinstance(obj, dict):
+        raise PaperFileError(f"{path}:{number}: expected a JSON object, got {type(obj).__name__}")
+    raw_id = obj.get("id")
+    title = obj.get("title") or ""
+    abstract = obj.get("abstract") or ""
+    if not isinstance(title, str) or not isinstance(abstract, str):
+        raise PaperFileError(f"{path}:{number}: 'title' and 'abstract' must be strings")
+    if raw_id is None or raw_id == "":
+        if not title:
+            raise PaperFileError(f"{path}:{number}: a paper needs an 'id' or a 'title'")
+        pid = title  # jobs.ids would hash it; the title itself is stable enough for one run
+    else:
+        pid = str(raw_id).strip()
+        # Not an arXiv id: keep the id the file gives (a DOI, a local key).
+        with contextlib.suppress(UnknownPaperError):
+            pid = canonical_arxiv_id(pid)[0]
+    announced = None
+    if isinstance(obj.get("announced"), str):
+        try:
+            announced = date.fromisoformat(obj["announced"])
+        except ValueError as e:
+            raise PaperFileError(f"{path}:{number}: 'announced' is not a date: {e}") from e
+    return Paper(
+        id=pid,
+        title=title,
+        abstract=abstract,
+        authors=_strings(obj.get("authors"), path, number, "authors"),
+        categories=_strings(obj.get("categories"), path, number, "categories"),
+        announced=announced,
+    )
+
+
+def read_jsonl(path: Path) -> list[Paper]:
+    """Read a JSONL papers file into the ranker's Papers.
+
+    PaperFileError names the file and the line of the first bad line.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise PaperFileError(f"cannot read {path}: {e}") from e
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise PaperFileError(f"{path}:{number}: not valid JSON: {e.msg}") from e
+        records.append(_record(obj, path, number))
+    return records

@@ -1,0 +1,211 @@
+"""Embeddings stored once per paper: the sentence encoder runs when papers are stored.
+
+    fetch stores papers  -> encode_stored(storage)               # within a time budget
+    daemon, every 10 min -> encode_stored(storage)               # drains what is left
+    paperboy index       -> encode_stored(storage, seconds=None)  # everything, with a bar
+
+    encode_missing: repeat
+        papers = storage.papers_missing_embeddings(model, batch)   # newest first
+        vectors = encoder.encode(texts of papers)
+        storage.store_embeddings(model, papers' (id, text hash, vector))   # one transaction
+    until nothing is missing, or stop() says so
+
+Crash semantics: each batch is its own transaction, so a ``kill -9`` loses at most the
+batch being encoded; a rerun asks the database what is still missing and goes on, never
+storing a paper twice (the key is (paper, model)). A digest never waits for the encoder
+for long: the daemon runs one job at a time, so the encoding it does is cut into budgets
+(:data:`BUDGET_SECONDS`) and papers still without a vector are ranked by the other views.
+An encoder that cannot load is logged and skipped: fetching and digests go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from paperboy.jobs.core.errors import PaperboyError
+from paperboy.jobs.storage import Storage, text_hash
+from paperboy.recommender import Embeddings, Paper
+from paperboy.recommender.encoder import DIM as DIM_FALLBACK
+from paperboy.recommender.encoder import encoder_text
+
+__all__ = [
+    "BATCH",
+    "BUDGET_SECONDS",
+    "ON_THE_SPOT",
+    "Encoded",
+    "TextEncoder",
+    "encode_missing",
+    "encode_stored",
+    "vectors_for",
+]
+
+log = logging.getLogger(__name__)
+
+BATCH = 256  # papers per transaction: ~5 s of encoding on one core
+BUDGET_SECONDS = 240.0  # the most one daemon job spends encoding before yielding
+
+Progress = Callable[[int, int], None]  # (papers encoded so far, papers to encode in all)
+
+
+class TextEncoder(Protocol):
+    """What this module needs of an encoder (recommender.encoder.Encoder is one)."""
+
+    model_id: str
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = ...) -> Any: ...
+
+
+def encode_missing(
+    storage: Storage,
+    encoder: TextEncoder,
+    *,
+    batch: int = BATCH,
+    progress: Progress | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> int:
+    """Encode the stored papers that have no vector of this encoder (or a stale one).
+
+    Each batch is committed on its own; ``stop`` is asked between batches. Returns how
+    many papers were encoded.
+    """
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    model_id = encoder.model_id
+    total = max(0, storage.count_papers() - storage.count_embeddings(model_id))
+    done = 0
+    while not (stop is not None and stop()):
+        papers = storage.papers_missing_embeddings(model_id, batch)
+        if not papers:
+            break
+        texts = [encoder_text(p.title, p.abstract) for p in papers]
+        vectors = encoder.encode(texts)
+        storage.store_embeddings(
+            model_id,
+            [
+                (p.id, text_hash(p.title, p.abstract), v)
+                for p, v in zip(papers, vectors, strict=True)
+            ],
+        )
+        done += len(papers)
+        total = max(total, done)
+        if progress is not None:
+            progress(done, total)
+    return done
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """What one encoding run did: papers encoded, papers still without a vector."""
+
+    model_id: str
+    encoded: int
+    missing: int
+    error: str | None = None
+
+    def summary(self) -> str | None:
+        """One line for people, or None when there was nothing to do."""
+        if self.error:
+            return f"Papers not encoded: {self.error}"
+        if not (self.encoded or self.missing):
+            return None
+        left = f"; {self.missing} left (`paperboy index` encodes them now)" if self.missing else ""
+        return f"Encoded {self.encoded} papers with {self.model_id}{left}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "model": self.model_id,
+            "encoded": self.encoded,
+            "missing": self.missing,
+            "error": self.error,
+        }
+
+
+def encode_stored(
+    storage: Storage,
+    *,
+    seconds: float | None = BUDGET_SECONDS,
+    progress: Progress | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Encoded:
+    """Encode the stored papers still without a vector, for up to ``seconds`` (None: all).
+
+    Used after each fetch and by the daemon (with the budget) and by ``paperboy index``
+    (without). Never raises for a broken encoder or database: the fetch that called it has
+    already stored its papers, and the ranker works without vectors; the error is logged
+    and returned. The encoder is loaded only when something is missing.
+    """
+    from paperboy.recommender.encoder import MODEL_ID, EncoderError, load_encoder
+
+    deadline = None if seconds is None else clock() + seconds
+
+    def log_batch(done: int, total: int) -> None:
+        log.info("encoded %d of %d papers", done, total)
+
+    done = 0
+    try:
+        if (seconds is None or seconds > 0) and storage.papers_missing_embeddings(MODEL_ID, 1):
+            encoder = load_encoder()
+            done = encode_missing(
+                storage,
+                encoder,
+                progress=progress or log_batch,
+                stop=None if deadline is None else lambda: clock() >= deadline,
+            )
+        missing = max(0, storage.count_papers() - storage.count_embeddings(MODEL_ID))
+    except (EncoderError, PaperboyError) as e:
+        log.warning("papers not encoded: %s", e)
+        return Encoded(MODEL_ID, done, -1, str(e))
+    if done:
+        log.info(
+            "encoded %d papers with %s%s",
+            done,
+            MODEL_ID,
+            f"; {missing} left for the next run" if missing else "",
+        )
+    return Encoded(MODEL_ID, done, missing)
+
+
+ON_THE_SPOT = 64  # saved/disliked papers a digest run encodes itself, if the encoder lags
+
+
+def vectors_for(
+    storage: Storage,
+    papers: Iterable[Paper],
+    *,
+    profiles: Iterable[Paper] = (),
+    encoder: TextEncoder | None = None,
+) -> Embeddings:
+    """The stored vectors of ``papers`` and ``profiles``, for one digest run's rankings.
+
+    Read in one pass for the whole run (the shared background, every due user's
+    candidates and profile papers), so forked rank workers share one matrix. A profile
+    paper (saved or disliked) without a vector is encoded now and stored, up to
+    :data:`ON_THE_SPOT` of them: a user who just saved a paper should not wait for the
+    daemon's encoding job for it to count. Candidates without one are left out: the
+    ranker scores them by their words (never blocking a due digest). A broken encoder is
+    logged, not raised.
+    """
+    from paperboy.recommender.encoder import MODEL_ID, EncoderError, load_encoder
+
+    wanted = {p.id: p for p in papers}
+    mine = {p.id: p for p in profiles}
+    wanted.update(mine)
+    found = storage.embeddings(list(wanted), MODEL_ID)
+    lacking = [p for pid, p in mine.items() if pid not in found][:ON_THE_SPOT]
+    if lacking:
+        try:
+            model = encoder or load_encoder()
+            vectors = model.encode([encoder_text(p.title, p.abstract) for p in lacking])
+            rows = [
+                (p.id, text_hash(p.title, p.abstract), v)
+                for p, v in zip(lacking, vectors, strict=True)
+            ]
+            found.update({p.id: v for p, v in zip(lacking, vectors, strict=True)})
+            storage.store_embeddings(model.model_id, rows)  # profile papers are stored ones
+        except (EncoderError, PaperboyError) as e:
+            log.warning("saved papers not encoded: %s", e)
+    return Embeddings.from_mapping(found, DIM_FALLBACK)

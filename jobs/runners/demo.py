@@ -1,0 +1,182 @@
+"""`paperboy demo`: the whole pipeline offline, on the sample listing bundled with the package.
+
+copy the sample config.toml into DIR (database and outbox live beside it)
+fetch:  each bundled arXiv RSS day -> the real RSS parser -> a fresh SQLite database
+lookup: the sample user's saved papers (bundled, as the arXiv API would return them)
+digest: rank -> render -> the outbox (.eml + .html preview)
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+from paperboy.jobs.config.load import Config, load_config
+from paperboy.jobs.core.records import SourcePaper
+from paperboy.jobs.fetch.listings import (
+    ARXIV_SOURCE,
+    HF_SOURCE,
+    LOOKUP_SOURCE,
+    SourceReport,
+    ingest_feed,
+    ingest_trending,
+)
+from paperboy.jobs.fetch.paperfiles import read_jsonl
+from paperboy.jobs.fetch.sources.arxiv_rss import parse_arxiv_rss
+from paperboy.jobs.fetch.sources.huggingface import parse_hf_daily
+from paperboy.jobs.mailing.run import DigestResult, make_transport, run_digests
+from paperboy.jobs.ranking.corpus import refresh_index
+from paperboy.jobs.ranking.encoding import encode_stored
+from paperboy.jobs.storage import Storage, utcnow
+from paperboy.jobs.web.links import write_key_file
+
+DATA = resources.files("paperboy.jobs") / "data"
+DEMO_BASE_URL = "http://127.0.0.1:8080"  # the default [web] listen of `paperboy serve`
+
+
+def sample_dir() -> Traversable:
+    return DATA / "sample"
+
+
+def starter_config() -> str:
+    """The commented config.toml that `paperboy init` writes and the demo runs on."""
+    return (DATA / "config.toml").read_text(encoding="utf-8")
+
+
+_USERS_INTRO = "# One [[users]] table per person."
+_USERS_DIR_OFF = '# users_dir = "users.d/"\n'
+
+
+def starter_users_dir() -> tuple[str, str]:
+    """`paperboy init --users-dir`: the starter config.toml with users_dir on, and the
+    text of users.d/ada.toml: its sample user's keys and comments, without the header."""
+    text = starter_config()
+    at = text.index(_USERS_INTRO)
+    config = text[:at].replace(_USERS_DIR_OFF, _USERS_DIR_OFF.removeprefix("# ")).rstrip("\n")
+    config += "\n\n# Users: one file each in users.d/ (the sample user is users.d/ada.toml).\n"
+    user = text[at:].split("[[users]]\n", 1)[1].replace('name = "ada"\n', "", 1)
+    intro = (
+        "# One user's profile: the keys of a [[users]] table, without the [[users]] line.\n"
+        "# The file's name is the user's name (ada.toml: ada), unless name = \"...\" says\n"
+        "# otherwise. This sample user follows RL for LLM reasoning.\n"
+    )
+    return config, intro + user
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    directory: Path
+    config: Config
+    fetched: tuple[SourceReport, ...]
+    saved: int
+    digests: tuple[DigestResult, ...]
+    eml: Path | None
+    html: Path | None
+    trending: SourceReport | None = None  # the bundled Hugging Face day
+
+
+# The demo's config is the starter config with the unsubscribe address switched on, so the
+# demo's digest shows every part of a real one (List-Unsubscribe header and footer).
+_UNSUBSCRIBE_COMMENTED = '# unsubscribe = ["mailto:paperboy@example.org?subject=unsubscribe"]'
+
+
+def demo_config() -> str:
+    """The config.toml the demo runs on: the starter config, unsubscribe address set, and
+    links pointing at a local `paperboy serve` (issue #14), so the whole loop can be
+    clicked through offline: digest -> page -> changed profile."""
+    return (
+        starter_config()
+        .replace(_UNSUBSCRIBE_COMMENTED, _UNSUBSCRIBE_COMMENTED[2:], 1)
+        .replace('# base_url = "https://paperboy.example.org"', f'base_url = "{DEMO_BASE_URL}"', 1)
+    )
+
+
+def ingest_sample_trending(storage: Storage, today: date) -> SourceReport | None:
+    """Store the bundled Hugging Face day as `today`'s trending list.
+
+    The file is a real daily papers answer (2026-06-12); no real day of it overlaps the
+    bundled arXiv days, so the demo files its ranking under the demo's own day: the
+    "Trending on Hugging Face" section then shows as it does in a real digest.
+    """
+    files = sorted(
+        (f for f in sample_dir().iterdir() if f.name.startswith("hf-daily-papers")),
+        key=lambda f: f.name,
+    )
+    if not files:
+        return None
+    day = files[-1]
+    url = f"bundled:{day.name}"
+    items = [replace(t, day=None) for t in parse_hf_daily(day.read_bytes(), url=url)]
+    return ingest_trending(storage, items, source=HF_SOURCE, url=url, today=today)
+
+
+def run_demo(directory: Path, *, now: datetime | None = None) -> DemoResult:
+    """Run fetch -> rank -> render -> outbox on bundled data in `directory` (made fresh)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config_file = directory / "config.toml"
+    config_file.write_text(demo_config(), encoding="utf-8")
+    config = load_config(config_file)
+    write_key_file(config.web.secret_file)  # kept if there: links already written stay valid
+    db_file = directory / "paperboy.db"
+    db_file.unlink(missing_ok=True)
+    outbox = config.email.outbox
+    if outbox.is_dir() and outbox.resolve().is_relative_to(directory.resolve()):
+        shutil.rmtree(outbox)  # the demo's own outbox: start clean so the paths printed are new
+    announce_types = config.arxiv.announce_types if config.arxiv else ("new", "cross")
+
+    with Storage.open(config.database) as storage:
+        reports = []
+        days = sorted(
+            (f for f in sample_dir().iterdir() if f.name.startswith("arxiv-")),
+            key=lambda f: f.name,
+        )
+        for day in days:
+            feed = parse_arxiv_rss(day.read_bytes(), url=f"bundled:{day.name}")
+            reports.append(
+                ingest_feed(
+                    storage,
+                    feed,
+                    source=ARXIV_SOURCE,
+                    url=f"bundled:{day.name}",
+                    announce_types=announce_types,
+                )
+            )
+        with resources.as_file(sample_dir() / "saved.jsonl") as saved_path:
+            records = read_jsonl(saved_path)
+        saved = storage.upsert_papers(
+            (
+                SourcePaper(
+                    id=r.id,
+                    title=r.title,
+                    abstract=r.abstract,
+                    authors=r.authors,
+                    categories=r.categories,
+                    link=f"https://arxiv.org/abs/{r.id}",
+                    announced=r.announced,
+                )
+                for r in records
+            ),
+            source=LOOKUP_SOURCE,
+            listed=False,
+        )
+        trending = ingest_sample_trending(storage, (now or utcnow()).date())
+        refresh_index(config, storage)  # as `paperboy fetch` does after storing papers
+        encode_stored(storage, seconds=None)  # and the encoder's vectors (issue 11)
+        transport = make_transport(config)
+        results = run_digests(config, storage, transport=transport, now=now, force=True)
+    paths = getattr(transport, "last_paths", None)
+    eml, html = paths if paths else (None, None)
+    return DemoResult(
+        directory=directory,
+        config=config,
+        fetched=tuple(reports),
+        trending=trending,
+        saved=saved.total,
+        digests=tuple(results),
+        eml=eml,
+        html=html,
+    )

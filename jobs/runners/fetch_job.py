@@ -1,0 +1,50 @@
+"""The fetch job: every source fetched, then the stored features and vectors brought up to date.
+
+    fetch_job: fetch_all(sources) -> index_after_fetch (if anything new) -> encode_stored
+
+Its own module so that both runners of it, the daemon (jobs.scheduler) and the queue's
+workers (jobs.queue.tasks), import it without importing each other.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from paperboy.jobs.config.load import Config
+from paperboy.jobs.config.schedule import fetch_trigger, last_fire, wants_fetch
+from paperboy.jobs.fetch.http import HttpClient
+from paperboy.jobs.fetch.listings import fetch_all
+from paperboy.jobs.ranking.corpus import index_after_fetch
+from paperboy.jobs.ranking.encoding import encode_stored
+from paperboy.jobs.storage import Storage
+
+__all__ = ["MISFIRE_GRACE", "fetch_job", "fetch_overdue"]
+
+MISFIRE_GRACE = 12 * 3600  # a digest missed while the laptop slept still goes out, once
+
+
+def fetch_job(config: Config, storage: Storage) -> None:
+    """Fetch every source, then rebuild the stored index if anything new was stored."""
+    with HttpClient(contact=config.contact) as client:
+        reports = fetch_all(config, storage, client)
+    index_after_fetch(config, storage, changed=any(r.new or r.updated for r in reports))
+    encode_stored(storage)  # within a budget; the "encode" job drains the rest
+
+
+def fetch_overdue(
+    config: Config, storage: Storage, now: datetime, within: float = MISFIRE_GRACE
+) -> bool:
+    """True when a scheduled fetch (within the grace period) has not been attempted since."""
+    if not wants_fetch(config):
+        return False
+    fired = last_fire(fetch_trigger(config), now, timedelta(seconds=within))
+    if fired is None:
+        return False
+    # A fetch run attempts every source; its latest attempt tells whether it ran. Files
+    # ingested by hand (`file:NAME`, paperboy fetch --from-file) are not a fetch run.
+    attempts = [
+        s.last_attempt_at
+        for s in storage.all_sources()
+        if s.last_attempt_at and not s.name.startswith("file:")
+    ]
+    return not attempts or max(attempts) < fired

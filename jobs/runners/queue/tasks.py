@@ -1,0 +1,231 @@
+"""The queue's tasks: what `paperboy worker` runs, and what `paperboy run` enqueues.
+
+    paperboy.digest(user, at)   the digest of one user, as `paperboy digest --user` at
+                                time `at` (the schedule's firing): claimed in the
+                                database, so a redelivered or duplicated task sends
+                                nothing twice; while another runner holds the claim or
+                                the lease of the user's unsent digest, the task comes
+                                back after that lease, and takes over if its holder died
+    paperboy.fetch()            fetch every source, rebuild the index if anything changed
+    paperboy.retry()            re-send deliveries that failed temporarily (backoff)
+
+Tasks take names and times, never objects. Each worker process keeps its config
+(re-read when config.toml changes), its database connection and the loaded index
+(jobs.features.load_corpus: loaded once per index generation, reloaded when a fetch
+builds a new one).
+
+The scheduler sends through an :class:`Enqueuer`: a task the broker refuses (down,
+unreachable) is kept and sent again when the broker is back, so an outage delays digests
+instead of losing them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+from paperboy.jobs.config.load import Config, load_config
+from paperboy.jobs.storage import Storage, utcnow
+
+log = logging.getLogger(__name__)
+
+DIGEST, FETCH, RETRY = "paperboy.digest", "paperboy.fetch", "paperboy.retry"
+MAX_WAIT = timedelta(minutes=30)  # a task waiting for another runner's lease checks again
+
+
+@dataclass
+class _Worker:
+    """Per worker process: the config (reloaded when the file changes) and storage."""
+
+    path: Path
+    config: Config | None = None
+    stamp: tuple[float, int] | None = None
+    storage: Storage | None = None
+
+    def get(self) -> tuple[Config, Storage]:
+        st = self.path.stat()
+        stamp = (st.st_mtime, st.st_size)
+        if self.config is None or stamp != self.stamp:
+            config = load_config(self.path)
+            if self.storage is not None and (
+                self.config is None or config.database != self.config.database
+            ):
+                self.storage.close()
+                self.storage = None
+            self.config, self.stamp = config, stamp
+        if self.storage is None:
+            self.storage = Storage.open(self.config.database)
+        return self.config, self.storage
+
+
+_workers: dict[str, _Worker] = {}
+_lock = threading.Lock()
+
+
+def _state(path: Path) -> tuple[Config, Storage]:
+    with _lock:
+        worker = _workers.setdefault(str(path), _Worker(path))
+        return worker.get()
+
+
+def wait_for_others(storage: Storage, user_name: str, now: datetime) -> float | None:
+    """Seconds until another runner's hold on this user's digest runs out: a live claim
+    not yet done, or a pending delivery never tried that someone else has leased. None
+    when nothing of this user's is held by anyone."""
+    ends = [
+        c["expires_at"]
+        for c in storage.claims(user_name)
+        if c["state"] == "claimed" and c["expires_at"] > now
+    ]
+    ends += [
+        d.lease_expires_at
+        for d in storage.deliveries(user_name=user_name, status="pending")
+        if d.attempts == 0 and d.lease_expires_at is not None and d.lease_expires_at > now
+    ]
+    if not ends:
+        return None
+    seconds: float = (max(ends) - now).total_seconds() + 1
+    return max(1.0, min(seconds, MAX_WAIT.total_seconds()))
+
+
+def unsent(storage: Storage, user_name: str) -> bool:
+    """A pending delivery never tried, whose lease is free: the next run sends it."""
+    return any(d.attempts == 0 for d in storage.deliveries(user_name=user_name, status="pending"))
+
+
+def run_digest_task(task: Any, path: Path, user_name: str, at: str | None) -> str:
+    """The body of paperboy.digest (see the module's docstring); returns the status."""
+    from paperboy.jobs.mailing.run import run_digests
+    from paperboy.jobs.runners.fetch_job import fetch_job, fetch_overdue
+
+    config, storage = _state(path)
+    if user_name not in {u.name for u in config.users}:
+        log.warning("digest task for %s: no such user in %s any more", user_name, path)
+        return "unknown-user"
+    now = datetime.fromisoformat(at) if at else utcnow()
+    if fetch_overdue(config, storage, utcnow()):
+        log.info("the fetch is overdue; fetching before the digest for %s", user_name)
+        fetch_job(config, storage)
+    [result] = run_digests(config, storage, users=[user_name], now=now, workers=1)
+    if result.status == "failed":
+        raise RuntimeError(f"digest for {user_name} failed: {result.error}")
+    wait = wait_for_others(storage, user_name, utcnow())
+    if wait is None and (result.status == "elsewhere" or unsent(storage, user_name)):
+        wait = 1.0  # its holder's lease ran out just now: take it over
+    if wait is not None:
+        log.info("digest for %s is held by another runner; again in %.0f s", user_name, wait)
+        raise task.retry(countdown=wait, max_retries=None)
+    return result.status
+
+
+def register(app: Celery, path: Path) -> None:
+    """Define Paperboy's tasks on `app`; workers read the config at `path`."""
+    path = Path(path).resolve()
+
+    def digest(self: Any, user_name: str, at: str | None = None) -> str:
+        return run_digest_task(self, path, user_name, at)
+
+    def fetch() -> None:
+        from paperboy.jobs.runners.fetch_job import fetch_job
+
+        config, storage = _state(path)
+        fetch_job(config, storage)
+
+    def retry() -> int:
+        from paperboy.jobs.mailing.run import retry_all_pending
+
+        config, storage = _state(path)
+        return retry_all_pending(config, storage)
+
+    late = {"acks_late": True, "reject_on_worker_lost": True}
+    app.task(name=DIGEST, bind=True, **late)(digest)
+    app.task(name=FETCH, **late)(fetch)
+    app.task(name=RETRY, **late)(retry)
+
+
+def enqueue_digest(app: Celery, user_name: str, at: datetime | None = None) -> None:
+    """Put one user's digest on the queue (at: the schedule's firing, default now)."""
+    app.send_task(DIGEST, args=[user_name, (at or utcnow()).astimezone(UTC).isoformat()])
+
+
+def enqueue_fetch(app: Celery) -> None:
+    app.send_task(FETCH)
+
+
+def enqueue_retry(app: Celery) -> None:
+    app.send_task(RETRY)
+
+
+class Enqueuer:
+    """The scheduler's way onto the queue. A task the broker does not take is kept (one
+    per user's digest, with its first firing time; one fetch; one retry) and sent again
+    by :meth:`flush`, which `paperboy run` calls every few minutes. While the broker is
+    down, new tasks wait without trying it, so 10,000 firings at 05:00 do not each spend
+    Celery's connection retries."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+        self._waiting: dict[tuple[str, str], Callable[[], None]] = {}
+        self._down = False
+        self._lock = threading.Lock()
+
+    @property
+    def waiting(self) -> int:
+        """Tasks not yet on the queue."""
+        return len(self._waiting)
+
+    def digest(self, user_name: str, at: datetime | None = None) -> bool:
+        """Enqueue one user's digest for the firing `at` (default: now)."""
+        at = at or utcnow()
+        return self._send((DIGEST, user_name), lambda: enqueue_digest(self.app, user_name, at))
+
+    def fetch(self) -> bool:
+        return self._send((FETCH, ""), lambda: enqueue_fetch(self.app))
+
+    def retry(self) -> bool:
+        return self._send((RETRY, ""), lambda: enqueue_retry(self.app))
+
+    def _send(self, key: tuple[str, str], send: Callable[[], None]) -> bool:
+        with self._lock:
+            if self._down:
+                self._waiting.setdefault(key, send)  # the first firing's time is kept
+                return False
+            try:
+                send()
+            except Exception as e:  # kombu's OperationalError and friends: the broker
+                self._down = True
+                self._waiting.setdefault(key, send)
+                log.error(
+                    "the broker did not take %s (%s); keeping it and %s until it is back",
+                    " ".join(k for k in key if k),
+                    e,
+                    "every later task",
+                )
+                return False
+            return True
+
+    def flush(self) -> int:
+        """Send what is waiting, oldest first; stop at the first refusal. Returns how many
+        tasks went out."""
+        sent = 0
+        with self._lock:
+            for key, send in list(self._waiting.items()):
+                try:
+                    send()
+                except Exception as e:
+                    self._down = True
+                    log.warning("the broker is still down (%s); %d tasks wait", e, self.waiting)
+                    return sent
+                del self._waiting[key]
+                sent += 1
+            self._down = False
+        if sent:
+            log.info("the broker is back: %d waiting tasks enqueued", sent)
+        return sent
