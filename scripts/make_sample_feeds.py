@@ -174,7 +174,7 @@ Built by `scripts/make_sample_feeds.py` from the listings of {", ".join(days)}
 `categories`, `announced`.
 
 Each feed is written in the layout of arXiv's own RSS feeds (rss.arxiv.org) by
-`jobs.sources.arxiv_rss.render_arxiv_rss`: about {PER_DAY} papers a day (up to
+`jobs.fetch.sources.arxiv_rss.render_arxiv_rss`: about {PER_DAY} papers a day (up to
 {TOPICAL_PER_DAY} on LLMs, transformers, retrieval or RL for reasoning, the rest drawn at
 random, seed 0), announced as `new` (primary category among {", ".join(FEED_CATEGORIES)})
 or `cross`, plus {REPLACEMENTS_PER_DAY} `replace`/`replace-cross` items a day re-announcing

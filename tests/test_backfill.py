@@ -205,7 +205,7 @@ def test_backfill_pages_politely_until_the_papers_are_older_than_the_window(
 def test_backfill_types_follow_the_primary_category_and_the_config(
     server: LocalServer, client: HttpClient, db: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(jobs.fetch, "BACKFILL_PAGE", 2)
+    monkeypatch.setattr(jobs.fetch.listings, "BACKFILL_PAGE", 2)
     entries = [
         entry("2606.00005", TODAY, "cs.CL"),  # primary configured: new
         entry("2606.00004", TODAY, "stat.ML"),  # cross-listed into cs.LG: cross
@@ -229,7 +229,7 @@ def test_backfill_types_follow_the_primary_category_and_the_config(
 def test_backfill_keeps_the_pages_before_a_failure(
     server: LocalServer, client: HttpClient, db: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(jobs.fetch, "BACKFILL_PAGE", 2)
+    monkeypatch.setattr(jobs.fetch.listings, "BACKFILL_PAGE", 2)
     papers = days_of(6)
     entries = [entry(pid, day) for pid, day in papers]
     server.serve(

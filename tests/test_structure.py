@@ -139,7 +139,7 @@ def test_importing_a_part_never_imports_a_bare_top_level_name(tmp_path: Path) ->
 
 
 def test_one_cron_stepping_helper() -> None:
-    """Stepping a cron trigger in UTC (jobs.schedule.fires_after) is written once."""
+    """Stepping a cron trigger in UTC (jobs.config.schedule.fires_after) is written once."""
     steppers = [
         p.relative_to(ROOT).as_posix()
         for p in (ROOT / "jobs").rglob("*.py")

@@ -1,8 +1,8 @@
 """`paperboy profile ...`: show and grow a user's interest profile in config.toml.
 
-A thin click layer: the edits are :mod:`jobs.profile` (text in, text out, comments and
-layout kept; :func:`jobs.profile.edit_profile` finds the file the user lives in, config.toml
-or their users_dir file), BibTeX reading is :mod:`jobs.library`, the database is
+A thin click layer: the edits are :mod:`jobs.config.lists` (text in, text out, comments and
+layout kept; :func:`jobs.config.lists.edit_profile` finds the file the user lives in, config.toml
+or their users_dir file), BibTeX reading is :mod:`jobs.fetch.bibtex`, the database is
 :mod:`jobs.storage`. Every edit re-validates the whole file before writing it, writes it
 atomically with a backup (config.toml.bak) and refuses if the file changed on disk in the
 meantime.
@@ -57,7 +57,7 @@ def _load(ctx: click.Context) -> tuple[ConfigSnapshot, Config]:
     """Read the file once: the snapshot that will be edited is the text that was validated.
 
     The config lock is held until the command ends, so a click in a digest waits for
-    this edit instead of refusing it (jobs.profile.config_lock)."""
+    this edit instead of refusing it (jobs.config.lists.config_lock)."""
     ctx.with_resource(config_lock(Path(ctx.obj["config_path"])))
     snapshot = read_snapshot(Path(ctx.obj["config_path"]))
     return snapshot, parse_config(snapshot.text, snapshot.path)
@@ -214,7 +214,7 @@ def list_(ctx: click.Context, user_name: str | None, fmt: str) -> None:
         "authors": list(user.authors),
         "muted": list(user.muted),
         "library": library,
-        "zotero": zotero,  # synced from [users.zotero] (jobs.zotero), not in config.toml
+        "zotero": zotero,  # synced from [users.zotero] (jobs.fetch.zotero_sync), not in config.toml
     }
 
     def text() -> None:

@@ -177,7 +177,7 @@ def _rank_venue(
     saved: Path | None,
     background: Path | None,
 ) -> list[recommender.Ranked]:
-    """Rank a venue's papers (jobs.venues: fetched once, cached, refreshed when stale or
+    """Rank a venue's papers (jobs.fetch.venues: fetched once, cached, refreshed when stale or
     asked) for a configured user, or for the papers of a --saved file."""
     from paperboy.jobs.fetch.bibtex import is_bibtex, read_bibtex_papers
     from paperboy.jobs.fetch.http import HttpClient

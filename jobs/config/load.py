@@ -148,7 +148,7 @@ _ZOTERO_LIBRARY_RE = re.compile(r"^(users|groups)/\d+$")
 
 @dataclass(frozen=True, slots=True)
 class ZoteroConfig:
-    """[users.zotero]: a Zotero library followed live (jobs.zotero)."""
+    """[users.zotero]: a Zotero library followed live (jobs.fetch.zotero_sync)."""
 
     library: str  # "users/123456" or "groups/987"
     api_key_env: str | None = None  # the variable holding the key; None: a public library
@@ -217,7 +217,7 @@ VENUE_STATUSES = ("accepted", "submitted")
 
 @dataclass(frozen=True, slots=True)
 class OpenReviewConfig:
-    """One [[sources.openreview]] entry: a venue whose new papers are news (jobs.venues)."""
+    """One [[sources.openreview]] entry: a venue whose new papers are news (jobs.fetch.venues)."""
 
     venue: str  # e.g. "ICLR.cc/2026/Conference"
     status: str = "submitted"  # submitted: open submissions; accepted: the venue's papers
@@ -253,7 +253,7 @@ class QueueConfig:
 class Config:
     path: Path
     database: str
-    index: Path = Path("paperboy.index")  # the stored corpus features (jobs.features)
+    index: Path = Path("paperboy.index")  # the stored corpus features (jobs.ranking.corpus)
     # "file": workers read the index at `index` (one machine, or a shared folder);
     # "database": its bytes are also stored in the database, for workers on other machines
     index_store: str = "file"

@@ -8,7 +8,7 @@ from datetime import date
 
 @dataclass(frozen=True, slots=True)
 class SourcePaper:
-    """One paper as a source announced it, with its id already canonical (see jobs.ids)."""
+    """One paper as a source announced it, with its id already canonical (see jobs.core.ids)."""
 
     id: str  # canonical id: arXiv id without version ("2401.01234", "hep-th/9901001")
     title: str

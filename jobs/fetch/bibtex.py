@@ -64,7 +64,7 @@ class BibPaper:
 
     key: str  # the citation key
     line: int  # where the entry starts in the file (1-based)
-    id: str  # arXiv id, else DOI, else title key (see jobs.ids)
+    id: str  # arXiv id, else DOI, else title key (see jobs.core.ids)
     arxiv_id: str | None
     doi: str | None
     title: str

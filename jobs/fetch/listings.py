@@ -532,7 +532,7 @@ def fetch_openreview(venue: OpenReviewConfig, storage: Storage, client: HttpClie
 def fetch_zotero(
     config: Config, storage: Storage, client: HttpClient, *, user: str | None = None
 ) -> list[SourceReport]:
-    """Sync the users' Zotero libraries (jobs.zotero), as source reports ``zotero:NAME``."""
+    """Sync the users' Zotero libraries (fetch.zotero_sync), as source reports ``zotero:NAME``."""
     from paperboy.jobs.fetch.zotero_sync import source_name, sync_user
 
     reports = []

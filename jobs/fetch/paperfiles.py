@@ -41,7 +41,7 @@ def _record(obj: Any, path: Path, number: int) -> Paper:
     if raw_id is None or raw_id == "":
         if not title:
             raise PaperFileError(f"{path}:{number}: a paper needs an 'id' or a 'title'")
-        pid = title  # jobs.ids would hash it; the title itself is stable enough for one run
+        pid = title  # jobs.core.ids would hash it; the title itself is stable enough for one run
     else:
         pid = str(raw_id).strip()
         # Not an arXiv id: keep the id the file gives (a DOI, a local key).

@@ -10,13 +10,13 @@
         withdrawn / desk-rejected notes -> out of the list
         each note -> its canonical paper: arXiv id when the note gives one, else DOI,
             else a stored paper with the same normalised title and first author (the
-            arXiv row of the same paper), else the title's key (jobs.ids.title_key)
+            arXiv row of the same paper), else the title's key (jobs.core.ids.title_key)
         one transaction: the papers (TL;DR kept) and the venue's list
 
-Plain HTTP through jobs.http rather than openreview-py: the public API needs no login;
+Plain HTTP through jobs.fetch.http rather than openreview-py: the public API needs no login;
 two query forms and offset paging are all Paperboy uses; openreview-py brings a dozen
 dependencies (requests, pycryptodome, tld, pylatexenc pinned, tqdm...) and its own retry
-and sleep, where jobs.http already has timeouts, retries, Retry-After, a size cap and an
+and sleep, where jobs.fetch.http already has timeouts, retries, Retry-After, a size cap and an
 injectable clock that the tests drive.
 """
 

@@ -23,7 +23,7 @@ the others need a title and an abstract to be of use to the ranker.
 pyzotero was considered and not used: its current release requires bibtexparser < 2
 (Paperboy reads BibTeX with bibtexparser 2), it cannot send If-Modified-Since-Version on
 item reads (so no 304 for an unchanged library), and it sleeps on Backoff/429 with the
-real clock inside the library. The API is plain JSON over HTTP: jobs.http's client gives
+real clock inside the library. The API is plain JSON over HTTP: jobs.fetch.http's client gives
 retries, Retry-After, size caps and an injectable clock, as for every other source.
 """
 

@@ -290,7 +290,7 @@ def candidates_for(
 def profile_for(storage: Storage, user: UserConfig) -> recommender.Profile:
     """The user's profile: saved papers' stored text (missing ones are logged), their
     imported library (stored, and the `library` BibTeX file), their synced Zotero library
-    (jobs.zotero), and disliked papers."""
+    (jobs.fetch.zotero_sync), and disliked papers."""
     stored = storage.get_papers([*user.saved, *user.disliked])
     missing = [pid for pid in user.saved if pid not in stored]
     if missing:
@@ -327,7 +327,7 @@ def rank_job(
 ) -> RankJob:
     """What ranking this user takes: their profile, candidates and the run's background.
 
-    ``corpus`` (jobs.features.load_corpus) is loaded once per run and shared by every
+    ``corpus`` (jobs.ranking.corpus.load_corpus) is loaded once per run and shared by every
     user. ``explain``: how many of the best get the model's terms in their reason (None:
     all).
     """
@@ -364,7 +364,7 @@ def rank_for(
 
 
 def run_vectors(storage: Storage, jobs: Sequence[RankJob]) -> recommender.Embeddings:
-    """The sentence embeddings every ranking of a run needs, read once (jobs.embeddings)."""
+    """The sentence embeddings every ranking of a run needs, read once (jobs.ranking.encoding)."""
     from paperboy.jobs.ranking.encoding import vectors_for
 
     papers = {p.id: p for job in jobs for p in (*job.background, *job.candidates)}
@@ -862,7 +862,7 @@ def run_digests(
     Batch by batch (BATCH_USERS), in three steps: every user's pending mail is re-sent
     and, if their digest is due and this run claims it, their ranking is gathered; the
     claimed users are ranked together, over ``workers`` processes (None: ``[paperboy]
-    workers``; jobs.rank_pool); then each user's digest is recorded and sent, one after
+    workers``; jobs.ranking.pool); then each user's digest is recorded and sent, one after
     the other. Results come back in the users' order. A digest another runner has
     claimed is left to it (status "elsewhere"). ``progress(users done, users)`` is called
     as each user's digest is settled.

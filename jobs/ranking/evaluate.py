@@ -106,7 +106,7 @@ def load_embeddings(
     """The papers' sentence embeddings: from ``path`` (.npz: ``ids``, ``emb``) or encoded.
 
     Without a file the shipped encoder computes them, through the one-off cache
-    (jobs.embedding_cache): the first replay over 75k listings encodes for about an hour
+    (jobs.ranking.embedding_cache): the first replay over 75k listings encodes for about an hour
     on 2 cores, later runs read the cache. Papers a file lacks are reported and ranked by
     the words view alone, as a digest does with papers not yet encoded.
     """

@@ -2,8 +2,8 @@
 
     fetch_job: fetch_all(sources) -> index_after_fetch (if anything new) -> encode_stored
 
-Its own module so that both runners of it, the daemon (jobs.scheduler) and the queue's
-workers (jobs.queue.tasks), import it without importing each other.
+Its own module so that both runners of it, the daemon (jobs.runners.scheduler) and the queue's
+workers (jobs.runners.queue.tasks), import it without importing each other.
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ metadata = MetaData()
 papers = Table(
     "papers",
     metadata,
-    Column("id", String(128), primary_key=True),  # canonical id (see jobs.ids)
+    Column("id", String(128), primary_key=True),  # canonical id (see jobs.core.ids)
     Column("title", Text, nullable=False),
     Column("abstract", Text, nullable=False, default=""),
     Column("authors", JSON, nullable=False),
@@ -313,7 +313,7 @@ embeddings = Table(
     Column("encoded_at", UTCDateTime, nullable=False),
 )
 
-# The ranker's stored index (jobs.features), one row per build: its generation (a number
+# The ranker's stored index (jobs.ranking.corpus), one row per build: its generation (a number
 # that only grows), the build_id written in the file's header, and, with
 # `index_store = "database"`, the file itself in index_chunks, so that a worker on any
 # machine can load the newest index without a shared folder (issue #13).
@@ -1666,7 +1666,7 @@ class Storage:
             conn.execute(insert(venues).values(venue=venue, status=status, **values))
 
     def papers_by_title(self, keys: Iterable[str]) -> dict[str, list[StoredPaper]]:
-        """Stored papers whose normalised title (jobs.ids.normalised_title) is in ``keys``.
+        """Stored papers whose normalised title (jobs.core.ids.normalised_title) is in ``keys``.
 
         Titles are folded in Python, so this reads every title once: for matching a
         venue's papers to arXiv's (thousands), not for a hot path.

@@ -38,7 +38,7 @@ def uvicorn_server(app: ASGIApp, host: str, port: int) -> uvicorn.Server:
         host=host,
         port=port,
         access_log=False,
-        log_config=None,  # Paperboy's logging (jobs.logs) applies
+        log_config=None,  # Paperboy's logging (jobs.core.logs) applies
         server_header=False,
         proxy_headers=False,
         lifespan="off",

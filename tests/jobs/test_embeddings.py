@@ -265,7 +265,7 @@ def _database_url(directory: Path) -> str:
     return load_config(directory / "config.toml").database
 
 
-# --- the digest run's vectors (jobs.embeddings.vectors_for) ----------------------------
+# --- the digest run's vectors (jobs.ranking.encoding.vectors_for) ----------------------------
 
 
 class CountingEncoder:

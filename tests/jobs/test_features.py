@@ -1,4 +1,4 @@
-"""The stored corpus index (jobs.features): built after a fetch, written atomically,
+"""The stored corpus index (jobs.ranking.corpus): built after a fetch, written atomically,
 loaded once per digest run, and never a reason to lose a digest when it is damaged."""
 
 from __future__ import annotations
@@ -290,7 +290,7 @@ def test_index_command_on_an_empty_database(tmp_path: Path) -> None:
 def test_an_index_written_before_the_namespace_move_is_rebuilt_not_damaged(
     tmp_path: Path,
 ) -> None:
-    """Index files of earlier versions pickled `jobs.features.IndexInfo`, a module that no
+    """Index files of earlier versions pickled `jobs.ranking.corpus.IndexInfo`, a module that no
     longer exists under that name: the error says why, and the next fetch rebuilds it."""
     index_file = tmp_path / "paperboy.index"
     index_file.write_bytes(b"cpaperboy_gone_module.features\nIndexInfo\n)\x81.")

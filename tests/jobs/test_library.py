@@ -1,4 +1,4 @@
-"""jobs.library: BibTeX/BibLaTeX libraries (a real Zotero export) into plain dataclasses."""
+"""jobs.fetch.bibtex: BibTeX/BibLaTeX libraries (a real Zotero export) into plain dataclasses."""
 
 from __future__ import annotations
 

@@ -116,7 +116,7 @@ def test_a_thousand_user_files_are_each_read_once(
     }
     path = write_users(tmp_path, files)
     reads: Counter[str] = Counter()
-    read = jobs.config._read_user_file
+    read = jobs.config.load._read_user_file
 
     def counting(p: Path) -> str:
         reads[p.name] += 1
@@ -125,14 +125,14 @@ def test_a_thousand_user_files_are_each_read_once(
     # No line scans on a valid load: locating a key's line is for problems only, so
     # nothing walks config.toml or a file once per user.
     scans: list[tuple[object, ...]] = []
-    locate = jobs.config._Problems._locate
+    locate = jobs.config.load._Problems._locate
 
     def counting_locate(*args: Any) -> int | None:
         scans.append(args)
         return locate(*args)
 
-    monkeypatch.setattr(jobs.config, "_read_user_file", counting)
-    monkeypatch.setattr(jobs.config._Problems, "_locate", counting_locate)
+    monkeypatch.setattr(jobs.config.load, "_read_user_file", counting)
+    monkeypatch.setattr(jobs.config.load._Problems, "_locate", counting_locate)
     config = load_config(path)
     assert len(config.users) == 1001
     assert reads == Counter({name: 1 for name in files})
@@ -206,7 +206,7 @@ def test_parse_user_file_checks_one_file_like_the_loader(tmp_path: Path) -> None
         parse_user_file(BO.replace('"2005.14165"', '"abc"'), tmp_path / "users.d/bo.toml", config)
 
 
-# --- editing: `paperboy profile` and jobs.profile ----------------------------------------
+# --- editing: `paperboy profile` and jobs.config.lists ----------------------------------------
 
 
 def profile(path: Path, *args: str) -> tuple[int, str, str]:
@@ -274,7 +274,7 @@ def test_a_concurrent_hand_edit_of_a_user_file_is_refused(
     path = write_users(tmp_path, {"bo.toml": BO})
     bo_file = tmp_path / "users.d" / "bo.toml"
     hand = BO.replace("bandits", "dueling bandits")
-    write = jobs.profile.write_config
+    write = jobs.config.lists.write_config
 
     def racing_write(snapshot: ConfigSnapshot, text: str) -> bool:
         def edit_by_hand() -> None:
@@ -283,7 +283,7 @@ def test_a_concurrent_hand_edit_of_a_user_file_is_refused(
 
         return write(snapshot, text, _before_replace=edit_by_hand)
 
-    monkeypatch.setattr(jobs.profile, "write_config", racing_write)
+    monkeypatch.setattr(jobs.config.lists, "write_config", racing_write)
     code, _, err = profile(path, "add", "--user", "bo", "2401.01234")
     assert code == 1
     assert f"{bo_file.resolve()} was changed by someone else" in err
@@ -428,13 +428,13 @@ def test_users_dir_may_be_the_config_folder_itself(tmp_path: Path) -> None:
 def count_reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """Count each users_dir file read from now on, by file name."""
     reads: Counter[str] = Counter()
-    read = jobs.config._read_user_file
+    read = jobs.config.load._read_user_file
 
     def counting(p: Path) -> str:
         reads[p.name] += 1
         return read(p)
 
-    monkeypatch.setattr(jobs.config, "_read_user_file", counting)
+    monkeypatch.setattr(jobs.config.load, "_read_user_file", counting)
     return reads
 
 

@@ -156,7 +156,7 @@ def test_a_click_retries_over_a_hand_edit_made_meanwhile(
     hand = config.read_text(encoding="utf-8").replace("muted = []", 'muted = ["crypto"]')
     raced: list[bool] = []
 
-    def racing_write(snapshot: jobs.profile.ConfigSnapshot, text: str) -> bool:
+    def racing_write(snapshot: jobs.config.lists.ConfigSnapshot, text: str) -> bool:
         if not raced:
             raced.append(True)
             return write_config(
@@ -164,7 +164,7 @@ def test_a_click_retries_over_a_hand_edit_made_meanwhile(
             )
         return write_config(snapshot, text)
 
-    monkeypatch.setattr(jobs.profile, "write_config", racing_write)
+    monkeypatch.setattr(jobs.config.lists, "write_config", racing_write)
     edit = edit_profile(
         load_config(config),
         "ada",

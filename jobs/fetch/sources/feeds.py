@@ -2,7 +2,7 @@
 
 ``parse_feed`` turns one response into papers with canonical ids, by the project's rule:
 the arXiv id when the item's link or id is an arXiv one, else its DOI (lower-cased),
-else a hash of its normalised title (``jobs.ids.title_key``). DOIs are read from
+else a hash of its normalised title (``jobs.core.ids.title_key``). DOIs are read from
 ``<prism:doi>``, ``<dc:identifier>`` (``doi:10.1101/...``, as bioRxiv writes it), an id
 of the form ``doi:...``/``info:doi/...`` (PLOS), doi.org links, and article URLs that
 carry the DOI (``.../doi/10.1002/...``, ``?id=10.1371/...``, bioRxiv's

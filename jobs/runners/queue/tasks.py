@@ -11,7 +11,7 @@
 
 Tasks take names and times, never objects. Each worker process keeps its config
 (re-read when config.toml changes), its database connection and the loaded index
-(jobs.features.load_corpus: loaded once per index generation, reloaded when a fetch
+(jobs.ranking.corpus.load_corpus: loaded once per index generation, reloaded when a fetch
 builds a new one).
 
 The scheduler sends through an :class:`Enqueuer`: a task the broker refuses (down,
