@@ -58,7 +58,7 @@ def cached_index(papers: Sequence[Any], path: Path | None) -> Index:
     """Build the index, or load it from ``path`` when a previous run stored it there.
 
     The file is written and read exactly as the fetch and digest jobs do
-    (jobs.features.write_index / read_index), so loading it measures the real thing.
+    (jobs.ranking.corpus.write_index / read_index), so loading it measures the real thing.
     """
     if path is not None and path.exists():
         try:

@@ -6,9 +6,9 @@ of ``--users`` simulated users has 10-50 saved papers drawn from one real list o
 ``--lists`` or from one arXiv category, all announced before that week; the background is
 ``--background`` earlier papers drawn once for the run (jobs/ranking/corpus.py samples 5,000).
 With ``--index-cache`` the index is written and read exactly as the fetch and digest
-jobs do (jobs.features), so the first line of the table is then the load time.
+jobs do (jobs.ranking.corpus), so the first line of the table is then the load time.
 
-The users are ranked as a digest run ranks them (jobs.rank_pool.rank_many): first
+The users are ranked as a digest run ranks them (jobs.ranking.pool.rank_many): first
 ``--single-users`` of them in this one process (the per-user cost), then all of them
 over ``--workers`` processes forked after the index is loaded (the morning's wall time).
 Memory: the parent's peak RSS, and the peak PSS of parent + workers sampled during the
@@ -161,7 +161,7 @@ def digest_run(
     t0 = time.perf_counter()
     index, _ = read_index(index_file)
     vectors = None
-    if embeddings_file is not None:  # the run's papers' vectors, as jobs.embeddings reads them
+    if embeddings_file is not None:  # the run's vectors, as jobs.ranking.encoding reads them
         needed = {p.id for p in (*candidates, *background)} | {p.id for s in saved for p in s}
         with np.load(embeddings_file) as data:
             ids = [str(i) for i in data["ids"]]
