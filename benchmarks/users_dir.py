@@ -3,7 +3,7 @@
 Each scenario writes a config (and its users.d/ files) into a temporary folder and is
 measured in a fresh Python process, so that memory is that scenario's alone:
 
-- the config load (``jobs.config.load_config``): the first one, then the best of three;
+- the config load (``jobs.config.load.load_config``): the first one, then the best of three;
 - the process's RSS after the load, and its growth over the 1-user baseline of the run;
 - the daemon's change check (``config_stamp``: one stat per file, every 5 seconds);
 - the daemon's reload after that edit (``load_config(previous=...)``: only the changed
