@@ -98,3 +98,47 @@ def test_paperboy_and_the_pypi_emails_library_import_side_by_side(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_the_checkout_imports_like_the_installed_package(wheel: Path, tmp_path: Path) -> None:
+    """With a regular (non-editable) install, commands run from the repository root import
+    the checkout, whole: `./paperboy/` comes first on `sys.path` there, and it used to hide
+    the installed `paperboy.jobs` without providing its own (`No module named
+    'paperboy.jobs'` from tests/conftest.py and from the benchmarks). Runs without `site`,
+    so the editable install's finder is out of the way; the wheel's files stand in for
+    site-packages."""
+    target = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(target)
+    site = sysconfig.get_paths()["purelib"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), site])}
+    code = (
+        "import sys\n"
+        "assert not any('editable' in repr(f) for f in sys.meta_path), sys.meta_path\n"
+        "import paperboy.jobs.storage, paperboy.recommender, paperboy.emails\n"
+        "for m in (paperboy.jobs.storage, paperboy.recommender, paperboy.emails):\n"
+        "    print(m.__file__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [
+        str(ROOT / "jobs" / "storage" / "__init__.py"),
+        str(ROOT / "recommender" / "__init__.py"),
+        str(ROOT / "emails" / "__init__.py"),
+    ]
+    # A benchmark puts the root first on sys.path itself; its imports are cheap to check.
+    done = subprocess.run(
+        [sys.executable, "-S", str(ROOT / "benchmarks" / "encoder_quality.py"), "--help"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: encoder_quality.py")
+    # Elsewhere the installed copy is the one imported: the checkout changes nothing there.
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == str(target / "paperboy" / "jobs" / "storage" / "__init__.py")
