@@ -99,7 +99,7 @@ def logistic_scores(
     weight exactly 0 anyway (zero loss gradient under L2). A term seen in a single
     background paper only explains that one negative away; leaving those out made no
     difference on either benchmark (replay 0.594 -> 0.594, every list within 0.009; seed
-    unchanged) and removes about a third of the columns (benchmarks/RESULTS.md, round 3):
+    unchanged) and removes about a third of the columns (benchmarks/RESULTS-archive.md, round 3):
     with a 2,000-5,000-paper background, 60-100k of an arXiv-sized 292k terms remain.
     """
     n_terms = positives.shape[1]
@@ -120,7 +120,7 @@ def logistic_scores(
     used[positives.indices] = True
     columns = np.flatnonzero(used)
     # float32 halves the memory traffic of the solver's products; the fitted scores agree
-    # with float64 to a correlation of 1.0000 (benchmarks/RESULTS.md).
+    # with float64 to a correlation of 1.0000 (benchmarks/RESULTS-archive.md).
     X = train[:, columns].astype(np.float32)
     y, sample_weight = _balanced_weights(n_pos, n_neg, n_bad)
     model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, random_state=RANDOM_STATE)
@@ -164,7 +164,7 @@ def embedding_scores(
     """
     bad = disliked if disliked is not None else np.zeros((0, positives.shape[1]))
     # float32, as the TF-IDF model: half the memory traffic of the solver's products
-    # (8 vs 15 ms a fit with 5,000 negatives; benchmarks/RESULTS.md).
+    # (8 vs 15 ms a fit with 5,000 negatives; benchmarks/RESULTS-archive.md).
     X = np.vstack([positives, negatives, bad]).astype(np.float32)
     y, sample_weight = _balanced_weights(positives.shape[0], negatives.shape[0], bad.shape[0])
     model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, random_state=RANDOM_STATE)
@@ -183,7 +183,7 @@ def fuse(views: list[tuple[FloatArray, npt.NDArray[np.bool_]]]) -> FloatArray:
     candidate is saved-like; their mean is the log of the geometric mean of the odds.
     No mixing constant, and a candidate a view could not score (no embedding yet) is
     scored by the others on the same scale. Measured against z-score averaging and rank
-    fusion in benchmarks/RESULTS.md.
+    fusion in benchmarks/RESULTS-archive.md.
     """
     total = np.zeros(len(views[0][0]), dtype=np.float64)
     count = np.zeros(len(views[0][0]), dtype=np.float64)

@@ -246,19 +246,7 @@ def _packages() -> list[str]:
 
 @pytest.mark.parametrize(
     "folder",
-    [
-        pytest.param(
-            folder,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue 19: jobs/storage/ is being split on another branch; "
-                "the lead gives migrations/versions/__init__.py its docstring when merging",
-            ),
-        )
-        if folder == "jobs/storage/migrations/versions"
-        else folder
-        for folder in _packages()
-    ],
+    _packages(),
 )
 def test_every_folder_of_jobs_is_a_package_that_says_what_it_holds(folder: str) -> None:
     init = ROOT / folder / "__init__.py"
