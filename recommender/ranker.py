@@ -92,8 +92,17 @@ def rank(
                   off by default (then the order is by score, as above)
 
     Reasons are read off both views: the saved paper that pulled the paper up most in
-    the meaning view ("close to your saved ..."; by TF-IDF cosine when there are no
-    embeddings), and the terms with the largest positive weight in the words view.
+    the meaning view ("close to your saved ..."; by TF-IDF cosine where the meaning view
+    did not score the paper), and the terms with the largest positive weight in the words
+    view ("matches: ..."). "Close to your saved X" is a claim of closeness, so it is
+    shown only when the view it comes from *voted for* the paper: that view's own
+    decision value (its logit, before fusing, hints and the squash) is > 0, i.e. under
+    the balanced class weights it called the paper saved-like rather than
+    background-like. The TF-IDF "close to" needs the words logit > 0, the meaning view's
+    the meaning logit > 0 and a saved paper whose own term in that logit is positive
+    (:meth:`Pull.strongest`). "matches: ..." claims less, the words that raised the
+    score, and is true whatever the verdict. The centroid and keyword fallbacks have no
+    negatives and so no vote: their score is the very similarity the reason names.
     ``explain`` limits them to the first ``explain`` papers (None: all); the others'
     reasons give the hints only (keyword, author, muted), else say they were not
     explained. A digest shows a dozen papers: explaining a thousand costs more than the
@@ -141,6 +150,9 @@ def rank(
     fallback = NO_EVIDENCE
     scores: LinearScores | None
     pull: Pull | None = None  # the meaning view, for the reasons
+    # Per candidate, whether the view whose evidence a reason would cite voted for it
+    # (see the docstring): None where the view makes no decision (centroid, keywords).
+    words_for: npt.NDArray[np.bool_] | None = None
     if saved and X_saved.nnz > 0 and X_neg.shape[0] > 0:
         # One BLAS thread: the fits are chains of small vector operations, where OpenBLAS's
         # threads only add synchronisation (5-10x slower on a busy 2-core machine;
@@ -148,6 +160,7 @@ def rank(
         with _blas().limit(limits=1, user_api="blas"):
             X_bad = index.features(disliked) if disliked else None
             scores = logistic_scores(X_saved, X_neg, X_cand, C=C, disliked=X_bad)
+            words_for = scores.raw > 0
             meaning = _meaning_view(saved, negatives, disliked, cands, embeddings)
             if meaning is not None:
                 pull = meaning
@@ -206,6 +219,8 @@ def rank(
             terms[i] = t
         if saved:
             closest[rows] = closest_saved(X_shown, X_saved)[0]
+            if words_for is not None:
+                closest[rows[~words_for[rows]]] = -1
         if pull is not None:
             # Where the meaning view scored the paper, it names the saved paper: the one
             # that pulled it up most, and none when the view voted against it.

@@ -130,3 +130,17 @@ def test_embeddings_lookup() -> None:
     with pytest.raises(ValueError):
         Embeddings.from_arrays(["a"], [[1.0], [2.0]])
     assert "sec-00" not in e and len(SEC) > 0
+
+
+def test_papers_without_a_vector_get_a_close_to_reason_only_if_the_words_view_voted() -> None:
+    """The words-only path inside a fused ranking: no vector, so the TF-IDF closest saved
+    paper would be named; but only where the words view's own logit is > 0."""
+    lacking = {"astro-02", "astro-05", "prot-03"}
+    vectors = topic_vectors([p for p in ALL if p.id not in lacking])
+    ranked = rank(Profile(saved=tuple(NLP[:3])), ALL, ALL, embeddings=vectors)
+    by_id = {r.paper.id: r for r in ranked}
+    for pid in lacking:
+        assert by_id[pid].score < 0.5
+        assert by_id[pid].closest == () and "close to your saved" not in by_id[pid].why
+    on = [r for r in ranked if r.paper.id.startswith("nlp")]
+    assert on and all("close to your saved" in r.why for r in on[:3])
