@@ -10,7 +10,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-from paperboy.recommender.embeddings import Embeddings
+from paperboy.recommender.embeddings import MIN_MEANING_NEGATIVES, Embeddings
 from paperboy.recommender.hints import TermMatcher, followed_authors, muted_hits
 from paperboy.recommender.index import Index
 from paperboy.recommender.model import (
@@ -26,7 +26,7 @@ from paperboy.recommender.reasons import Evidence, closest_saved, format_reason,
 from paperboy.recommender.text import normalise, paper_text
 from paperboy.recommender.types import Paper, Profile, Ranked
 
-__all__ = ["mmr_order", "rank"]
+__all__ = ["MIN_MEANING_NEGATIVES", "mmr_order", "rank"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -61,6 +61,7 @@ def rank(
     diversity: float = 0.0,
     diversity_top: int = 10,
     explain: int | None = None,
+    min_negatives: int = MIN_MEANING_NEGATIVES,
 ) -> list[Ranked]:
     """Rank ``candidates`` for one user, best first, each with a score in [0, 1] and a reason.
 
@@ -77,7 +78,9 @@ def rank(
         base      = saved papers?    words   = logistic regression saved-vs-negatives on
                                                X (+ disliked papers as explicit negatives)
                                      meaning = the same on E (C=1), for the papers that
-                                               have an embedding
+                                               have an embedding; sits out (words only,
+                                               no meaning reasons) while fewer than
+                                               ``min_negatives`` negatives have one
                                      logit   = mean of the views' logits that scored the
                                                paper; score = sigmoid(logit)
                     keywords only?   cosine to the keyword query
@@ -161,7 +164,9 @@ def rank(
             X_bad = index.features(disliked) if disliked else None
             scores = logistic_scores(X_saved, X_neg, X_cand, C=C, disliked=X_bad)
             words_for = scores.raw > 0
-            meaning = _meaning_view(saved, negatives, disliked, cands, embeddings)
+            meaning = _meaning_view(
+                saved, negatives, disliked, cands, embeddings, max(min_negatives, 2)
+            )
             if meaning is not None:
                 pull = meaning
                 raw_fused = fuse([(scores.raw, np.ones(n, dtype=bool)), (pull.raw, pull.has)])
@@ -288,18 +293,20 @@ def _meaning_view(
     disliked: Sequence[Paper],
     cands: Sequence[Paper],
     embeddings: Embeddings | None,
+    min_negatives: int,
 ) -> Pull | None:
     """The embedding model's logits, which candidates it scored, and its reason data.
 
-    Trained on the saved papers and negatives that have an embedding; None when there
-    are no embeddings, no saved paper has one, or fewer than two negatives do.
+    Trained on the saved papers and negatives that have an embedding; None (the view
+    sits out) when there are no embeddings, no saved paper or candidate has one, or fewer
+    than ``min_negatives`` negatives do (:data:`MIN_MEANING_NEGATIVES`).
     """
     if embeddings is None or not len(embeddings):
         return None
     E_saved, has_saved = embeddings.rows(saved)
     E_neg, has_neg = embeddings.rows(negatives)
     E_cand, has_cand = embeddings.rows(cands)
-    if not has_saved.any() or int(has_neg.sum()) < 2 or not has_cand.any():
+    if not has_saved.any() or int(has_neg.sum()) < min_negatives or not has_cand.any():
         return None
     pos = E_saved[has_saved]
     bad = None
