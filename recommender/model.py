@@ -176,21 +176,54 @@ def embedding_scores(
     return DenseScores(raw=raw, saved_pull=np.asarray(pull, dtype=np.float64))
 
 
+# Candidates scored by every view needed to put the others on their scale (below: the
+# plain mean of the views that scored them).
+MIN_CALIBRATION = 20
+
+
 def fuse(views: list[tuple[FloatArray, npt.NDArray[np.bool_]]]) -> FloatArray:
-    """Mean of the views' logits per candidate, over the views that scored it.
+    """Mean of the views' logits per candidate, over the views that scored it, on one scale.
 
     Each view is a logistic model's decision value, ``log`` of its odds that the
-    candidate is saved-like; their mean is the log of the geometric mean of the odds.
-    No mixing constant, and a candidate a view could not score (no embedding yet) is
-    scored by the others on the same scale. Measured against z-score averaging and rank
-    fusion in benchmarks/RESULTS-archive.md.
+    candidate is saved-like; for a candidate every view scored, their mean (the log of
+    the geometric mean of the odds). No mixing constant. Measured against z-score
+    averaging and rank fusion in benchmarks/RESULTS-archive.md.
+
+    A candidate only some views scored (no embedding yet) gets the mean of those, which
+    is on another scale: the views differ in level and spread (the words view scores
+    most candidates far lower than the meaning view), so such papers were systematically
+    misplaced (benchmarks/missing_vectors.py: 0.1 of the top 10 instead of 5 with half
+    the candidates unencoded). Their mean is mapped onto the full mean's scale by
+    matching moments on the candidates every view scored: ``a + b * x`` with ``b`` the
+    ratio of the two means' standard deviations there and ``a`` matching their averages,
+    so that a paper lands where a paper of its standing among the fully scored ones
+    lands. The map is increasing, so it never reorders the partially scored papers among
+    themselves. With fewer than :data:`MIN_CALIBRATION` fully scored candidates (or no
+    spread) the plain mean is kept.
     """
     total = np.zeros(len(views[0][0]), dtype=np.float64)
     count = np.zeros(len(views[0][0]), dtype=np.float64)
     for raw, has in views:
         total += np.where(has, raw, 0.0)
         count += has
-    return np.asarray(total / np.maximum(count, 1.0), dtype=np.float64)
+    fused = np.asarray(total / np.maximum(count, 1.0), dtype=np.float64)
+    full = count == len(views)
+    if len(views) < 2 or int(full.sum()) < MIN_CALIBRATION or full.all():
+        return fused
+    target_mean, target_sd = float(fused[full].mean()), float(fused[full].std())
+    pattern = np.stack([has for _, has in views], axis=1)
+    for subset in {tuple(row) for row in pattern[~full] if any(row)}:
+        group = ~full & np.all(pattern == np.asarray(subset), axis=1)
+        # The same partial mean, computed for the fully scored candidates.
+        partial = np.mean(
+            [raw[full] for (raw, _), on in zip(views, subset, strict=True) if on], axis=0
+        )
+        sd = float(partial.std())
+        if sd <= 0 or target_sd <= 0:
+            continue
+        b = target_sd / sd
+        fused[group] = target_mean + b * (fused[group] - float(partial.mean()))
+    return fused
 
 
 def _unit(v: FloatArray) -> FloatArray:

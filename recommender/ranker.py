@@ -10,7 +10,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-from paperboy.recommender.embeddings import Embeddings
+from paperboy.recommender.embeddings import MIN_MEANING_NEGATIVES, Embeddings
 from paperboy.recommender.hints import TermMatcher, followed_authors, muted_hits
 from paperboy.recommender.index import Index
 from paperboy.recommender.model import (
@@ -26,7 +26,7 @@ from paperboy.recommender.reasons import Evidence, closest_saved, format_reason,
 from paperboy.recommender.text import normalise, paper_text
 from paperboy.recommender.types import Paper, Profile, Ranked
 
-__all__ = ["mmr_order", "rank"]
+__all__ = ["MIN_MEANING_NEGATIVES", "mmr_order", "rank"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -61,6 +61,7 @@ def rank(
     diversity: float = 0.0,
     diversity_top: int = 10,
     explain: int | None = None,
+    min_negatives: int = MIN_MEANING_NEGATIVES,
 ) -> list[Ranked]:
     """Rank ``candidates`` for one user, best first, each with a score in [0, 1] and a reason.
 
@@ -77,7 +78,9 @@ def rank(
         base      = saved papers?    words   = logistic regression saved-vs-negatives on
                                                X (+ disliked papers as explicit negatives)
                                      meaning = the same on E (C=1), for the papers that
-                                               have an embedding
+                                               have an embedding; sits out (words only,
+                                               no meaning reasons) while fewer than
+                                               ``min_negatives`` negatives have one
                                      logit   = mean of the views' logits that scored the
                                                paper; score = sigmoid(logit)
                     keywords only?   cosine to the keyword query
@@ -92,8 +95,17 @@ def rank(
                   off by default (then the order is by score, as above)
 
     Reasons are read off both views: the saved paper that pulled the paper up most in
-    the meaning view ("close to your saved ..."; by TF-IDF cosine when there are no
-    embeddings), and the terms with the largest positive weight in the words view.
+    the meaning view ("close to your saved ..."; by TF-IDF cosine where the meaning view
+    did not score the paper), and the terms with the largest positive weight in the words
+    view ("matches: ..."). "Close to your saved X" is a claim of closeness, so it is
+    shown only when the view it comes from *voted for* the paper: that view's own
+    decision value (its logit, before fusing, hints and the squash) is > 0, i.e. under
+    the balanced class weights it called the paper saved-like rather than
+    background-like. The TF-IDF "close to" needs the words logit > 0, the meaning view's
+    the meaning logit > 0 and a saved paper whose own term in that logit is positive
+    (:meth:`Pull.strongest`). "matches: ..." claims less, the words that raised the
+    score, and is true whatever the verdict. The centroid and keyword fallbacks have no
+    negatives and so no vote: their score is the very similarity the reason names.
     ``explain`` limits them to the first ``explain`` papers (None: all); the others'
     reasons give the hints only (keyword, author, muted), else say they were not
     explained. A digest shows a dozen papers: explaining a thousand costs more than the
@@ -141,6 +153,9 @@ def rank(
     fallback = NO_EVIDENCE
     scores: LinearScores | None
     pull: Pull | None = None  # the meaning view, for the reasons
+    # Per candidate, whether the view whose evidence a reason would cite voted for it
+    # (see the docstring): None where the view makes no decision (centroid, keywords).
+    words_for: npt.NDArray[np.bool_] | None = None
     if saved and X_saved.nnz > 0 and X_neg.shape[0] > 0:
         # One BLAS thread: the fits are chains of small vector operations, where OpenBLAS's
         # threads only add synchronisation (5-10x slower on a busy 2-core machine;
@@ -148,7 +163,10 @@ def rank(
         with _blas().limit(limits=1, user_api="blas"):
             X_bad = index.features(disliked) if disliked else None
             scores = logistic_scores(X_saved, X_neg, X_cand, C=C, disliked=X_bad)
-            meaning = _meaning_view(saved, negatives, disliked, cands, embeddings)
+            words_for = scores.raw > 0
+            meaning = _meaning_view(
+                saved, negatives, disliked, cands, embeddings, max(min_negatives, 2)
+            )
             if meaning is not None:
                 pull = meaning
                 raw_fused = fuse([(scores.raw, np.ones(n, dtype=bool)), (pull.raw, pull.has)])
@@ -206,6 +224,8 @@ def rank(
             terms[i] = t
         if saved:
             closest[rows] = closest_saved(X_shown, X_saved)[0]
+            if words_for is not None:
+                closest[rows[~words_for[rows]]] = -1
         if pull is not None:
             # Where the meaning view scored the paper, it names the saved paper: the one
             # that pulled it up most, and none when the view voted against it.
@@ -273,18 +293,20 @@ def _meaning_view(
     disliked: Sequence[Paper],
     cands: Sequence[Paper],
     embeddings: Embeddings | None,
+    min_negatives: int,
 ) -> Pull | None:
     """The embedding model's logits, which candidates it scored, and its reason data.
 
-    Trained on the saved papers and negatives that have an embedding; None when there
-    are no embeddings, no saved paper has one, or fewer than two negatives do.
+    Trained on the saved papers and negatives that have an embedding; None (the view
+    sits out) when there are no embeddings, no saved paper or candidate has one, or fewer
+    than ``min_negatives`` negatives do (:data:`MIN_MEANING_NEGATIVES`).
     """
     if embeddings is None or not len(embeddings):
         return None
     E_saved, has_saved = embeddings.rows(saved)
     E_neg, has_neg = embeddings.rows(negatives)
     E_cand, has_cand = embeddings.rows(cands)
-    if not has_saved.any() or int(has_neg.sum()) < 2 or not has_cand.any():
+    if not has_saved.any() or int(has_neg.sum()) < min_negatives or not has_cand.any():
         return None
     pos = E_saved[has_saved]
     bad = None

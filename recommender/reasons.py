@@ -3,9 +3,14 @@
 A reason is only shown if it is true of the score:
 
 - *closest*: the saved paper with the highest cosine similarity to the candidate on the
-  same TF-IDF vectors the model uses (omitted when they share no term at all);
+  same TF-IDF vectors the model uses (omitted when they share no term at all), or the
+  saved paper that added most to the meaning view's logit;
 - *matches*: the terms with the largest positive contribution ``weight * value`` to this
   candidate's decision value, among the terms present in the candidate;
+
+  *closest* only when the view it comes from voted for the candidate (its own logit >
+  0: the ranker decides, see :func:`recommender.ranker.rank`), never for a paper the
+  model scored as background-like because it shares a word with a saved paper;
 - the profile hints that changed the score (followed author, keyword, muted).
 
 A reason names each thing once and only things that carry a topic: inflections fold

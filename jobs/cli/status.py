@@ -36,7 +36,9 @@ def status(ctx: click.Context, fmt: str) -> None:
     """
     from paperboy.jobs.config.schedule import fetch_trigger, is_due, wants_fetch
     from paperboy.jobs.ranking.corpus import read_info
+    from paperboy.jobs.ranking.encoding import background_vectors
     from paperboy.jobs.storage import DeliverySummary, UserState
+    from paperboy.recommender.embeddings import MIN_MEANING_NEGATIVES
     from paperboy.recommender.encoder import MODEL_ID
 
     config = _config(ctx)
@@ -110,7 +112,18 @@ def status(ctx: click.Context, fmt: str) -> None:
                 }
             )
         papers = storage.count_papers()
-        embedding_row = {"model": MODEL_ID, "encoded": storage.count_embeddings(MODEL_ID)}
+        embedding_row: dict[str, Any] = {
+            "model": MODEL_ID,
+            "encoded": storage.count_embeddings(MODEL_ID),
+        }
+        if papers:
+            bg_encoded, bg_papers = background_vectors(storage, now=now)
+            embedding_row["background"] = {
+                "papers": bg_papers,
+                "encoded": bg_encoded,
+                "needed": MIN_MEANING_NEGATIVES,
+                "meaning_view": bg_encoded >= MIN_MEANING_NEGATIVES,
+            }
     next_fetch = None
     if wants_fetch(config):
         next_fetch = fetch_trigger(config).get_next_fire_time(None, now)
@@ -144,6 +157,13 @@ def status(ctx: click.Context, fmt: str) -> None:
         click.echo(
             f"Embeddings: {embedding_row['encoded']} of {papers} papers encoded ({MODEL_ID})"
         )
+        bg = embedding_row.get("background")
+        if bg is not None and not bg["meaning_view"]:
+            click.echo(
+                f"  meaning view: waiting for vectors ({bg['encoded']:,} of "
+                f"{bg['papers']:,} background papers encoded, {bg['needed']:,} needed); "
+                "ranking on words only, `paperboy index` encodes them now"
+            )
         if not source_rows:
             click.echo("Sources: never fetched")
         for s in source_rows:

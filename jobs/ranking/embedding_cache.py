@@ -88,10 +88,13 @@ def cached_embeddings(
     path: Path | None = None,
     encode: Encode | None = None,
     model_id: str | None = None,
+    encode_at_most: int | None = None,
 ) -> recommender.Embeddings:
     """The papers' embeddings by id, from the cache where it has them, else encoded now.
 
     ``encode`` and ``model_id`` default to the shipped encoder (tests pass their own).
+    ``encode_at_most`` bounds the papers encoded in this call (None: all); the others
+    not in the cache are left out of the result (a later call encodes them).
     """
     from paperboy.recommender.encoder import DIM, MODEL_ID, encoder_text, load_encoder
 
@@ -106,6 +109,8 @@ def cached_embeddings(
         log.warning("embedding cache %s unusable (%s): encoding every paper", where, e)
         known = {}
     todo = sorted({h: pid for pid, h in hashes.items() if h not in known}.items())
+    if encode_at_most is not None:
+        todo = todo[: max(encode_at_most, 0)]
     if todo:
         run = encode or load_encoder().encode
         fresh = np.asarray(run([texts[pid] for _, pid in todo]), dtype=np.float32)
@@ -115,7 +120,7 @@ def cached_embeddings(
             _store(where, model, rows)
         except (OSError, sqlite3.Error) as e:
             log.warning("embedding cache %s not written (%s)", where, e)
-    ids = list(unique)
+    ids = [pid for pid in unique if hashes[pid] in known]
     if not ids:
         return recommender.Embeddings.from_mapping({}, DIM)
     matrix = np.vstack([np.frombuffer(known[hashes[pid]], dtype=np.float32) for pid in ids])

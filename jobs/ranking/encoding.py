@@ -24,10 +24,11 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from paperboy.jobs.core.errors import PaperboyError
-from paperboy.jobs.storage import Storage, text_hash
+from paperboy.jobs.storage import Storage, text_hash, utcnow
 from paperboy.recommender import Embeddings, Paper
 from paperboy.recommender.encoder import DIM as DIM_FALLBACK
 from paperboy.recommender.encoder import encoder_text
@@ -38,6 +39,7 @@ __all__ = [
     "ON_THE_SPOT",
     "Encoded",
     "TextEncoder",
+    "background_vectors",
     "encode_missing",
     "encode_stored",
     "vectors_for",
@@ -195,17 +197,71 @@ def vectors_for(
     mine = {p.id: p for p in profiles}
     wanted.update(mine)
     found = storage.embeddings(list(wanted), MODEL_ID)
-    lacking = [p for pid, p in mine.items() if pid not in found][:ON_THE_SPOT]
-    if lacking:
-        try:
+    lacking = [p for pid, p in mine.items() if pid not in found]
+    if not lacking:
+        return Embeddings.from_mapping(found, DIM_FALLBACK)
+    try:
+        # Saved papers from a BibTeX `library` file are not in the papers table: their
+        # vectors would break the table's foreign key (and with it the whole batch).
+        # They go to the one-off cache instead, keyed by their text, like `paperboy rank`.
+        in_table = set(storage.get_papers([p.id for p in lacking]))
+        stored = [p for p in lacking if p.id in in_table][:ON_THE_SPOT]
+        unstored = [p for p in lacking if p.id not in in_table]
+        if stored:
             model = encoder or load_encoder()
-            vectors = model.encode([encoder_text(p.title, p.abstract) for p in lacking])
+            vectors = model.encode([encoder_text(p.title, p.abstract) for p in stored])
             rows = [
                 (p.id, text_hash(p.title, p.abstract), v)
-                for p, v in zip(lacking, vectors, strict=True)
+                for p, v in zip(stored, vectors, strict=True)
             ]
-            found.update({p.id: v for p, v in zip(lacking, vectors, strict=True)})
-            storage.store_embeddings(model.model_id, rows)  # profile papers are stored ones
-        except (EncoderError, PaperboyError) as e:
-            log.warning("saved papers not encoded: %s", e)
+            found.update({p.id: v for p, v in zip(stored, vectors, strict=True)})
+            storage.store_embeddings(model.model_id, rows)
+        if unstored:
+            found.update(_cached(unstored, encoder))
+    except (EncoderError, PaperboyError) as e:
+        log.warning("saved papers not encoded: %s", e)
     return Embeddings.from_mapping(found, DIM_FALLBACK)
+
+
+def _cached(papers: Sequence[Paper], encoder: TextEncoder | None) -> dict[str, Any]:
+    """Vectors of papers that are not stored, from the embedding cache (encoding at most
+    :data:`ON_THE_SPOT` of them a run). A cache that cannot be used is a warning there."""
+    from paperboy.jobs.ranking.embedding_cache import cached_embeddings
+
+    encode = None
+    if encoder is not None:
+        model = encoder
+
+        def encode_with(texts: Sequence[str]) -> Any:
+            return model.encode(texts)
+
+        encode = encode_with
+    vectors = cached_embeddings(
+        papers,
+        encode=encode,
+        model_id=encoder.model_id if encoder is not None else None,
+        encode_at_most=ON_THE_SPOT,
+    )
+    return {pid: vectors.matrix[row] for pid, row in vectors.row_of.items()}
+
+
+def background_vectors(
+    storage: Storage, *, size: int | None = None, now: datetime | None = None
+) -> tuple[int, int]:
+    """(encoded, papers) of a background as a digest run draws it, for ``paperboy status``.
+
+    The run's negatives are ``size`` stored papers older than the fresh window (all
+    papers when too few are); the ranker's meaning view sits out while fewer than
+    recommender.ranker.MIN_MEANING_NEGATIVES of them have a vector. Sampled the same way
+    (without loading the index), so the count is the run's to within sampling.
+    """
+    from paperboy.jobs.ranking.corpus import BACKGROUND_SIZE, FRESH
+    from paperboy.recommender.encoder import MODEL_ID
+
+    size = BACKGROUND_SIZE if size is None else size
+    fresh = storage.listed_ids(after=(now or utcnow()) - FRESH)
+    if storage.count_papers() - len(fresh) < size:
+        fresh = set()
+    sample = storage.sample_papers(size, exclude=fresh)
+    encoded = storage.embeddings([p.id for p in sample], MODEL_ID)
+    return len(encoded), len(sample)
