@@ -14,7 +14,7 @@ from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import load as _config
 from paperboy.jobs.cli.common import open_storage as _storage
 from paperboy.jobs.cli.common import progress as _progress
-from paperboy.jobs.core.errors import PaperboyError
+from paperboy.jobs.core.errors import InputFileError, PaperboyError, SourceError
 from paperboy.jobs.core.progress import progress
 
 if TYPE_CHECKING:
@@ -126,7 +126,13 @@ def fetch(
                 if source is None and is_paper_file(path):  # what `rank --saved` reads
                     reports.append(ingest_paper_file(storage, path))
                     continue
-                report = ingest_file(storage, path, announce_types=types, source=source)
+                try:
+                    report = ingest_file(storage, path, announce_types=types, source=source)
+                except SourceError as e:  # a bad file given as an argument: exit 2
+                    where = "" if str(path) in str(e) else f"{path}: "
+                    raise InputFileError(f"{where}{e}") from e
+                except RecursionError as e:  # JSON nested deeper than the parser's stack
+                    raise InputFileError(f"{path}: nested too deeply to parse") from e
                 storage.record_fetch(
                     f"file:{path.name}",
                     url=str(path.resolve()),
@@ -174,6 +180,7 @@ def fetch(
             "new": r.new,
             "updated": r.updated,
             "skipped": r.skipped,
+            "cut": r.cut,
             "error": r.error,
         }
         for r in reports
@@ -198,6 +205,7 @@ def fetch(
                     f"{r.name}: {r.received} received, {r.kept} kept ({r.new} new, "
                     f"{r.updated} updated)"
                     + (f"; skipped {skipped}" if skipped else "")
+                    + (f"; {r.cut} cut to the length caps" if r.cut else "")
                     + (f"; {r.error}" if r.error else "")
                 )
 
