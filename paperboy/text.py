@@ -1,4 +1,5 @@
-"""Plain text from paper metadata: LaTeX to readable Unicode, whitespace, and the title cut.
+"""Plain text from paper metadata: LaTeX to readable Unicode, whitespace, the title cut, and
+the caps on how long a stored title, author list, abstract or TL;DR may be.
 
 One copy, used by the ranker (reasons, keyword matches), the mail (titles, abstracts,
 subject) and the CLI: `recommender` and `emails` may not import each other, so the
@@ -13,9 +14,33 @@ import logging
 import re
 from typing import Protocol
 
-__all__ = ["collapse_whitespace", "latex_to_text", "short_title", "shorten"]
+__all__ = [
+    "ABSTRACT_MAX",
+    "AUTHORS_MAX",
+    "AUTHOR_MAX",
+    "TITLE_MAX",
+    "TLDR_MAX",
+    "cap",
+    "cap_authors",
+    "collapse_whitespace",
+    "latex_to_text",
+    "short_title",
+    "shorten",
+]
 
 log = logging.getLogger(__name__)
+
+# The longest field a paper keeps, in characters (issue #20, item 24). Real metadata is far
+# below: arXiv's longest titles are ~300 characters, abstracts ~1,920 (its limit). Author
+# lists are long for real: physics collaborations list ~3,000 names and the record is
+# 5,154, all kept (a followed author may be any of them; the mail shows five). A source
+# that sends more is broken or hostile; uncapped, a 5 MB title made an 11 MB e-mail for
+# every user the paper was picked for.
+TITLE_MAX = 1_000
+AUTHOR_MAX = 300  # one author's name
+AUTHORS_MAX = 10_000  # names kept of one paper
+ABSTRACT_MAX = 20_000
+TLDR_MAX = 1_000
 
 # Characters that make a string worth handing to the LaTeX parser: real markup needs a
 # macro, math or a group. Plain text skips the parser, which is the slowest step and can
@@ -93,3 +118,14 @@ def short_title(raw: str, limit: int) -> str:
     """A paper's title as a person reads it (LaTeX rendered), cut by :func:`shorten`: how
     reasons name a saved paper and how the CLI lists papers."""
     return shorten(latex_to_text(raw), limit)
+
+
+def cap(text: str, limit: int) -> str:
+    """`text` unchanged if it has at most `limit` characters, else cut by :func:`shorten`
+    (whitespace collapsed, at a word boundary, "…" marking the cut)."""
+    return text if len(text) <= limit else shorten(text, limit)
+
+
+def cap_authors(authors: tuple[str, ...]) -> tuple[str, ...]:
+    """The first :data:`AUTHORS_MAX` authors, each name capped at :data:`AUTHOR_MAX`."""
+    return tuple(cap(a, AUTHOR_MAX) for a in authors[:AUTHORS_MAX])

@@ -107,22 +107,20 @@ class Encoder:
         self._tokenizer = tokenizer
         self._session: Any = session
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> FloatArray:
+    def encode(self, texts: Sequence[str]) -> FloatArray:
         """Unit vectors of ``texts`` (float32, one row each, in the input order).
 
         Each text goes through the model on its own: dynamic int8 quantisation takes one
         activation scale per run, so in a padded batch a paper's vector would depend on
         its neighbours (and on the padding). One text per run has no padding at all and
         measured fastest per CPU-second too (256 tokens: 63 papers/CPU-s alone, 51 in
-        length-sorted batches of 32). ``batch_size`` is accepted for callers written for
-        batched encoders and changes nothing. Tokenising one text at a time also keeps
+        length-sorted batches of 32), so there is no batch size to choose. Tokenising one
+        text at a time also keeps
         ``tokenizers`` from starting its own thread pool (``threads`` means what it says,
         and a process that forks later gets no warning about it).
         """
         if isinstance(texts, str):
             raise TypeError("encode() takes a sequence of texts, not one string")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         for row, text in enumerate(texts):
             ids = np.asarray([self._tokenizer.encode(text).ids], dtype=np.int64)

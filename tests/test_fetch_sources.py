@@ -569,7 +569,7 @@ def test_cli_fetch_from_files_of_every_source(tmp_path: Path) -> None:
     assert code == 0, err
     assert "5 received, 5 kept (5 new" in out
     code, out, err = run("--config", config, "fetch", "--from-file", str(BLOG))
-    assert code == 1 and "--source NAME" in err
+    assert code == 2 and "--source NAME" in err  # a usage error
 
 
 def test_cli_fetch_usage_errors_exit_2(tmp_path: Path) -> None:

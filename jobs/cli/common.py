@@ -1,6 +1,11 @@
 """Helpers every `paperboy` command module shares: errors to exit statuses, the config,
 the database, progress lines and output formats.
 
+All output goes through here: :func:`say` for lines people read (control, escape and
+bidi characters removed, see jobs.core.text_safety), :func:`emit` / :func:`emit_one` for
+JSON (escaped by `json.dumps`, ASCII only). Command modules never call `click.echo`
+themselves (tests/jobs/test_terminal_output.py checks this).
+
 Every command module imports these, and none imports another command module. Only
 cheap modules are imported here: `paperboy --help` must start at once.
 """
@@ -18,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from paperboy.jobs.config.load import Config, load_config
+from paperboy.jobs.core.text_safety import for_terminal
 
 if TYPE_CHECKING:
     from paperboy.jobs.storage import Storage
@@ -27,9 +33,16 @@ FORMATS = click.Choice(["text", "json", "jsonl"])
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
+def say(message: str, *, err: bool = False) -> None:
+    """Print a line (or lines) for people on stdout, or stderr with `err`: the one place
+    text output goes through, so a title or a value from a feed or the web page cannot
+    drive the terminal (escape sequences, CR, bidi overrides are removed)."""
+    click.echo(for_terminal(message), err=err)
+
+
 def fail(message: str, code: int) -> NoReturn:
     """Say what went wrong on stderr and exit with `code` (1 failure, 2 usage or config)."""
-    click.echo(f"paperboy: {message}", err=True)
+    say(f"paperboy: {message}", err=True)
     sys.exit(code)
 
 
@@ -53,11 +66,14 @@ def open_storage(config: Config) -> Iterator[Storage]:
 def progress(message: str) -> None:
     """A progress line on a terminal; nothing when stderr is not one (cron, pipes)."""
     if sys.stderr.isatty():
-        click.echo(click.style(message, dim=True), err=True)
+        click.echo(click.style(for_terminal(message), dim=True), err=True)
 
 
 def emit(fmt: str, rows: Sequence[dict[str, Any]], text: Callable[[], None]) -> None:
-    """Print `rows` as JSON / JSON lines, or call `text` to print them for people."""
+    """Print `rows` as JSON / JSON lines, or call `text` to print them for people.
+
+    JSON keeps ``ensure_ascii=True`` on purpose: a title's ESC, CR or U+202E is printed as
+    an escape (``\\u001b``, ``\\u202e``), never raw, even when a person reads the JSON."""
     if fmt == "json":
         click.echo(json.dumps(list(rows), indent=2, default=str))
     elif fmt == "jsonl":

@@ -11,6 +11,7 @@ import click
 
 from paperboy.jobs.cli.common import load as _config
 from paperboy.jobs.cli.common import open_storage as _storage
+from paperboy.jobs.cli.common import say
 from paperboy.jobs.cli.root import cli
 
 log = logging.getLogger("paperboy")
@@ -73,7 +74,7 @@ def serve(ctx: click.Context, listen: str | None) -> None:
         log.warning("[web] base_url is not set: digests carry no links to these pages")
     with _storage(config) as storage:
         server = make_server(config, storage, host=host, port=port)
-        click.echo(
+        say(
             f"Serving Paperboy's feedback pages on http://{server.config.host}:"
             f"{server.config.port} (Ctrl-C stops)",
             err=True,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from paperboy.jobs.cli.common import FORMATS, fail
+from paperboy.jobs.cli.common import FORMATS, fail, say
 from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import load as _config
 from paperboy.jobs.cli.common import open_storage as _storage
@@ -100,16 +100,16 @@ def digest(
                 "retry-later": f"sending failed ({d.error}); {retry_text(d.user)}",
                 "failed": f"FAILED: {d.error}",
             }.get(d.status, d.status)
-            click.echo(f"{d.user}: {line}" + (f" (re-sent {d.resent} pending)" if d.resent else ""))
+            say(f"{d.user}: {line}" + (f" (re-sent {d.resent} pending)" if d.resent else ""))
             if d.note:
-                click.echo(f"  {d.note}")
+                say(f"  {d.note}")
             if d.status == "dry-run":
                 for i, r in enumerate(d.picked, start=1):
-                    click.echo(f"  {i}. [{r.score:.0%}] {short_title(r.paper.title, 90)}")
+                    say(f"  {i}. [{r.score:.0%}] {short_title(r.paper.title, 90)}")
         if wrote_preview:
-            click.echo(f"Preview: {preview}")
+            say(f"Preview: {preview}")
         elif preview is not None:
-            click.echo(f"No preview written to {preview}: no digest was built.")
+            say(f"No preview written to {preview}: no digest was built.")
 
     _emit(fmt, rows, text)
     if any(d.status in ("failed", "retry-later") for d in results):

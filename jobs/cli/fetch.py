@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from paperboy.jobs.cli.common import EXISTING_FILE, FORMATS
+from paperboy.jobs.cli.common import EXISTING_FILE, FORMATS, say
 from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import load as _config
 from paperboy.jobs.cli.common import open_storage as _storage
 from paperboy.jobs.cli.common import progress as _progress
-from paperboy.jobs.core.errors import PaperboyError
+from paperboy.jobs.core.errors import InputFileError, PaperboyError, SourceError
 from paperboy.jobs.core.progress import progress
 
 if TYPE_CHECKING:
@@ -126,7 +126,13 @@ def fetch(
                 if source is None and is_paper_file(path):  # what `rank --saved` reads
                     reports.append(ingest_paper_file(storage, path))
                     continue
-                report = ingest_file(storage, path, announce_types=types, source=source)
+                try:
+                    report = ingest_file(storage, path, announce_types=types, source=source)
+                except SourceError as e:  # a bad file given as an argument: exit 2
+                    where = "" if str(path) in str(e) else f"{path}: "
+                    raise InputFileError(f"{where}{e}") from e
+                except RecursionError as e:  # JSON nested deeper than the parser's stack
+                    raise InputFileError(f"{path}: nested too deeply to parse") from e
                 storage.record_fetch(
                     f"file:{path.name}",
                     url=str(path.resolve()),
@@ -174,6 +180,7 @@ def fetch(
             "new": r.new,
             "updated": r.updated,
             "skipped": r.skipped,
+            "cut": r.cut,
             "error": r.error,
         }
         for r in reports
@@ -181,23 +188,24 @@ def fetch(
 
     def text() -> None:
         if not reports:
-            click.echo(
+            say(
                 "No sources configured: add [sources.arxiv], [sources.huggingface] or "
                 "[[sources.feeds]] to config.toml."
             )
         for r in reports:
             if r.status == "error":
-                click.echo(f"{r.name}: FAILED: {r.error}")
+                say(f"{r.name}: FAILED: {r.error}")
             elif r.status == "unchanged":
-                click.echo(f"{r.name}: unchanged since the last fetch")
+                say(f"{r.name}: unchanged since the last fetch")
             elif r.status == "deferred":
-                click.echo(f"{r.name}: not synced: {r.error}")
+                say(f"{r.name}: not synced: {r.error}")
             else:
                 skipped = ", ".join(f"{n} {k}" for k, n in sorted(r.skipped.items()))
-                click.echo(
+                say(
                     f"{r.name}: {r.received} received, {r.kept} kept ({r.new} new, "
                     f"{r.updated} updated)"
                     + (f"; skipped {skipped}" if skipped else "")
+                    + (f"; {r.cut} cut to the length caps" if r.cut else "")
                     + (f"; {r.error}" if r.error else "")
                 )
 
@@ -232,7 +240,7 @@ def index_command(ctx: click.Context, fmt: str) -> None:
     config = _config(ctx)
     with _storage(config) as storage:
         if storage.count_papers() == 0:
-            _emit(fmt, [], lambda: click.echo("No papers stored yet: nothing to index."))
+            _emit(fmt, [], lambda: say("No papers stored yet: nothing to index."))
             return
         _progress("Indexing the stored papers …")
         with progress("Indexing", "steps") as advance:
@@ -240,7 +248,7 @@ def index_command(ctx: click.Context, fmt: str) -> None:
             try:
                 generation = publish_index(config, storage, index, info)
             except PaperboyError as e:
-                click.echo(f"Error: {e}", err=True)
+                say(f"Error: {e}", err=True)
                 sys.exit(1)
             advance(BUILD_STEPS, BUILD_STEPS)
         encoded = _encode_all(storage)
@@ -253,16 +261,16 @@ def index_command(ctx: click.Context, fmt: str) -> None:
     }
 
     def text() -> None:
-        click.echo(
+        say(
             f"Indexed {info.papers} papers in {info.seconds:.1f} s: {config.index} "
             f"(generation {generation.generation}"
             + (", also stored in the database)" if generation.stored else ")")
         )
-        click.echo(f"Encoded {encoded.encoded} papers with {encoded.model_id}")
+        say(f"Encoded {encoded.encoded} papers with {encoded.model_id}")
 
     _emit(fmt, [row], text)
     if encoded.error:
-        click.echo(f"Error: papers not encoded: {encoded.error}", err=True)
+        say(f"Error: papers not encoded: {encoded.error}", err=True)
         sys.exit(1)
 
 
@@ -276,7 +284,7 @@ def _encode_all(storage: Storage) -> Encoded:
 
         def line(done: int, total: int) -> None:
             if not quiet:
-                click.echo(f"encoded {done} of {total} papers", err=True)
+                say(f"encoded {done} of {total} papers", err=True)
 
         return encode_stored(storage, seconds=None, progress=line)
     with click.progressbar(length=1, label="Encoding papers", file=sys.stderr) as bar:

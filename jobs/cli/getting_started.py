@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from paperboy.jobs.cli.common import FORMATS, digest_row, fail
+from paperboy.jobs.cli.common import FORMATS, digest_row, fail, say
 from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import progress as _progress
 from paperboy.jobs.cli.root import cli
@@ -52,13 +52,13 @@ def init(directory: Path, force: bool, users_dir: bool) -> None:
     except OSError as e:
         fail(f"cannot write {e.filename or target}: {e.strerror or e}", 1)
     if users_dir:
-        click.echo(
+        say(
             f"Wrote {target} and {user_file}. Edit them (one file per user in "
             f"{user_file.parent}), then run: paperboy --config {target} fetch && "
             f"paperboy --config {target} digest"
         )
         return
-    click.echo(
+    say(
         f"Wrote {target}. Edit the [[users]] section, then run: paperboy --config "
         f"{target} fetch && paperboy --config {target} digest"
     )
@@ -73,7 +73,7 @@ def _write_web_key(config_file: Path) -> None:
 
     key = load_config(config_file).web.secret_file
     if write_key_file(key):
-        click.echo(f"Wrote {key} (the key that signs the links in digests; keep it private).")
+        say(f"Wrote {key} (the key that signs the links in digests; keep it private).")
 
 
 # --- demo --------------------------------------------------------------------------------
@@ -132,40 +132,40 @@ def demo(directory: Path, fmt: str) -> None:
 
     def text() -> None:
         skipped_text = ", ".join(f"{n} {k}" for k, n in sorted(skipped.items())) or "none"
-        click.echo(
+        say(
             f"Fetched {fetched} announcements from {len(result.fetched)} bundled arXiv days; "
             f"kept {kept} (skipped: {skipped_text})."
         )
         if result.trending is not None:
-            click.echo(
+            say(
                 f"Trending on Hugging Face: {result.trending.received} papers of a bundled "
                 "real Hugging Face day (2026-06-12), filed as today's."
             )
         for d in result.digests:
-            click.echo(
+            say(
                 f"Digest for {d.user}: {len(d.picked)} papers picked from {d.considered} "
                 f"considered ({d.status})."
             )
             if d.note:
-                click.echo(f"  {d.note}")
+                say(f"  {d.note}")
             for i, r in enumerate(d.picked[:5], start=1):
-                click.echo(f"  {i}. [{r.score:.0%}] {short_title(r.paper.title, 90)}")
-                click.echo(f"      {shorten(r.why, 96)}")
+                say(f"  {i}. [{r.score:.0%}] {short_title(r.paper.title, 90)}")
+                say(f"      {shorten(r.why, 96)}")
             if len(d.picked) > 5:
-                click.echo(f"  … and {len(d.picked) - 5} more")
+                say(f"  … and {len(d.picked) - 5} more")
         if result.eml:
-            click.echo(
+            say(
                 f"\nThe digest is in the outbox:\n  {result.eml}\n  {result.html}  "
                 "(open in a browser)"
             )
             if result.config.web.base_url:
-                click.echo(
+                say(
                     f"Its buttons (More like this, Less like this, …) go to "
                     f"{result.config.web.base_url}: start it with\n  paperboy --config "
                     f"{result.directory / 'config.toml'} serve"
                 )
         else:
-            click.echo("\nNo digest was written (nothing picked).")
+            say("\nNo digest was written (nothing picked).")
 
     _emit(fmt, rows, text)
     if not result.eml:

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from paperboy.jobs.cli.common import EXISTING_FILE, FORMATS
+from paperboy.jobs.cli.common import EXISTING_FILE, FORMATS, say
 from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import open_storage as _storage
 from paperboy.jobs.config.lists import (
@@ -35,6 +35,7 @@ from paperboy.jobs.config.load import Config, UserConfig, parse_config
 from paperboy.jobs.core.errors import StorageError, UnknownPaperError
 from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id
 from paperboy.jobs.core.records import SourcePaper
+from paperboy.jobs.core.text_safety import for_terminal
 from paperboy.jobs.fetch.bibtex import BibPaper, read_library
 
 _LABELS = {
@@ -108,14 +109,14 @@ def _say_changes(user: str, changes: Sequence[Change], quiet_moves: bool = False
     for change in changes:
         if quiet_moves and change.action == "not-found":
             continue
-        click.echo(f"{change.value}: {verbs[change.action]} {user}'s {_LABELS[change.key]}")
+        say(f"{change.value}: {verbs[change.action]} {user}'s {_LABELS[change.key]}")
 
 
 def _say_written(path: Path, written: bool) -> None:
     if written:
-        click.echo(f"Wrote {path} (the previous version is {backup_path(path.resolve())}).")
+        say(f"Wrote {path} (the previous version is {backup_path(path.resolve())}).")
     else:
-        click.echo(f"Nothing to change in {path}.")
+        say(f"Nothing to change in {path}.")
 
 
 def _edit_command(
@@ -135,7 +136,7 @@ def _edit_command(
     def text() -> None:
         _say_changes(user.name, changes, quiet_moves=hide_not_found)
         if any(c.key == "saved" and c.action == "added" for c in changes):
-            click.echo("Run `paperboy fetch` to look up the titles and abstracts of new papers.")
+            say("Run `paperboy fetch` to look up the titles and abstracts of new papers.")
         _say_written(edit.path, edit.written)
 
     _emit(fmt, rows, text)
@@ -201,7 +202,7 @@ def list_(ctx: click.Context, user_name: str | None, fmt: str) -> None:
                 for pid in synced
             ]
     except StorageError as e:
-        click.echo(f"paperboy: warning: titles unavailable: {e}", err=True)
+        say(f"paperboy: warning: titles unavailable: {e}", err=True)
 
     def papers(ids: Sequence[str]) -> list[dict[str, Any]]:
         return [{"id": pid, "title": titles.get(pid), "url": abs_url(pid)} for pid in ids]
@@ -218,25 +219,26 @@ def list_(ctx: click.Context, user_name: str | None, fmt: str) -> None:
     }
 
     def text() -> None:
-        click.echo(f"{user.name} ({user.source or config.path})")
+        say(f"{user.name} ({user.source or config.path})")
         for key in ("saved", "disliked"):
             items = row[key]
             assert isinstance(items, list)
-            click.echo(f"{_LABELS[key].capitalize()} ({len(items)}):")
+            say(f"{_LABELS[key].capitalize()} ({len(items)}):")
             for item in items:
-                click.echo(f"  {item['id']:<18} {item['title'] or '(not fetched yet)'}")
+                say(f"  {item['id']:<18} {item['title'] or '(not fetched yet)'}")
         for key in ("keywords", "authors", "muted"):
             values = row[key]
             assert isinstance(values, list)
-            click.echo(f"{_LABELS[key].capitalize()}: {', '.join(values) if values else 'none'}")
+            shown = ", ".join(for_terminal(v, single_line=True) for v in values)
+            say(f"{_LABELS[key].capitalize()}: {shown or 'none'}")
         if library:
-            click.echo(f"Library (imported from BibTeX, no arXiv id) ({len(library)}):")
+            say(f"Library (imported from BibTeX, no arXiv id) ({len(library)}):")
             for item in library:
-                click.echo(f"  {' '.join(item['title'].split())}")
+                say(f"  {' '.join(item['title'].split())}")
         if zotero:
-            click.echo(f"Zotero ({user.zotero.library if user.zotero else '?'}) ({len(zotero)}):")
+            say(f"Zotero ({user.zotero.library if user.zotero else '?'}) ({len(zotero)}):")
             for z in zotero:
-                click.echo(f"  {z['id']:<18} {z['title'] or '(not fetched yet)'}")
+                say(f"  {z['id']:<18} {z['title'] or '(not fetched yet)'}")
 
     _emit(fmt, [row], text)
 
@@ -478,22 +480,22 @@ def import_(
     def text() -> None:
         present = len(saved_old) + len(library_old) + len(found.duplicates)
         would = "would be " if dry_run else ""
-        click.echo(f"{bibfile}: {found.entries} entries")
-        click.echo(
+        say(f"{bibfile}: {found.entries} entries")
+        say(
             f"  {would}added: {len(saved_new) + len(library_new)} "
             f"({len(saved_new)} saved papers with an arXiv id, {len(library_new)} library "
             "papers without one)"
         )
-        click.echo(
+        say(
             f"  already present: {present} ({len(saved_old)} saved, {len(library_old)} in "
             f"the library, {len(found.duplicates)} listed twice in the file)"
         )
-        click.echo(f"  skipped: {len(skipped)}")
+        say(f"  skipped: {len(skipped)}")
         for s in skipped:
             where = f"line {s['line']}" if s["line"] else "?"
-            click.echo(f"    {where} ({s['key'] or 'no key'}): {s['reason']}")
+            say(f"    {where} ({s['key'] or 'no key'}): {s['reason']}")
         if dry_run:
-            click.echo("Dry run: nothing was written.")
+            say("Dry run: nothing was written.")
         else:
             _say_written(edit.path, edit.written)
 
@@ -522,8 +524,8 @@ def subscribe(ctx: click.Context, user_name: str | None, fmt: str) -> None:
 
     def text() -> None:
         if changed:
-            click.echo(f"{user.name} gets digests again.")
+            say(f"{user.name} gets digests again.")
         else:
-            click.echo(f"{user.name} was neither unsubscribed nor paused: nothing to change.")
+            say(f"{user.name} was neither unsubscribed nor paused: nothing to change.")
 
     _emit(fmt, [row], text)

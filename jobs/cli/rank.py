@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from paperboy import recommender
-from paperboy.jobs.cli.common import EXISTING_FILE, FORMATS, fail
+from paperboy.jobs.cli.common import EXISTING_FILE, FORMATS, fail, say
 from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import load as _config
 from paperboy.jobs.cli.common import open_storage as _storage
@@ -122,10 +122,10 @@ def rank(
 
     def text() -> None:
         if not ranked:
-            click.echo("Nothing to rank.")
+            say("Nothing to rank.")
         for i, r in enumerate(ranked, start=1):
-            click.echo(f"{i:3}. {r.score:6.1%}  {r.paper.id:<18} {short_title(r.paper.title, 80)}")
-            click.echo(f"      {shorten(r.why, 100)}")
+            say(f"{i:3}. {r.score:6.1%}  {r.paper.id:<18} {short_title(r.paper.title, 80)}")
+            say(f"      {shorten(r.why, 100)}")
 
     _emit(fmt, rows, text)
 
@@ -145,7 +145,7 @@ def _usable(path: Path, papers: list[recommender.Paper]) -> list[recommender.Pap
     """The papers that have words to rank by; the others are counted on stderr."""
     kept = [p for p in papers if p.title.strip() or p.abstract.strip()]
     if len(kept) < len(papers):
-        click.echo(
+        say(
             f"paperboy: {path}: skipped {len(papers) - len(kept)} of {len(papers)} papers "
             "with neither a title nor an abstract",
             err=True,

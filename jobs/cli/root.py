@@ -17,17 +17,18 @@ import click
 from paperboy import __version__
 from paperboy.jobs.cli.common import fail
 from paperboy.jobs.config.load import config_path
-from paperboy.jobs.core.errors import ConfigError, PaperboyError
+from paperboy.jobs.core.errors import ConfigError, InputFileError, PaperboyError
 from paperboy.jobs.core.logs import configure_logging
 
 
 class PaperboyGroup(click.Group):
-    """Turns the project's errors into exit statuses: ConfigError 2, other errors 1."""
+    """Turns the project's errors into exit statuses: ConfigError and InputFileError (a bad
+    file named on the command line, in any format) 2, other errors 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ConfigError as e:
+        except (ConfigError, InputFileError) as e:
             fail(str(e), 2)
         except PaperboyError as e:
             fail(f"error: {e}", 1)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from paperboy.jobs.cli.common import FORMATS, emit_one
+from paperboy.jobs.cli.common import FORMATS, emit_one, say
 from paperboy.jobs.cli.common import load as _config
 from paperboy.jobs.cli.common import open_storage as _storage
 from paperboy.jobs.core.errors import PaperboyError
@@ -137,11 +137,11 @@ def status(ctx: click.Context, fmt: str) -> None:
     }
 
     def text() -> None:
-        click.echo(f"Database: {papers} papers; next fetch {when(next_fetch)}")
+        say(f"Database: {papers} papers; next fetch {when(next_fetch)}")
         if "error" in index_row:
-            click.echo(f"Index: none usable ({index_row['error']}); `paperboy index` builds it")
+            say(f"Index: none usable ({index_row['error']}); `paperboy index` builds it")
         else:
-            click.echo(
+            say(
                 f"Index: {index_row['papers']} papers, built {index_row['built_at']} "
                 f"in {index_row['seconds']} s ({index_row['path']})"
             )
@@ -149,23 +149,21 @@ def status(ctx: click.Context, fmt: str) -> None:
         if newest_row is not None:
             where = ", also in the database" if newest_row["in_database"] else ""
             state = "this file" if index_row.get("current") else "NOT this file"
-            click.echo(
+            say(
                 f"  newest generation {newest_row['generation']} ({newest_row['papers']} "
                 f"papers, built {when(newest_row['built_at'])} by {newest_row['builder']}"
                 f"{where}): {state}"
             )
-        click.echo(
-            f"Embeddings: {embedding_row['encoded']} of {papers} papers encoded ({MODEL_ID})"
-        )
+        say(f"Embeddings: {embedding_row['encoded']} of {papers} papers encoded ({MODEL_ID})")
         bg = embedding_row.get("background")
         if bg is not None and not bg["meaning_view"]:
-            click.echo(
+            say(
                 f"  meaning view: waiting for vectors ({bg['encoded']:,} of "
                 f"{bg['papers']:,} background papers encoded, {bg['needed']:,} needed); "
                 "ranking on words only, `paperboy index` encodes them now"
             )
         if not source_rows:
-            click.echo("Sources: never fetched")
+            say("Sources: never fetched")
         for s in source_rows:
             if s["error"]:
                 state = f"FAILING: {s['error']}"
@@ -176,9 +174,9 @@ def status(ctx: click.Context, fmt: str) -> None:
                 if str(s["source"]).startswith("file:") and s["url"]:
                     state += f" from {s['url']}"
             label = "ingested" if str(s["source"]).startswith("file:") else "last attempt"
-            click.echo(f"  {s['source']}: {label} {when(s['last_attempt'])}, {state}")
+            say(f"  {s['source']}: {label} {when(s['last_attempt'])}, {state}")
         for u in user_rows:
-            click.echo(
+            say(
                 f"  {u['user']}: last digest {when(u['last_digest'])}, next "
                 f"{when(u['next_digest'])}"
                 + (f", {u['pending']} pending" if u["pending"] else "")
@@ -193,7 +191,7 @@ def status(ctx: click.Context, fmt: str) -> None:
             z = u.get("zotero")
             if z:
                 state = f"FAILING: {z['error']}" if z["error"] else f"{z['items']} papers"
-                click.echo(
+                say(
                     f"    zotero {z['library']}: last sync {when(z['last_sync'])} "
                     f"(version {z['version'] if z['version'] is not None else '-'}), {state}"
                 )

@@ -33,6 +33,7 @@ from paperboy.emails.addresses import address_problem
 from paperboy.emails.render import unsubscribe_uris
 from paperboy.jobs.core.errors import ConfigError, UnknownPaperError
 from paperboy.jobs.core.ids import canonical_arxiv_id
+from paperboy.jobs.core.text_safety import name_problem
 
 DEFAULT_FETCH_CRON = "30 20 * * sun,mon-thu"  # 20:30 US Eastern: after arXiv's 20:00 announcement
 DEFAULT_FETCH_TIMEZONE = "America/New_York"
@@ -1380,6 +1381,9 @@ def _user(
         label = f"[[users]] {name!r}" if name else f"[[users]] #{index + 1}"
     if not name:
         problems.add(where, f"{label}: name is required", None)
+    # Issue #20 item 23: no control, line-break or bidi character in a name.
+    if name and (bad_name := name_problem(name)) is not None:
+        problems.add(where, f"{label}: name {bad_name}", "name" if "name" in raw else None)
     _check_keys(raw, _USER, where, label, problems)
 
     def field_(key: str, kind: type | tuple[type, ...], default: Any, expected: str) -> Any:

@@ -11,6 +11,12 @@ class ConfigError(PaperboyError):
     """config.toml is missing, unreadable or invalid. The CLI exits with status 2."""
 
 
+class InputFileError(PaperboyError):
+    """A file named on the command line (a papers file, a BibTeX library, a saved response)
+    is unreadable or malformed; the message names the file and, where there is one, the
+    line. A usage error: the CLI exits with status 2, whatever the file's format."""
+
+
 class SourceError(PaperboyError):
     """A source could not be fetched or its response could not be parsed."""
 

@@ -1,4 +1,8 @@
-"""Logging for people (one line per event) or for machines (`--log-format json`), on stderr."""
+"""Logging for people (one line per event) or for machines (`--log-format json`), on stderr.
+
+Log messages quote titles, URLs and server answers, so both formats keep terminal controls
+out: the text lines go through jobs.core.text_safety, the JSON lines are ASCII-escaped.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+
+from paperboy.jobs.core.text_safety import for_terminal
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -25,7 +31,16 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        # ASCII: a raw U+202E or C1 control would reach whoever tails the log.
+        return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger: message``, with terminal controls removed (tracebacks keep
+    their line breaks)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return for_terminal(super().format(record))
 
 
 def configure_logging(level: int, fmt: str = "text") -> None:
@@ -35,7 +50,7 @@ def configure_logging(level: int, fmt: str = "text") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(
-            logging.Formatter(
+            TextFormatter(
                 "%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%d %H:%M:%S"
             )
         )

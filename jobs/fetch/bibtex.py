@@ -27,7 +27,7 @@ from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
 
 from paperboy.jobs.core.errors import UnknownPaperError
 from paperboy.jobs.core.ids import canonical_arxiv_id, canonical_doi, title_key
-from paperboy.jobs.fetch.paperfiles import PaperFileError
+from paperboy.jobs.fetch.paperfiles import PaperFileError, undecodable
 from paperboy.recommender import Paper
 from paperboy.text import latex_to_text
 
@@ -55,7 +55,8 @@ _ENTRY_KEY = re.compile(r"@\s*\w+\s*[{(]\s*([^,\s]+)")
 
 
 class LibraryError(PaperFileError):
-    """A BibTeX file that cannot be read at all (missing, not UTF-8, no entries)."""
+    """A BibTeX file that cannot be read at all (missing, not UTF-8, no entries): like a
+    bad JSONL papers file, an InputFileError (exit status 2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,11 +214,13 @@ def read_library(path: Path) -> BibLibrary:
     ``skipped``, so the counts add up to ``entries``.
     """
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        data = path.read_bytes()
     except OSError as e:
         raise LibraryError(f"cannot read {path}: {e.strerror or e}") from e
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise LibraryError(f"{path}: not UTF-8 (export the library as UTF-8): {e}") from e
+        raise LibraryError(undecodable(path, data, e) + " (export the library as UTF-8)") from e
     try:
         parsed = parse_string(text, append_middleware=[SeparateCoAuthors()])
     except Exception as e:  # the splitter raises assorted errors on garbage

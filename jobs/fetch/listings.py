@@ -27,7 +27,7 @@ from pathlib import Path
 from paperboy.jobs.config.load import Config, FeedConfig, OpenReviewConfig
 from paperboy.jobs.core.errors import ParseError, SourceError, UnknownPaperError
 from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id, is_arxiv_id
-from paperboy.jobs.core.records import ParsedFeed, SourcePaper
+from paperboy.jobs.core.records import ParsedFeed, SourcePaper, cut_count
 from paperboy.jobs.fetch.http import HttpClient, Response
 from paperboy.jobs.fetch.sources.arxiv_api import (
     category_search_url,
@@ -68,6 +68,7 @@ class SourceReport:
     updated: int = 0
     skipped: dict[str, int] = field(default_factory=dict)  # announce type -> count
     error: str | None = None
+    cut: int = 0  # papers with a field longer than its cap (paperboy.text), stored cut
 
     @classmethod
     def stored(
@@ -79,6 +80,7 @@ class SourceReport:
         received: int,
         kept: int | None = None,
         skipped: dict[str, int] | None = None,
+        cut: int = 0,
     ) -> SourceReport:
         """The report of a source whose papers were stored (`kept` defaults to all)."""
         return cls(
@@ -90,6 +92,7 @@ class SourceReport:
             new=result.new,
             updated=result.updated,
             skipped=skipped or {},
+            cut=cut,
         )
 
 
@@ -141,7 +144,13 @@ def ingest_feed(
         dict(skipped) or "none",
     )
     return SourceReport.stored(
-        source, url, result, received=len(feed.papers), kept=len(kept), skipped=dict(skipped)
+        source,
+        url,
+        result,
+        received=len(feed.papers),
+        kept=len(kept),
+        skipped=dict(skipped),
+        cut=cut_count(kept),
     )
 
 
@@ -253,7 +262,9 @@ def ingest_trending(
         result.new,
         result.updated,
     )
-    return SourceReport.stored(source, url, result, received=len(items))
+    return SourceReport.stored(
+        source, url, result, received=len(items), cut=cut_count(t.paper for t in items)
+    )
 
 
 def fetch_huggingface(
@@ -285,7 +296,7 @@ def ingest_generic_feed(
     papers = [replace(p, title="", abstract="", authors=()) if p.id in known else p for p in papers]
     result = storage.upsert_papers(papers, source=source, listed=True)
     log.info("%s: %d items (%d new, %d updated)", source, len(papers), result.new, result.updated)
-    return SourceReport.stored(source, url, result, received=len(papers))
+    return SourceReport.stored(source, url, result, received=len(papers), cut=cut_count(papers))
 
 
 def fetch_feed(
@@ -393,6 +404,7 @@ def backfill_arxiv(
         received=len(found),
         kept=len(kept),
         skipped=dict(skipped),
+        cut=cut_count(kept),
     )
 
 
@@ -617,7 +629,7 @@ def ingest_file(
         except ParseError as e:
             raise ParseError(f"{path}: {e}") from e
         result = storage.upsert_papers(found, source=LOOKUP_SOURCE, listed=False)
-        return SourceReport.stored(source, url, result, received=len(found))
+        return SourceReport.stored(source, url, result, received=len(found), cut=cut_count(found))
     # Another site's feed read as arXiv's would store its posts as arXiv's listing (or
     # nothing), silently: unless --source arxiv says so, it must look like arXiv's.
     head = data[:8192].lower()
@@ -708,5 +720,11 @@ def ingest_paper_file(storage: Storage, path: Path) -> SourceReport:
         else {}
     )
     return SourceReport.stored(
-        name, str(path), result, received=len(papers), kept=len(found), skipped=skipped
+        name,
+        str(path),
+        result,
+        received=len(papers),
+        kept=len(found),
+        skipped=skipped,
+        cut=cut_count(found),
     )

@@ -58,7 +58,7 @@ class TextEncoder(Protocol):
 
     model_id: str
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = ...) -> Any: ...
+    def encode(self, texts: Sequence[str]) -> Any: ...
 
 
 def encode_missing(

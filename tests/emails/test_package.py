@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from paperboy import emails
 
@@ -13,8 +14,17 @@ PACKAGE = Path(emails.__file__).parent
 
 
 def test_public_names_are_exported() -> None:
-    for name in emails.__all__:
-        assert getattr(emails, name) is not None, name
+    """`__all__` is exactly the public names the package imports for its users: each one
+    resolves (a star import), and no public name is left out of it."""
+    star: dict[str, object] = {}
+    exec("from paperboy.emails import *", star)  # AttributeError for a name not there
+    assert sorted(set(star) - {"__builtins__"}) == sorted(emails.__all__)
+    public = {
+        name
+        for name, value in vars(emails).items()
+        if not name.startswith("_") and not isinstance(value, ModuleType)
+    } - {"annotations"}  # `from __future__ import annotations`
+    assert public == set(emails.__all__)
 
 
 def test_import_pulls_in_neither(tmp_path: Path) -> None:

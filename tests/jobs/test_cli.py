@@ -113,7 +113,7 @@ def test_fetch_from_a_broken_file_fails_cleanly(tmp_path: Path) -> None:
     code, _, err = run(
         "--config", str(tmp_path / "config.toml"), "fetch", "--from-file", str(broken)
     )
-    assert code == 1 and "broken.xml" in err
+    assert code == 2 and "broken.xml" in err  # a bad file argument: a usage error
 
 
 def test_one_off_rank_of_files_needs_no_config(tmp_path: Path) -> None:
@@ -160,7 +160,7 @@ def test_one_off_rank_of_files_needs_no_config(tmp_path: Path) -> None:
     assert rows[0]["id"] == "b" and len(rows) == 3
     candidates.write_text('{"id": "x", "title": "ok"}\n{not json}\n')
     code, _, err = run("rank", "--saved", str(saved), "--candidates", str(candidates))
-    assert code == 1 and f"{candidates}:2" in err
+    assert code == 2 and f"{candidates}:2" in err  # a bad file argument: a usage error
 
 
 def test_console_script_runs(tmp_path: Path) -> None:

@@ -276,7 +276,7 @@ class CountingEncoder:
         self.real, self.model_id = real, real.model_id
         self.texts: list[str] = []
 
-    def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+    def encode(self, texts: list[str]) -> np.ndarray:
         self.texts.extend(texts)
         return self.real.encode(texts)
 
@@ -322,7 +322,7 @@ def test_a_broken_encoder_leaves_the_run_with_what_is_stored(
     class Broken:
         model_id = MODEL_ID
 
-        def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+        def encode(self, texts: list[str]) -> np.ndarray:
             raise EncoderError("model.onnx is damaged")
 
     storage.upsert_papers(fixture_papers(3), source="arxiv", listed=True)

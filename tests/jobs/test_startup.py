@@ -58,10 +58,40 @@ def test_first_commands_load_no_heavy_module(tmp_path: Path, args: list[str] | N
     assert _loaded(args, tmp_path) == []
 
 
+LAZY_PROBE = """
+import json, sys
+from paperboy import recommender
+def heavy():
+    return sorted(m for m in sys.modules if m.split(".")[0] in ("sklearn", "scipy"))
+before = heavy()
+rank, Index = recommender.rank, recommender.Index  # the lazy __getattr__
+after = heavy()
+from paperboy.recommender import index, ranker
+print(json.dumps({
+    "before": before,
+    "rank": rank is ranker.rank,
+    "index": Index is index.Index,
+    "after": after != [],
+}))
+"""
+
+
 def test_the_ranker_is_still_there_when_asked_for() -> None:
+    """In a fresh process: importing `paperboy.recommender` loads no heavy module, and
+    asking for `rank` and `Index` gives the real ones (not stand-ins), which load them."""
+    done = subprocess.run(
+        [sys.executable, "-c", LAZY_PROBE], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "before": [],
+        "rank": True,
+        "index": True,
+        "after": True,
+    }
     from paperboy import recommender
 
-    assert callable(recommender.rank) and hasattr(recommender.Index, "build")
+    with pytest.raises(AttributeError, match="no attribute 'rnak'"):
+        recommender.rnak  # noqa: B018 - a typo is an AttributeError, not a None
 
 
 def test_opening_a_current_database_needs_no_alembic(tmp_path: Path) -> None:
