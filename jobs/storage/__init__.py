@@ -68,7 +68,6 @@ from sqlalchemy.pool import StaticPool
 
 from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.core.records import SourcePaper
-from paperboy.recommender.encoder import encoder_text
 
 
 def utcnow() -> datetime:
@@ -1799,9 +1798,13 @@ class Storage:
 
     # --- embeddings (issue 11) ----------------------------------------------------------
 
-    def papers_missing_embeddings(self, model_id: str, limit: int) -> list[StoredPaper]:
+    def papers_missing_embeddings(
+        self, model_id: str, limit: int, *, text_hash_of: Callable[[StoredPaper], str]
+    ) -> list[StoredPaper]:
         """Up to `limit` papers to encode with `model_id`, newest first: papers without a
-        vector, and papers whose text changed since theirs was computed.
+        vector, and papers whose text changed since theirs was computed (their stored
+        text_hash is not `text_hash_of(paper)`, the caller's hash of the text it encodes:
+        storage never hashes, nor knows what an encoder reads).
 
         A paper updated since it was encoded whose text is unchanged (a new category, a
         comment) keeps its vector: it is marked checked here and not returned.
@@ -1828,7 +1831,7 @@ class Storage:
                     checked_at = self._now()
                     for row in rows:
                         paper = _paper(row)
-                        if row.stored_hash == text_hash(paper.title, paper.abstract):
+                        if row.stored_hash == text_hash_of(paper):
                             unchanged.append(paper.id)
                             checked_at = max(checked_at, row.updated_at)
                         else:
@@ -1915,11 +1918,6 @@ def _index_generation(row: Row[Any]) -> IndexGeneration:
         stored=bool(row.stored),
         builder=row.builder,
     )
-
-
-def text_hash(title: str, abstract: str) -> str:
-    """The sha256 of the text a paper is encoded from: a changed text is encoded again."""
-    return hashlib.sha256(encoder_text(title, abstract).encode("utf-8")).hexdigest()
 
 
 def _trending_order(t: TrendingEntry) -> tuple[int, int, int, int, str]:
