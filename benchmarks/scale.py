@@ -131,8 +131,7 @@ security = "none"
 
 
 def _encode_part(database: str, ids: list[str]) -> int:
-    from paperboy.jobs.storage import text_hash
-    from paperboy.recommender.encoder import encoder_text, load_encoder
+    from paperboy.recommender.encoder import encoder_text, load_encoder, text_hash
 
     encoder = load_encoder(threads=1)
     with Storage.open(database) as storage:
@@ -140,13 +139,11 @@ def _encode_part(database: str, ids: list[str]) -> int:
         rows = [stored[i] for i in ids if i in stored]
         for start in range(0, len(rows), 64):
             part = rows[start : start + 64]
-            vectors = encoder.encode([encoder_text(p.title, p.abstract) for p in part])
+            texts = [encoder_text(p.title, p.abstract) for p in part]
+            vectors = encoder.encode(texts)
             storage.store_embeddings(
                 encoder.model_id,
-                [
-                    (p.id, text_hash(p.title, p.abstract), v)
-                    for p, v in zip(part, vectors, strict=True)
-                ],
+                [(p.id, text_hash(t), v) for p, t, v in zip(part, texts, vectors, strict=True)],
             )
     return len(rows)
 

@@ -13,6 +13,7 @@ this module is imported: commands that do not rank stay quick to start.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = [
     "EncoderError",
     "encoder_text",
     "load_encoder",
+    "text_hash",
 ]
 
 # Names the vectors: any change that would change them (weights, quantisation, tokens,
@@ -48,6 +50,13 @@ class EncoderError(RuntimeError):
 def encoder_text(title: str, abstract: str) -> str:
     """The text a paper is encoded from: whitespace-normalised title + ". " + abstract."""
     return " ".join(title.split()) + ". " + " ".join(abstract.split())
+
+
+def text_hash(text: str) -> str:
+    """The key of one encoded text: the sha256 of its UTF-8 bytes, hex. With MODEL_ID it
+    names a vector (the database's embeddings, the one-off cache): a paper whose
+    ``encoder_text`` changes is encoded again. Stored values: never change the recipe."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Encoder:

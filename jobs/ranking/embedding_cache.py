@@ -15,7 +15,6 @@ a warning says why they were not kept.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sqlite3
@@ -27,8 +26,9 @@ import numpy as np
 import numpy.typing as npt
 
 from paperboy import recommender
+from paperboy.recommender.encoder import text_hash
 
-__all__ = ["cache_path", "cached_embeddings", "text_hash"]
+__all__ = ["cache_path", "cached_embeddings"]
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,6 @@ def cache_path() -> Path:
         return Path(explicit).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base).expanduser() / "paperboy" / "embeddings.sqlite"
-
-
-def text_hash(text: str) -> str:
-    """The key of one encoded text (sha256 of its UTF-8 bytes, hex)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _open(path: Path) -> sqlite3.Connection:

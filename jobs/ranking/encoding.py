@@ -5,8 +5,8 @@
     paperboy index       -> encode_stored(storage, seconds=None)  # everything, with a bar
 
     encode_missing: repeat
-        papers = storage.papers_missing_embeddings(model, batch)   # newest first
-        vectors = encoder.encode(texts of papers)
+        papers = storage.papers_missing_embeddings(model, batch, text_hash_of=stored_text_hash)
+        vectors = encoder.encode(texts of papers)                  # newest papers first
         storage.store_embeddings(model, papers' (id, text hash, vector))   # one transaction
     until nothing is missing, or stop() says so
 
@@ -28,10 +28,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from paperboy.jobs.core.errors import PaperboyError
-from paperboy.jobs.storage import Storage, text_hash, utcnow
+from paperboy.jobs.storage import Storage, StoredPaper, utcnow
 from paperboy.recommender import Embeddings, Paper
 from paperboy.recommender.encoder import DIM as DIM_FALLBACK
-from paperboy.recommender.encoder import encoder_text
+from paperboy.recommender.encoder import encoder_text, text_hash
 
 __all__ = [
     "BATCH",
@@ -42,6 +42,7 @@ __all__ = [
     "background_vectors",
     "encode_missing",
     "encode_stored",
+    "stored_text_hash",
     "vectors_for",
 ]
 
@@ -51,6 +52,13 @@ BATCH = 256  # papers per transaction: ~5 s of encoding on one core
 BUDGET_SECONDS = 240.0  # the most one daemon job spends encoding before yielding
 
 Progress = Callable[[int, int], None]  # (papers encoded so far, papers to encode in all)
+
+
+def stored_text_hash(paper: StoredPaper) -> str:
+    """The hash a paper's vector is stored with: of the exact text the encoder reads. A
+    stored hash that differs from it means the text changed (see
+    Storage.papers_missing_embeddings)."""
+    return text_hash(encoder_text(paper.title, paper.abstract))
 
 
 class TextEncoder(Protocol):
@@ -80,17 +88,14 @@ def encode_missing(
     total = max(0, storage.count_papers() - storage.count_embeddings(model_id))
     done = 0
     while not (stop is not None and stop()):
-        papers = storage.papers_missing_embeddings(model_id, batch)
+        papers = storage.papers_missing_embeddings(model_id, batch, text_hash_of=stored_text_hash)
         if not papers:
             break
         texts = [encoder_text(p.title, p.abstract) for p in papers]
         vectors = encoder.encode(texts)
         storage.store_embeddings(
             model_id,
-            [
-                (p.id, text_hash(p.title, p.abstract), v)
-                for p, v in zip(papers, vectors, strict=True)
-            ],
+            [(p.id, text_hash(t), v) for p, t, v in zip(papers, texts, vectors, strict=True)],
         )
         done += len(papers)
         total = max(total, done)
@@ -149,7 +154,9 @@ def encode_stored(
 
     done = 0
     try:
-        if (seconds is None or seconds > 0) and storage.papers_missing_embeddings(MODEL_ID, 1):
+        if (seconds is None or seconds > 0) and storage.papers_missing_embeddings(
+            MODEL_ID, 1, text_hash_of=stored_text_hash
+        ):
             encoder = load_encoder()
             done = encode_missing(
                 storage,
@@ -209,11 +216,9 @@ def vectors_for(
         unstored = [p for p in lacking if p.id not in in_table]
         if stored:
             model = encoder or load_encoder()
-            vectors = model.encode([encoder_text(p.title, p.abstract) for p in stored])
-            rows = [
-                (p.id, text_hash(p.title, p.abstract), v)
-                for p, v in zip(stored, vectors, strict=True)
-            ]
+            texts = [encoder_text(p.title, p.abstract) for p in stored]
+            vectors = model.encode(texts)
+            rows = [(p.id, text_hash(t), v) for p, t, v in zip(stored, texts, vectors, strict=True)]
             found.update({p.id: v for p, v in zip(stored, vectors, strict=True)})
             storage.store_embeddings(model.model_id, rows)
         if unstored:

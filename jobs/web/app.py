@@ -53,7 +53,7 @@ from paperboy.jobs.config.load import Config, UserConfig, load_config
 from paperboy.jobs.core.errors import ConfigError, PaperboyError, UnknownPaperError
 from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id, is_arxiv_id
 from paperboy.jobs.storage import Storage, utcnow
-from paperboy.jobs.web.tokens import BadToken, Claim, Signer, token_digest
+from paperboy.jobs.web.tokens import BadToken, Signer, TokenClaims, token_digest
 
 __all__ = ["MAX_BODY", "PAUSE", "create_app"]
 
@@ -236,7 +236,7 @@ def _same_origin(request: Request, deps: _Deps) -> bool:
     return origin.rstrip("/") in ours
 
 
-def _user(deps: _Deps, claim: Claim) -> tuple[Config, UserConfig] | None:
+def _user(deps: _Deps, claim: TokenClaims) -> tuple[Config, UserConfig] | None:
     """The token's user in the config as it is now; None if there is no such user."""
     config = load_config(deps.config.path)
     for user in config.users:
@@ -312,7 +312,7 @@ def _handle(deps: _Deps, request: Request, action: str, token: str, body: bytes)
         return _refused(_FAILED, 409)
 
 
-def _undo_text(storage: Storage, claim: Claim) -> list[str]:
+def _undo_text(storage: Storage, claim: TokenClaims) -> list[str]:
     """What an undo token will do, in words."""
     if claim.state == "subscribe":
         return ["Send your digests again."]
@@ -329,7 +329,7 @@ def _undo_text(storage: Storage, claim: Claim) -> list[str]:
     return lines or ["Nothing: there is nothing to undo."]
 
 
-def _confirm(deps: _Deps, claim: Claim, token: str, user: UserConfig) -> Response:
+def _confirm(deps: _Deps, claim: TokenClaims, token: str, user: UserConfig) -> Response:
     csrf = deps.signer.csrf(token)
     paper = claim.paper or ""
     title = _title(deps.storage, paper) if paper else ""
@@ -411,7 +411,7 @@ def _edit(deps: _Deps, user: str, ops: Sequence[Operation]) -> list[Change]:
     return list(edit_profile(deps.config, user, ops, attempts=5).changes)
 
 
-def _do(deps: _Deps, claim: Claim, user: UserConfig) -> Response:
+def _do(deps: _Deps, claim: TokenClaims, user: UserConfig) -> Response:
     now = deps.now()
     name = user.name
     undo: _Form | None = None

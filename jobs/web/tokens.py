@@ -25,8 +25,8 @@ from itsdangerous import BadData, URLSafeSerializer
 __all__ = [
     "ACTIONS",
     "BadToken",
-    "Claim",
     "Signer",
+    "TokenClaims",
 ]
 
 # like/dislike: a paper; unsubscribe/pause/profile: the user; undo: what to put back.
@@ -38,7 +38,7 @@ class BadToken(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
+class TokenClaims:
     """What a valid token says."""
 
     action: str
@@ -95,8 +95,8 @@ class Signer:
         assert isinstance(token, str)
         return token
 
-    def read(self, token: str, action: str) -> Claim:
-        """The claim of a token made for `action`; BadToken if it is not one, or expired."""
+    def read(self, token: str, action: str) -> TokenClaims:
+        """What a token made for `action` says; BadToken if it is not one, or expired."""
         if action not in ACTIONS:
             raise BadToken(f"not an action: {action!r}")
         try:
@@ -104,7 +104,7 @@ class Signer:
         except BadData as e:
             raise BadToken("the link is not valid (not signed by this Paperboy)") from e
         try:
-            claim = _claim(payload)
+            claim = _claims(payload)
         except (KeyError, TypeError, ValueError) as e:
             raise BadToken("the link's contents are not valid") from e
         if claim.action != action:  # belt and braces: the salt already says so
@@ -123,7 +123,7 @@ class Signer:
         return bool(value) and hmac.compare_digest(self.csrf(token), value or "")
 
 
-def _claim(payload: Any) -> Claim:
+def _claims(payload: Any) -> TokenClaims:
     if not isinstance(payload, dict):
         raise TypeError("payload is not an object")
     action, user, expires = payload["a"], payload["u"], payload["x"]
@@ -143,7 +143,7 @@ def _claim(payload: Any) -> Claim:
     state = payload.get("s")
     if state is not None and state not in ("subscribe", "resume"):
         raise ValueError("bad state")
-    return Claim(
+    return TokenClaims(
         action=action,
         user=user,
         expires=datetime.fromtimestamp(expires, UTC),

@@ -20,9 +20,16 @@ from click.testing import CliRunner
 import paperboy.recommender.encoder as encoder_module
 from paperboy.jobs.cli import cli
 from paperboy.jobs.core.records import SourcePaper
-from paperboy.jobs.ranking.encoding import encode_missing, encode_stored
-from paperboy.jobs.storage import Storage, text_hash
-from paperboy.recommender.encoder import MODEL_ID, Encoder, encoder_text, load_encoder
+from paperboy.jobs.ranking.embedding_cache import text_hash as cache_text_hash
+from paperboy.jobs.ranking.encoding import encode_missing, encode_stored, stored_text_hash
+from paperboy.jobs.storage import Storage, StoredPaper
+from paperboy.recommender.encoder import (
+    MODEL_ID,
+    Encoder,
+    encoder_text,
+    load_encoder,
+    text_hash,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,14 +81,12 @@ def encoder() -> Encoder:
 def test_store_read_count_and_what_is_missing(storage: Storage) -> None:
     papers = fixture_papers(5)
     storage.upsert_papers(papers, source="arxiv", listed=True)
-    missing = storage.papers_missing_embeddings(MODEL_ID, 10)
+    missing = _missing(storage, 10)
     assert {p.id for p in missing} == {p.id for p in papers}
-    assert len(storage.papers_missing_embeddings(MODEL_ID, 2)) == 2
+    assert len(_missing(storage, 2)) == 2
     rng = np.random.default_rng(0)
     vectors = {p.id: rng.standard_normal(384).astype(np.float32) for p in papers[:3]}
-    rows = [
-        (pid, text_hash(p.title, p.abstract), vectors[pid]) for p in papers[:3] if (pid := p.id)
-    ]
+    rows = [(pid, stored_text_hash(p), vectors[pid]) for p in papers[:3] if (pid := p.id)]
     assert storage.store_embeddings(MODEL_ID, rows) == 3
     assert storage.count_embeddings(MODEL_ID) == 3
     assert storage.count_embeddings("another-model") == 0
@@ -90,9 +95,7 @@ def test_store_read_count_and_what_is_missing(storage: Storage) -> None:
     for pid, v in vectors.items():
         assert got[pid].dtype == np.float32 and got[pid].shape == (384,)
         np.testing.assert_allclose(got[pid], v, rtol=1e-3, atol=1e-3)  # stored as float16
-    assert {p.id for p in storage.papers_missing_embeddings(MODEL_ID, 10)} == {
-        p.id for p in papers[3:]
-    }
+    assert {p.id for p in _missing(storage, 10)} == {p.id for p in papers[3:]}
     # storing again replaces, never duplicates
     storage.store_embeddings(MODEL_ID, rows[:1])
     assert storage.count_embeddings(MODEL_ID) == 3
@@ -104,7 +107,7 @@ def test_a_changed_text_is_encoded_again_other_changes_are_not(
     papers = fixture_papers(3)
     storage.upsert_papers(papers, source="arxiv", listed=True)
     assert encode_missing(storage, encoder) == 3
-    assert storage.papers_missing_embeddings(MODEL_ID, 10) == []
+    assert _missing(storage, 10) == []
     first = storage.embeddings([papers[0].id], MODEL_ID)[papers[0].id]
     # a new category changes the row but not the text: the vector stays, and is not redone
     storage.upsert_papers(
@@ -112,17 +115,38 @@ def test_a_changed_text_is_encoded_again_other_changes_are_not(
         source="arxiv",
         listed=True,
     )
-    assert storage.papers_missing_embeddings(MODEL_ID, 10) == []
+    assert _missing(storage, 10) == []
     # a revised abstract (version 2) makes the paper due again
     revised = SourcePaper(**{**_fields(papers[0]), "abstract": "A new abstract.", "version": 2})
     storage.upsert_papers([revised], source="arxiv", listed=True)
-    assert [p.id for p in storage.papers_missing_embeddings(MODEL_ID, 10)] == [papers[0].id]
+    assert [p.id for p in _missing(storage, 10)] == [papers[0].id]
     assert encode_missing(storage, encoder) == 1
     again = storage.embeddings([papers[0].id], MODEL_ID)[papers[0].id]
     assert float(first @ again) < 0.99  # another text, another vector
     expected = encoder.encode([encoder_text(revised.title, revised.abstract)])[0]
     assert float(again @ expected) > 0.999
     assert storage.count_embeddings(MODEL_ID) == 3
+
+
+def test_the_stored_text_hash_is_what_it_always_was() -> None:
+    """The embeddings table keeps each vector's text hash: a new recipe would make every
+    stored paper look changed and be encoded again. The digests below were computed with
+    the code before storage stopped hashing (jobs/storage's text_hash(title, abstract))."""
+    title = "  Attention Is\n All You Need "
+    abstract = "The dominant  sequence transduction models\tare based on ... Ünïcode — “quotes”."
+    assert text_hash(encoder_text(title, abstract)) == (
+        "a6c0e71ef5ab02346a05721b1b81b485a512a32e0ac636463d9b0fcae8720f83"
+    )
+    assert text_hash(encoder_text("", "")) == (
+        "8dccf256f6d5783e62bba717ef04a6cfcea41d9befffa5ade55235e0b6a0eeb0"
+    )
+    paper = StoredPaper("2401.00001", title, abstract, (), (), 1, None, None, None, None)
+    assert stored_text_hash(paper) == text_hash(encoder_text(title, abstract))
+    assert cache_text_hash is text_hash  # the one-off cache keys vectors the same way
+
+
+def _missing(storage: Storage, limit: int) -> list[StoredPaper]:
+    return storage.papers_missing_embeddings(MODEL_ID, limit, text_hash_of=stored_text_hash)
 
 
 def _fields(p: SourcePaper) -> dict[str, object]:
@@ -186,7 +210,7 @@ WORKER = textwrap.dedent(
     """
     import sys
     from paperboy.jobs.ranking.encoding import encode_missing
-    from paperboy.jobs.storage import Storage
+    from paperboy.jobs.storage import Storage, StoredPaper
     from paperboy.recommender.encoder import load_encoder
 
     with Storage.open(sys.argv[1]) as storage:
@@ -225,7 +249,7 @@ def test_kill_9_mid_run_then_a_rerun_finishes_without_duplicates(tmp_path: Path)
     assert rerun.returncode == 0 and "finished" in rerun.stdout, rerun.stderr
     with Storage.open(url) as s:
         assert s.count_embeddings(MODEL_ID) == 120
-        assert s.papers_missing_embeddings(MODEL_ID, 10) == []
+        assert _missing(s, 10) == []
         stored = s.embeddings([p.id for p in papers], MODEL_ID)
     encoder = load_encoder()
     direct = encoder.encode([encoder_text(p.title, p.abstract) for p in papers])

@@ -19,7 +19,8 @@ from paperboy.jobs.cli import cli
 from paperboy.jobs.config.load import Config
 from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.ranking.corpus import load_corpus, read_info, refresh_index
-from paperboy.jobs.storage import Storage, index_chunks
+from paperboy.jobs.storage import Storage
+from paperboy.jobs.storage.schema import index_chunks
 from tests.jobs.test_pipeline import config_for, load_sample
 
 

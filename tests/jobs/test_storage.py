@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.core.records import SourcePaper
-from paperboy.jobs.storage import FAILED, PENDING, SENT, ClaimLost, Storage, ledger
+from paperboy.jobs.storage import FAILED, PENDING, SENT, ClaimLost, Storage
+from paperboy.jobs.storage.schema import ledger
 
 
 def paper(pid: str, **kw: object) -> SourcePaper:

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from paperboy.jobs.cli import cli
 from paperboy.jobs.ranking.corpus import to_paper
-from paperboy.jobs.ranking.encoding import vectors_for
-from paperboy.jobs.storage import Storage, text_hash
+from paperboy.jobs.ranking.encoding import stored_text_hash, vectors_for
+from paperboy.jobs.storage import Storage
 from paperboy.recommender import Paper
 from paperboy.recommender.embeddings import MIN_MEANING_NEGATIVES
 from paperboy.recommender.encoder import MODEL_ID
@@ -81,7 +81,7 @@ def test_status_says_the_meaning_view_waits_for_background_vectors(tmp_path: Pat
 
     def encode(some: Sequence[object]) -> list[tuple[str, str, np.ndarray]]:
         return [
-            (p.id, text_hash(p.title, p.abstract), rng.normal(size=384).astype(np.float32))  # type: ignore[attr-defined]
+            (p.id, stored_text_hash(p), rng.normal(size=384).astype(np.float32))  # type: ignore[attr-defined]
             for p in some
         ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from paperboy.jobs.storage import metadata
+from paperboy.jobs.storage.schema import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -1,0 +1,189 @@
+"""What every part of Storage stands on: the engine, transactions, and the schema's upkeep.
+
+StorageBase opens the database (SQLite or PostgreSQL, from a SQLAlchemy URL), brings its
+schema to the newest Alembic revision, and gives the parts their shared tools: `_tx` (a
+write transaction), `_now` (the injected clock), `_insert_ignore` (INSERT ... ON CONFLICT
+DO NOTHING in the database's dialect). Each table family is a mixin of StorageBase
+(papers.py, ledger.py, ...); jobs.storage.Storage assembles them.
+
+Every write transaction on SQLite starts with BEGIN IMMEDIATE (the writer lock is taken
+up front, so two writers never both read and then both write).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+from sqlalchemy import Table, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from paperboy.jobs.core.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (the only kind of time stored)."""
+    return datetime.now(UTC)
+
+
+class StorageBase:
+    """The database, opened from a SQLAlchemy URL: its engine, clock and transactions."""
+
+    def __init__(self, engine: Engine, *, now: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
+        self._now = now
+
+    @classmethod
+    def open(cls, url: str, *, now: Callable[[], datetime] = utcnow) -> Self:
+        """Connect and create missing tables; StorageError if the database is unusable."""
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30}
+            if url in ("sqlite://", "sqlite:///:memory:"):
+                kwargs["poolclass"] = StaticPool
+                kwargs["connect_args"]["check_same_thread"] = False
+        try:
+            engine = create_engine(url, **kwargs)
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
+                event.listen(engine, "begin", _sqlite_begin)
+            _migrate(engine)
+        except (SQLAlchemyError, ImportError) as e:
+            raise StorageError(f"cannot open database {_redact(url)}: {e}") from e
+        return cls(engine, now=now)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        """A write transaction (on SQLite: BEGIN IMMEDIATE, the writer lock up front)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(paperboy_write=True)
+            with conn.begin():
+                yield conn
+
+    def _insert_ignore(self, table: Table, keys: list[str], values: dict[str, Any]) -> Any:
+        """INSERT ... ON CONFLICT (keys) DO NOTHING, in this database's dialect."""
+        dialect = self.engine.dialect.name
+        module: Any = pg_dialect if dialect == "postgresql" else sqlite_dialect
+        if dialect not in ("postgresql", "sqlite"):
+            raise StorageError(f"claims need PostgreSQL or SQLite, not {dialect}")
+        return module.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _migrate(engine: Engine, attempts: int = 5) -> None:
+    """Bring the schema to the latest Alembic revision (creating it in a new database).
+
+    Two processes opening a new database at once (two daemons, a daemon and `paperboy
+    status`) race on creating it: the loser sees "already exists" and simply tries again,
+    then finds the schema current.
+    """
+    for attempt in range(attempts):
+        try:
+            with engine.begin() as conn:
+                tables = set(inspect(conn).get_table_names())
+                if tables and "alembic_version" not in tables:
+                    raise StorageError(
+                        "this database was made by a development version of Paperboy that "
+                        "predates schema migrations; move it away and fetch again"
+                    )
+                if tables and _at_heads(conn):
+                    return  # current: Alembic (a fifth of a second to import) not needed
+                from alembic import command as alembic_command
+                from alembic.config import Config as AlembicConfig
+
+                config = AlembicConfig()
+                config.set_main_option("script_location", str(MIGRATIONS))
+                config.attributes["connection"] = conn
+                alembic_command.upgrade(config, "head")
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
+_REVISION = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(.+)$", re.MULTILINE)
+
+
+def _script_heads() -> set[str] | None:
+    """The head revisions of jobs/storage/migrations/versions, read from the files' text (the
+    revisions no other revision names as its down_revision); None if unsure."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = dict(_REVISION.findall(path.read_text(encoding="utf-8")))
+        if "revision" not in found:
+            continue
+        names = re.findall(r"[\"']([^\"']+)[\"']", found["revision"])
+        if len(names) != 1:
+            return None
+        revisions.add(names[0])
+        downs.update(re.findall(r"[\"']([^\"']+)[\"']", found.get("down_revision", "")))
+    heads = revisions - downs
+    return heads or None
+
+
+def _at_heads(conn: Connection) -> bool:
+    """Whether the database's schema is at the migrations' heads already (then opening
+    it needs no Alembic); False when unsure, and Alembic decides."""
+    from sqlalchemy import text
+
+    try:
+        heads = _script_heads()
+        rows = conn.execute(text("SELECT version_num FROM alembic_version"))
+        current = {str(v) for (v,) in rows}
+    except (OSError, SQLAlchemyError):
+        return False
+    return heads is not None and current == heads
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite enforces foreign keys only when asked, per connection; WAL lets the daemon
+    write while `paperboy status` reads."""
+    # pysqlite's own transaction handling is off: _sqlite_begin emits BEGIN itself.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """SQLAlchemy's pysqlite recipe: BEGIN IMMEDIATE for writes (Storage._tx), so the
+    writer lock is taken before the first read and a check-then-write is never raced;
+    plain (deferred) BEGIN for reads, which WAL lets run beside a writer."""
+    write = conn.get_execution_options().get("paperboy_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, for messages and logs."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<database url>"
