@@ -95,7 +95,8 @@ def sync_all(
 def sync_user(
     user: UserConfig, storage: Storage, client: HttpClient, *, now: datetime | None = None
 ) -> ZoteroReport:
-    """One user's incremental sync (see the module's docstring); never raises SourceError."""
+    """One user's incremental sync (see the module's docstring); never raises: any failure
+    (a SourceError, or a surprise the library's data provoked) is the report's error."""
     cfg = user.zotero
     assert cfg is not None, "sync_user() needs a user with [users.zotero]"
     now = now or utcnow()
@@ -110,12 +111,16 @@ def sync_user(
         full = state is None or state.version is None or state.scope != scope
         since = 0 if full or state is None or state.version is None else state.version
         return _sync(user, cfg, storage, client, headers, scope=scope, since=since, full=full)
-    except (SourceError, ConfigError) as e:
+    except Exception as e:  # one library's failure never stops the other sources
         retry = None
         if isinstance(e, _Wait):
             retry = now + timedelta(seconds=e.seconds)
-        error = f"{cfg.library}: {e}"
-        log.error("%s: %s", source_name(user.name), error)
+        if isinstance(e, SourceError | ConfigError):
+            error = f"{cfg.library}: {e}"
+            log.error("%s: %s", source_name(user.name), error)
+        else:
+            error = f"{cfg.library}: unexpected error: {type(e).__name__}: {e}"
+            log.error("%s: %s", source_name(user.name), error, exc_info=e)
         storage.record_zotero_attempt(
             user.name, library=cfg.library, error=error, retry_after=retry
         )

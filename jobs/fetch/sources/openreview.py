@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 
 from paperboy.jobs.core.errors import ParseError, UnknownPaperError
 from paperboy.jobs.core.ids import canonical_arxiv_id, canonical_doi
+from paperboy.jobs.core.records import storable_fields
 
 __all__ = [
     "OPENREVIEW_API",
@@ -67,6 +68,9 @@ class VenueNote:
     arxiv_id: str | None
     doi: str | None
     tmdate: int | None  # last modified, ms since the epoch
+
+    def __post_init__(self) -> None:
+        storable_fields(self)  # NUL and lone surrogates out (jobs.core.records)
 
     @property
     def link(self) -> str:
