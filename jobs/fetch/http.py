@@ -1,10 +1,12 @@
 """One polite HTTP client for every source: retrieve bytes, never parse them.
 
-Timeouts, a descriptive User-Agent with a contact address, conditional GET (ETag /
-Last-Modified; a 304 is "unchanged", not an error), Retry-After honoured with a cap,
-bounded retries with exponential backoff on 429/5xx and network errors, a cap on the size
-of a response, and a minimum interval between requests to one host (arXiv asks for one
-request every 3 seconds). Every failure leaves as a SourceError.
+Timeouts (per read, and a deadline for a whole request: a server that trickles one
+byte every few seconds never holds a fetch for longer), a descriptive User-Agent with a
+contact address, conditional GET (ETag / Last-Modified; a 304 is "unchanged", not an
+error), Retry-After honoured with a cap, bounded retries with exponential backoff on
+429/5xx and network errors, a cap on the size of a response, and a minimum interval
+between requests to one host (arXiv asks for one request every 3 seconds). Every failure
+leaves as a SourceError.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 MAX_BYTES = 50 * 1024 * 1024  # arXiv's busiest day is ~5 MB of RSS; anything 10x is wrong
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 300.0  # never sleep longer than this inside one run; try again next run
+DEADLINE = 120.0  # seconds for one request's whole answer (arXiv's 5 MB takes ~10 s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +74,21 @@ def _retry_after(value: str | None, now: float) -> float | None:
 
 
 class HttpClient:
-    """Fetches URLs politely. `transport`, `sleep` and `clock` are injectable for tests."""
+    """Fetches URLs politely. `transport`, `sleep` and `clock` are injectable for tests.
+
+    ``timeout`` bounds each network read; ``deadline`` one attempt's whole answer, by
+    ``clock``: checked as each piece of the body arrives, and no read waits longer than
+    the deadline, so an attempt ends within about twice the deadline at the very worst
+    (a server trickling its headers; its body is checked piece by piece). An attempt past
+    its deadline is not retried: the same server would trickle again.
+    """
 
     def __init__(
         self,
         *,
         contact: str | None = None,
         timeout: float = 30.0,
+        deadline: float = DEADLINE,
         retries: int = 3,
         backoff: float = 2.0,
         max_bytes: int = MAX_BYTES,
@@ -88,11 +99,12 @@ class HttpClient:
     ) -> None:
         self._client = httpx.Client(
             headers={"User-Agent": user_agent(contact)},
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(min(timeout, deadline)),
             follow_redirects=True,
             transport=transport,
         )
         self.retries = retries
+        self.deadline = deadline
         self.backoff = backoff
         self.max_bytes = max_bytes
         self.min_interval = dict(
@@ -204,8 +216,17 @@ class HttpClient:
                 response.headers,
             )
 
+    def _past_deadline(self, url: str, started: float) -> None:
+        if self._clock() - started > self.deadline:
+            raise SourceError(
+                f"GET {url}: no complete answer within the {self.deadline:g} s deadline "
+                "(the server sends too slowly); giving up for this run"
+            )
+
     def _fetch(self, url: str, headers: dict[str, str]) -> _Raw:
+        started = self._clock()
         with self._client.stream("GET", url, headers=headers) as r:
+            self._past_deadline(url, started)
             declared = r.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > self.max_bytes:
                 raise SourceError(
@@ -216,6 +237,7 @@ class HttpClient:
             size = 0
             if r.status_code < 300:
                 for chunk in r.iter_bytes():
+                    self._past_deadline(url, started)
                     size += len(chunk)
                     if size > self.max_bytes:
                         raise SourceError(
