@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -30,6 +30,22 @@ MAX_BYTES = 50 * 1024 * 1024  # arXiv's busiest day is ~5 MB of RSS; anything 10
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 300.0  # never sleep longer than this inside one run; try again next run
 DEADLINE = 120.0  # seconds for one request's whole answer (arXiv's 5 MB takes ~10 s)
+MAX_REDIRECTS = 10
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class HttpStatusError(SourceError):
+    """The server answered with an error status (after the retries, if any were due).
+
+    ``retry_after``: the seconds the server asked to wait (Retry-After or Zotero's
+    Backoff), when it said so. Callers tell a rate limit or a refused key by these, never
+    by the message's words.
+    """
+
+    def __init__(self, message: str, *, status: int, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +163,14 @@ class HttpClient:
         last_modified: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Response:
-        """GET url (conditionally when etag/last_modified are given); SourceError on failure.
+        """GET url (conditionally when etag/last_modified are given); SourceError on failure,
+        HttpStatusError when the server answered with an error status.
 
         ``headers`` are sent as they are (an API's version or key header); they are never
-        logged, so they may hold a secret.
+        logged, so they may hold a secret. A request with ``headers`` follows redirects
+        only within the URL's origin (scheme, host and port): see _fetch_guarded.
         """
+        guarded = bool(headers)
         headers = dict(headers or {})
         if etag:
             headers["If-None-Match"] = etag
@@ -166,7 +185,9 @@ class HttpClient:
             attempt += 1
             self._throttle(host)
             try:
-                response = self._fetch(url, headers)
+                response = (
+                    self._fetch_guarded(url, headers) if guarded else self._fetch(url, headers)
+                )
             except httpx.UnsupportedProtocol as e:
                 # A URL without http(s):// is a configuration mistake: retrying cannot help.
                 raise SourceError(f"GET {url}: {e}") from e
@@ -186,9 +207,11 @@ class HttpClient:
                 wait = _retry_after(response.retry_after, self._clock())
                 delay = wait if wait is not None else self.backoff * 2 ** (attempt - 1)
                 if delay > MAX_RETRY_AFTER:
-                    raise SourceError(
+                    raise HttpStatusError(
                         f"GET {url}: HTTP {response.status}, server asks to wait "
-                        f"{delay:.0f} s; giving up for this run"
+                        f"{delay:.0f} s; giving up for this run",
+                        status=response.status,
+                        retry_after=delay,
                     )
                 log.warning("GET %s: HTTP %s; retrying in %.0f s", url, response.status, delay)
                 self._sleep(delay)
@@ -205,7 +228,11 @@ class HttpClient:
                     response.headers,
                 )
             if response.status >= 400:
-                raise SourceError(f"GET {url}: HTTP {response.status} {response.reason}")
+                raise HttpStatusError(
+                    f"GET {url}: HTTP {response.status} {response.reason}",
+                    status=response.status,
+                    retry_after=_retry_after(response.retry_after, self._clock()),
+                )
             return Response(
                 url,
                 response.status,
@@ -223,9 +250,39 @@ class HttpClient:
                 "(the server sends too slowly); giving up for this run"
             )
 
-    def _fetch(self, url: str, headers: dict[str, str]) -> _Raw:
+    def _fetch_guarded(self, url: str, headers: dict[str, str]) -> _Raw:
+        """_fetch following redirects by hand, only within the first URL's origin.
+
+        The caller's headers may hold a key (Zotero-API-Key), and httpx strips only
+        Authorization and Cookie on a redirect to another host: a custom header would
+        follow a redirect anywhere. Stripping the key and following was the other choice;
+        it turns a redirect into a baffling 403 (a private library without the key) or a
+        silent partial answer, while a redirect elsewhere is nothing an API we send keys
+        to does in its normal work. So such a redirect is refused, naming where it led.
+        """
+        origin = _origin(url)
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            raw = self._fetch(current, headers, follow=False)
+            location = raw.headers.get("location")
+            if raw.status not in REDIRECT_STATUSES or not location:
+                return raw
+            try:
+                target = urljoin(current, location)
+                elsewhere = _origin(target) != origin
+            except ValueError as e:  # a Location with a port that is not a number
+                raise SourceError(f"GET {url}: redirected to an invalid URL: {e}") from e
+            if elsewhere:
+                raise SourceError(
+                    f"GET {url}: redirected to another host ({_origin(target)}); not "
+                    "followed, as the request carries an API key"
+                )
+            current = target
+        raise SourceError(f"GET {url}: more than {MAX_REDIRECTS} redirects")
+
+    def _fetch(self, url: str, headers: dict[str, str], *, follow: bool = True) -> _Raw:
         started = self._clock()
-        with self._client.stream("GET", url, headers=headers) as r:
+        with self._client.stream("GET", url, headers=headers, follow_redirects=follow) as r:
             self._past_deadline(url, started)
             declared = r.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > self.max_bytes:
@@ -255,6 +312,14 @@ class HttpClient:
                 retry_after=r.headers.get("Retry-After") or r.headers.get("Backoff"),
                 headers={k.lower(): v for k, v in r.headers.items()},
             )
+
+
+def _origin(url: str) -> str:
+    """scheme://host:port of a URL (the default port spelled out), for same-origin checks."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme, 0)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 @dataclass(frozen=True, slots=True)
