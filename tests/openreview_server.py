@@ -1,7 +1,10 @@
 """An OpenReview API v2 server on 127.0.0.1 for tests: ``GET /notes`` as openreview-py
 sees it (``{"notes": [...], "count": N}``, offset/limit paging, ``content.venueid`` or
-``invitation`` queries, ``mintmdate``), with notes shaped like
-tests/fixtures/openreview/notes-page.json and built from real arXiv metadata.
+``invitation`` queries, ``mintmdate``, ``sort=number:asc``, ``select=id,...``), with notes
+shaped like tests/fixtures/openreview/notes-page.json and built from real arXiv metadata.
+
+Without ``sort`` the order is whatever the database gives: here, every request another
+shuffle, so offset paging without a sort order skips and repeats notes, as it may there.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import random
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -142,6 +146,13 @@ class OpenReviewServer:
             return 400, body
         if "mintmdate" in query:
             notes = [n for n in notes if n["tmdate"] >= int(query["mintmdate"])]
+        if query.get("sort") == "number:asc":
+            notes = sorted(notes, key=lambda n: n["number"])
+        else:
+            notes = random.Random(number).sample(notes, len(notes))
+        if "select" in query:
+            fields = query["select"].split(",")
+            notes = [{k: n[k] for k in fields if k in n} for n in notes]
         offset, limit = int(query.get("offset", 0)), int(query.get("limit", 1000))
         count = len(notes) + (fault.overcount if fault else 0)
         body = json.dumps({"notes": notes[offset : offset + limit], "count": count}).encode()

@@ -16,7 +16,7 @@ from email.utils import formatdate
 import pytest
 
 from paperboy.jobs.core.errors import SourceError
-from paperboy.jobs.fetch.http import MAX_RETRY_AFTER, HttpClient, user_agent
+from paperboy.jobs.fetch.http import MAX_RETRY_AFTER, HttpClient, HttpStatusError, user_agent
 from tests.http_server import FakeTime, LocalServer, Reply
 
 
@@ -206,6 +206,37 @@ def test_404_fails_at_once_without_retrying(
         client.get(url)
     assert len(server.seen("/missing")) == 1
     assert fake.sleeps == []
+
+
+def test_an_error_status_is_a_typed_error_with_its_status_and_retry_after(
+    server: LocalServer, client: HttpClient
+) -> None:
+    url = server.serve("/gone", Reply(403, {}, b"Forbidden"))
+    with pytest.raises(HttpStatusError) as caught:
+        client.get(url)
+    assert (caught.value.status, caught.value.retry_after) == (403, None)
+    url = server.serve("/busy", Reply(429, {"Retry-After": str(int(MAX_RETRY_AFTER) + 1)}))
+    with pytest.raises(HttpStatusError) as caught:
+        client.get(url)
+    assert (caught.value.status, caught.value.retry_after) == (429, MAX_RETRY_AFTER + 1)
+
+
+def test_headers_follow_a_redirect_only_within_the_origin(
+    server: LocalServer, client: HttpClient
+) -> None:
+    other = LocalServer().start()
+    try:
+        server.serve("/here", Reply(200, {}, b"same origin"))
+        url = server.serve("/a", Reply(302, {"Location": "/here"}))
+        assert client.get(url, headers={"X-Key": "k"}).content == b"same origin"
+        assert server.seen("/here")[0].headers["x-key"] == "k"
+        away = server.serve("/b", Reply(302, {"Location": other.serve("/x", Reply(200))}))
+        with pytest.raises(SourceError, match="redirected to another host"):
+            client.get(away, headers={"X-Key": "k"})
+        assert other.requests == []
+        assert client.get(away).status == 200  # without headers: followed, as before
+    finally:
+        other.stop()
 
 
 def test_redirect_is_followed(server: LocalServer, client: HttpClient) -> None:

@@ -84,7 +84,7 @@ def test_query_urls() -> None:
     accepted = notes_url("https://api2.openreview.net", VENUE, "accepted", offset=1000)
     assert accepted == (
         "https://api2.openreview.net/notes?content.venueid=ICLR.cc/2025/Conference"
-        "&offset=1000&limit=1000"
+        "&offset=1000&limit=1000&sort=number:asc"
     )
     submitted = notes_url("https://x", VENUE, "submitted", offset=0, mintmdate=5)
     assert "invitation=ICLR.cc/2025/Conference/-/Submission&mintmdate=5&offset=0" in submitted
@@ -133,7 +133,7 @@ def test_accepted_papers_are_fetched_page_by_page_and_cached(
     newest = max(e.tmdate or 0 for e in entries)
     added = srv.venue.add("A Late Camera-Ready Paper", "Its abstract.", ["C. Author"])
     later = refresh_venue(db, client, VENUE, base=srv.base, max_age=timedelta(0))
-    assert srv.requests[-1]["mintmdate"] == str(newest)
+    assert [q for q in srv.requests if "mintmdate" in q][-1]["mintmdate"] == str(newest)
     assert later.received == 2  # the new note, and the newest one again (mintmdate is >=)
     assert later.papers == 41 and added in {e.note_id for e in db.venue_entries(VENUE, "accepted")}
 
@@ -152,6 +152,56 @@ def test_submissions_leave_out_withdrawn_and_desk_rejected(
     later = refresh_venue(db, client, VENUE, "submitted", base=srv.base, max_age=None)
     # the withdrawn one, and the newest note again (mintmdate is inclusive)
     assert (later.received, later.removed, later.papers) == (2, 1, 49)
+
+
+@pytest.mark.parametrize("fate", ["Withdrawn_Submission", "Desk_Rejected_Submission"])
+def test_an_accepted_paper_withdrawn_later_leaves_the_cached_list(
+    server: tuple[OpenReviewServer, dict[str, list[str]]],
+    db: Storage,
+    client: HttpClient,
+    fate: str,
+) -> None:
+    """A withdrawal changes the note's venueid, so the incremental query (venueid and
+    mintmdate) never shows it: the membership check (select=id) does."""
+    srv, fates = server
+    assert refresh_venue(db, client, VENUE, base=srv.base).papers == 40
+    leaving = fates["accepted"][3]
+    srv.venue.set_venueid(leaving, f"{VENUE}/{fate}")
+
+    later = refresh_venue(db, client, VENUE, base=srv.base, max_age=None)
+
+    assert (later.result, later.removed, later.papers) == ("ok", 1, 39)
+    assert leaving not in {e.note_id for e in db.venue_entries(VENUE, "accepted")}
+    assert srv.requests[-1]["select"] == "id"  # ids only: a few KB a page
+
+
+def test_paging_uses_a_stable_order(
+    server: tuple[OpenReviewServer, dict[str, list[str]]], db: Storage, client: HttpClient
+) -> None:
+    """Offset paging over an unordered answer skips and repeats notes (the local server
+    shuffles unsorted answers, as a database may order them differently each time)."""
+    srv, fates = server
+    report = refresh_venue(db, client, VENUE, base=srv.base, page_size=7)
+    assert (report.result, report.papers) == ("ok", 40)
+    assert sorted(e.note_id for e in db.venue_entries(VENUE, "accepted")) == sorted(
+        fates["accepted"]
+    )
+    assert all(q["sort"] == "number:asc" for q in srv.requests)
+    srv.venue.add("A Late Camera-Ready Paper", "Its abstract.", ["C. Author"])
+    later = refresh_venue(db, client, VENUE, base=srv.base, max_age=None, page_size=7)
+    assert (later.removed, later.papers) == (0, 41)  # the id pages, too, lose none
+
+
+def test_a_venue_changing_while_its_ids_are_read_keeps_the_cache(
+    server: tuple[OpenReviewServer, dict[str, list[str]]], db: Storage, client: HttpClient
+) -> None:
+    srv, _fates = server
+    refresh_venue(db, client, VENUE, base=srv.base)
+    before = db.venue_entries(VENUE, "accepted")
+    srv.faults.append(Fault(at=len(srv.requests) + 1, overcount=1))  # the first id page
+    with pytest.raises(ParseError, match="note ids"):
+        refresh_venue(db, client, VENUE, base=srv.base, max_age=None)
+    assert db.venue_entries(VENUE, "accepted") == before
 
 
 @pytest.mark.parametrize(
@@ -371,7 +421,7 @@ email = "ada@example.org"
     reports = {r.name: r for r in fetch_all(config, db, client)}
     again = reports[f"openreview:{VENUE}"]
     assert (again.received, again.new) == (2, 1)  # the new one (+ the newest, mintmdate >=)
-    assert "mintmdate" in srv.requests[-1]
+    assert "mintmdate" in srv.requests[-2] and srv.requests[-1]["select"] == "id"
 
 
 def test_openreview_config_is_validated() -> None:

@@ -21,6 +21,7 @@ from paperboy.jobs.core.errors import ConfigError, ParseError
 from paperboy.jobs.fetch.http import HttpClient
 from paperboy.jobs.fetch.listings import fetch_all
 from paperboy.jobs.fetch.sources.zotero_api import (
+    items_url,
     next_link,
     parse_collections,
     parse_deleted,
@@ -29,7 +30,7 @@ from paperboy.jobs.fetch.sources.zotero_api import (
 from paperboy.jobs.fetch.zotero_sync import sync_user
 from paperboy.jobs.mailing.run import candidates_for, profile_for
 from paperboy.jobs.storage import Storage, utcnow
-from tests.http_server import FakeTime
+from tests.http_server import FakeTime, LocalServer, Reply
 from tests.zotero_server import (
     FIXTURES,
     KEY,
@@ -310,6 +311,47 @@ def test_a_bad_key_is_the_users_error_and_keeps_the_profile(
     assert sync_user(user, db, client).removed == 1
     state = db.zotero_state("ada")
     assert state is not None and state.last_error is None
+
+
+def test_a_redirect_to_another_host_never_carries_the_key(
+    small: ZoteroServer, client: HttpClient, db: Storage, server: LocalServer
+) -> None:
+    """httpx keeps a custom header (Zotero-API-Key) on a redirect to another host: the
+    key would reach whoever the API (or a man in the middle) redirects to. A different
+    port on 127.0.0.1 is another origin."""
+    elsewhere = server.serve(f"/{LIBRARY}/items", Reply(200, {}, b"[]"))
+    small.fail_next(Fault("items", 302, {"Location": elsewhere}))
+
+    report = sync_user(make_config(small.base).user("ada"), db, client)
+
+    assert not any("zotero-api-key" in seen.headers for seen in server.requests)
+    assert server.requests == []  # not followed at all
+    assert report.status == "error" and "redirected to another host" in (report.error or "")
+    assert server.base.split("//")[1] in (report.error or "") and KEY not in (report.error or "")
+    assert not db.zotero_paper_ids("ada")
+
+
+def test_a_redirect_within_the_api_keeps_the_key_and_syncs(
+    small: ZoteroServer, client: HttpClient, db: Storage
+) -> None:
+    small.fail_next(Fault("items", 301, {"Location": items_url(small.base, LIBRARY, since=0)}))
+    report = sync_user(make_config(small.base).user("ada"), db, client)
+    assert report.status == "ok" and report.total > 0
+    assert all(headers.get("zotero-api-key") == KEY for _path, headers in small.requests)
+
+
+def test_a_503_with_a_long_retry_after_defers_like_a_429(
+    small: ZoteroServer, client: HttpClient, db: Storage
+) -> None:
+    """A wait is read from the typed error (status, Retry-After), not from its words."""
+    user = make_config(small.base).user("ada")
+    small.fail_next(Fault("items", 503, {"Retry-After": "3600"}))
+    now = utcnow()
+    report = sync_user(user, db, client, now=now)
+    assert report.status == "error" and "HTTP 503" in (report.error or "")
+    state = db.zotero_state("ada")
+    assert state is not None and state.retry_after is not None
+    assert timedelta(minutes=59) < state.retry_after - now <= timedelta(hours=1, seconds=5)
 
 
 def test_an_unset_key_variable_is_an_error_for_that_user_only(

@@ -4,15 +4,49 @@ A SourcePaper caps its own fields when it is made (paperboy.text's caps: title, 
 author and the number of authors, abstract, TL;DR, comment), so no source, file import or
 backfill can store or mail an unbounded field; `cut` says a field was cut, for the fetch
 report.
+
+Every record's text is made storable when the record is built (`storable_fields`): a
+NUL byte (which PostgreSQL's text type refuses) or a lone surrogate (which has no UTF-8
+form, from a JSON ``"\\ud800"``) in one item's title would otherwise make the database
+refuse the whole source's transaction. Building the record is the one place every
+source goes through, so no parser can forget it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
+from typing import Any
 
 from paperboy.text import ABSTRACT_MAX, TITLE_MAX, TLDR_MAX, cap, cap_authors
+
+# What no database text column takes: NUL (PostgreSQL) and lone surrogates (not UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text`` without the characters a database text column refuses (see module)."""
+    return _UNSTORABLE.sub("", text) if _UNSTORABLE.search(text) else text
+
+
+def storable_fields(record: Any) -> None:
+    """Make every str (and tuple of str) field of a frozen dataclass storable, in place.
+
+    For ``__post_init__``: ``object.__setattr__`` is how a frozen dataclass sets its own
+    fields. Fields that need no change are left alone (the common case costs a search).
+    """
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if isinstance(value, str):
+            clean: object = storable(value)
+        elif isinstance(value, tuple) and any(isinstance(v, str) for v in value):
+            clean = tuple(storable(v) if isinstance(v, str) else v for v in value)
+        else:
+            continue
+        if clean != value:
+            object.__setattr__(record, f.name, clean)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +69,7 @@ class SourcePaper:
     cut: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
+        storable_fields(self)
         capped = {
             "title": cap(self.title, TITLE_MAX),
             "abstract": cap(self.abstract, ABSTRACT_MAX),
@@ -61,3 +96,4 @@ class ParsedFeed:
     announced: date | None = None  # the channel's publication date (arXiv: announcement day)
     skip_days: tuple[str, ...] = field(default=())  # e.g. ("Saturday", "Sunday")
     title: str = ""
+    unreadable: int = 0  # items the parser skipped (no id, or a value out of range)

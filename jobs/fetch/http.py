@@ -1,10 +1,12 @@
 """One polite HTTP client for every source: retrieve bytes, never parse them.
 
-Timeouts, a descriptive User-Agent with a contact address, conditional GET (ETag /
-Last-Modified; a 304 is "unchanged", not an error), Retry-After honoured with a cap,
-bounded retries with exponential backoff on 429/5xx and network errors, a cap on the size
-of a response, and a minimum interval between requests to one host (arXiv asks for one
-request every 3 seconds). Every failure leaves as a SourceError.
+Timeouts (per read, and a deadline for a whole request: a server that trickles one
+byte every few seconds never holds a fetch for longer), a descriptive User-Agent with a
+contact address, conditional GET (ETag / Last-Modified; a 304 is "unchanged", not an
+error), Retry-After honoured with a cap, bounded retries with exponential backoff on
+429/5xx and network errors, a cap on the size of a response, and a minimum interval
+between requests to one host (arXiv asks for one request every 3 seconds). Every failure
+leaves as a SourceError.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -27,6 +29,23 @@ log = logging.getLogger(__name__)
 MAX_BYTES = 50 * 1024 * 1024  # arXiv's busiest day is ~5 MB of RSS; anything 10x is wrong
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 300.0  # never sleep longer than this inside one run; try again next run
+DEADLINE = 120.0  # seconds for one request's whole answer (arXiv's 5 MB takes ~10 s)
+MAX_REDIRECTS = 10
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class HttpStatusError(SourceError):
+    """The server answered with an error status (after the retries, if any were due).
+
+    ``retry_after``: the seconds the server asked to wait (Retry-After or Zotero's
+    Backoff), when it said so. Callers tell a rate limit or a refused key by these, never
+    by the message's words.
+    """
+
+    def __init__(self, message: str, *, status: int, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +90,21 @@ def _retry_after(value: str | None, now: float) -> float | None:
 
 
 class HttpClient:
-    """Fetches URLs politely. `transport`, `sleep` and `clock` are injectable for tests."""
+    """Fetches URLs politely. `transport`, `sleep` and `clock` are injectable for tests.
+
+    ``timeout`` bounds each network read; ``deadline`` one attempt's whole answer, by
+    ``clock``: checked as each piece of the body arrives, and no read waits longer than
+    the deadline, so an attempt ends within about twice the deadline at the very worst
+    (a server trickling its headers; its body is checked piece by piece). An attempt past
+    its deadline is not retried: the same server would trickle again.
+    """
 
     def __init__(
         self,
         *,
         contact: str | None = None,
         timeout: float = 30.0,
+        deadline: float = DEADLINE,
         retries: int = 3,
         backoff: float = 2.0,
         max_bytes: int = MAX_BYTES,
@@ -88,11 +115,12 @@ class HttpClient:
     ) -> None:
         self._client = httpx.Client(
             headers={"User-Agent": user_agent(contact)},
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(min(timeout, deadline)),
             follow_redirects=True,
             transport=transport,
         )
         self.retries = retries
+        self.deadline = deadline
         self.backoff = backoff
         self.max_bytes = max_bytes
         self.min_interval = dict(
@@ -135,11 +163,14 @@ class HttpClient:
         last_modified: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Response:
-        """GET url (conditionally when etag/last_modified are given); SourceError on failure.
+        """GET url (conditionally when etag/last_modified are given); SourceError on failure,
+        HttpStatusError when the server answered with an error status.
 
         ``headers`` are sent as they are (an API's version or key header); they are never
-        logged, so they may hold a secret.
+        logged, so they may hold a secret. A request with ``headers`` follows redirects
+        only within the URL's origin (scheme, host and port): see _fetch_guarded.
         """
+        guarded = bool(headers)
         headers = dict(headers or {})
         if etag:
             headers["If-None-Match"] = etag
@@ -154,7 +185,9 @@ class HttpClient:
             attempt += 1
             self._throttle(host)
             try:
-                response = self._fetch(url, headers)
+                response = (
+                    self._fetch_guarded(url, headers) if guarded else self._fetch(url, headers)
+                )
             except httpx.UnsupportedProtocol as e:
                 # A URL without http(s):// is a configuration mistake: retrying cannot help.
                 raise SourceError(f"GET {url}: {e}") from e
@@ -174,9 +207,11 @@ class HttpClient:
                 wait = _retry_after(response.retry_after, self._clock())
                 delay = wait if wait is not None else self.backoff * 2 ** (attempt - 1)
                 if delay > MAX_RETRY_AFTER:
-                    raise SourceError(
+                    raise HttpStatusError(
                         f"GET {url}: HTTP {response.status}, server asks to wait "
-                        f"{delay:.0f} s; giving up for this run"
+                        f"{delay:.0f} s; giving up for this run",
+                        status=response.status,
+                        retry_after=delay,
                     )
                 log.warning("GET %s: HTTP %s; retrying in %.0f s", url, response.status, delay)
                 self._sleep(delay)
@@ -193,7 +228,11 @@ class HttpClient:
                     response.headers,
                 )
             if response.status >= 400:
-                raise SourceError(f"GET {url}: HTTP {response.status} {response.reason}")
+                raise HttpStatusError(
+                    f"GET {url}: HTTP {response.status} {response.reason}",
+                    status=response.status,
+                    retry_after=_retry_after(response.retry_after, self._clock()),
+                )
             return Response(
                 url,
                 response.status,
@@ -204,8 +243,47 @@ class HttpClient:
                 response.headers,
             )
 
-    def _fetch(self, url: str, headers: dict[str, str]) -> _Raw:
-        with self._client.stream("GET", url, headers=headers) as r:
+    def _past_deadline(self, url: str, started: float) -> None:
+        if self._clock() - started > self.deadline:
+            raise SourceError(
+                f"GET {url}: no complete answer within the {self.deadline:g} s deadline "
+                "(the server sends too slowly); giving up for this run"
+            )
+
+    def _fetch_guarded(self, url: str, headers: dict[str, str]) -> _Raw:
+        """_fetch following redirects by hand, only within the first URL's origin.
+
+        The caller's headers may hold a key (Zotero-API-Key), and httpx strips only
+        Authorization and Cookie on a redirect to another host: a custom header would
+        follow a redirect anywhere. Stripping the key and following was the other choice;
+        it turns a redirect into a baffling 403 (a private library without the key) or a
+        silent partial answer, while a redirect elsewhere is nothing an API we send keys
+        to does in its normal work. So such a redirect is refused, naming where it led.
+        """
+        origin = _origin(url)
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            raw = self._fetch(current, headers, follow=False)
+            location = raw.headers.get("location")
+            if raw.status not in REDIRECT_STATUSES or not location:
+                return raw
+            try:
+                target = urljoin(current, location)
+                elsewhere = _origin(target) != origin
+            except ValueError as e:  # a Location with a port that is not a number
+                raise SourceError(f"GET {url}: redirected to an invalid URL: {e}") from e
+            if elsewhere:
+                raise SourceError(
+                    f"GET {url}: redirected to another host ({_origin(target)}); not "
+                    "followed, as the request carries an API key"
+                )
+            current = target
+        raise SourceError(f"GET {url}: more than {MAX_REDIRECTS} redirects")
+
+    def _fetch(self, url: str, headers: dict[str, str], *, follow: bool = True) -> _Raw:
+        started = self._clock()
+        with self._client.stream("GET", url, headers=headers, follow_redirects=follow) as r:
+            self._past_deadline(url, started)
             declared = r.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > self.max_bytes:
                 raise SourceError(
@@ -216,6 +294,7 @@ class HttpClient:
             size = 0
             if r.status_code < 300:
                 for chunk in r.iter_bytes():
+                    self._past_deadline(url, started)
                     size += len(chunk)
                     if size > self.max_bytes:
                         raise SourceError(
@@ -233,6 +312,14 @@ class HttpClient:
                 retry_after=r.headers.get("Retry-After") or r.headers.get("Backoff"),
                 headers={k.lower(): v for k, v in r.headers.items()},
             )
+
+
+def _origin(url: str) -> str:
+    """scheme://host:port of a URL (the default port spelled out), for same-origin checks."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme, 0)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,15 @@
         keep     = the announce types the config asks for (arXiv)
         storage.upsert(keep, listed=True)          # one transaction per source
         storage.record_trending(popularity)        # Hugging Face: upvotes, comments, rank
-        record the source's result (its error, if any) and go on with the next source
+        an item the parser cannot read is skipped and counted ("unreadable")
+        record the source's result (its error, if any) and go on with the next source:
+            any exception of one source, expected (SourceError) or not, is its failure
     on the first fetch into a database without listed papers: backfill the last
         `backfill_days` days of the arXiv categories from the API, page by page
     then look up, by the arXiv API, the users' saved papers that are not stored yet
 
 A failing source never stops the others and never touches what was stored before.
+Only a failure to record a source's result (the database itself is gone) ends the run.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from paperboy.jobs.fetch.sources.feeds import parse_feed
 from paperboy.jobs.fetch.sources.huggingface import (
     TrendingPaper,
     looks_like_hf_daily,
-    parse_hf_daily,
+    read_hf_daily,
 )
 from paperboy.jobs.storage import Storage, TrendingEntry, UpsertResult
 
@@ -53,6 +56,7 @@ HF_SOURCE = "huggingface"
 API_BATCH = 100  # arXiv's API takes up to 100 ids per id_list request, politely
 BACKFILL_PAGE = 500  # results per backfill request (the API allows up to 2000)
 BACKFILL_MAX_RESULTS = 30_000  # the API serves no more results than this for one query
+UNREADABLE = "unreadable"  # the `skipped` count of items a parser could not read
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +70,8 @@ class SourceReport:
     kept: int = 0
     new: int = 0
     updated: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)  # announce type -> count
+    # why -> count: an announce type not asked for, or UNREADABLE (a bad item)
+    skipped: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     cut: int = 0  # papers with a field longer than its cap (paperboy.text), stored cut
 
@@ -132,6 +137,8 @@ def ingest_feed(
 ) -> SourceReport:
     """Store a parsed arXiv listing and return what happened."""
     kept, skipped = select_announcements(feed, announce_types)
+    if feed.unreadable:
+        skipped[UNREADABLE] += feed.unreadable
     log.debug("%s: storing %d papers", source, len(kept))
     result = storage.upsert_papers(kept, source=source, listed=True)
     log.info(
@@ -147,7 +154,7 @@ def ingest_feed(
         source,
         url,
         result,
-        received=len(feed.papers),
+        received=len(feed.papers) + feed.unreadable,
         kept=len(kept),
         skipped=dict(skipped),
         cut=cut_count(kept),
@@ -197,10 +204,20 @@ def _record_unchanged(storage: Storage, name: str, response: Response) -> Source
     return SourceReport(name, response.url, "unchanged")
 
 
-def _record_failure(storage: Storage, name: str, url: str, error: SourceError) -> SourceReport:
-    log.error("%s: %s", name, error)
-    storage.record_fetch(name, url=url, error=str(error))
-    return SourceReport(name, url, "error", error=str(error))
+def _record_failure(storage: Storage, name: str, url: str | None, error: Exception) -> SourceReport:
+    """Record a source's failure as its last error (`paperboy status` shows it).
+
+    A SourceError is expected (HTTP, parse) and says what happened; anything else is a
+    defect met on this source's data: logged with its traceback, and named by its type.
+    """
+    if isinstance(error, SourceError):
+        message = str(error)
+        log.error("%s: %s", name, message)
+    else:
+        message = f"unexpected error: {type(error).__name__}: {error}"
+        log.error("%s: %s", name, message, exc_info=error)
+    storage.record_fetch(name, url=url, error=message)
+    return SourceReport(name, url or "", "error", error=message)
 
 
 def _fetch_source(
@@ -212,15 +229,17 @@ def _fetch_source(
 ) -> SourceReport:
     """One source's run: conditional GET -> parse and store (`ingest`) -> record the result.
 
-    A 304 is "unchanged"; any SourceError (HTTP, parse) becomes the source's last error
-    and leaves everything stored before untouched (ingest stores in one transaction).
+    A 304 is "unchanged"; any exception (a SourceError for HTTP and parse failures, or
+    anything the data provoked: a StorageError, a ValueError) becomes the source's last
+    error and leaves everything stored before untouched (ingest stores in one
+    transaction). BaseExceptions (KeyboardInterrupt, SystemExit) go through.
     """
     try:
         response = _conditional_get(storage, client, name, url)
         if response.not_modified or response.content is None:
             return _record_unchanged(storage, name, response)
         report = ingest(response.content)
-    except SourceError as e:
+    except Exception as e:  # one source's failure never stops the others
         return _record_failure(storage, name, url, e)
     storage.record_fetch(
         name,
@@ -240,11 +259,13 @@ def ingest_trending(
     source: str,
     url: str,
     today: date | None = None,
+    unreadable: int = 0,
 ) -> SourceReport:
     """Store trending papers as listed papers, and their popularity on their day, in one
     transaction.
 
-    An item whose day the source did not say counts for ``today`` (UTC).
+    An item whose day the source did not say counts for ``today`` (UTC). ``unreadable``:
+    the items the parser skipped, for the report.
     """
     day = today or _today()
     result = storage.store_trending(
@@ -263,7 +284,13 @@ def ingest_trending(
         result.updated,
     )
     return SourceReport.stored(
-        source, url, result, received=len(items), cut=cut_count(t.paper for t in items)
+        source,
+        url,
+        result,
+        received=len(items) + unreadable,
+        kept=len(items),
+        skipped={UNREADABLE: unreadable} if unreadable else None,
+        cut=cut_count(t.paper for t in items),
     )
 
 
@@ -276,8 +303,10 @@ def fetch_huggingface(
     url = config.huggingface.url
 
     def ingest(data: bytes) -> SourceReport:
-        items = parse_hf_daily(data, url=url)
-        return ingest_trending(storage, items, source=HF_SOURCE, url=url, today=today)
+        items, unreadable = read_hf_daily(data, url=url)
+        return ingest_trending(
+            storage, items, source=HF_SOURCE, url=url, today=today, unreadable=unreadable
+        )
 
     return _fetch_source(storage, client, HF_SOURCE, url, ingest)
 
@@ -296,7 +325,15 @@ def ingest_generic_feed(
     papers = [replace(p, title="", abstract="", authors=()) if p.id in known else p for p in papers]
     result = storage.upsert_papers(papers, source=source, listed=True)
     log.info("%s: %d items (%d new, %d updated)", source, len(papers), result.new, result.updated)
-    return SourceReport.stored(source, url, result, received=len(papers), cut=cut_count(papers))
+    return SourceReport.stored(
+        source,
+        url,
+        result,
+        received=len(papers) + feed.unreadable,
+        kept=len(papers),
+        skipped={UNREADABLE: feed.unreadable} if feed.unreadable else None,
+        cut=cut_count(papers),
+    )
 
 
 def fetch_feed(
@@ -468,7 +505,12 @@ def fetch_all(
         reports.append(arxiv)
     if first_run and config.arxiv is not None:
         log.info("first fetch: backfilling %d days from the arXiv API", config.arxiv.backfill_days)
-        backfill = backfill_arxiv(config, storage, client, config.arxiv.backfill_days, today=today)
+        try:
+            backfill = backfill_arxiv(
+                config, storage, client, config.arxiv.backfill_days, today=today
+            )
+        except Exception as e:  # its own SourceErrors it reports itself
+            backfill = _record_failure(storage, BACKFILL_SOURCE, None, e)
         if backfill is not None:
             reports.append(backfill)
     trending = fetch_huggingface(config, storage, client, today=today)
@@ -491,10 +533,8 @@ def fetch_all(
     if saved:
         try:
             result, unknown = lookup_papers(storage, saved, client)
-        except SourceError as e:
-            log.error("%s: %s", LOOKUP_SOURCE, e)
-            storage.record_fetch(LOOKUP_SOURCE, url=None, error=str(e))
-            reports.append(SourceReport(LOOKUP_SOURCE, "", "error", error=str(e)))
+        except Exception as e:
+            reports.append(_record_failure(storage, LOOKUP_SOURCE, None, e))
         else:
             storage.record_fetch(LOOKUP_SOURCE, url=None, count=result.total, new=result.new)
             reports.append(
@@ -527,7 +567,7 @@ def fetch_openreview(venue: OpenReviewConfig, storage: Storage, client: HttpClie
             max_age=None,
             listed=True,
         )
-    except SourceError as e:
+    except Exception as e:  # one venue's failure never stops the other sources
         return _record_failure(storage, name, venue.api_url, e)
     storage.record_fetch(name, url=venue.api_url, count=r.received, new=r.new)
     return SourceReport(
@@ -551,7 +591,7 @@ def fetch_zotero(
     for u in config.users:
         if u.zotero is None or (user is not None and u.name != user):
             continue
-        r = sync_user(u, storage, client)
+        r = sync_user(u, storage, client)  # never raises: a failure is its report
         reports.append(
             SourceReport(
                 source_name(r.user),
@@ -668,10 +708,12 @@ def _ingest_hf_file(storage: Storage, path: Path, *, today: date | None) -> Sour
         raise SourceError(f"cannot read {path}: {e}") from e
     data, url = (raw, str(path)) if raw.lstrip()[:1] == b"[" else read_saved_response(path)
     try:
-        items = parse_hf_daily(data, url=url)
+        items, unreadable = read_hf_daily(data, url=url)
     except ParseError as e:
         raise ParseError(f"{path}: {e}") from e
-    report = ingest_trending(storage, items, source=HF_SOURCE, url=url, today=today)
+    report = ingest_trending(
+        storage, items, source=HF_SOURCE, url=url, today=today, unreadable=unreadable
+    )
     return replace(report, name=f"file:{path.name}")
 
 

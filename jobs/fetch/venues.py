@@ -4,8 +4,11 @@
     if cached and fresh (fetched within max_age) and not forced: use it, no request
     else:
         GET /notes (content.venueid = venue | invitation = venue/-/Submission), 1000 a page,
-            offset by offset until `count`; a refresh asks only for notes modified since
-            the newest one cached (mintmdate)
+            offset by offset in a stable order (number) until `count`; a refresh asks only
+            for notes modified since the newest one cached (mintmdate)
+        a refresh also lists the ids the query matches now (select=id): a cached note
+            that is no longer among them left the venue -> out of the list (a withdrawal
+            changes an accepted paper's venueid, so the modified notes never show it)
         fewer notes than `count`, a page that is not JSON -> ParseError, the cache stays
         withdrawn / desk-rejected notes -> out of the list
         each note -> its canonical paper: arXiv id when the note gives one, else DOI,
@@ -38,6 +41,7 @@ from paperboy.jobs.fetch.sources.openreview import (
     VenueNote,
     is_withdrawn,
     notes_url,
+    parse_note_ids,
     parse_notes,
 )
 from paperboy.jobs.storage import Storage, StoredPaper, VenueEntry, utcnow
@@ -97,18 +101,22 @@ def refresh_venue(
     if fresh and state is not None:
         return VenueReport(venue, status, "cached", papers=state.paper_count or 0)
     since = state.max_tmdate if state is not None and state.fetched_at is not None else None
+    full = since is None
     try:
         notes = _fetch(client, base, venue, status, since=since, page_size=page_size)
+        # Removals: the incremental query cannot show a note that no longer matches it.
+        current = None if full else _current_ids(client, base, venue, status, page_size)
     except SourceError as e:
         storage.record_venue_error(venue, status, str(e))
         raise
-    full = since is None
     kept = [
         n for n in notes if not is_withdrawn(n) and (status == "submitted" or _accepted(n, venue))
     ]
     keep = {n.id for n in kept}
     gone = [n.id for n in notes if n.id not in keep]
     before = {e.note_id for e in storage.venue_entries(venue, status)}
+    if current is not None:
+        gone += sorted(before - current - keep)
     ids = canonical_ids(storage, kept)
     papers = [_paper(n, ids[n.id]) for n in kept]
     entries = [VenueEntry(n.id, ids[n.id], n.venue, n.tmdate) for n in kept]
@@ -176,6 +184,9 @@ def _fetch(
             break
     else:
         raise ParseError(f"{venue}: more than {MAX_PAGES} pages of notes; stopped")
+    # A note that left the query while we paged shifts the later ones back by one: one
+    # is skipped (the count check below refuses the answer) or one seen twice (kept once).
+    notes = list({n.id: n for n in notes}.values())
     if count is not None and len(notes) < count:
         raise ParseError(
             f"{venue}: got {len(notes)} of the {count} notes OpenReview announced: a partial "
@@ -184,6 +195,36 @@ def _fetch(
     if page == 0 and not notes and since is None:
         log.warning("%s (%s): OpenReview has no notes; is the venue id right?", venue, status)
     return notes
+
+
+def _current_ids(
+    client: HttpClient, base: str, venue: str, status: str, page_size: int
+) -> set[str]:
+    """The ids of every note the venue's query matches now (select=id: a few KB a page).
+
+    ParseError for fewer than the announced count (a note left while we paged): the
+    cached list is then left as it is, and the next refresh checks again.
+    """
+    ids: set[str] = set()
+    seen = 0
+    count: int | None = None
+    for page in range(MAX_PAGES):
+        url = notes_url(base, venue, status, offset=seen, limit=page_size, select="id")
+        got, total = parse_note_ids(client.get(url).content or b"", url=url)
+        if page == 0:
+            count = total
+        ids.update(got)
+        seen += len(got)
+        if len(got) < page_size or (count is not None and seen >= count):
+            break
+    else:
+        raise ParseError(f"{venue}: more than {MAX_PAGES} pages of note ids; stopped")
+    if count is not None and len(ids) < count:
+        raise ParseError(
+            f"{venue}: got {len(ids)} of the {count} note ids OpenReview announced: the "
+            "venue changed while it was read; the cached list is unchanged"
+        )
+    return ids
 
 
 def _paper(note: VenueNote, pid: str) -> SourcePaper:

@@ -37,7 +37,14 @@ from datetime import datetime, timedelta
 from paperboy.jobs.config.load import Config, UserConfig, ZoteroConfig
 from paperboy.jobs.core.errors import ConfigError, ParseError, SourceError
 from paperboy.jobs.core.records import SourcePaper
-from paperboy.jobs.fetch.http import MAX_RETRY_AFTER, HttpClient, Response, _retry_after
+from paperboy.jobs.fetch.http import (
+    MAX_RETRY_AFTER,
+    RETRY_STATUSES,
+    HttpClient,
+    HttpStatusError,
+    Response,
+    _retry_after,
+)
 from paperboy.jobs.fetch.sources.zotero_api import (
     ZoteroItem,
     collections_url,
@@ -95,7 +102,8 @@ def sync_all(
 def sync_user(
     user: UserConfig, storage: Storage, client: HttpClient, *, now: datetime | None = None
 ) -> ZoteroReport:
-    """One user's incremental sync (see the module's docstring); never raises SourceError."""
+    """One user's incremental sync (see the module's docstring); never raises: any failure
+    (a SourceError, or a surprise the library's data provoked) is the report's error."""
     cfg = user.zotero
     assert cfg is not None, "sync_user() needs a user with [users.zotero]"
     now = now or utcnow()
@@ -110,12 +118,16 @@ def sync_user(
         full = state is None or state.version is None or state.scope != scope
         since = 0 if full or state is None or state.version is None else state.version
         return _sync(user, cfg, storage, client, headers, scope=scope, since=since, full=full)
-    except (SourceError, ConfigError) as e:
+    except Exception as e:  # one library's failure never stops the other sources
         retry = None
         if isinstance(e, _Wait):
             retry = now + timedelta(seconds=e.seconds)
-        error = f"{cfg.library}: {e}"
-        log.error("%s: %s", source_name(user.name), error)
+        if isinstance(e, SourceError | ConfigError):
+            error = f"{cfg.library}: {e}"
+            log.error("%s: %s", source_name(user.name), error)
+        else:
+            error = f"{cfg.library}: unexpected error: {type(e).__name__}: {e}"
+            log.error("%s: %s", source_name(user.name), error, exc_info=e)
         storage.record_zotero_attempt(
             user.name, library=cfg.library, error=error, retry_after=retry
         )
@@ -147,12 +159,18 @@ def _get(client: HttpClient, url: str, headers: dict[str, str]) -> Response:
     """GET with the API's headers; turn an over-long wait (429) into _Wait, honour Backoff."""
     try:
         response = client.get(url, headers=headers)
-    except SourceError as e:
-        text = str(e)
-        if "server asks to wait" in text:
-            seconds = _seconds_in(text)
-            raise _Wait(f"rate-limited (HTTP 429): {text}", seconds) from e
-        if "HTTP 403" in text:
+    except HttpStatusError as e:
+        # Rate-limited past the retries, or asked to wait longer than a run may: the
+        # next syncs are deferred until then (Zotero asks us not to come back sooner).
+        wait = e.retry_after
+        if (
+            e.status in RETRY_STATUSES
+            and wait is not None
+            and (e.status == 429 or wait > MAX_RETRY_AFTER)
+        ):
+            kind = "rate-limited" if e.status == 429 else "unavailable"
+            raise _Wait(f"{kind} (HTTP {e.status}): {e}", wait) from e
+        if e.status == 403:
             raise SourceError(
                 "HTTP 403 Forbidden: the API key is wrong, expired, or may not read this "
                 "library (check api_key_env and the key's permissions on "
@@ -166,13 +184,6 @@ def _get(client: HttpClient, url: str, headers: dict[str, str]) -> Response:
         log.info("Zotero asks to back off for %.0f s", backoff)
         client.wait(backoff)
     return response
-
-
-def _seconds_in(text: str) -> float:
-    for word in text.split():
-        if word.isdigit():
-            return float(word)
-    return MAX_RETRY_AFTER
 
 
 def _collection_keys(cfg: ZoteroConfig, client: HttpClient, headers: dict[str, str]) -> list[str]:

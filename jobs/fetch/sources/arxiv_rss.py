@@ -72,6 +72,7 @@ def parse_arxiv_rss(data: bytes, *, url: str = "") -> ParsedFeed:
         announced=announced,
         skip_days=tuple(d.decode("ascii").capitalize() for d in _skip_days(data)),
         title=collapse_whitespace(channel.get("title", "")),
+        unreadable=skipped,
     )
 
 

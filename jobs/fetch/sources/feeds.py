@@ -81,6 +81,7 @@ def parse_feed(data: bytes, *, url: str, name: str) -> ParsedFeed:
         papers=tuple(papers),
         announced=channel_day,
         title=_field_text(channel, "title"),
+        unreadable=skipped,
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import json
 import logging
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -26,14 +27,22 @@ from typing import Any
 
 from paperboy.jobs.core.errors import ParseError, UnknownPaperError
 from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id
-from paperboy.jobs.core.records import SourcePaper
+from paperboy.jobs.core.records import SourcePaper, storable_fields
 
-__all__ = ["HF_DAILY_URL", "TrendingPaper", "looks_like_hf_daily", "parse_hf_daily"]
+__all__ = [
+    "HF_DAILY_URL",
+    "MAX_COUNT",
+    "TrendingPaper",
+    "looks_like_hf_daily",
+    "parse_hf_daily",
+    "read_hf_daily",
+]
 
 log = logging.getLogger(__name__)
 
 HF_DAILY_URL = "https://huggingface.co/api/daily_papers"
 
+MAX_COUNT = 2**31 - 1  # the storage's Integer column (32 bits on PostgreSQL)
 _WS = re.compile(r"\s+")
 _HTML = re.compile(rb"\A\s*<", re.S)
 
@@ -50,6 +59,9 @@ class TrendingPaper:
     ai_summary: str | None = None
     ai_keywords: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        storable_fields(self)  # NUL and lone surrogates out (jobs.core.records)
+
 
 def _latin1_fallback(error: UnicodeError) -> tuple[str, int]:
     """Decode a byte that is not UTF-8 as Latin-1 (a stray "é" from a hand-edited file)."""
@@ -62,12 +74,19 @@ codecs.register_error("paperboy-latin1-fallback", _latin1_fallback)
 
 
 def parse_hf_daily(data: bytes, *, url: str = "") -> list[TrendingPaper]:
-    """Parse a daily papers response into trending papers with canonical arXiv ids.
+    """The trending papers of a daily papers response (read_hf_daily, without the count)."""
+    return read_hf_daily(data, url=url)[0]
+
+
+def read_hf_daily(data: bytes, *, url: str = "") -> tuple[list[TrendingPaper], int]:
+    """Parse a daily papers response into trending papers with canonical arXiv ids, and
+    the number of items skipped as unreadable.
 
     Raises ParseError (naming ``url``) for an empty body, an HTML page, JSON that is
     cut short or not an array of papers, or the API's ``{"error": ...}`` answer. An
-    item without a readable arXiv id is skipped with a warning (all of them: ParseError,
-    the format has changed); one paper listed twice
+    item without a readable arXiv id, or with a count that is not a number a database
+    holds (``1e400``, ``NaN``, 10**21), is skipped with a warning and counted (all of
+    them: ParseError, the format has changed); one paper listed twice
     is kept once (its better rank). Bytes that are not UTF-8 are read as Latin-1, one
     byte at a time, rather than losing the item.
     """
@@ -95,7 +114,11 @@ def parse_hf_daily(data: bytes, *, url: str = "") -> list[TrendingPaper]:
     seen: set[str] = set()
     skipped = 0
     for position, item in enumerate(items):
-        trending = _item(item) if isinstance(item, Mapping) else None
+        try:
+            trending = _item(item) if isinstance(item, Mapping) else None
+        except Exception as e:  # one item's surprise never sinks the day's other papers
+            log.warning("daily papers item%s skipped: %r: %.200r", where, e, item)
+            trending = None
         if trending is None:
             skipped += 1
             continue
@@ -110,10 +133,10 @@ def parse_hf_daily(data: bytes, *, url: str = "") -> list[TrendingPaper]:
             "(expected objects with paper.id)"
         )
     if skipped:
-        log.warning("skipped %d daily paper item(s)%s without a readable arXiv id", skipped, where)
+        log.warning("skipped %d unreadable daily paper item(s)%s", skipped, where)
     ordered = sorted(found, key=lambda f: (-f[0].upvotes, -f[0].comments, f[1]))
     rank = {t.paper.id: n for n, (t, _position) in enumerate(ordered, start=1)}
-    return [replace(t, rank=rank[t.paper.id]) for t, _position in found]
+    return [replace(t, rank=rank[t.paper.id]) for t, _position in found], skipped
 
 
 def _item(item: Mapping[str, Any]) -> TrendingPaper | None:
@@ -136,6 +159,15 @@ def _item(item: Mapping[str, Any]) -> TrendingPaper | None:
         else []
     )
     keywords = paper.get("ai_keywords")
+    upvotes, comments = _count(paper.get("upvotes")), _count(item.get("numComments"))
+    if upvotes is None or comments is None:
+        log.warning(
+            "daily papers item %s with a count out of range: upvotes %.40r, comments %.40r",
+            arxiv_id,
+            paper.get("upvotes"),
+            item.get("numComments"),
+        )
+        return None
     source = SourcePaper(
         id=arxiv_id,
         title=_text(paper.get("title")) or _text(item.get("title")),
@@ -152,8 +184,8 @@ def _item(item: Mapping[str, Any]) -> TrendingPaper | None:
     )
     return TrendingPaper(
         paper=source,
-        upvotes=_count(paper.get("upvotes")),
-        comments=_count(item.get("numComments")),
+        upvotes=upvotes,
+        comments=comments,
         day=featured or published,
         rank=0,
         ai_summary=_text(paper.get("ai_summary")) or None,
@@ -184,10 +216,15 @@ def _text(value: Any) -> str:
     return _WS.sub(" ", value).strip() if isinstance(value, str) else ""
 
 
-def _count(value: Any) -> int:
-    """A non-negative count; anything else (null, a string, a bool) counts as 0."""
+def _count(value: Any) -> int | None:
+    """A non-negative count; null, a string or a bool counts as 0. None for a number no
+    database column holds (NaN, infinite, above MAX_COUNT): the item is not believable."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value > MAX_COUNT:
+        return None
     return max(0, int(value))
 
 

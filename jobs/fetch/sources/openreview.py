@@ -1,7 +1,8 @@
 """OpenReview's public API v2 (api2.openreview.net): a venue's papers, parsed. No I/O.
 
-    GET /notes?content.venueid=ICLR.cc/2025/Conference&offset=0&limit=1000   (accepted)
+    GET /notes?content.venueid=ICLR.cc/2025/Conference&offset=0&limit=1000&sort=number:asc
     GET /notes?invitation=ICLR.cc/2025/Conference/-/Submission&offset=0&...  (submitted)
+    GET /notes?content.venueid=...&select=id&offset=0&...   (which notes are in it now)
     -> {"notes": [{"id", "forum", "number", "tmdate", "invitations": [...],
                    "content": {"title": {"value"}, "abstract": {"value"},
                                "authors": {"value": [...]}, "keywords": {"value": [...]},
@@ -13,6 +14,13 @@ Every content field is ``{"value": ...}`` in API v2 (API v1 had bare values; tho
 read too). An error is ``{"name": "...Error", "message": ..., "status": 4xx}``.
 Withdrawn and desk-rejected submissions keep their note, with a venueid such as
 ``ICLR.cc/2025/Conference/Withdrawn_Submission``: they are not papers of the venue.
+
+Paging is by offset over a stable order, ``sort=number:asc`` (a submission's number never
+changes; a new one comes last). The API's parameters, as openreview-py documents them
+for ``OpenReviewClient.get_notes``/``get_all_notes`` (openreview/api/client.py): ``sort``
+"Possible values: number, cdate, ddate, tcdate, tmdate, replyCount"; ``select``, the
+fields to include in the response (``id`` alone makes a venue's whole membership a few
+kilobytes a page).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from urllib.parse import urlencode
 
 from paperboy.jobs.core.errors import ParseError, UnknownPaperError
 from paperboy.jobs.core.ids import canonical_arxiv_id, canonical_doi
+from paperboy.jobs.core.records import storable_fields
 
 __all__ = [
     "OPENREVIEW_API",
@@ -35,11 +44,13 @@ __all__ = [
     "VenueNote",
     "is_withdrawn",
     "notes_url",
+    "parse_note_ids",
     "parse_notes",
 ]
 
 OPENREVIEW_API = "https://api2.openreview.net"
 PAGE_SIZE = 1000  # the API's largest page
+SORT = "number:asc"  # a stable order for offset paging (see the module's docstring)
 STATUSES = ("accepted", "submitted")
 _GONE = re.compile(r"/(Withdrawn|Desk_Rejected)_Submission$", re.IGNORECASE)
 _WS = re.compile(r"\s+")
@@ -68,6 +79,9 @@ class VenueNote:
     doi: str | None
     tmdate: int | None  # last modified, ms since the epoch
 
+    def __post_init__(self) -> None:
+        storable_fields(self)  # NUL and lone surrogates out (jobs.core.records)
+
     @property
     def link(self) -> str:
         return f"https://openreview.net/forum?id={self.forum or self.id}"
@@ -87,10 +101,12 @@ def notes_url(
     offset: int,
     limit: int = PAGE_SIZE,
     mintmdate: int | None = None,
+    select: str | None = None,
 ) -> str:
     """One page of a venue's accepted papers (venueid) or of its submissions (invitation).
 
-    ``mintmdate``: only notes modified since then (ms), for a refresh of a cached list.
+    ``mintmdate``: only notes modified since then (ms), for a refresh of a cached list;
+    ``select="id"``: only the notes' ids (parse_note_ids), for the membership check.
     """
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
@@ -101,8 +117,10 @@ def notes_url(
     )
     if mintmdate is not None:
         params["mintmdate"] = mintmdate
-    params.update(offset=offset, limit=limit)
-    return f"{base.rstrip('/')}/notes?{urlencode(params, safe='/')}"
+    if select is not None:
+        params["select"] = select
+    params.update(offset=offset, limit=limit, sort=SORT)
+    return f"{base.rstrip('/')}/notes?{urlencode(params, safe='/:,')}"
 
 
 def is_withdrawn(note: VenueNote) -> bool:
@@ -117,6 +135,26 @@ def parse_notes(data: bytes, *, url: str = "") -> NotesPage:
     """Parse one page of ``/notes``. ParseError names what is wrong: not JSON (cut short),
     the API's own error, no ``notes`` array, a note without an id or a title."""
     where = f" from {url}" if url else ""
+    notes, count = _notes_array(data, where)
+    return NotesPage(tuple(_note(n, i, where) for i, n in enumerate(notes)), count)
+
+
+def parse_note_ids(data: bytes, *, url: str = "") -> tuple[tuple[str, ...], int | None]:
+    """The note ids of one page of ``/notes?select=id`` (full notes do as well), and the
+    query's ``count``. ParseError as for parse_notes, or for a note without an id."""
+    where = f" from {url}" if url else ""
+    notes, count = _notes_array(data, where)
+    ids = []
+    for i, note in enumerate(notes):
+        note_id = note.get("id") if isinstance(note, Mapping) else None
+        if not isinstance(note_id, str) or not note_id:
+            raise ParseError(f"note #{i + 1}{where} has no id")
+        ids.append(note_id)
+    return tuple(ids), count
+
+
+def _notes_array(data: bytes, where: str) -> tuple[list[Any], int | None]:
+    """The ``notes`` array and ``count`` of a /notes answer (see parse_notes)."""
     if not data.strip():
         raise ParseError(f"empty OpenReview response{where}")
     try:
@@ -136,9 +174,8 @@ def parse_notes(data: bytes, *, url: str = "") -> NotesPage:
     notes = raw.get("notes")
     if not isinstance(notes, list):
         raise ParseError(f"the OpenReview response{where} has no 'notes' array")
-    parsed = tuple(_note(n, i, where) for i, n in enumerate(notes))
     count = raw.get("count")
-    return NotesPage(parsed, count if isinstance(count, int) and count >= 0 else None)
+    return notes, (count if isinstance(count, int) and count >= 0 else None)
 
 
 def _note(note: Any, index: int, where: str) -> VenueNote:

@@ -69,11 +69,18 @@ def check_whole(parsed: Any, data: bytes, where: str) -> None:
 def entry_papers(
     parsed: Any, make: Callable[[Any], SourcePaper | None]
 ) -> tuple[list[SourcePaper], int]:
-    """The papers ``make`` reads from a parsed feed's entries, and how many it could not."""
+    """The papers ``make`` reads from a parsed feed's entries, and how many it could not.
+
+    An entry that ``make`` fails on, however, is one unreadable item, never a lost feed.
+    """
     papers: list[SourcePaper] = []
     skipped = 0
     for entry in parsed.get("entries", []):
-        paper = make(entry)
+        try:
+            paper = make(entry)
+        except Exception as e:  # one item's surprise never sinks the feed's other items
+            log.warning("feed item %.200r skipped: %r", entry.get("id"), e)
+            paper = None
         if paper is None:
             skipped += 1
         else:

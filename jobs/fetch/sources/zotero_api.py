@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 from paperboy.jobs.core.errors import ParseError, UnknownPaperError
 from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id, canonical_doi, title_key
-from paperboy.jobs.core.records import SourcePaper
+from paperboy.jobs.core.records import SourcePaper, storable_fields
 
 __all__ = [
     "PAGE_SIZE",
@@ -71,6 +71,9 @@ class ZoteroItem:
     collections: tuple[str, ...]
     tags: tuple[str, ...]
     trashed: bool
+
+    def __post_init__(self) -> None:
+        storable_fields(self)  # NUL and lone surrogates out (jobs.core.records)
 
     @property
     def is_paper(self) -> bool:
