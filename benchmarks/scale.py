@@ -13,7 +13,7 @@ server (aiosmtpd, as in the tests) receives the digests.
 Each measurement starts ``W`` worker processes (spawned, as on separate machines: none
 shares memory with another). Each loads the index once (timed apart: a queue worker keeps
 it across tasks), then all start together and run the same digest run for the same users
-(jobs.digest.run_digests): the digest claims split the users between them, batch by
+(jobs.mailing.run.run_digests): the digest claims split the users between them, batch by
 batch, and every digest is sent once. Reported: digests/s (wall clock), each worker's
 peak RSS, the speed-up from 1 to W workers with the same users (the baseline, measured
 in the same run), and that every digest arrived once with no paper twice.

@@ -79,7 +79,7 @@ def emit_one(fmt: str, row: dict[str, Any], text: Callable[[], None]) -> None:
 
 
 def digest_row(d: Any) -> dict[str, Any]:
-    """One digest run's result (a jobs.digest.DigestResult) as an output row."""
+    """One digest run's result (a jobs.mailing.run.DigestResult) as an output row."""
     return {
         "user": d.user,
         "status": d.status,

@@ -37,7 +37,8 @@ from apscheduler.triggers.base import BaseTrigger
 from paperboy.jobs.config.load import Config, config_stamp, load_config
 from paperboy.jobs.config.schedule import fetch_trigger, last_fire, wants_fetch
 from paperboy.jobs.core.errors import ConfigError
-from paperboy.jobs.mailing.run import retry_all_pending, run_digests
+from paperboy.jobs.mailing.run import run_digests
+from paperboy.jobs.mailing.send import retry_all_pending
 from paperboy.jobs.ranking.encoding import encode_stored
 from paperboy.jobs.runners.fetch_job import MISFIRE_GRACE, fetch_job, fetch_overdue
 from paperboy.jobs.storage import Storage
@@ -45,7 +46,7 @@ from paperboy.jobs.storage import Storage
 log = logging.getLogger(__name__)
 
 RELOAD_CHECK_SECONDS = 5
-RETRY_CHECK_SECONDS = 300  # pending deliveries are retried with backoff (jobs.digest)
+RETRY_CHECK_SECONDS = 300  # pending deliveries are retried with backoff (jobs.mailing.send)
 ENCODE_CHECK_SECONDS = 600  # papers left without a vector are encoded, a budget at a time
 KEEP_JOBS = ("reload", "retry", "encode")  # interval jobs that schedule() leaves alone
 # Missed runs coalesce into one; a job never overlaps itself.
