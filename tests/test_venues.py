@@ -23,7 +23,7 @@ from paperboy.jobs.fetch.http import HttpClient
 from paperboy.jobs.fetch.listings import fetch_all
 from paperboy.jobs.fetch.sources.openreview import is_withdrawn, notes_url, parse_notes
 from paperboy.jobs.fetch.venues import refresh_venue
-from paperboy.jobs.mailing.run import candidates_for
+from paperboy.jobs.ranking.candidates import candidates_for
 from paperboy.jobs.storage import Storage
 from tests.http_server import FakeTime
 from tests.openreview_server import (

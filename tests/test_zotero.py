@@ -28,7 +28,7 @@ from paperboy.jobs.fetch.sources.zotero_api import (
     parse_items,
 )
 from paperboy.jobs.fetch.zotero_sync import sync_user
-from paperboy.jobs.mailing.run import candidates_for, profile_for
+from paperboy.jobs.ranking.candidates import candidates_for, profile_for
 from paperboy.jobs.storage import Storage, utcnow
 from tests.http_server import FakeTime, LocalServer, Reply
 from tests.zotero_server import (

@@ -4,7 +4,6 @@ feedback endpoint) and `paperboy worker` (a Celery worker)."""
 from __future__ import annotations
 
 import logging
-import os
 import signal
 
 import click
@@ -107,24 +106,10 @@ def worker(ctx: click.Context, concurrency: int | None) -> None:
     Example:
       paperboy --config /etc/paperboy/config.toml worker --concurrency 2
     """
-    from paperboy.jobs.runners.queue.app import make_app
+    from paperboy.jobs.runners.queue.app import make_app, run_worker
 
     config = _config(ctx)
     app = make_app(config)
-    assert config.queue is not None
     with _storage(config):
         pass  # the database is reachable and its schema current before any task runs
-    argv = [
-        "worker",
-        "--loglevel",
-        "INFO",
-        "--queues",
-        config.queue.name,
-        "--hostname",
-        f"paperboy-{os.getpid()}@%h",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-    if concurrency is not None:
-        argv += ["--concurrency", str(concurrency)]
-    app.worker_main(argv)
+    run_worker(app, config, concurrency)

@@ -118,7 +118,7 @@ def digest(
 
 def _next_retry(storage: Storage, user: str) -> datetime | None:
     """When this user's earliest pending delivery is retried (None: nothing pending)."""
-    from paperboy.jobs.mailing.run import retry_delay
+    from paperboy.jobs.mailing.send import retry_delay
 
     times = [
         d.last_attempt_at + retry_delay(d.attempts)

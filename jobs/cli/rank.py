@@ -182,7 +182,7 @@ def _rank_venue(
     from paperboy.jobs.fetch.bibtex import is_bibtex, read_bibtex_papers
     from paperboy.jobs.fetch.http import HttpClient
     from paperboy.jobs.fetch.venues import refresh_venue
-    from paperboy.jobs.mailing.run import rank_for
+    from paperboy.jobs.ranking.candidates import rank_for
     from paperboy.jobs.ranking.corpus import to_paper
     from paperboy.jobs.storage import Storage
 
@@ -224,7 +224,7 @@ def _rank_venue(
 
 
 def _rank_user(ctx: click.Context, name: str, since: date | None) -> list[recommender.Ranked]:
-    from paperboy.jobs.mailing.run import in_categories, rank_for
+    from paperboy.jobs.ranking.candidates import in_categories, rank_for
 
     config = _config(ctx)
     user = config.user(name)

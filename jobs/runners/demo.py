@@ -28,7 +28,8 @@ from paperboy.jobs.fetch.listings import (
 from paperboy.jobs.fetch.paperfiles import read_jsonl
 from paperboy.jobs.fetch.sources.arxiv_rss import parse_arxiv_rss
 from paperboy.jobs.fetch.sources.huggingface import parse_hf_daily
-from paperboy.jobs.mailing.run import DigestResult, make_transport, run_digests
+from paperboy.jobs.mailing.run import DigestResult, run_digests
+from paperboy.jobs.mailing.send import make_transport
 from paperboy.jobs.ranking.corpus import refresh_index
 from paperboy.jobs.ranking.encoding import encode_stored
 from paperboy.jobs.storage import Storage, utcnow

@@ -9,7 +9,7 @@
         changed (added, edited, removed); an invalid edit is logged and the last good
         config stays in force
     every 10 minutes: encode the papers still without a vector, 4 minutes at most
-        (jobs.ranking.encoding), so a due digest waits for it no longer than that
+        (jobs.embeddings), so a due digest waits for it no longer than that
     SIGINT / SIGTERM: stop; a running job finishes its current transaction; exit 0
 
 Jobs run one at a time (a single worker thread), so a digest never races a fetch. A job
@@ -37,7 +37,8 @@ from apscheduler.triggers.base import BaseTrigger
 from paperboy.jobs.config.load import Config, config_stamp, load_config
 from paperboy.jobs.config.schedule import fetch_trigger, last_fire, wants_fetch
 from paperboy.jobs.core.errors import ConfigError
-from paperboy.jobs.mailing.run import retry_all_pending, run_digests
+from paperboy.jobs.mailing.run import run_digests
+from paperboy.jobs.mailing.send import retry_all_pending
 from paperboy.jobs.ranking.encoding import encode_stored
 from paperboy.jobs.runners.fetch_job import MISFIRE_GRACE, fetch_job, fetch_overdue
 from paperboy.jobs.storage import Storage
@@ -45,7 +46,7 @@ from paperboy.jobs.storage import Storage
 log = logging.getLogger(__name__)
 
 RELOAD_CHECK_SECONDS = 5
-RETRY_CHECK_SECONDS = 300  # pending deliveries are retried with backoff (jobs.mailing.run)
+RETRY_CHECK_SECONDS = 300  # pending deliveries are retried with backoff (jobs.mailing.send)
 ENCODE_CHECK_SECONDS = 600  # papers left without a vector are encoded, a budget at a time
 KEEP_JOBS = ("reload", "retry", "encode")  # interval jobs that schedule() leaves alone
 # Missed runs coalesce into one; a job never overlaps itself.
@@ -64,7 +65,7 @@ def digest_job(config: Config, storage: Storage, user_name: str) -> None:
     """The digest of `user_name`, and of every other user whose digest is due now.
 
     Users with the same send time have jobs that fire together; the first one ranks them
-    all at once over every core (jobs.ranking.pool), and the others find nothing due.
+    all at once over every core (jobs.rank_pool), and the others find nothing due.
     """
     run_digests(config, storage)
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from paperboy.jobs.core.records import SourcePaper
-from paperboy.jobs.mailing.run import ListedPapers, candidates_for
+from paperboy.jobs.ranking.candidates import ListedPapers, candidates_for
 from paperboy.jobs.storage import Storage
 from tests.jobs.test_pipeline import NOW, config_for, load_sample
 

@@ -205,9 +205,19 @@ def test_racing_runners_send_each_digest_once(tmp_path: Path, database_url: str)
 # --- a runner killed with SIGKILL after claiming, or after recording ---------------------
 
 
-def start_digest(config: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+PAUSING = [sys.executable, str(Path(__file__).resolve().parents[1] / "pausing_digest.py")]
+
+
+def start_digest(
+    config: Path, env: dict[str, str], pause: tuple[str, Path] | None = None
+) -> subprocess.Popen[str]:
+    """`paperboy digest` as a process of its own; with ``pause`` (point, marker file),
+    the same run through tests/pausing_digest.py, which stops at that point."""
+    command = [*PAPERBOY, "--config", str(config), "digest"]
+    if pause is not None:
+        command = [*PAUSING, "digest", str(config), pause[0], str(pause[1])]
     return subprocess.Popen(
-        [*PAPERBOY, "--config", str(config), "digest"],
+        command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -245,12 +255,11 @@ def test_runner_killed_mid_digest_is_taken_over_once_the_lease_expires(
         victim = start_digest(
             config_path,
             {
-                "PAPERBOY_TEST_PAUSE_AT": point,
-                "PAPERBOY_TEST_PAUSE_FILE": str(marker),
                 "PAPERBOY_LEASE_SECONDS": str(lease),
                 # A runner of another machine: whether it died cannot be seen from here.
                 "PAPERBOY_RUNNER_HOST": "another-machine",
             },
+            pause=(point, marker),
         )
         wait_for(marker, victim)
         victim.send_signal(signal.SIGKILL)
@@ -321,7 +330,7 @@ def test_a_claim_of_a_killed_process_on_this_machine_is_taken_over_at_once(
     import subprocess
     from datetime import timedelta
 
-    from paperboy.jobs.mailing.run import owner_gone, runner_id, this_machine
+    from paperboy.jobs.mailing.claims import owner_gone, runner_id, this_machine
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -21,7 +21,8 @@ import paperboy.jobs.ranking.corpus as features
 from paperboy.jobs.cli import cli
 from paperboy.jobs.config.load import Config
 from paperboy.jobs.core.errors import StorageError
-from paperboy.jobs.mailing.run import make_transport, run_digests
+from paperboy.jobs.mailing.run import run_digests
+from paperboy.jobs.mailing.send import make_transport
 from paperboy.jobs.ranking.corpus import (
     FORMAT,
     build_index,

@@ -271,12 +271,16 @@ def test_pick_never_pads_with_weak_matches() -> None:
     from datetime import time as clock
 
     from paperboy.jobs.config.load import UserConfig
-    from paperboy.jobs.mailing.run import WEAK_SHOWN, basis_note, pick
+    from paperboy.jobs.ranking.pick import WEAK_SHOWN, basis_note
+    from paperboy.jobs.ranking.pick import pick as choose
     from paperboy.recommender import Paper, Profile, Ranked
 
     user = UserConfig(
         name="ada", email=("ada@localhost",), send_at=clock(7, 30), max_papers=10, min_score=0.0
     )
+
+    def pick(ranked: list[Ranked], user: UserConfig) -> list[Ranked]:
+        return choose(ranked, min_score=user.min_score, max_papers=user.max_papers)
 
     def ranked(*scores: float) -> list[Ranked]:
         return [

@@ -20,7 +20,8 @@ from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.fetch.listings import LOOKUP_SOURCE, ingest_feed
 from paperboy.jobs.fetch.paperfiles import read_jsonl
 from paperboy.jobs.fetch.sources.arxiv_rss import parse_arxiv_rss
-from paperboy.jobs.mailing.run import make_transport, retry_all_pending, run_digests
+from paperboy.jobs.mailing.run import run_digests
+from paperboy.jobs.mailing.send import make_transport, retry_all_pending
 from paperboy.jobs.runners.demo import sample_dir
 from paperboy.jobs.storage import Storage
 from tests.smtp_server import DroppingSMTPServer, LocalSMTPServer
@@ -383,7 +384,7 @@ def test_disliked_and_library_papers_are_never_candidates(
 def test_temporary_failures_back_off_then_give_up(tmp_path: Path) -> None:
     """Retries wait 5 min, 10 min, ... (at most 6 h); after 3 days the digest is given up
     and its papers go into the next one instead of waiting forever."""
-    from paperboy.jobs.mailing.run import retry_all_pending, retry_delay
+    from paperboy.jobs.mailing.send import retry_all_pending, retry_delay
 
     assert [retry_delay(n).total_seconds() / 60 for n in (1, 2, 3)] == [5, 10, 20]
     assert retry_delay(50) == timedelta(hours=6)

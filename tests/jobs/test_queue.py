@@ -24,6 +24,7 @@ from paperboy.jobs.config.load import load_config
 from paperboy.jobs.storage import Storage
 from tests.commands import PAPERBOY
 from tests.jobs.test_claims import (
+    PAUSING,
     assert_no_paper_twice,
     new_papers,
     sample_papers,
@@ -67,11 +68,17 @@ def queue_config(tmp_path: Path, database_url: str, port: int, broker: str, queu
     return path
 
 
-def start_worker(config: Path, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_worker(
+    config: Path, log: Path, env: dict[str, str], pause: tuple[str, Path] | None = None
+) -> subprocess.Popen[bytes]:
     """`paperboy worker` in a session of its own, so that killing it kills its pool too
-    (a machine that dies takes every process with it)."""
+    (a machine that dies takes every process with it). With ``pause`` (point, marker
+    file), the same worker through tests/pausing_digest.py, stopping at that point."""
+    command = [*PAPERBOY, "--config", str(config), "worker", "--concurrency", "1"]
+    if pause is not None:
+        command = [*PAUSING, "worker", str(config), pause[0], str(pause[1])]
     return subprocess.Popen(
-        [*PAPERBOY, "--config", str(config), "worker", "--concurrency", "1"],
+        command,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         env={**os.environ, "PAPERBOY_LEASE_SECONDS": LEASE, **env},
@@ -127,7 +134,8 @@ def test_two_workers_one_killed_every_digest_once(
             victim = start_worker(
                 config_path,
                 tmp_path / "worker-a.log",
-                {"PAPERBOY_TEST_PAUSE_AT": "claimed", "PAPERBOY_TEST_PAUSE_FILE": str(marker)},
+                {},
+                pause=("claimed", marker),
             )
             workers.append(victim)
             enqueue_digest(app, "u0")

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from paperboy.jobs.config.load import Config, load_config
-from paperboy.jobs.mailing.run import rank_for
+from paperboy.jobs.ranking.candidates import rank_for
 from paperboy.jobs.runners.demo import DEMO_BASE_URL, run_demo
 from paperboy.jobs.storage import Storage, StoredPaper
 from paperboy.jobs.web.app import create_app

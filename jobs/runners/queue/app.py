@@ -8,14 +8,21 @@ worker, and the task is idempotent because each digest is claimed in the databas
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
 from celery import Celery
 
 from paperboy.jobs.config.load import Config
 from paperboy.jobs.core.errors import ConfigError
 
+if TYPE_CHECKING:
+    from paperboy.jobs.mailing.run import Pause
 
-def make_app(config: Config) -> Celery:
-    """Paperboy's Celery app for `config` (ConfigError without a [queue] table)."""
+
+def make_app(config: Config, *, pause: Pause | None = None) -> Celery:
+    """Paperboy's Celery app for `config` (ConfigError without a [queue] table).
+    ``pause``: the digests' test hook (jobs.mailing.run.run_digests)."""
     queue = config.queue
     if queue is None:
         raise ConfigError(
@@ -47,5 +54,25 @@ def make_app(config: Config) -> Celery:
     )
     from paperboy.jobs.runners.queue.tasks import register
 
-    register(app, config.path)
+    register(app, config.path, pause=pause)
     return app
+
+
+def run_worker(app: Celery, config: Config, concurrency: int | None = None) -> None:
+    """Run a Celery worker of `app` on the config's queue until it is stopped
+    (`paperboy worker`)."""
+    assert config.queue is not None  # make_app made `app` from it
+    argv = [
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--queues",
+        config.queue.name,
+        "--hostname",
+        f"paperboy-{os.getpid()}@%h",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if concurrency is not None:
+        argv += ["--concurrency", str(concurrency)]
+    app.worker_main(argv)

@@ -27,12 +27,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 
 from paperboy.jobs.config.load import Config, load_config
 from paperboy.jobs.storage import Storage, utcnow
+
+if TYPE_CHECKING:
+    from paperboy.jobs.mailing.run import Pause
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +103,11 @@ def unsent(storage: Storage, user_name: str) -> bool:
     return any(d.attempts == 0 for d in storage.deliveries(user_name=user_name, status="pending"))
 
 
-def run_digest_task(task: Any, path: Path, user_name: str, at: str | None) -> str:
-    """The body of paperboy.digest (see the module's docstring); returns the status."""
+def run_digest_task(
+    task: Any, path: Path, user_name: str, at: str | None, pause: Pause | None = None
+) -> str:
+    """The body of paperboy.digest (see the module's docstring); returns the status.
+    ``pause``: jobs.mailing.run.run_digests's hook (tests stop a worker with it)."""
     from paperboy.jobs.mailing.run import run_digests
     from paperboy.jobs.runners.fetch_job import fetch_job, fetch_overdue
 
@@ -113,7 +119,7 @@ def run_digest_task(task: Any, path: Path, user_name: str, at: str | None) -> st
     if fetch_overdue(config, storage, utcnow()):
         log.info("the fetch is overdue; fetching before the digest for %s", user_name)
         fetch_job(config, storage)
-    [result] = run_digests(config, storage, users=[user_name], now=now, workers=1)
+    [result] = run_digests(config, storage, users=[user_name], now=now, workers=1, pause=pause)
     if result.status == "failed":
         raise RuntimeError(f"digest for {user_name} failed: {result.error}")
     wait = wait_for_others(storage, user_name, utcnow())
@@ -125,12 +131,13 @@ def run_digest_task(task: Any, path: Path, user_name: str, at: str | None) -> st
     return result.status
 
 
-def register(app: Celery, path: Path) -> None:
-    """Define Paperboy's tasks on `app`; workers read the config at `path`."""
+def register(app: Celery, path: Path, *, pause: Pause | None = None) -> None:
+    """Define Paperboy's tasks on `app`; workers read the config at `path`. ``pause``:
+    the digests' test hook (jobs.mailing.run.run_digests)."""
     path = Path(path).resolve()
 
     def digest(self: Any, user_name: str, at: str | None = None) -> str:
-        return run_digest_task(self, path, user_name, at)
+        return run_digest_task(self, path, user_name, at, pause)
 
     def fetch() -> None:
         from paperboy.jobs.runners.fetch_job import fetch_job
@@ -139,7 +146,7 @@ def register(app: Celery, path: Path) -> None:
         fetch_job(config, storage)
 
     def retry() -> int:
-        from paperboy.jobs.mailing.run import retry_all_pending
+        from paperboy.jobs.mailing.send import retry_all_pending
 
         config, storage = _state(path)
         return retry_all_pending(config, storage)

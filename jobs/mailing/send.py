@@ -1,0 +1,211 @@
+"""Transports and sending: the send step of a recorded delivery, and the retries of the
+deliveries left pending (a temporary SMTP failure, a crash between recording and
+sending).
+
+    resend_pending(user):
+        for each pending delivery of the user:
+            action = pending_action(delivery, state, now)      # pure
+            wait                     -> leave it (paused user, backoff not over)
+            otherwise                -> lease it, or leave it to the runner that has it
+            cancel / give-up         -> mark it failed for good (its papers go back)
+            send                     -> send_delivery: same bytes, same Message-ID
+    send_delivery: renew the lease, transport.send -> sent | retry later (4xx) | failed (5xx)
+
+A runner killed while sending leaves the lease to run out (or to be taken over at once
+on this machine, jobs.mailing.claims.owner_gone); the delivery stays pending and is sent
+again, unchanged, by the next runner.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Literal
+
+from paperboy.emails.delivery import (
+    ConsoleTransport,
+    DeliveryError,
+    OutboxTransport,
+    PermanentDeliveryError,
+    SmtpTransport,
+    Transport,
+)
+from paperboy.jobs.config.load import Config
+from paperboy.jobs.core.errors import ConfigError
+from paperboy.jobs.mailing.claims import claim_lease, owner_gone, quietly, runner_id
+from paperboy.jobs.storage import Delivery, Storage, UserState, utcnow
+
+log = logging.getLogger(__name__)
+
+RETRY_FIRST = timedelta(minutes=5)  # a temporary SMTP failure is retried after this,
+RETRY_MAX_DELAY = timedelta(hours=6)  # doubling up to this,
+RETRY_GIVE_UP = timedelta(days=3)  # and given up (papers to the next digest) after this
+
+Action = Literal["send", "wait", "cancel", "give-up"]
+
+
+def make_transport(config: Config, kind: str | None = None) -> Transport:
+    """The transport named `kind` (default: [email] transport); the SMTP password is read
+    now, from the environment."""
+    settings = config.email
+    kind = kind or settings.transport
+    if kind == "smtp" and settings.smtp is not None:
+        smtp = settings.smtp
+        return SmtpTransport(
+            host=smtp.host,
+            port=smtp.port,
+            security=smtp.security,
+            username=smtp.username,
+            password=smtp.password(),
+            timeout=smtp.timeout,
+        )
+    if kind == "console":
+        return ConsoleTransport()
+    return OutboxTransport(settings.outbox)
+
+
+def send_delivery(
+    storage: Storage,
+    transport: Transport,
+    delivery_id: int,
+    message: EmailMessage,
+    now: datetime | None = None,
+    *,
+    owner: str,
+    lease: timedelta,
+) -> tuple[str, str | None, str | None]:
+    """Send one recorded delivery if this runner holds (or gets) its lease; returns
+    (status, receipt, error). The lease is renewed first, so nobody can take it over
+    while the message is on its way."""
+    if not storage.take_delivery(delivery_id, owner, lease, gone=owner_gone):
+        return "elsewhere", None, "another runner is sending it"
+    try:
+        receipt = transport.send(message)
+    except PermanentDeliveryError as e:
+        storage.mark_attempt_failed(delivery_id, str(e), permanent=True, at=now)
+        log.error("delivery %d failed for good: %s", delivery_id, e)
+        return "failed", None, str(e)
+    except DeliveryError as e:
+        storage.mark_attempt_failed(delivery_id, str(e), permanent=False, at=now)
+        log.warning("delivery %d failed, will be retried: %s", delivery_id, e)
+        return "retry-later", None, str(e)
+    except BaseException:
+        # Not sent by us (a bug, Ctrl-C): the next run need not wait for the lease.
+        quietly(storage.release_delivery, delivery_id, owner)
+        raise
+    storage.mark_sent(delivery_id, receipt)
+    return "sent", receipt, None
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after `attempts` failed sends: 5 min, doubling, at most 6 h."""
+    delay: timedelta = RETRY_FIRST * 2 ** min(max(attempts - 1, 0), 16)
+    return min(delay, RETRY_MAX_DELAY)
+
+
+def pending_action(delivery: Delivery, state: UserState, now: datetime) -> Action:
+    """What to do now with a pending delivery of a user in `state`: "cancel" when they
+    unsubscribed since it was built ("Unsubscribe" means no more mail, even one built
+    before the click and left waiting for a retry), "wait" while they pause or while its
+    backoff (retry_delay) lasts, "give-up" after RETRY_GIVE_UP of failed attempts, else
+    "send" (at once when it was never tried: the process died before sending)."""
+    if state.unsubscribed_at is not None:
+        return "cancel"
+    if state.paused(now):
+        return "wait"  # sent (or given up) after the pause
+    if delivery.attempts and delivery.last_attempt_at is not None:
+        if now - delivery.created_at > RETRY_GIVE_UP:
+            return "give-up"
+        if now < delivery.last_attempt_at + retry_delay(delivery.attempts):
+            return "wait"
+    return "send"
+
+
+def resend_pending(
+    storage: Storage,
+    transport: Transport,
+    user_name: str,
+    now: datetime | None = None,
+    *,
+    owner: str | None = None,
+    lease: timedelta | None = None,
+) -> int:
+    """Send this user's deliveries left pending by a crash or a temporary failure.
+
+    Nothing goes to a user who unsubscribed since (the delivery is marked failed, its
+    papers released) or who paused their digest (it waits for the pause to end). A
+    delivery never tried (the process died before sending) goes at once; one that
+    failed waits `retry_delay(attempts)`; after RETRY_GIVE_UP it is marked failed, so its
+    papers go into the user's next digest instead of waiting forever. Each is leased
+    first (Storage.take_delivery): a delivery another runner is sending is left alone.
+    """
+    now = now or utcnow()
+    owner = owner or runner_id()
+    lease = lease or claim_lease()
+    state = storage.user_state(user_name)
+    sent = 0
+    for delivery in storage.deliveries(user_name=user_name, status="pending"):
+        action = pending_action(delivery, state, now)
+        if action == "wait":
+            continue
+        if not storage.take_delivery(delivery.id, owner, lease, gone=owner_gone):
+            continue  # another runner holds it
+        if action == "cancel":
+            storage.mark_attempt_failed(
+                delivery.id, "the user unsubscribed", permanent=True, at=now
+            )
+            log.info("delivery %d for %s: not sent, they unsubscribed", delivery.id, user_name)
+            continue
+        if action == "give-up":
+            storage.mark_attempt_failed(
+                delivery.id,
+                f"gave up after {delivery.attempts} attempts over "
+                f"{RETRY_GIVE_UP.days} days; last error: {delivery.last_error}",
+                permanent=True,
+                at=now,
+            )
+            log.error("delivery %d for %s: gave up retrying", delivery.id, user_name)
+            continue
+        message = email.message_from_bytes(delivery.message, policy=email.policy.SMTP)
+        assert isinstance(message, EmailMessage)
+        status, _receipt, _error = send_delivery(
+            storage, transport, delivery.id, message, now, owner=owner, lease=lease
+        )
+        sent += status == "sent"
+    return sent
+
+
+def retry_all_pending(config: Config, storage: Storage, *, now: datetime | None = None) -> int:
+    """Retry every user's pending deliveries whose backoff has passed (the daemon's job)."""
+    transports: dict[str, Transport] = {}
+    owner, lease = runner_id(), claim_lease()
+    sent = 0
+    for user in config.users:
+        if not storage.deliveries(user_name=user.name, status="pending"):
+            continue
+        kind = user.transport or config.email.transport
+        try:
+            if kind not in transports:
+                transports[kind] = make_transport(config, kind)
+            sent += resend_pending(
+                storage, transports[kind], user.name, now, owner=owner, lease=lease
+            )
+        except ConfigError as e:
+            log.error("retrying deliveries for %s: %s", user.name, e)
+    close_transports(transports.values())
+    return sent
+
+
+def close_transports(transports: Iterable[Transport]) -> None:
+    """End the connections a run kept open (an SMTP connection serves a whole run)."""
+    for t in transports:
+        close = getattr(t, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception as e:  # the messages are sent; a failed QUIT loses nothing
+                log.warning("closing %r: %s", t, e)
