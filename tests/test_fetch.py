@@ -20,6 +20,7 @@ import pytest
 from paperboy.jobs.config.load import Config, parse_config
 from paperboy.jobs.core.errors import ParseError, SourceError
 from paperboy.jobs.core.records import ParsedFeed, SourcePaper
+from paperboy.jobs.fetch.from_file import ingest_file
 from paperboy.jobs.fetch.http import HttpClient
 from paperboy.jobs.fetch.listings import (
     API_BATCH,
@@ -27,7 +28,6 @@ from paperboy.jobs.fetch.listings import (
     LOOKUP_SOURCE,
     fetch_all,
     fetch_arxiv,
-    ingest_file,
     lookup_papers,
     select_announcements,
 )

@@ -20,6 +20,7 @@ from paperboy.jobs.cli import cli
 from paperboy.jobs.config.load import Config, FeedConfig, parse_config
 from paperboy.jobs.core.errors import ParseError
 from paperboy.jobs.core.records import SourcePaper
+from paperboy.jobs.fetch.from_file import ingest_file
 from paperboy.jobs.fetch.http import HttpClient
 from paperboy.jobs.fetch.listings import (
     ARXIV_SOURCE,
@@ -29,7 +30,6 @@ from paperboy.jobs.fetch.listings import (
     fetch_arxiv,
     fetch_feed,
     fetch_huggingface,
-    ingest_file,
 )
 from paperboy.jobs.fetch.sources.arxiv_rss import render_arxiv_rss
 from paperboy.jobs.storage import Storage, StoredPaper

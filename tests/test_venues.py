@@ -458,7 +458,7 @@ def test_digests_show_openreview_and_hugging_face_tldrs(
     tmp_path: Path,
 ) -> None:
     from paperboy.emails.delivery import OutboxTransport
-    from paperboy.jobs.fetch.listings import ingest_file
+    from paperboy.jobs.fetch.from_file import ingest_file
     from paperboy.jobs.mailing.run import run_digests
 
     srv, _fates = server

@@ -86,6 +86,7 @@ def fetch(
     The first fetch into an empty database also backfills [sources.arxiv] backfill_days.
     Exit status 1 if any source failed.
     """
+    from paperboy.jobs.fetch.from_file import ingest_file, ingest_paper_file, is_paper_file
     from paperboy.jobs.fetch.http import HttpClient
     from paperboy.jobs.fetch.listings import (
         HF_SOURCE,
@@ -96,9 +97,6 @@ def fetch(
         fetch_huggingface,
         fetch_openreview,
         fetch_zotero,
-        ingest_file,
-        ingest_paper_file,
-        is_paper_file,
     )
     from paperboy.jobs.ranking.corpus import index_after_fetch
     from paperboy.jobs.ranking.encoding import encode_stored
