@@ -3,12 +3,12 @@
 Each scenario writes a config (and its users.d/ files) into a temporary folder and is
 measured in a fresh Python process, so that memory is that scenario's alone:
 
-- the config load (``jobs.config.load_config``): the first one, then the best of three;
+- the config load (``jobs.config.load.load_config``): the first one, then the best of three;
 - the process's RSS after the load, and its growth over the 1-user baseline of the run;
 - the daemon's change check (``config_stamp``: one stat per file, every 5 seconds);
 - the daemon's reload after that edit (``load_config(previous=...)``: only the changed
   file is read again; with [[users]] in config.toml, everything is);
-- one ``paperboy profile`` edit of the last user (``jobs.profile.like``: read, splice,
+- one ``paperboy profile`` edit of the last user (``jobs.config.lists.like``: read, splice,
   validate that user's file, write atomically), the config already loaded. In a
   config.toml of 10,000 ``[[users]]`` the same edit takes minutes (tomlkit parses and
   renders the whole file several times), so it is measured there only with
@@ -83,7 +83,8 @@ def rss_mb() -> float:
 def measure(config_path: str, edit: bool) -> dict[str, Any]:
     """In the child: load, check, edit; numbers as a dict."""
     from paperboy.jobs.config.lists import like
-    from paperboy.jobs.config.load import config_stamp, load_config
+    from paperboy.jobs.config.load import load_config
+    from paperboy.jobs.config.users import config_stamp
 
     before = rss_mb()
     t = time.perf_counter()

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from paperboy.jobs.config.load import Config, load_config
+from paperboy.jobs.config.load import load_config
+from paperboy.jobs.config.model import Config
 
 if TYPE_CHECKING:
     from paperboy.jobs.storage import Storage

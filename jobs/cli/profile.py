@@ -1,7 +1,7 @@
 """`paperboy profile ...`: show and grow a user's interest profile in config.toml.
 
 A thin click layer: the edits are :mod:`jobs.profile` (text in, text out, comments and
-layout kept; :func:`jobs.profile.edit_profile` finds the file the user lives in, config.toml
+layout kept; :func:`jobs.config.lists.edit_profile` finds the file the user lives in, config.toml
 or their users_dir file), BibTeX reading is :mod:`jobs.library`, the database is
 :mod:`jobs.storage`. Every edit re-validates the whole file before writing it, writes it
 atomically with a backup (config.toml.bak) and refuses if the file changed on disk in the
@@ -21,17 +21,15 @@ from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import open_storage as _storage
 from paperboy.jobs.config.lists import (
     Change,
-    ConfigSnapshot,
     Operation,
     ProfileEdit,
-    backup_path,
-    config_lock,
     dislike_operations,
     edit_profile,
     like_operations,
-    read_snapshot,
 )
-from paperboy.jobs.config.load import Config, UserConfig, parse_config
+from paperboy.jobs.config.load import parse_config
+from paperboy.jobs.config.model import Config, UserConfig
+from paperboy.jobs.config.writes import ConfigSnapshot, backup_path, config_lock, read_snapshot
 from paperboy.jobs.core.errors import StorageError, UnknownPaperError
 from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id
 from paperboy.jobs.core.records import SourcePaper
@@ -57,7 +55,7 @@ def _load(ctx: click.Context) -> tuple[ConfigSnapshot, Config]:
     """Read the file once: the snapshot that will be edited is the text that was validated.
 
     The config lock is held until the command ends, so a click in a digest waits for
-    this edit instead of refusing it (jobs.profile.config_lock)."""
+    this edit instead of refusing it (jobs.config.writes.config_lock)."""
     ctx.with_resource(config_lock(Path(ctx.obj["config_path"])))
     snapshot = read_snapshot(Path(ctx.obj["config_path"]))
     return snapshot, parse_config(snapshot.text, snapshot.path)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from paperboy.jobs.config.load import Config, FeedConfig, OpenReviewConfig
+from paperboy.jobs.config.model import Config, FeedConfig, OpenReviewConfig
 from paperboy.jobs.core.errors import ParseError, SourceError, UnknownPaperError
 from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id, is_arxiv_id
 from paperboy.jobs.core.records import ParsedFeed, SourcePaper

@@ -52,7 +52,7 @@ from paperboy.emails.delivery import (
 )
 from paperboy.emails.digest import Digest, DigestItem, TrendingItem
 from paperboy.emails.render import build_message, render_html
-from paperboy.jobs.config.load import Config, UserConfig
+from paperboy.jobs.config.model import Config, UserConfig
 from paperboy.jobs.config.schedule import next_digest_firing
 from paperboy.jobs.core.errors import ConfigError
 from paperboy.jobs.core.ids import abs_url, is_arxiv_id, pdf_url

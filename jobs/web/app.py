@@ -3,7 +3,7 @@
     GET  /like/T, /dislike/T, /pause/T, /u/T, /undo/T
          -> a page saying what will happen, with one button (a POST form)   [changes nothing]
     POST the same URL (CSRF value + same-origin check)
-         -> do it: like/dislike through jobs.profile.edit_profile (the code path of
+         -> do it: like/dislike through jobs.config.lists.edit_profile (the code path of
             `paperboy profile like/dislike`); pause/unsubscribe in the database
          -> a page confirming it, with an Undo button (a signed "undo" token)
     POST /u/T with the body "List-Unsubscribe=One-Click" (RFC 8058, sent by mail providers)
@@ -46,10 +46,11 @@ from paperboy.jobs.config.lists import (
     edit_profile,
     like_operations,
     read_lists,
-    read_snapshot,
     user_file,
 )
-from paperboy.jobs.config.load import Config, UserConfig, load_config
+from paperboy.jobs.config.load import load_config
+from paperboy.jobs.config.model import Config, UserConfig
+from paperboy.jobs.config.writes import read_snapshot
 from paperboy.jobs.core.errors import ConfigError, PaperboyError, UnknownPaperError
 from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id, is_arxiv_id
 from paperboy.jobs.storage import Storage, utcnow

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from paperboy import jobs
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config.lists import ConfigSnapshot, write_config
 from paperboy.jobs.config.load import load_config
+from paperboy.jobs.config.writes import ConfigSnapshot, write_config
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.storage import Storage
 
@@ -254,7 +254,7 @@ def test_a_concurrent_hand_edit_is_refused(config: Path, monkeypatch: pytest.Mon
             snapshot, text, _before_replace=lambda: config.write_text(hand, encoding="utf-8")
         )
 
-    monkeypatch.setattr(jobs.profile, "write_config", racing_write)
+    monkeypatch.setattr(jobs.config.lists, "write_config", racing_write)
     code, _, err = run(config, "add", "2401.01234")
     assert code == 1
     assert "was changed by someone else" in err and "nothing was written" in err

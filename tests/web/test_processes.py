@@ -16,8 +16,9 @@ import httpx
 import pytest
 
 from paperboy import jobs
-from paperboy.jobs.config.lists import edit_profile, like_operations, write_config
+from paperboy.jobs.config.lists import edit_profile, like_operations
 from paperboy.jobs.config.load import load_config
+from paperboy.jobs.config.writes import write_config
 from paperboy.jobs.web.tokens import Signer
 from tests.commands import PAPERBOY
 from tests.web.conftest import KEY, free_port, listening, wait_until
@@ -156,7 +157,7 @@ def test_a_click_retries_over_a_hand_edit_made_meanwhile(
     hand = config.read_text(encoding="utf-8").replace("muted = []", 'muted = ["crypto"]')
     raced: list[bool] = []
 
-    def racing_write(snapshot: jobs.profile.ConfigSnapshot, text: str) -> bool:
+    def racing_write(snapshot: jobs.config.writes.ConfigSnapshot, text: str) -> bool:
         if not raced:
             raced.append(True)
             return write_config(
@@ -164,7 +165,7 @@ def test_a_click_retries_over_a_hand_edit_made_meanwhile(
             )
         return write_config(snapshot, text)
 
-    monkeypatch.setattr(jobs.profile, "write_config", racing_write)
+    monkeypatch.setattr(jobs.config.lists, "write_config", racing_write)
     edit = edit_profile(
         load_config(config),
         "ada",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from paperboy.jobs.config.load import Config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.errors import ConfigError
 
 
