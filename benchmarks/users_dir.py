@@ -83,7 +83,8 @@ def rss_mb() -> float:
 def measure(config_path: str, edit: bool) -> dict[str, Any]:
     """In the child: load, check, edit; numbers as a dict."""
     from paperboy.jobs.config.lists import like
-    from paperboy.jobs.config.load import config_stamp, load_config
+    from paperboy.jobs.config.load import load_config
+    from paperboy.jobs.config.users import config_stamp
 
     before = rss_mb()
     t = time.perf_counter()

@@ -17,7 +17,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from paperboy.jobs.config.load import Config, parse_config
+from paperboy.jobs.config.load import parse_config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.errors import ParseError, SourceError
 from paperboy.jobs.core.records import ParsedFeed, SourcePaper
 from paperboy.jobs.fetch.from_file import ingest_file

@@ -16,7 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config.load import Config, parse_config
+from paperboy.jobs.config.load import parse_config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.records import ParsedFeed, SourcePaper
 from paperboy.jobs.fetch import listings
 from paperboy.jobs.fetch.http import HttpClient

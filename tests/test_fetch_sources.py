@@ -17,7 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config.load import Config, FeedConfig, parse_config
+from paperboy.jobs.config.load import parse_config
+from paperboy.jobs.config.model import Config, FeedConfig
 from paperboy.jobs.core.errors import ParseError
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.fetch.from_file import ingest_file

@@ -262,9 +262,6 @@ def test_every_folder_with_code_in_jobs_is_a_package() -> None:
     assert loose == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 19: storage, mailing and config are being split on other branches"
-)
 def test_files_and_classes_stay_readable() -> None:
     """No file of jobs/, recommender/ or emails/ over MAX_FILE_LINES lines, no class over
     MAX_CLASS_LINES: past that, a file holds more than one responsibility (issue 19)."""

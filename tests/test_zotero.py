@@ -16,7 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config.load import Config, parse_config
+from paperboy.jobs.config.load import parse_config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.errors import ConfigError, ParseError
 from paperboy.jobs.fetch.http import HttpClient
 from paperboy.jobs.fetch.listings import fetch_all

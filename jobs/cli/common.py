@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from paperboy.jobs.config.load import Config, load_config
+from paperboy.jobs.config.load import load_config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.text_safety import for_terminal
 
 if TYPE_CHECKING:

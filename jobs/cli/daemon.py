@@ -59,7 +59,7 @@ def serve(ctx: click.Context, listen: str | None) -> None:
       paperboy serve
       paperboy serve --listen 127.0.0.1:9000
     """
-    from paperboy.jobs.config.load import parse_listen
+    from paperboy.jobs.config.services import parse_listen
     from paperboy.jobs.web.server import make_server
 
     config = _config(ctx)

@@ -21,17 +21,15 @@ from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import open_storage as _storage
 from paperboy.jobs.config.lists import (
     Change,
-    ConfigSnapshot,
     Operation,
     ProfileEdit,
-    backup_path,
-    config_lock,
     dislike_operations,
     edit_profile,
     like_operations,
-    read_snapshot,
 )
-from paperboy.jobs.config.load import Config, UserConfig, parse_config
+from paperboy.jobs.config.load import parse_config
+from paperboy.jobs.config.model import Config, UserConfig
+from paperboy.jobs.config.writes import ConfigSnapshot, backup_path, config_lock, read_snapshot
 from paperboy.jobs.core.errors import StorageError, UnknownPaperError
 from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id
 from paperboy.jobs.core.records import SourcePaper
@@ -58,7 +56,7 @@ def _load(ctx: click.Context) -> tuple[ConfigSnapshot, Config]:
     """Read the file once: the snapshot that will be edited is the text that was validated.
 
     The config lock is held until the command ends, so a click in a digest waits for
-    this edit instead of refusing it (jobs.config.lists.config_lock)."""
+    this edit instead of refusing it (jobs.config.writes.config_lock)."""
     ctx.with_resource(config_lock(Path(ctx.obj["config_path"])))
     snapshot = read_snapshot(Path(ctx.obj["config_path"]))
     return snapshot, parse_config(snapshot.text, snapshot.path)

@@ -19,7 +19,7 @@ from paperboy.jobs.fetch.paperfiles import read_jsonl
 from paperboy.text import short_title, shorten
 
 if TYPE_CHECKING:
-    from paperboy.jobs.config.load import Config
+    from paperboy.jobs.config.model import Config
 from paperboy.jobs.cli.root import cli
 
 _VENUE_MAX_AGE = timedelta(days=1)  # a cached venue list is refreshed after this

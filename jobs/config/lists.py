@@ -1,40 +1,33 @@
-"""Edit a user's lists in config.toml (saved, disliked, keywords, authors, muted) in place.
+"""Edit a user's lists (saved, disliked, keywords, authors, muted) in the file they live in.
 
 A user lives either in a ``[[users]]`` table of config.toml or in their own file in
 ``users_dir`` (issue #13), whose top level is their table (``whole_file=True`` below).
 :func:`edit_profile` knows which, and is the one way the CLI and the web's feedback links
 change a profile: :func:`like`, :func:`dislike`, or any list of (op, key, values).
 
-The file is a person's: their comments, order, spacing and quoting stay as they wrote them,
-byte for byte outside the list being edited (issue #6). tomlkit parses the file and finds
-the user's table; the edit itself is a splice into the text of that one array, so that:
+tomlkit parses the file and finds the user's table and where its array starts; the edit
+itself is a splice into the text of that one array (:mod:`paperboy.jobs.config.toml_text`),
+so comments, order and quoting stay as the person wrote them (issue #6). Every result is
+parsed again by tomlkit and compared with the expected list before it is returned, so a
+splice can never produce a broken or different file.
 
-- an added value goes where a person would type it: ``, "x"`` after the last element of a
-  one-line array, a new line (same indentation, same comma style) in a multi-line one;
-- a removed value takes its separator, or its whole line with its comment, along;
-- adding a value and removing it again gives back the original file exactly.
-
-Every result is parsed again by tomlkit and compared with the expected list before it is
-returned, so a splice can never produce a broken or different file.
-
-The second half of this module writes the file safely: to a temporary file in the same
-folder, fsync, a backup of the previous file (``config.toml.bak``), then ``os.replace``;
-and only if nobody changed the file in between (a hand edit in an editor is never lost).
+    edit_profile(config, user, operations)
+      under config_lock(the user's file):
+        read_snapshot                      (or the caller's)
+        apply_operations: add_values / remove_values, each checked by a re-parse
+        validate as the loader would       (ConfigError: nothing written)
+        write_config                       (writes.py: atomic, with a .bak; a file changed
+                                            meanwhile: ConcurrentEditError, retried on the
+                                            new text up to `attempts` times)
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
 import random
-import re
-import tempfile
-import threading
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,23 +35,37 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from paperboy.jobs.config.load import Config, parse_config, parse_user_file
-from paperboy.jobs.core.errors import ConfigError, PaperboyError, UnknownPaperError
+from paperboy.jobs.config.load import parse_config
+from paperboy.jobs.config.model import Config
+from paperboy.jobs.config.toml_text import (
+    _append,
+    _delete,
+    _indent_of,
+    _line_end,
+    _newline,
+    _render,
+    _value_end,
+)
+from paperboy.jobs.config.users import parse_user_file
+from paperboy.jobs.config.writes import (
+    ConcurrentEditError,
+    ConfigSnapshot,
+    config_lock,
+    read_snapshot,
+    write_config,
+)
+from paperboy.jobs.core.errors import ConfigError, UnknownPaperError
 from paperboy.jobs.core.ids import canonical_arxiv_id
 
 __all__ = [
     "ID_KEYS",
     "LIST_KEYS",
     "Change",
-    "ConcurrentEditError",
-    "ConfigSnapshot",
     "Edit",
     "Operation",
     "ProfileEdit",
     "add_values",
     "apply_operations",
-    "backup_path",
-    "config_lock",
     "dislike",
     "dislike_operations",
     "edit_profile",
@@ -66,20 +73,16 @@ __all__ = [
     "like_operations",
     "normalise_value",
     "read_lists",
-    "read_snapshot",
     "remove_values",
     "same_value",
     "user_file",
     "user_names",
-    "write_config",
 ]
 
+
 ID_KEYS = ("saved", "disliked")
+
 LIST_KEYS = ("saved", "disliked", "keywords", "authors", "muted")
-
-
-class ConcurrentEditError(PaperboyError):
-    """config.toml changed on disk between reading it and writing the edit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +96,6 @@ class Edit:
     text: str
     changed: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
-
-
-# --- values ------------------------------------------------------------------------------
 
 
 def normalise_value(key: str, value: str) -> str:
@@ -124,9 +124,6 @@ def same_value(key: str, a: str, b: str) -> bool:
     """True if `a` and `b` are the same entry of list `key` ("arXiv:2401.01234v2" is
     "2401.01234"; "Bandits" is "bandits")."""
     return _match_key(key, a) == _match_key(key, b)
-
-
-# --- finding the user's table ------------------------------------------------------------
 
 
 def _parse(text: str) -> tomlkit.TOMLDocument:
@@ -173,115 +170,6 @@ def read_lists(text: str, user: str, *, whole_file: bool = False) -> dict[str, l
     return {key: _as_list(key, table.get(key)) for key in LIST_KEYS}
 
 
-# --- scanning TOML values in the text ----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: str  # "str" | "comma" | "comment" | "newline" | "space" | "open" | "close"
-    start: int
-    end: int
-
-
-_SPACE = re.compile(r"[ \t]+")
-_BASIC = re.compile(r'"(?:[^"\\\n]|\\.)*"')
-_LITERAL = re.compile(r"'[^'\n]*'")
-_COMMENT = re.compile(r"#[^\r\n]*")
-
-
-def _match_end(pattern: re.Pattern[str], text: str, pos: int) -> int:
-    match = pattern.match(text, pos)
-    return match.end() if match else pos + 1
-
-
-def _string_end(text: str, pos: int) -> int:
-    """The end of the string that starts at `pos` (basic, literal or multi-line)."""
-    for quote in ('"""', "'''"):
-        if text.startswith(quote, pos):
-            i = pos + 3
-            while True:
-                j = text.find(quote, i)
-                if j < 0:
-                    raise ConfigError("unterminated multi-line string")
-                if quote == '"""' and _escaped(text, j):
-                    i = j + 1
-                    continue
-                # A multi-line string may end with up to two extra quotes: """a"""".
-                while text.startswith(quote[0], j + 3) and j + 3 < len(text):
-                    j += 1
-                return j + 3
-    match = (_BASIC if text[pos] == '"' else _LITERAL).match(text, pos)
-    if match is None:
-        raise ConfigError("unterminated string")
-    return match.end()
-
-
-def _escaped(text: str, j: int) -> bool:
-    backslashes = 0
-    while j - 1 - backslashes >= 0 and text[j - 1 - backslashes] == "\\":
-        backslashes += 1
-    return backslashes % 2 == 1
-
-
-def _tokens(text: str, start: int) -> tuple[list[_Token], int]:
-    """Tokens of the array that opens at text[start] == "[", and the offset after its "]"."""
-    tokens: list[_Token] = []
-    depth = 0
-    pos = start
-    while pos < len(text):
-        ch = text[pos]
-        if ch in "[{":
-            depth += 1
-            tokens.append(_Token("open", pos, pos + 1))
-            pos += 1
-        elif ch in "]}":
-            depth -= 1
-            tokens.append(_Token("close", pos, pos + 1))
-            pos += 1
-            if depth == 0:
-                return tokens, pos
-        elif ch in "\"'":
-            end = _string_end(text, pos)
-            tokens.append(_Token("str", pos, end))
-            pos = end
-        elif ch == ",":
-            tokens.append(_Token("comma", pos, pos + 1))
-            pos += 1
-        elif ch == "#":
-            end = _match_end(_COMMENT, text, pos)
-            tokens.append(_Token("comment", pos, end))
-            pos = end
-        elif ch == "\n" or text.startswith("\r\n", pos):
-            end = pos + (1 if ch == "\n" else 2)
-            tokens.append(_Token("newline", pos, end))
-            pos = end
-        elif ch in " \t":
-            end = _match_end(_SPACE, text, pos)
-            tokens.append(_Token("space", pos, end))
-            pos = end
-        else:  # a number, a boolean, a date: not a list of strings
-            end = pos + 1
-            tokens.append(_Token("other", pos, end))
-            pos = end
-    raise ConfigError("unterminated array")
-
-
-def _value_end(text: str, start: int) -> int:
-    """The offset just after the TOML value that starts at `start`."""
-    if text[start] in "[{":
-        return _tokens(text, start)[1]
-    if text[start] in "\"'":
-        return _string_end(text, start)
-    end = text.find("\n", start)
-    return len(text) if end < 0 else end
-
-
-def _line_end(text: str, pos: int) -> int:
-    """The offset after the newline that ends the line `pos` is on (or the end of text)."""
-    end = text.find("\n", pos)
-    return len(text) if end < 0 else end + 1
-
-
 def _value_start(text: str, user: str, key: str, whole_file: bool = False) -> int:
     """Where the value of `key` in the user's table starts in `text`.
 
@@ -298,132 +186,6 @@ def _value_start(text: str, user: str, key: str, whole_file: bool = False) -> in
     if start < 0 or rendered[:start] != text[:start]:
         raise ConfigError(f"cannot locate {key} of user {user!r} in the file; edit it by hand")
     return start
-
-
-# --- editing -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Element:
-    start: int
-    end: int
-    comma: _Token | None  # the comma that follows the element, if any
-    index: int  # token index
-
-
-def _elements(tokens: list[_Token]) -> list[_Element]:
-    out: list[_Element] = []
-    for i, tok in enumerate(tokens):
-        if tok.kind == "other" or (tok.kind == "open" and i > 0):
-            raise ConfigError("the list holds something other than strings; fix it by hand")
-        if tok.kind != "str":
-            continue
-        comma = None
-        for nxt in tokens[i + 1 :]:
-            if nxt.kind == "comma":
-                comma = nxt
-                break
-            if nxt.kind not in ("space", "newline", "comment"):
-                break
-        out.append(_Element(tok.start, tok.end, comma, i))
-    return out
-
-
-def _alone_on_line(text: str, tokens: list[_Token], el: _Element) -> bool:
-    """Only spaces before the element on its line; after it only a comma, spaces and a
-    comment before the end of the line."""
-    before = tokens[el.index - 1] if el.index > 0 else None
-    if before is not None and before.kind == "space":
-        before = tokens[el.index - 2] if el.index > 1 else None
-    if before is None or before.kind != "newline":
-        return False
-    for tok in tokens[el.index + 1 :]:
-        if tok.kind == "newline":
-            return True
-        if tok.kind not in ("space", "comma", "comment"):
-            return False
-    return False
-
-
-def _render(value: str) -> str:
-    return tomlkit.string(value).as_string()
-
-
-def _newline(text: str) -> str:
-    return "\r\n" if "\r\n" in text else "\n"
-
-
-def _indent_of(text: str, pos: int) -> str:
-    """The spaces and tabs that start the line `pos` is on."""
-    line_start = text.rfind("\n", 0, pos) + 1
-    line = text[line_start:pos]
-    return line[: len(line) - len(line.lstrip(" \t"))]
-
-
-def _append(text: str, start: int, value: str) -> str:
-    """Append `value` to the array (or single string) whose value starts at `start`."""
-    item = _render(value)
-    if text[start] in "\"'":  # `keywords = "bandits"`: becomes a list
-        end = _string_end(text, start)
-        return f"{text[:start]}[{text[start:end]}, {item}]{text[end:]}"
-    tokens, _end = _tokens(text, start)
-    elements = _elements(tokens)
-    nl = _newline(text)
-    if not elements:
-        close = tokens[-1]
-        line_start = text.rfind("\n", start, close.start) + 1
-        if line_start > start and not text[line_start : close.start].strip():
-            # A multi-line empty array: a new line before the closing bracket.
-            inner = [t for t in tokens if t.kind == "comment"]
-            indent = _indent_of(text, inner[-1].start) if inner else "    "
-            return f"{text[:line_start]}{indent}{item},{nl}{text[line_start:]}"
-        return f"{text[: start + 1]}{item}{text[start + 1 :]}"
-    last = elements[-1]
-    if _alone_on_line(text, tokens, last):
-        indent = _indent_of(text, last.start)
-        after = _line_end(text, last.end)
-        line = f"{indent}{item}{',' if last.comma else ''}{nl}"
-        if last.comma is None:
-            return f"{text[: last.end]},{text[last.end : after]}{line}{text[after:]}"
-        return f"{text[:after]}{line}{text[after:]}"
-    return f"{text[: last.end]}, {item}{text[last.end :]}"
-
-
-def _delete(text: str, start: int, index: int) -> str:
-    """Delete the index-th element of the array (or the single string) at `start`."""
-    if text[start] in "\"'":
-        end = _string_end(text, start)
-        return f"{text[:start]}[]{text[end:]}"
-    tokens, _end = _tokens(text, start)
-    elements = _elements(tokens)
-    el = elements[index]
-    if _alone_on_line(text, tokens, el):
-        line_start = text.rfind("\n", 0, el.start) + 1
-        cut = text[:line_start] + text[_line_end(text, el.end) :]
-        last = index == len(elements) - 1
-        previous = elements[index - 1] if index > 0 else None
-        if last and el.comma is None and previous is not None and previous.comma is not None:
-            # Our own add wrote "b,\n  x\n": give b its comma-less end back.
-            c = previous.comma
-            cut = cut[: c.start] + cut[c.end :]
-        return cut
-    prev = elements[index - 1] if index > 0 else None
-    nxt = elements[index + 1] if index + 1 < len(elements) else None
-
-    def clean(a: int, b: int, newline_ok: bool) -> bool:
-        gap = [t for t in tokens if a <= t.start < b]
-        return not any(t.kind == "comment" or (t.kind == "newline" and not newline_ok) for t in gap)
-
-    if prev is not None and clean(prev.end, el.start, False):
-        return text[: prev.end] + text[el.end :]
-    if nxt is not None and clean(el.end, nxt.start, False):
-        return text[: el.start] + text[nxt.start :]
-    if prev is not None and clean(prev.end, el.start, True):
-        return text[: prev.end] + text[el.end :]
-    if nxt is not None and clean(el.end, nxt.start, True):
-        return text[: el.start] + text[nxt.start :]
-    end = el.comma.end if el.comma is not None else el.end
-    return text[: el.start] + text[end:]
 
 
 def _insert_key(text: str, user: str, key: str, value: str, whole_file: bool = False) -> str:
@@ -515,129 +277,6 @@ def remove_values(
     return Edit(_check(text, user, key, kept, whole_file), removed, missing)
 
 
-# --- writing the file safely -------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigSnapshot:
-    """The config file as read: its text and what identifies this version of it."""
-
-    path: Path
-    text: str
-    sha256: str
-    mtime_ns: int
-    size: int
-
-
-def _decode(path: Path, data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not UTF-8: {e}") from e
-
-
-def read_snapshot(path: Path) -> ConfigSnapshot:
-    """Read the config file, remembering its hash and mtime to detect a concurrent edit.
-
-    Newlines are kept as they are (a CRLF file stays CRLF).
-    """
-    try:
-        data = path.read_bytes()
-        stat = path.stat()
-    except FileNotFoundError as e:
-        raise ConfigError(f"{path}: no such config file (create one with `paperboy init`)") from e
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read config file: {e}") from e
-    return ConfigSnapshot(
-        path, _decode(path, data), hashlib.sha256(data).hexdigest(), stat.st_mtime_ns, stat.st_size
-    )
-
-
-def backup_path(path: Path) -> Path:
-    """Where the previous version of the config file is kept: ``config.toml.bak``."""
-    return path.with_name(path.name + ".bak")
-
-
-def _write_temp(folder: Path, name: str, data: bytes, mode: int | None) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return Path(tmp)
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform can open a directory
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _unchanged_since(snapshot: ConfigSnapshot) -> None:
-    path = snapshot.path
-    try:
-        data = path.read_bytes()
-        mtime_ns = path.stat().st_mtime_ns
-    except OSError as e:
-        raise ConcurrentEditError(f"{path} went away while it was being edited: {e}") from e
-    if hashlib.sha256(data).hexdigest() != snapshot.sha256 or mtime_ns != snapshot.mtime_ns:
-        raise ConcurrentEditError(
-            f"{path} was changed by someone else (an editor?) while Paperboy was editing "
-            "it; nothing was written. Run the command again."
-        )
-
-
-def write_config(
-    snapshot: ConfigSnapshot,
-    new_text: str,
-    *,
-    _before_replace: Callable[[], None] | None = None,
-) -> bool:
-    """Replace the config file with `new_text`, atomically, keeping a backup.
-
-    Writes a temporary file in the same folder (fsync), keeps the previous file as
-    ``config.toml.bak``, then checks that the file on disk is still the one `snapshot`
-    read (hash and mtime) and only then ``os.replace``s it. If someone changed it in the
-    meantime, nothing is replaced and ConcurrentEditError says so. Returns False (and
-    writes nothing) when the text did not change.
-    """
-    if new_text == snapshot.text:
-        return False
-    path = snapshot.path.resolve()  # a symlinked config.toml: edit the file it points to
-    folder = path.parent
-    try:
-        mode = path.stat().st_mode & 0o7777
-        tmp = _write_temp(folder, path.name, new_text.encode("utf-8"), mode)
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot write next to the config file: {e}") from e
-    try:
-        if _before_replace is not None:
-            _before_replace()
-        _unchanged_since(snapshot)  # a refused edit leaves the old backup alone too
-        bak = _write_temp(folder, path.name + ".bak", snapshot.text.encode("utf-8"), mode)
-        os.replace(bak, backup_path(path))
-        _unchanged_since(snapshot)  # again, as close to the replace as it gets
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(folder)
-    return True
-
-
-# --- one code path for every edit: the CLI's and the web's ------------------------------
-
 # ("add" | "remove", list key, values): e.g. ("add", "saved", ["2401.01234"]).
 Operation = tuple[str, str, Sequence[str]]
 
@@ -702,47 +341,6 @@ def apply_operations(
             raise ValueError(f"not an operation: {op!r} (add or remove)")
         text = edit.text
     return text, changes
-
-
-# (thread, folder) -> depth: the folders each thread holds config_lock on. Per thread: the
-# web server edits from several threads, each of which must take the lock itself.
-_held_locks: dict[tuple[int, Path], int] = {}
-
-
-@contextlib.contextmanager
-def config_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on a config file's folder while reading, editing and
-    writing it, so that two Paperboy processes (the CLI and `paperboy serve`) take turns
-    instead of refusing each other's edit. An editor takes no lock: the "changed meanwhile"
-    check of write_config still protects its change. Re-entrant within a process (the CLI
-    holds it for a whole command, around edit_profile's own). No-op where flock does not
-    exist."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        yield
-        return
-    folder = path.resolve().parent
-    key = (threading.get_ident(), folder)
-    if _held_locks.get(key):
-        _held_locks[key] += 1
-        try:
-            yield
-        finally:
-            _held_locks[key] -= 1
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # cannot open the folder: edit without the lock, still checked
-        yield
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        _held_locks[key] = 1
-        yield
-    finally:
-        _held_locks.pop(key, None)
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 def edit_profile(

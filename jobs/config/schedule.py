@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from paperboy.jobs.config.load import Config, UserConfig
+from paperboy.jobs.config.model import Config, UserConfig
 
 _SECOND = timedelta(seconds=1)
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-from paperboy.jobs.config.load import Config, FeedConfig, OpenReviewConfig
+from paperboy.jobs.config.model import Config, FeedConfig, OpenReviewConfig
 from paperboy.jobs.core.errors import SourceError, UnknownPaperError
 from paperboy.jobs.core.ids import canonical_arxiv_id, is_arxiv_id
 from paperboy.jobs.core.records import ParsedFeed, SourcePaper, cut_count

@@ -34,7 +34,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from paperboy.jobs.config.load import Config, UserConfig, ZoteroConfig
+from paperboy.jobs.config.model import Config, UserConfig, ZoteroConfig
 from paperboy.jobs.core.errors import ConfigError, ParseError, SourceError
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.fetch.http import (

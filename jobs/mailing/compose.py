@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from paperboy import recommender
 from paperboy.emails.digest import Digest, DigestItem, TrendingItem
 from paperboy.emails.render import build_message
-from paperboy.jobs.config.load import Config, UserConfig
+from paperboy.jobs.config.model import Config, UserConfig
 from paperboy.jobs.core.ids import abs_url, is_arxiv_id, pdf_url
 from paperboy.jobs.storage import Storage, StoredPaper
 from paperboy.jobs.web.links import add_feedback_links

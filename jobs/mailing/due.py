@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from paperboy.jobs.config.load import UserConfig
+from paperboy.jobs.config.model import UserConfig
 from paperboy.jobs.config.schedule import next_digest_firing
 from paperboy.jobs.storage import UserState
 

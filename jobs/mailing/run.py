@@ -46,7 +46,7 @@ from pathlib import Path
 from paperboy import recommender
 from paperboy.emails.delivery import Transport
 from paperboy.emails.render import render_html
-from paperboy.jobs.config.load import Config, UserConfig
+from paperboy.jobs.config.model import Config, UserConfig
 from paperboy.jobs.core.errors import ConfigError
 from paperboy.jobs.mailing.claims import Runner, owner_gone, quietly
 from paperboy.jobs.mailing.compose import compose

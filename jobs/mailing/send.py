@@ -34,7 +34,7 @@ from paperboy.emails.delivery import (
     SmtpTransport,
     Transport,
 )
-from paperboy.jobs.config.load import Config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.errors import ConfigError
 from paperboy.jobs.mailing.claims import claim_lease, owner_gone, quietly, runner_id
 from paperboy.jobs.storage import Delivery, Storage, UserState, utcnow

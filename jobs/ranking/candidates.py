@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from paperboy import recommender
-from paperboy.jobs.config.load import Config, UserConfig
+from paperboy.jobs.config.model import Config, UserConfig
 from paperboy.jobs.fetch.bibtex import read_bibtex_papers
 from paperboy.jobs.ranking.corpus import Corpus, background_for, load_corpus, to_paper
 from paperboy.jobs.ranking.pool import RankJob, rank_many

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from paperboy import recommender
-from paperboy.jobs.config.load import Config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.storage import IndexGeneration, Storage, StoredPaper, utcnow
 

@@ -15,7 +15,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from paperboy.jobs.config.load import Config, load_config
+from paperboy.jobs.config.load import load_config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.fetch.listings import (
     ARXIV_SOURCE,

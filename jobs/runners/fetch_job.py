@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from paperboy.jobs.config.load import Config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.config.schedule import fetch_trigger, last_fire, wants_fetch
 from paperboy.jobs.fetch.http import HttpClient
 from paperboy.jobs.fetch.listings import fetch_all

@@ -34,8 +34,10 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 
-from paperboy.jobs.config.load import Config, config_stamp, load_config
+from paperboy.jobs.config.load import load_config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.config.schedule import fetch_trigger, last_fire, wants_fetch
+from paperboy.jobs.config.users import config_stamp
 from paperboy.jobs.core.errors import ConfigError
 from paperboy.jobs.mailing.run import run_digests
 from paperboy.jobs.mailing.send import retry_all_pending

@@ -46,10 +46,11 @@ from paperboy.jobs.config.lists import (
     edit_profile,
     like_operations,
     read_lists,
-    read_snapshot,
     user_file,
 )
-from paperboy.jobs.config.load import Config, UserConfig, load_config
+from paperboy.jobs.config.load import load_config
+from paperboy.jobs.config.model import Config, UserConfig
+from paperboy.jobs.config.writes import read_snapshot
 from paperboy.jobs.core.errors import ConfigError, PaperboyError, UnknownPaperError
 from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id, is_arxiv_id
 from paperboy.jobs.storage import Storage, utcnow

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from paperboy.emails.digest import Digest
-from paperboy.jobs.config.load import Config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.ids import is_arxiv_id
 from paperboy.jobs.web.tokens import Signer
 

@@ -13,7 +13,7 @@ import threading
 import uvicorn
 from starlette.types import ASGIApp
 
-from paperboy.jobs.config.load import Config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.storage import Storage
 from paperboy.jobs.web.app import create_app
 

@@ -1,7 +1,7 @@
 """Signed tokens for the links in a digest: who, which paper, what to do, until when.
 
 A token is ``itsdangerous.URLSafeSerializer`` JSON, HMAC-SHA1-signed with the key from
-$PAPERBOY_WEB_SECRET or the key file (jobs.config.WebConfig.secret), with one salt per
+$PAPERBOY_WEB_SECRET or the key file (jobs.config.model.WebConfig.secret), with one salt per
 action: a "like" token does not verify as a "dislike" or an "unsubscribe" token, so a
 token for one action can never perform another. The expiry is in the payload and checked
 against an injected clock (tests drive time). Nothing in a token is secret (it is signed,

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from paperboy import jobs
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config.lists import ConfigSnapshot, write_config
 from paperboy.jobs.config.load import load_config
+from paperboy.jobs.config.writes import ConfigSnapshot, write_config
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.storage import Storage
 

@@ -170,14 +170,17 @@ def test_every_setting_is_explained_in_the_starter() -> None:
     """Each key the validator knows is in the starter file, with a comment on its line or
     above it in the same paragraph."""
     from paperboy.jobs.config import load as schema
+    from paperboy.jobs.config import services as schema_services
+    from paperboy.jobs.config import sources as schema_sources
+    from paperboy.jobs.config import users as schema_users
 
     starter = (ROOT / "config.toml").read_text(encoding="utf-8").splitlines()
     keys = {
         *schema._PAPERBOY,
-        *schema._ARXIV,
-        *(k for k in schema._EMAIL if k != "smtp"),
-        *schema._SMTP,
-        *(k for k in schema._USER if k not in ("name", "email")),
+        *schema_sources._ARXIV,
+        *(k for k in schema_services._EMAIL if k != "smtp"),
+        *schema_services._SMTP,
+        *(k for k in schema_users._USER if k not in ("name", "email")),
     }
     for key in sorted(keys):
         at = [

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from paperboy.jobs.config.load import Config, UserConfig, load_config
+from paperboy.jobs.config.load import load_config
+from paperboy.jobs.config.model import Config, UserConfig
 from paperboy.jobs.config.schedule import is_due, last_fire
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.fetch.sources.arxiv_rss import render_arxiv_rss

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from paperboy.jobs.config.load import UserConfig
+from paperboy.jobs.config.model import UserConfig
 from paperboy.jobs.mailing.due import Decision, decide, digest_slot
 from paperboy.jobs.storage import UserState
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 import paperboy.jobs.ranking.corpus as features
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config.load import Config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.mailing.run import run_digests
 from paperboy.jobs.mailing.send import make_transport

@@ -270,7 +270,7 @@ def test_keywords_only_digest_says_so_and_does_not_pad(tmp_path: Path) -> None:
 def test_pick_never_pads_with_weak_matches() -> None:
     from datetime import time as clock
 
-    from paperboy.jobs.config.load import UserConfig
+    from paperboy.jobs.config.model import UserConfig
     from paperboy.jobs.ranking.pick import WEAK_SHOWN, basis_note
     from paperboy.jobs.ranking.pick import pick as choose
     from paperboy.recommender import Paper, Profile, Ranked

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import text, update
 
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config.load import Config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.ranking.corpus import load_corpus, read_info, refresh_index
 from paperboy.jobs.storage import Storage

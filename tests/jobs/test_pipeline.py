@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from paperboy.jobs.config.load import Config, parse_config
+from paperboy.jobs.config.load import parse_config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.config.schedule import is_due
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.fetch.listings import LOOKUP_SOURCE, ingest_feed

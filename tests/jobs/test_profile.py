@@ -14,17 +14,19 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from paperboy.jobs.config.lists import (
-    ConcurrentEditError,
     add_values,
-    backup_path,
     normalise_value,
     read_lists,
-    read_snapshot,
     remove_values,
     same_value,
-    write_config,
 )
 from paperboy.jobs.config.load import parse_config
+from paperboy.jobs.config.writes import (
+    ConcurrentEditError,
+    backup_path,
+    read_snapshot,
+    write_config,
+)
 from paperboy.jobs.core.errors import ConfigError, UnknownPaperError
 
 ROOT = Path(__file__).resolve().parents[2]

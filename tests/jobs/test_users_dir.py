@@ -22,15 +22,12 @@ from click.testing import CliRunner
 
 from paperboy import jobs
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config.lists import (
-    ConcurrentEditError,
-    ConfigSnapshot,
-    dislike,
-    edit_profile,
-    like,
-)
+from paperboy.jobs.config.lists import dislike, edit_profile, like
 from paperboy.jobs.config.lists import user_file as file_of
-from paperboy.jobs.config.load import Config, load_config, parse_user_file
+from paperboy.jobs.config.load import load_config
+from paperboy.jobs.config.model import Config
+from paperboy.jobs.config.users import parse_user_file
+from paperboy.jobs.config.writes import ConcurrentEditError, ConfigSnapshot
 from paperboy.jobs.core.errors import ConfigError
 from paperboy.jobs.runners.scheduler import Daemon
 from paperboy.jobs.storage import Storage
@@ -116,7 +113,7 @@ def test_a_thousand_user_files_are_each_read_once(
     }
     path = write_users(tmp_path, files)
     reads: Counter[str] = Counter()
-    read = jobs.config.load._read_user_file
+    read = jobs.config.users._read_user_file
 
     def counting(p: Path) -> str:
         reads[p.name] += 1
@@ -125,14 +122,14 @@ def test_a_thousand_user_files_are_each_read_once(
     # No line scans on a valid load: locating a key's line is for problems only, so
     # nothing walks config.toml or a file once per user.
     scans: list[tuple[object, ...]] = []
-    locate = jobs.config.load._Problems._locate
+    locate = jobs.config.checks._Problems._locate
 
     def counting_locate(*args: Any) -> int | None:
         scans.append(args)
         return locate(*args)
 
-    monkeypatch.setattr(jobs.config.load, "_read_user_file", counting)
-    monkeypatch.setattr(jobs.config.load._Problems, "_locate", counting_locate)
+    monkeypatch.setattr(jobs.config.users, "_read_user_file", counting)
+    monkeypatch.setattr(jobs.config.checks._Problems, "_locate", counting_locate)
     config = load_config(path)
     assert len(config.users) == 1001
     assert reads == Counter({name: 1 for name in files})
@@ -274,7 +271,7 @@ def test_a_concurrent_hand_edit_of_a_user_file_is_refused(
     path = write_users(tmp_path, {"bo.toml": BO})
     bo_file = tmp_path / "users.d" / "bo.toml"
     hand = BO.replace("bandits", "dueling bandits")
-    write = jobs.config.lists.write_config
+    write = jobs.config.writes.write_config
 
     def racing_write(snapshot: ConfigSnapshot, text: str) -> bool:
         def edit_by_hand() -> None:
@@ -428,13 +425,13 @@ def test_users_dir_may_be_the_config_folder_itself(tmp_path: Path) -> None:
 def count_reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """Count each users_dir file read from now on, by file name."""
     reads: Counter[str] = Counter()
-    read = jobs.config.load._read_user_file
+    read = jobs.config.users._read_user_file
 
     def counting(p: Path) -> str:
         reads[p.name] += 1
         return read(p)
 
-    monkeypatch.setattr(jobs.config.load, "_read_user_file", counting)
+    monkeypatch.setattr(jobs.config.users, "_read_user_file", counting)
     return reads
 
 

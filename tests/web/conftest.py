@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from paperboy.jobs.config.load import Config, load_config
+from paperboy.jobs.config.load import load_config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.storage import Storage
 from paperboy.jobs.web.app import create_app

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from paperboy.jobs.config.load import Config, load_config
+from paperboy.jobs.config.load import load_config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.ranking.candidates import rank_for
 from paperboy.jobs.runners.demo import DEMO_BASE_URL, run_demo
 from paperboy.jobs.storage import Storage, StoredPaper

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from paperboy.emails.digest import Digest
 from paperboy.emails.render import build_message, render_html, render_text
 from paperboy.jobs.cli import cli
-from paperboy.jobs.config.load import WEB_SECRET_ENV, load_config, parse_config
+from paperboy.jobs.config.load import load_config, parse_config
+from paperboy.jobs.config.model import WEB_SECRET_ENV
 from paperboy.jobs.core.errors import ConfigError
 from paperboy.jobs.mailing.run import run_digests
 from paperboy.jobs.storage import Storage

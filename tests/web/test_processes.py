@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from paperboy.jobs.config import lists
-from paperboy.jobs.config.lists import edit_profile, like_operations, write_config
+from paperboy.jobs.config import lists, writes
+from paperboy.jobs.config.lists import edit_profile, like_operations
 from paperboy.jobs.config.load import load_config
+from paperboy.jobs.config.writes import write_config
 from paperboy.jobs.web.tokens import Signer
 from tests.commands import PAPERBOY
 from tests.web.conftest import KEY, free_port, listening, wait_until
@@ -156,7 +157,7 @@ def test_a_click_retries_over_a_hand_edit_made_meanwhile(
     hand = config.read_text(encoding="utf-8").replace("muted = []", 'muted = ["crypto"]')
     raced: list[bool] = []
 
-    def racing_write(snapshot: lists.ConfigSnapshot, text: str) -> bool:
+    def racing_write(snapshot: writes.ConfigSnapshot, text: str) -> bool:
         if not raced:
             raced.append(True)
             return write_config(

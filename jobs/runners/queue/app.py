@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from celery import Celery
 
-from paperboy.jobs.config.load import Config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.errors import ConfigError
 
 if TYPE_CHECKING:

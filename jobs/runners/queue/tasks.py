@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 
-from paperboy.jobs.config.load import Config, load_config
+from paperboy.jobs.config.load import load_config
+from paperboy.jobs.config.model import Config
 from paperboy.jobs.storage import Storage, utcnow
 
 if TYPE_CHECKING:
