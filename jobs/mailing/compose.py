@@ -164,7 +164,9 @@ def build_digest(
         period="week" if user.schedule == "weekly" else "day",
         unsubscribe=config.email.unsubscribe or None,
     )
-    return add_feedback_links(digest, config, now)  # none without [web] base_url
+    # none without [web] base_url; the links carry the user's link epoch (issue #20 item 10)
+    epoch = storage.link_epoch(user.name) if config.web.base_url else 0
+    return add_feedback_links(digest, config, now, epoch=epoch)
 
 
 def _tldr(paper: StoredPaper | None) -> str | None:

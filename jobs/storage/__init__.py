@@ -9,6 +9,7 @@ other module writes SQL. Timestamps are timezone-aware UTC in and out, also on S
     papers.py   papers, paper_sources, sources, trending          PapersMixin
     ledger.py   user_state, deliveries, ledger (exactly once)     LedgerMixin
     claims.py   digest_claims (who builds a digest)               ClaimsMixin
+    links.py    user_state.links_epoch ("sign out all links")     LinksMixin
     library.py  library, zotero_sync, zotero_items                LibraryMixin
     venues.py   venues, venue_papers                              VenuesMixin
     index.py    embeddings, index_generations, index_chunks       IndexMixin
@@ -35,6 +36,7 @@ from paperboy.jobs.storage.ledger import (
     UserState,
 )
 from paperboy.jobs.storage.library import LibraryMixin, ZoteroChange, ZoteroState
+from paperboy.jobs.storage.links import LinksMixin
 from paperboy.jobs.storage.papers import PapersMixin, SourceState, TrendingEntry
 from paperboy.jobs.storage.records import StoredPaper, UpsertResult
 from paperboy.jobs.storage.schema import metadata
@@ -71,6 +73,7 @@ class Storage(
     PapersMixin,
     LedgerMixin,
     ClaimsMixin,
+    LinksMixin,
     LibraryMixin,
     VenuesMixin,
     IndexMixin,

@@ -198,6 +198,8 @@ user_state = Table(
     # `paperboy serve` on another machine and the daemon see the same state at once.
     Column("unsubscribed_at", UTCDateTime),  # set: no digests until re-enabled
     Column("paused_until", UTCDateTime),  # no digests before this
+    # "Sign out all links" (issue #20 item 10): tokens of an older epoch are refused.
+    Column("links_epoch", Integer, nullable=False, server_default="0"),
 )
 
 

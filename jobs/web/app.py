@@ -11,10 +11,19 @@
     GET  /p/T  the user's profile; POST /p/T adds or removes one entry
 
 Every token is checked first (jobs.web.tokens): forged, tampered, expired, another
-action's, or naming a user the config no longer has -> 403 and nothing changes. The user
-always comes from the token, never from the form. Every response carries a CSP without
-inline script, X-Frame-Options DENY and Referrer-Policy no-referrer; bodies over
-MAX_BODY bytes get 413; nothing redirects.
+action's, signed out (an older link epoch than the user's, jobs.storage.links), or naming
+a user the config no longer has -> 403 and nothing changes. An unsubscribe link is the
+exception to expiry: it unsubscribes for as long as the mail can be read (RFC 8058), but
+the page it leads to offers no profile link once it is past its expiry. Links a page
+makes (profile, Undo) never outlive the mailed link the page came from. The user always
+comes from the token, never from the form.
+
+Each request reads config.toml and the one user's file, as they are now
+(jobs.config.one_user.UserLookup): that one Config serves the lookup, the edit and the
+page, and no other user's file is read or can break this user's page.
+
+Every response carries a CSP without inline script, X-Frame-Options DENY and
+Referrer-Policy no-referrer; bodies over MAX_BODY bytes get 413; nothing redirects.
 
 The app is a list of routes to plain functions, built by :func:`create_app` from its
 dependencies (config, storage, clock, key), so tests build their own.
@@ -48,8 +57,8 @@ from paperboy.jobs.config.lists import (
     read_lists,
     user_file,
 )
-from paperboy.jobs.config.load import load_config
 from paperboy.jobs.config.model import Config, UserConfig
+from paperboy.jobs.config.one_user import UserLookup
 from paperboy.jobs.config.writes import read_snapshot
 from paperboy.jobs.core.errors import ConfigError, PaperboyError, UnknownPaperError
 from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id, is_arxiv_id
@@ -97,7 +106,7 @@ _LABELS = {
 class _Deps:
     """What every route needs; one per app, in app.state.deps."""
 
-    config: Config  # its path, database and [web]; users are re-read on every request
+    lookup: UserLookup  # config.toml and one user, read on every request
     storage: Storage
     signer: Signer
     now: Callable[[], datetime]
@@ -110,8 +119,10 @@ def create_app(
     secret: str,
     now: Callable[[], datetime] = utcnow,
 ) -> Starlette:
-    """The feedback app for `config` (its file is re-read on every request, so edits by
-    hand, by `paperboy profile` or by the daemon's reload are seen at once)."""
+    """The feedback app for `config`'s file: config.toml and the user a link names are
+    read on every request, so users added or edited by hand, by `paperboy profile` or by
+    the daemon's reload are seen at once. `config` (as loaded at start) only spares the
+    first request reading every users_dir file to find one."""
     routes = [
         Route("/", _home, methods=["GET"]),
         Route("/like/{token}", _action("like"), methods=["GET", "POST"]),
@@ -125,7 +136,7 @@ def create_app(
     app = Starlette(routes=routes)
     # "/x" never becomes a redirect to "/x/" (nor "//evil.example" to anything).
     app.router.redirect_slashes = False
-    app.state.deps = _Deps(config, storage, Signer(secret, now=now), now)
+    app.state.deps = _Deps(UserLookup(config.path, config), storage, Signer(secret, now=now), now)
     app.add_middleware(_Guard)
     return app
 
@@ -216,7 +227,7 @@ async def _home(request: Request) -> Response:
     return _page("home.html.j2")
 
 
-def _same_origin(request: Request, deps: _Deps) -> bool:
+def _same_origin(request: Request, config: Config) -> bool:
     """A browser's POST from another site is refused.
 
     Browsers say where a request comes from in Sec-Fetch-Site (sent to https and to
@@ -231,19 +242,26 @@ def _same_origin(request: Request, deps: _Deps) -> bool:
     if origin is None or origin == "null":
         return True
     ours = {f"{request.url.scheme}://{request.headers.get('host', '')}"}
-    if deps.config.web.base_url:
-        parts = urlsplit(deps.config.web.base_url)
+    if config.web.base_url:
+        parts = urlsplit(config.web.base_url)
         ours.add(f"{parts.scheme}://{parts.netloc}")
     return origin.rstrip("/") in ours
 
 
-def _user(deps: _Deps, claim: TokenClaims) -> tuple[Config, UserConfig] | None:
-    """The token's user in the config as it is now; None if there is no such user."""
-    config = load_config(deps.config.path)
-    for user in config.users:
-        if user.name == claim.user:
-            return config, user
-    return None
+def _user(deps: _Deps, claim: TokenClaims) -> tuple[Config, UserConfig] | Response:
+    """The token's user in the config as it is now, or the refusal: no such user (403),
+    a link signed out since (403), a config that cannot be read (503)."""
+    try:
+        found = deps.lookup.load(claim.user)
+    except ConfigError as e:
+        log.error("the config cannot be read: %s", e)
+        return _refused("Paperboy's configuration cannot be read right now.", 503)
+    if found is None:
+        return _refused("this link is for a user this Paperboy does not know")
+    if claim.epoch != deps.storage.link_epoch(claim.user):
+        log.info("refused a %s link of %s: signed out", claim.action, claim.user)
+        return _refused("this link was signed out; use the links of your next digest")
+    return found
 
 
 def _title(storage: Storage, paper: str) -> str:
@@ -284,19 +302,15 @@ def _one_click(request: Request, body: bytes) -> bool:
 
 
 def _handle(deps: _Deps, request: Request, action: str, token: str, body: bytes) -> Response:
-    try:
-        claim = deps.signer.read(token, action)
+    try:  # unsubscribing works for as long as the mail can be read
+        claim = deps.signer.read(token, action, allow_expired=action == "unsubscribe")
     except BadToken as e:
         log.info("refused a %s link (%s): %s", action, token_digest(token), e)
         return _refused(str(e))
-    try:
-        found = _user(deps, claim)
-    except ConfigError as e:
-        log.error("the config cannot be read: %s", e)
-        return _refused("Paperboy's configuration cannot be read right now.", 503)
-    if found is None:
-        return _refused("this link is for a user this Paperboy does not know")
-    _config, user = found
+    found = _user(deps, claim)
+    if isinstance(found, Response):
+        return found
+    config, user = found
     if request.method != "POST":  # GET and HEAD: show, never do
         return _confirm(deps, claim, token, user)
     if action == "unsubscribe" and _one_click(request, body):
@@ -304,10 +318,10 @@ def _handle(deps: _Deps, request: Request, action: str, token: str, body: bytes)
         log.info("one-click unsubscribe for %s", user.name)
         return PlainTextResponse("Unsubscribed.\n")
     form = _form(body, request.headers.get("content-type", ""))
-    if not deps.signer.check_csrf(token, form.get("csrf")) or not _same_origin(request, deps):
+    if not deps.signer.check_csrf(token, form.get("csrf")) or not _same_origin(request, config):
         return _refused("the form did not come from this page (CSRF check)")
     try:
-        return _do(deps, claim, user)
+        return _do(deps, config, claim, user)
     except PaperboyError as e:
         log.error("feedback for %s failed: %s", user.name, e)
         return _refused(_FAILED, 409)
@@ -382,16 +396,30 @@ def _confirm(deps: _Deps, claim: TokenClaims, token: str, user: UserConfig) -> R
     )
 
 
-def _profile_href(deps: _Deps, user: str) -> str:
-    return "../p/" + deps.signer.make("profile", user, days=deps.config.web.token_days)
+def _profile_href(deps: _Deps, config: Config, claim: TokenClaims) -> str | None:
+    """The profile link of a page: never beyond the mailed link's expiry (None after it)."""
+    if claim.limit <= deps.now():
+        return None
+    days = config.web.token_days
+    return "../p/" + deps.signer.make("profile", claim.user, days=days, parent=claim)
 
 
 def _undo_form(
-    deps: _Deps, user: str, ops: Sequence[Operation] = (), state: str | None = None
+    deps: _Deps,
+    claim: TokenClaims,
+    ops: Sequence[Operation] = (),
+    state: str | None = None,
+    *,
+    beyond_parent: bool = False,
 ) -> _Form | None:
+    """An Undo button for a day, or until the mailed link expires if that is sooner."""
     if not ops and state is None:
         return None
-    token = deps.signer.make("undo", user, days=1, ops=ops, state=state)
+    token = deps.signer.make(
+        "undo", claim.user, days=1, ops=ops, state=state, parent=claim, beyond_parent=beyond_parent
+    )
+    if deps.signer.read(token, "undo", allow_expired=True).expires <= deps.now():
+        return None
     return _Form(f"../undo/{token}", deps.signer.csrf(token), "Undo")
 
 
@@ -406,20 +434,20 @@ def _inverse(changes: Sequence[Change]) -> list[Operation]:
     return ops
 
 
-def _edit(deps: _Deps, user: str, ops: Sequence[Operation]) -> list[Change]:
+def _edit(config: Config, user: str, ops: Sequence[Operation]) -> list[Change]:
     """The edit, through the same code as `paperboy profile` (retried if someone saved the
-    file meanwhile)."""
-    return list(edit_profile(deps.config, user, ops, attempts=5).changes)
+    file meanwhile), in the config this request read."""
+    return list(edit_profile(config, user, ops, attempts=5).changes)
 
 
-def _do(deps: _Deps, claim: TokenClaims, user: UserConfig) -> Response:
+def _do(deps: _Deps, config: Config, claim: TokenClaims, user: UserConfig) -> Response:
     now = deps.now()
     name = user.name
     undo: _Form | None = None
     if claim.action in ("like", "dislike"):
         paper = claim.paper or ""
         ops = like_operations([paper]) if claim.action == "like" else dislike_operations([paper])
-        changes = _edit(deps, name, ops)
+        changes = _edit(config, name, ops)
         title = _title(deps.storage, paper)
         key = "saved" if claim.action == "like" else "disliked"
         added = any(c.action == "added" for c in changes)
@@ -429,20 +457,24 @@ def _do(deps: _Deps, claim: TokenClaims, user: UserConfig) -> Response:
             "Your next digests rank papers like it "
             + ("higher." if claim.action == "like" else "lower."),
         ]
-        undo = _undo_form(deps, name, _inverse(changes))
+        undo = _undo_form(deps, claim, _inverse(changes))
         log.info("%s: %s %s", name, claim.action, paper)
     elif claim.action == "pause":
         until = now + PAUSE
         deps.storage.set_paused_until(name, until)
         heading = "Paused"
         lines = [f"No digests until {until:%A %d %B %Y}. They resume by themselves."]
-        undo = _undo_form(deps, name, state="resume")
+        undo = _undo_form(deps, claim, state="resume")
         log.info("%s: paused until %s", name, until)
     elif claim.action == "unsubscribe":
         changed = deps.storage.set_unsubscribed(name, True, at=now)
         heading = "Unsubscribed"
         lines = ["You will get no more digests." if changed else "You were already unsubscribed."]
-        undo = _undo_form(deps, name, state="subscribe")
+        # An old mail's link unsubscribes too. Its Undo (only of this click: an old link
+        # must not re-subscribe who left otherwise) works for a day, but no page made
+        # from that Undo offers a profile link.
+        if changed:
+            undo = _undo_form(deps, claim, state="subscribe", beyond_parent=True)
         log.info("%s: unsubscribed", name)
     else:  # undo
         if claim.state == "subscribe":
@@ -452,7 +484,7 @@ def _do(deps: _Deps, claim: TokenClaims, user: UserConfig) -> Response:
             deps.storage.set_paused_until(name, None)
             lines = ["The pause is over: digests resume at their next time."]
         else:
-            changes = _edit(deps, name, claim.ops)
+            changes = _edit(config, name, claim.ops)
             lines = _describe(deps.storage, changes) or ["Nothing needed undoing."]
         heading = "Undone"
         log.info("%s: undo", name)
@@ -462,7 +494,7 @@ def _do(deps: _Deps, claim: TokenClaims, user: UserConfig) -> Response:
         lines=lines,
         user=name,
         undo=undo,
-        profile_href=_profile_href(deps, name),
+        profile_href=_profile_href(deps, config, claim),
     )
 
 
@@ -504,44 +536,56 @@ def _handle_profile(deps: _Deps, request: Request, token: str, body: bytes) -> R
     except BadToken as e:
         log.info("refused a profile link (%s): %s", token_digest(token), e)
         return _refused(str(e))
-    try:
-        found = _user(deps, claim)
-    except ConfigError as e:
-        log.error("the config cannot be read: %s", e)
-        return _refused("Paperboy's configuration cannot be read right now.", 503)
-    if found is None:
-        return _refused("this link is for a user this Paperboy does not know")
-    name = found[1].name
+    found = _user(deps, claim)
+    if isinstance(found, Response):
+        return found
+    config, name = found[0], found[1].name
     notice: list[str] = []
     undo: _Form | None = None
     status = 200
     if request.method == "POST":
         form = _form(body, request.headers.get("content-type", ""))
-        if not deps.signer.check_csrf(token, form.get("csrf")) or not _same_origin(request, deps):
+        if not deps.signer.check_csrf(token, form.get("csrf")) or not _same_origin(request, config):
             return _refused("the form did not come from this page (CSRF check)")
         op, key, value = form.get("op", ""), form.get("key", ""), form.get("value", "")
         value = " ".join(value.split())
         if op == "subscribe":
             deps.storage.set_unsubscribed(name, False)
             notice = ["Your digests come again."]
+        elif op == "signout":
+            return _sign_out(deps, name)
         elif (op == "add" and key in ADDABLE) or (op == "remove" and key in REMOVABLE):
             if not value or len(value) > MAX_VALUE:
                 notice = [f"Give a value of 1 to {MAX_VALUE} characters."]
                 status = 400
             else:
                 try:
-                    changes = _edit(deps, name, [(op, key, (value,))])
+                    changes = _edit(config, name, [(op, key, (value,))])
                 except PaperboyError as e:
                     log.error("profile edit for %s failed: %s", name, e)
                     return _refused(_FAILED, 409)
                 notice = _describe_profile(deps.storage, changes)
                 # Undo is a signed "undo" link like the digest's: it may put back a
                 # saved paper, which this page's own form cannot add.
-                undo = _undo_form(deps, name, _inverse(changes))
+                undo = _undo_form(deps, claim, _inverse(changes))
         else:
             notice = ["That is not something this page can change."]
             status = 400
-    return _render_profile(deps, token, name, notice, undo, status)
+    return _render_profile(deps, config, token, name, notice, undo, status)
+
+
+def _sign_out(deps: _Deps, name: str) -> Response:
+    """ "Sign out all links": every link made for this user so far (this page's too) is
+    refused from now on; the next digest brings new ones."""
+    deps.storage.revoke_links(name)
+    lines = [
+        "Every link sent to you so far no longer works, this page's included: whoever "
+        "you forwarded a digest to cannot use its links.",
+        "Your next digest brings new links.",
+    ]
+    return _page(
+        "done.html.j2", heading="Signed out", lines=lines, user=name, undo=None, profile_href=None
+    )
 
 
 def _canonical(value: str) -> str:
@@ -567,16 +611,15 @@ def _describe_profile(storage: Storage, changes: Sequence[Change]) -> list[str]:
 
 def _render_profile(
     deps: _Deps,
+    config: Config,
     token: str,
     name: str,
     notice: Sequence[str],
     undo: _Form | None,
     status: int,
 ) -> Response:
-    whole_file = deps.config.user(name).source is not None  # a users_dir file
-    lists = read_lists(
-        read_snapshot(user_file(deps.config, name)).text, name, whole_file=whole_file
-    )
+    whole_file = config.user(name).source is not None  # a users_dir file
+    lists = read_lists(read_snapshot(user_file(config, name)).text, name, whole_file=whole_file)
     # The file may say "arXiv:2401.01234v2" or a URL; the database knows "2401.01234".
     canonical = {v: _canonical(v) for v in [*lists["saved"], *lists["disliked"]]}
     stored = deps.storage.get_papers(list(set(canonical.values())))

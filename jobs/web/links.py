@@ -23,8 +23,10 @@ from paperboy.jobs.web.tokens import Signer
 __all__ = ["add_feedback_links", "new_key", "write_key_file"]
 
 
-def add_feedback_links(digest: Digest, config: Config, now: datetime) -> Digest:
-    """`digest` with its feedback links, each signed for `config.web.token_days` from `now`.
+def add_feedback_links(digest: Digest, config: Config, now: datetime, *, epoch: int = 0) -> Digest:
+    """`digest` with its feedback links, each signed for `config.web.token_days` from `now`
+    and for the user's link `epoch` (Storage.link_epoch: a link of an older epoch is
+    refused, so pass the epoch now). The unsubscribe link unsubscribes even after that.
 
     Raises ConfigError when base_url is set but there is no key to sign with."""
     web = config.web
@@ -34,7 +36,7 @@ def add_feedback_links(digest: Digest, config: Config, now: datetime) -> Digest:
     user = digest.user_name
 
     def link(path: str, action: str, paper: str | None = None) -> str:
-        token = signer.make(action, user, days=web.token_days, paper=paper)
+        token = signer.make(action, user, days=web.token_days, paper=paper, epoch=epoch)
         return f"{web.base_url}/{path}/{token}"
 
     items = tuple(

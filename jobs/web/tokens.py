@@ -7,6 +7,14 @@ token for one action can never perform another. The expiry is in the payload and
 against an injected clock (tests drive time). Nothing in a token is secret (it is signed,
 not encrypted): it names a user and a paper, which the digest it came in names too.
 
+Lifetimes (issue #20 item 10). A token made from another one (the profile link and the
+Undo button of a page) never outlives it: it inherits the other's *bound*, the expiry of
+the link that was mailed, so forwarding a link gives no more time than the mail had. Each
+token carries the user's link epoch (``e``, jobs.storage.links): "sign out all links"
+raises it, and the app refuses a token of an older epoch. The app lets an unsubscribe
+token unsubscribe after its expiry (``read(..., allow_expired=True)``): a mail can be read
+for years, and RFC 8058 one-click must keep working.
+
 The form on each page carries a CSRF value derived from the link token with the same key
 (:meth:`Signer.csrf`): a POST needs both the link and the page that shows it.
 """
@@ -49,6 +57,15 @@ class TokenClaims:
     # or the state to restore ("subscribe" after an unsubscribe, "resume" after a pause).
     ops: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     state: str | None = None
+    epoch: int = 0  # the user's link epoch when the mailed link was made
+    # The latest any token made from this one may work until: the mailed link's expiry.
+    # None: the same as `expires` (every token but the Undo of a late unsubscribe).
+    bound: datetime | None = None
+
+    @property
+    def limit(self) -> datetime:
+        """What tokens made from this one inherit as their latest expiry."""
+        return self.expires if self.bound is None else self.bound
 
 
 def _utcnow() -> datetime:
@@ -79,12 +96,30 @@ class Signer:
         paper: str | None = None,
         ops: Sequence[tuple[str, str, Sequence[str]]] = (),
         state: str | None = None,
+        epoch: int = 0,
+        parent: TokenClaims | None = None,
+        beyond_parent: bool = False,
     ) -> str:
-        """A token for `action` by `user`, valid for `days` from now."""
+        """A token for `action` by `user`, valid for `days` from now.
+
+        `parent`: the token this one is made from (a page's links): this one expires at
+        the parent's limit at the latest, and keeps its epoch. `beyond_parent`: this token
+        alone may outlive the parent (the Undo of an unsubscribe made with an old link);
+        what is made from it may not."""
         if action not in ACTIONS:
             raise ValueError(f"not an action: {action!r}")
         expires = self._now() + timedelta(days=days)
+        bound: datetime | None = None
+        if parent is not None:
+            epoch = parent.epoch
+            bound = parent.limit
+            if not beyond_parent:
+                expires = min(expires, bound)
         payload: dict[str, Any] = {"a": action, "u": user, "x": int(expires.timestamp())}
+        if bound is not None and int(bound.timestamp()) != payload["x"]:
+            payload["b"] = int(bound.timestamp())
+        if epoch:
+            payload["e"] = epoch
         if paper is not None:
             payload["p"] = paper
         if ops:
@@ -95,8 +130,9 @@ class Signer:
         assert isinstance(token, str)
         return token
 
-    def read(self, token: str, action: str) -> TokenClaims:
-        """What a token made for `action` says; BadToken if it is not one, or expired."""
+    def read(self, token: str, action: str, *, allow_expired: bool = False) -> TokenClaims:
+        """What a token made for `action` says; BadToken if it is not one, or expired
+        (unless `allow_expired`: the caller checks ``claim.expires`` itself)."""
         if action not in ACTIONS:
             raise BadToken(f"not an action: {action!r}")
         try:
@@ -109,7 +145,7 @@ class Signer:
             raise BadToken("the link's contents are not valid") from e
         if claim.action != action:  # belt and braces: the salt already says so
             raise BadToken(f"this link is for {claim.action!r}, not {action!r}")
-        if self._now() >= claim.expires:
+        if not allow_expired and self._now() >= claim.expires:
             raise BadToken("the link has expired")
         return claim
 
@@ -143,6 +179,9 @@ def _claims(payload: Any) -> TokenClaims:
     state = payload.get("s")
     if state is not None and state not in ("subscribe", "resume"):
         raise ValueError("bad state")
+    epoch, bound = payload.get("e", 0), payload.get("b")
+    if not isinstance(epoch, int) or (bound is not None and not isinstance(bound, int)):
+        raise TypeError("bad epoch or bound")
     return TokenClaims(
         action=action,
         user=user,
@@ -150,6 +189,8 @@ def _claims(payload: Any) -> TokenClaims:
         paper=paper,
         ops=tuple(ops),
         state=state,
+        epoch=epoch,
+        bound=None if bound is None else datetime.fromtimestamp(bound, UTC),
     )
 
 

@@ -87,3 +87,31 @@ def test_any_user_and_paper_round_trip(user: str, paper: str) -> None:
     assert all(c.isalnum() or c in "-_." for c in token)  # safe in a URL path, unquoted
     claim = signer().read(token, "dislike")
     assert (claim.user, claim.paper) == (user, paper)
+
+
+def test_a_token_made_from_another_never_outlives_it() -> None:
+    """Issue #20 item 10: a page's links inherit the mailed link's expiry and epoch."""
+    mailed = signer().read(signer().make("like", "ada", days=60, epoch=3), "like")
+    later = signer(T0 + timedelta(days=59))
+    child = later.read(later.make("profile", "ada", days=60, parent=mailed), "profile")
+    assert child.expires == T0 + timedelta(days=60) and child.epoch == 3
+    grandchild = later.read(later.make("undo", "ada", days=1, parent=child, state="resume"), "undo")
+    assert grandchild.expires == T0 + timedelta(days=60)
+    # The Undo of a late unsubscribe may outlive it; what is made from that Undo may not.
+    late = signer(T0 + timedelta(days=400))
+    undo = late.read(
+        late.make("undo", "ada", days=1, parent=mailed, beyond_parent=True, state="subscribe"),
+        "undo",
+    )
+    assert undo.expires == T0 + timedelta(days=401) and undo.limit == T0 + timedelta(days=60)
+    made = late.make("profile", "ada", days=60, parent=undo)
+    with pytest.raises(BadToken, match="expired"):
+        late.read(made, "profile")
+
+
+def test_an_expired_token_reads_only_when_asked() -> None:
+    token = signer().make("unsubscribe", "ada", days=60)
+    old = signer(T0 + timedelta(days=730))
+    with pytest.raises(BadToken, match="expired"):
+        old.read(token, "unsubscribe")
+    assert old.read(token, "unsubscribe", allow_expired=True).user == "ada"
