@@ -339,15 +339,27 @@ class LedgerMixin(StorageBase):
                 .values(lease_owner=None, lease_expires_at=None)
             )
 
-    def mark_sent(self, delivery_id: int, receipt: str) -> None:
+    def _still_ours(self, delivery_id: int, owner: str | None) -> Any:
+        """The condition of a write that settles a send: the delivery is still pending
+        and, with `owner`, still leased to it (not taken over after its lease ran out)."""
+        cond = (deliveries.c.id == delivery_id) & (deliveries.c.status == PENDING)
+        if owner is not None:
+            cond = cond & (deliveries.c.lease_owner == owner)
+        return cond
+
+    def mark_sent(self, delivery_id: int, receipt: str, *, owner: str | None = None) -> bool:
+        """Record a send the server accepted; False (nothing written) when the delivery is
+        no longer pending, or no longer leased to `owner` (a send that outlived its lease:
+        the runner that took it over settles it). owner=None: whoever holds it."""
+        now = self._now()
         with self._tx() as conn:
-            conn.execute(
+            done = conn.execute(
                 update(deliveries)
-                .where(deliveries.c.id == delivery_id)
+                .where(self._still_ours(delivery_id, owner))
                 .values(
                     status=SENT,
-                    sent_at=self._now(),
-                    last_attempt_at=self._now(),
+                    sent_at=now,
+                    last_attempt_at=now,
                     receipt=receipt,
                     last_error=None,
                     attempts=deliveries.c.attempts + 1,
@@ -355,18 +367,27 @@ class LedgerMixin(StorageBase):
                     lease_expires_at=None,
                 )
             )
+        return bool(done.rowcount == 1)
 
     def mark_attempt_failed(
-        self, delivery_id: int, error: str, *, permanent: bool, at: datetime | None = None
-    ) -> None:
+        self,
+        delivery_id: int,
+        error: str,
+        *,
+        permanent: bool,
+        at: datetime | None = None,
+        owner: str | None = None,
+    ) -> bool:
         """A send failed: a temporary failure stays pending (retried later, with backoff);
         a permanent one is `failed`, and its papers are released to the user's next
-        digest (their ledger rows stay, marked released)."""
+        digest (their ledger rows stay, marked released). False (nothing written) when
+        the delivery is no longer pending or no longer leased to `owner`, as mark_sent:
+        a late failure never turns a sent delivery back to pending."""
         when = at or self._now()
         with self._tx() as conn:
-            conn.execute(
+            done = conn.execute(
                 update(deliveries)
-                .where(deliveries.c.id == delivery_id)
+                .where(self._still_ours(delivery_id, owner))
                 .values(
                     status=FAILED if permanent else PENDING,
                     last_error=error,
@@ -376,12 +397,15 @@ class LedgerMixin(StorageBase):
                     lease_expires_at=None,
                 )
             )
+            if done.rowcount != 1:
+                return False
             if permanent:
                 conn.execute(
                     update(ledger)
                     .where(ledger.c.delivery_id == delivery_id, ledger.c.released_at.is_(None))
                     .values(released_at=when)
                 )
+        return True
 
     def deliveries(
         self, *, user_name: str | None = None, status: str | None = None
