@@ -56,6 +56,7 @@ from paperboy.jobs.mailing.send import (
     make_transport,
     resend_pending,
     send_delivery,
+    transient_error,
 )
 from paperboy.jobs.ranking.candidates import (
     ListedPapers,
@@ -96,6 +97,7 @@ class DigestResult:
     # the message of a dry run (what would be sent); a sent one is in Storage.deliveries
     message: EmailMessage | None = field(default=None, compare=False)
     note: str = ""  # how it was ranked, when the reader must know (ranking.pick.basis_note)
+    transient: bool = False  # failed, and trying again later may succeed (send.transient_error)
 
 
 @dataclass(slots=True)
@@ -319,7 +321,8 @@ def run_digests(
             log.error("digest for %s: %s", user.name, e)
             return DigestResult(user.name, "failed", error=str(e))
         log.error("digest for %s failed", user.name, exc_info=(type(e), e, e.__traceback__))
-        return DigestResult(user.name, "failed", error=f"{type(e).__name__}: {e}")
+        error = f"{type(e).__name__}: {e}"
+        return DigestResult(user.name, "failed", error=error, transient=transient_error(e))
 
     def batch(users: Sequence[UserConfig]) -> None:
         due: list[_Due] = []

@@ -28,6 +28,9 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Literal
 
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 from paperboy.emails.delivery import (
     ConsoleTransport,
     DeliveryError,
@@ -128,6 +131,27 @@ def _stale(delivery_id: int, what: str) -> tuple[str, str | None, str | None]:
         what,
     )
     return "elsewhere", None, f"delivery {delivery_id} {what} after our lease ended"
+
+
+def transient_error(e: BaseException) -> bool:
+    """Whether a failure may pass by itself, so that trying again later is worth it: the
+    database or a server unreachable, a connection dropped, a timeout, an SMTP 4xx
+    (anywhere in the chain of causes). A bad config, a 5xx, a bug: not."""
+    seen: set[int] = set()
+    cause: BaseException | None = e
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, PermanentDeliveryError | ConfigError):
+            return False
+        if isinstance(
+            cause,
+            DeliveryError | OperationalError | PoolTimeout | ConnectionError | TimeoutError,
+        ):
+            return True
+        if isinstance(cause, DBAPIError) and cause.connection_invalidated:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -17,6 +17,7 @@ state moves on, the delivery and its ledger rows are written; or nothing is (Cla
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -66,6 +67,7 @@ class DeliverySummary:
     failed: int = 0
     sent: int = 0
     last_sent_at: datetime | None = None
+    last_failure: str | None = None  # the error of the latest failed one
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +409,32 @@ class LedgerMixin(StorageBase):
                 )
         return True
 
+    def record_failed_digest(
+        self, user_name: str, error: str, *, digest_day: date, attempts: int
+    ) -> int:
+        """A digest that could not be built, for good (queue mode: a bug, a bad config, or
+        a temporary failure that outlasted its retries): a `failed` delivery with no
+        message and no papers, so that `paperboy status` shows it with its error."""
+        now = self._now()
+        with self._tx() as conn:
+            result = conn.execute(
+                insert(deliveries).values(
+                    user_name=user_name,
+                    message_id=f"<not-built.{uuid.uuid4().hex}@paperboy.invalid>",
+                    digest_day=digest_day,
+                    status=FAILED,
+                    paper_count=0,
+                    created_at=now,
+                    attempts=attempts,
+                    last_attempt_at=now,
+                    last_error=error,
+                    message=b"",
+                )
+            )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
     def deliveries(
         self, *, user_name: str | None = None, status: str | None = None
     ) -> list[Delivery]:
@@ -438,6 +466,17 @@ class LedgerMixin(StorageBase):
                     user[row.status] = row.n
                 if row.status == SENT:
                     user["last_sent_at"] = row.last_sent_at
+            latest = (
+                select(func.max(deliveries.c.id))
+                .where(deliveries.c.status == FAILED)
+                .group_by(deliveries.c.user_name)
+            )
+            for row in conn.execute(
+                select(deliveries.c.user_name, deliveries.c.last_error).where(
+                    deliveries.c.id.in_(latest)
+                )
+            ):
+                counts[row.user_name]["last_failure"] = row.last_error
         return {name: DeliverySummary(**values) for name, values in counts.items()}
 
     def mailed_ids(self, user_name: str) -> set[str]:
