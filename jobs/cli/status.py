@@ -106,6 +106,7 @@ def status(ctx: click.Context, fmt: str) -> None:
                     "due_now": is_due(user, state.last_digest_at, now),
                     "pending": summary.pending,
                     "failed": summary.failed,
+                    "last_failure": summary.last_failure,
                     "unsubscribed_at": state.unsubscribed_at,
                     "paused_until": state.paused_until if state.paused(now) else None,
                     **_zotero_row(storage, user),
@@ -180,7 +181,7 @@ def status(ctx: click.Context, fmt: str) -> None:
                 f"  {u['user']}: last digest {when(u['last_digest'])}, next "
                 f"{when(u['next_digest'])}"
                 + (f", {u['pending']} pending" if u["pending"] else "")
-                + (f", {u['failed']} FAILED" if u["failed"] else "")
+                + (f", {u['failed']} FAILED (last: {u['last_failure']})" if u["failed"] else "")
                 + (
                     f", UNSUBSCRIBED since {when(u['unsubscribed_at'])}"
                     if u["unsubscribed_at"]

@@ -23,15 +23,17 @@
                                    # only if the claim is still ours and the user's state
                                    # is still the one the digest was built on
             pause("recorded")                                       # test hook
-            transport.send(message) -> mark sent | retry later (4xx) | failed (5xx)
-                                                                    # mailing.send
+            transport.send(message); pause("sent")                  # test hook
+                -> mark sent | retry later (4xx) | failed (5xx)     # mailing.send
 
 Any number of runners (cron, the daemon, queue workers on other machines) may run this
 at once: the claim makes exactly one of them build a digest, the delivery's lease makes
 exactly one of them send it (mailing.claims). A runner that dies holding a claim or a
 lease leaves it to the next runner once the lease (CLAIM_LEASE) has expired. A crash
 between "recorded" and "sent" leaves a pending delivery that a later run sends,
-unchanged: a paper is never put into two digests for the same user.
+unchanged: a paper is never put into two digests for the same user. A crash after the
+server accepted the message and before it is marked sent (pause point "sent") sends it
+again: at least once at the SMTP boundary, the same bytes with the same Message-ID.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from paperboy.jobs.mailing.send import (
     make_transport,
     resend_pending,
     send_delivery,
+    transient_error,
 )
 from paperboy.jobs.ranking.candidates import (
     ListedPapers,
@@ -76,8 +79,9 @@ log = logging.getLogger(__name__)
 BATCH_USERS = 64
 
 # A hook called at a point of one user's digest: pause(point, user name), point
-# "claimed" (the digest is claimed, nothing built) or "recorded" (the delivery is
-# recorded, not sent). Tests stop a run there and kill it (tests/pausing_digest.py).
+# "claimed" (the digest is claimed, nothing built), "recorded" (the delivery is
+# recorded, not sent) or "sent" (the SMTP server accepted it, not yet marked sent).
+# Tests stop a run there and kill it (tests/pausing_digest.py).
 Pause = Callable[[str, str], None]
 
 
@@ -96,6 +100,7 @@ class DigestResult:
     # the message of a dry run (what would be sent); a sent one is in Storage.deliveries
     message: EmailMessage | None = field(default=None, compare=False)
     note: str = ""  # how it was ranked, when the reader must know (ranking.pick.basis_note)
+    transient: bool = False  # failed, and trying again later may succeed (send.transient_error)
 
 
 @dataclass(slots=True)
@@ -244,7 +249,14 @@ def _finish(
     if pause is not None:
         pause("recorded", user.name)
     status, receipt, error = send_delivery(
-        storage, due.transport, delivery_id, message, now, owner=runner.owner, lease=runner.lease
+        storage,
+        due.transport,
+        delivery_id,
+        message,
+        now,
+        owner=runner.owner,
+        lease=runner.lease,
+        sent=None if pause is None else lambda: pause("sent", user.name),
     )
     # Not the message: it is stored with the delivery, and a run over 10,000 users that
     # kept each one (~90 KB) grew by 850 MB per worker (benchmarks/scale.py, issue 13).
@@ -294,7 +306,8 @@ def run_digests(
     the other. Results come back in the users' order. A digest another runner has
     claimed is left to it (status "elsewhere"). ``progress(users done, users)`` is called
     as each user's digest is settled. ``pause(point, user name)`` is called when a digest
-    is claimed ("claimed") and when it is recorded ("recorded"): tests stop there.
+    is claimed ("claimed"), when it is recorded ("recorded") and when the server has
+    accepted it ("sent"): tests stop there.
     """
     now = now or utcnow()
     chosen = [config.user(name) for name in users] if users else list(config.users)
@@ -319,7 +332,8 @@ def run_digests(
             log.error("digest for %s: %s", user.name, e)
             return DigestResult(user.name, "failed", error=str(e))
         log.error("digest for %s failed", user.name, exc_info=(type(e), e, e.__traceback__))
-        return DigestResult(user.name, "failed", error=f"{type(e).__name__}: {e}")
+        error = f"{type(e).__name__}: {e}"
+        return DigestResult(user.name, "failed", error=error, transient=transient_error(e))
 
     def batch(users: Sequence[UserConfig]) -> None:
         due: list[_Due] = []

@@ -9,7 +9,9 @@ sending).
             otherwise                -> lease it, or leave it to the runner that has it
             cancel / give-up         -> mark it failed for good (its papers go back)
             send                     -> send_delivery: same bytes, same Message-ID
-    send_delivery: renew the lease, transport.send -> sent | retry later (4xx) | failed (5xx)
+    send_delivery: renew the lease, transport.send -> sent | retry later (4xx) | failed (5xx),
+                   each written only if the delivery is still pending and still ours
+                   (a send that outlived its lease leaves the row to its new holder)
 
 A runner killed while sending leaves the lease to run out (or to be taken over at once
 on this machine, jobs.mailing.claims.owner_gone); the delivery stays pending and is sent
@@ -21,10 +23,13 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Literal
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from paperboy.emails.delivery import (
     ConsoleTransport,
@@ -77,28 +82,76 @@ def send_delivery(
     *,
     owner: str,
     lease: timedelta,
+    sent: Callable[[], None] | None = None,
 ) -> tuple[str, str | None, str | None]:
     """Send one recorded delivery if this runner holds (or gets) its lease; returns
     (status, receipt, error). The lease is renewed first, so nobody can take it over
-    while the message is on its way."""
+    while the message is on its way. The outcome is written only if the delivery is
+    still pending and still ours (Storage.mark_sent / mark_attempt_failed): a send that
+    outlived its lease leaves the row to the runner that took it over ("elsewhere").
+    ``sent()`` is called once the server accepted the message, before it is recorded
+    (a test hook: a crash there sends the same message again, at least once)."""
     if not storage.take_delivery(delivery_id, owner, lease, gone=owner_gone):
         return "elsewhere", None, "another runner is sending it"
     try:
         receipt = transport.send(message)
     except PermanentDeliveryError as e:
-        storage.mark_attempt_failed(delivery_id, str(e), permanent=True, at=now)
+        if not storage.mark_attempt_failed(
+            delivery_id, str(e), permanent=True, at=now, owner=owner
+        ):
+            return _stale(delivery_id, f"failed for good ({e})")
         log.error("delivery %d failed for good: %s", delivery_id, e)
         return "failed", None, str(e)
     except DeliveryError as e:
-        storage.mark_attempt_failed(delivery_id, str(e), permanent=False, at=now)
+        if not storage.mark_attempt_failed(
+            delivery_id, str(e), permanent=False, at=now, owner=owner
+        ):
+            return _stale(delivery_id, f"failed ({e})")
         log.warning("delivery %d failed, will be retried: %s", delivery_id, e)
         return "retry-later", None, str(e)
     except BaseException:
         # Not sent by us (a bug, Ctrl-C): the next run need not wait for the lease.
         quietly(storage.release_delivery, delivery_id, owner)
         raise
-    storage.mark_sent(delivery_id, receipt)
+    if sent is not None:
+        sent()
+    if not storage.mark_sent(delivery_id, receipt, owner=owner):
+        return _stale(delivery_id, f"was accepted ({receipt})")
     return "sent", receipt, None
+
+
+def _stale(delivery_id: int, what: str) -> tuple[str, str | None, str | None]:
+    """A send settled after its lease passed to another runner, or after the delivery
+    was settled otherwise (sent by that runner, cancelled by an unsubscribe): the row is
+    not ours to write, and is left as it is."""
+    log.warning(
+        "delivery %d %s, but it is no longer ours (our lease ran out and another runner "
+        "took it over, or it was settled meanwhile): left as recorded",
+        delivery_id,
+        what,
+    )
+    return "elsewhere", None, f"delivery {delivery_id} {what} after our lease ended"
+
+
+def transient_error(e: BaseException) -> bool:
+    """Whether a failure may pass by itself, so that trying again later is worth it: the
+    database or a server unreachable, a connection dropped, a timeout, an SMTP 4xx
+    (anywhere in the chain of causes). A bad config, a 5xx, a bug: not."""
+    seen: set[int] = set()
+    cause: BaseException | None = e
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, PermanentDeliveryError | ConfigError):
+            return False
+        if isinstance(
+            cause,
+            DeliveryError | OperationalError | PoolTimeout | ConnectionError | TimeoutError,
+        ):
+            return True
+        if isinstance(cause, DBAPIError) and cause.connection_invalidated:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -155,19 +208,22 @@ def resend_pending(
         if not storage.take_delivery(delivery.id, owner, lease, gone=owner_gone):
             continue  # another runner holds it
         if action == "cancel":
-            storage.mark_attempt_failed(
-                delivery.id, "the user unsubscribed", permanent=True, at=now
-            )
+            if not storage.mark_attempt_failed(
+                delivery.id, "the user unsubscribed", permanent=True, at=now, owner=owner
+            ):
+                continue  # settled meanwhile by the runner it was leased to before
             log.info("delivery %d for %s: not sent, they unsubscribed", delivery.id, user_name)
             continue
         if action == "give-up":
-            storage.mark_attempt_failed(
+            if not storage.mark_attempt_failed(
                 delivery.id,
                 f"gave up after {delivery.attempts} attempts over "
                 f"{RETRY_GIVE_UP.days} days; last error: {delivery.last_error}",
                 permanent=True,
                 at=now,
-            )
+                owner=owner,
+            ):
+                continue  # settled meanwhile by the runner it was leased to before
             log.error("delivery %d for %s: gave up retrying", delivery.id, user_name)
             continue
         message = email.message_from_bytes(delivery.message, policy=email.policy.SMTP)

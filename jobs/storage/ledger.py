@@ -17,6 +17,7 @@ state moves on, the delivery and its ledger rows are written; or nothing is (Cla
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -66,6 +67,7 @@ class DeliverySummary:
     failed: int = 0
     sent: int = 0
     last_sent_at: datetime | None = None
+    last_failure: str | None = None  # the error of the latest failed one
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,15 +341,27 @@ class LedgerMixin(StorageBase):
                 .values(lease_owner=None, lease_expires_at=None)
             )
 
-    def mark_sent(self, delivery_id: int, receipt: str) -> None:
+    def _still_ours(self, delivery_id: int, owner: str | None) -> Any:
+        """The condition of a write that settles a send: the delivery is still pending
+        and, with `owner`, still leased to it (not taken over after its lease ran out)."""
+        cond = (deliveries.c.id == delivery_id) & (deliveries.c.status == PENDING)
+        if owner is not None:
+            cond = cond & (deliveries.c.lease_owner == owner)
+        return cond
+
+    def mark_sent(self, delivery_id: int, receipt: str, *, owner: str | None = None) -> bool:
+        """Record a send the server accepted; False (nothing written) when the delivery is
+        no longer pending, or no longer leased to `owner` (a send that outlived its lease:
+        the runner that took it over settles it). owner=None: whoever holds it."""
+        now = self._now()
         with self._tx() as conn:
-            conn.execute(
+            done = conn.execute(
                 update(deliveries)
-                .where(deliveries.c.id == delivery_id)
+                .where(self._still_ours(delivery_id, owner))
                 .values(
                     status=SENT,
-                    sent_at=self._now(),
-                    last_attempt_at=self._now(),
+                    sent_at=now,
+                    last_attempt_at=now,
                     receipt=receipt,
                     last_error=None,
                     attempts=deliveries.c.attempts + 1,
@@ -355,18 +369,27 @@ class LedgerMixin(StorageBase):
                     lease_expires_at=None,
                 )
             )
+        return bool(done.rowcount == 1)
 
     def mark_attempt_failed(
-        self, delivery_id: int, error: str, *, permanent: bool, at: datetime | None = None
-    ) -> None:
+        self,
+        delivery_id: int,
+        error: str,
+        *,
+        permanent: bool,
+        at: datetime | None = None,
+        owner: str | None = None,
+    ) -> bool:
         """A send failed: a temporary failure stays pending (retried later, with backoff);
         a permanent one is `failed`, and its papers are released to the user's next
-        digest (their ledger rows stay, marked released)."""
+        digest (their ledger rows stay, marked released). False (nothing written) when
+        the delivery is no longer pending or no longer leased to `owner`, as mark_sent:
+        a late failure never turns a sent delivery back to pending."""
         when = at or self._now()
         with self._tx() as conn:
-            conn.execute(
+            done = conn.execute(
                 update(deliveries)
-                .where(deliveries.c.id == delivery_id)
+                .where(self._still_ours(delivery_id, owner))
                 .values(
                     status=FAILED if permanent else PENDING,
                     last_error=error,
@@ -376,12 +399,41 @@ class LedgerMixin(StorageBase):
                     lease_expires_at=None,
                 )
             )
+            if done.rowcount != 1:
+                return False
             if permanent:
                 conn.execute(
                     update(ledger)
                     .where(ledger.c.delivery_id == delivery_id, ledger.c.released_at.is_(None))
                     .values(released_at=when)
                 )
+        return True
+
+    def record_failed_digest(
+        self, user_name: str, error: str, *, digest_day: date, attempts: int
+    ) -> int:
+        """A digest that could not be built, for good (queue mode: a bug, a bad config, or
+        a temporary failure that outlasted its retries): a `failed` delivery with no
+        message and no papers, so that `paperboy status` shows it with its error."""
+        now = self._now()
+        with self._tx() as conn:
+            result = conn.execute(
+                insert(deliveries).values(
+                    user_name=user_name,
+                    message_id=f"<not-built.{uuid.uuid4().hex}@paperboy.invalid>",
+                    digest_day=digest_day,
+                    status=FAILED,
+                    paper_count=0,
+                    created_at=now,
+                    attempts=attempts,
+                    last_attempt_at=now,
+                    last_error=error,
+                    message=b"",
+                )
+            )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
 
     def deliveries(
         self, *, user_name: str | None = None, status: str | None = None
@@ -414,6 +466,17 @@ class LedgerMixin(StorageBase):
                     user[row.status] = row.n
                 if row.status == SENT:
                     user["last_sent_at"] = row.last_sent_at
+            latest = (
+                select(func.max(deliveries.c.id))
+                .where(deliveries.c.status == FAILED)
+                .group_by(deliveries.c.user_name)
+            )
+            for row in conn.execute(
+                select(deliveries.c.user_name, deliveries.c.last_error).where(
+                    deliveries.c.id.in_(latest)
+                )
+            ):
+                counts[row.user_name]["last_failure"] = row.last_error
         return {name: DeliverySummary(**values) for name, values in counts.items()}
 
     def mailed_ids(self, user_name: str) -> set[str]:

@@ -73,7 +73,7 @@ def test_delivery_summaries_count_without_messages(
     assert not any(reads_messages(s) for s in statements), statements
     assert summaries == {
         "ada": DeliverySummary("ada", pending=1, sent=2, last_sent_at=sent[-1].sent_at),
-        "bo": DeliverySummary("bo", failed=1),
+        "bo": DeliverySummary("bo", failed=1, last_failure="550 no such user"),
     }
 
 
@@ -102,6 +102,8 @@ def test_status_never_loads_a_message(
     assert users == {"ada": (1, 0, str(last_sent)), "bo": (0, 1, None), "cy": (0, 0, None)}
     last_digest = {u["user"]: u["last_digest"] for u in row["users"]}
     assert last_digest["cy"] == str(last_sent) and last_digest["ada"] is not None
-    # Two queries for the users however many there are: not one (or three) per user.
+    # Three queries for the users however many there are (the counts, the latest
+    # failures' errors, the states): none per user.
     per_user = [s for s in statements if "deliveries" in s or "user_state" in s]
-    assert len(per_user) == 2, per_user
+    assert len(per_user) == 3, per_user
+    assert not any("user_name =" in s for s in per_user), per_user

@@ -5,7 +5,16 @@
                                 database, so a redelivered or duplicated task sends
                                 nothing twice; while another runner holds the claim or
                                 the lease of the user's unsent digest, the task comes
-                                back after that lease, and takes over if its holder died
+                                back after that lease (at most HOLD_RETRIES times), and
+                                takes over if its holder died. A paused or unsubscribed
+                                user's unsent digest is nobody's hold: the task ends, the
+                                retry task sends it after the pause.
+                                A failure that may pass (database or SMTP unreachable, a
+                                timeout: mailing.send.transient_error) is tried again
+                                after 30 s, doubling up to 30 min, FAILURE_TRIES tries in
+                                all; one that will not (a bad config, a bug), or the last
+                                try, is recorded as a failed delivery with its error
+                                (`paperboy status` shows it) and the task ends
     paperboy.fetch()            fetch every source, rebuild the index if anything changed
     paperboy.retry()            re-send deliveries that failed temporarily (backoff)
 
@@ -42,6 +51,11 @@ log = logging.getLogger(__name__)
 
 DIGEST, FETCH, RETRY = "paperboy.digest", "paperboy.fetch", "paperboy.retry"
 MAX_WAIT = timedelta(minutes=30)  # a task waiting for another runner's lease checks again
+HOLD_RETRIES = 96  # ... at most this many times (each wait is at most MAX_WAIT)
+FAILURE_FIRST = timedelta(seconds=30)  # a failure that may pass: tried again after this,
+FAILURE_MAX = timedelta(minutes=30)  # doubling up to this,
+FAILURE_TRIES = 10  # this many tries in all (about 2.5 hours), then recorded as failed
+MAX_RETRIES = HOLD_RETRIES + FAILURE_TRIES  # Celery's own cap over both kinds of retry
 
 
 @dataclass
@@ -104,11 +118,51 @@ def unsent(storage: Storage, user_name: str) -> bool:
     return any(d.attempts == 0 for d in storage.deliveries(user_name=user_name, status="pending"))
 
 
+class DigestFailed(Exception):
+    """A digest task's run failed (the result of run_digests, or an error around it)."""
+
+    def __init__(self, error: str, *, transient: bool) -> None:
+        super().__init__(error)
+        self.error, self.transient = error, transient
+
+
+def failure_delay(failures: int) -> float:
+    """Seconds before trying again after `failures` failed tries: FAILURE_FIRST,
+    doubling, at most FAILURE_MAX."""
+    delay: timedelta = FAILURE_FIRST * 2 ** min(max(failures - 1, 0), 16)
+    return min(delay, FAILURE_MAX).total_seconds()
+
+
 def run_digest_task(
-    task: Any, path: Path, user_name: str, at: str | None, pause: Pause | None = None
+    task: Any,
+    path: Path,
+    user_name: str,
+    at: str | None,
+    pause: Pause | None = None,
+    failures: int = 0,
 ) -> str:
     """The body of paperboy.digest (see the module's docstring); returns the status.
-    ``pause``: jobs.mailing.run.run_digests's hook (tests stop a worker with it)."""
+    ``pause``: jobs.mailing.run.run_digests's hook (tests stop a worker with it).
+    ``failures``: failed tries of this task so far (the task's retries carry it)."""
+    from celery.exceptions import Retry
+
+    from paperboy.jobs.mailing.send import transient_error
+
+    try:
+        return _digest_task(task, path, user_name, at, pause, failures)
+    except Retry:
+        raise
+    except DigestFailed as e:
+        return _failed(task, path, user_name, at, e.error, e.transient, failures)
+    except Exception as e:  # around the digest: the config, the database, the fetch
+        log.error("digest task for %s failed", user_name, exc_info=True)
+        error = f"{type(e).__name__}: {e}"
+        return _failed(task, path, user_name, at, error, transient_error(e), failures)
+
+
+def _digest_task(
+    task: Any, path: Path, user_name: str, at: str | None, pause: Pause | None, failures: int
+) -> str:
     from paperboy.jobs.mailing.run import run_digests
     from paperboy.jobs.runners.fetch_job import fetch_job, fetch_overdue
 
@@ -122,14 +176,62 @@ def run_digest_task(
         fetch_job(config, storage)
     [result] = run_digests(config, storage, users=[user_name], now=now, workers=1, pause=pause)
     if result.status == "failed":
-        raise RuntimeError(f"digest for {user_name} failed: {result.error}")
+        raise DigestFailed(result.error or "failed", transient=result.transient)
+    if not storage.user_state(user_name).receiving(utcnow()):
+        # Paused or unsubscribed: what of theirs is pending is the retry task's (sent
+        # after the pause, cancelled after an unsubscribe), not a hold to wait for.
+        return result.status
     wait = wait_for_others(storage, user_name, utcnow())
     if wait is None and (result.status == "elsewhere" or unsent(storage, user_name)):
         wait = 1.0  # its holder's lease ran out just now: take it over
-    if wait is not None:
-        log.info("digest for %s is held by another runner; again in %.0f s", user_name, wait)
-        raise task.retry(countdown=wait, max_retries=None)
-    return result.status
+    if wait is None:
+        return result.status
+    waited = task.request.retries - failures
+    if waited >= HOLD_RETRIES:
+        log.error(
+            "digest for %s: still held by another runner after %d waits; left to the "
+            "retry task and the next firing",
+            user_name,
+            waited,
+        )
+        return "elsewhere"
+    log.info("digest for %s is held by another runner; again in %.0f s", user_name, wait)
+    raise task.retry(countdown=wait, max_retries=MAX_RETRIES)
+
+
+def _failed(
+    task: Any,
+    path: Path,
+    user_name: str,
+    at: str | None,
+    error: str,
+    transient: bool,
+    failures: int,
+) -> str:
+    """A failed try: again later if it may pass and tries are left, else recorded."""
+    tries = failures + 1
+    if transient and tries < FAILURE_TRIES:
+        delay = failure_delay(tries)
+        log.warning(
+            "digest for %s failed (try %d of %d), again in %.0f s: %s",
+            user_name,
+            tries,
+            FAILURE_TRIES,
+            delay,
+            error,
+        )
+        raise task.retry(countdown=delay, max_retries=MAX_RETRIES, kwargs={"failures": tries})
+    why = f"after {tries} tries" if transient else "and will not pass by retrying"
+    log.error("digest for %s failed %s: %s", user_name, why, error)
+    try:
+        _config, storage = _state(path)
+        day = (datetime.fromisoformat(at) if at else utcnow()).date()
+        storage.record_failed_digest(
+            user_name, f"digest not built ({why}): {error}", digest_day=day, attempts=tries
+        )
+    except Exception as e:  # the database itself is gone: the log is all there is
+        log.error("could not record the failed digest for %s: %s", user_name, e)
+    return "failed"
 
 
 def register(app: Celery, path: Path, *, pause: Pause | None = None) -> None:
@@ -137,8 +239,8 @@ def register(app: Celery, path: Path, *, pause: Pause | None = None) -> None:
     the digests' test hook (jobs.mailing.run.run_digests)."""
     path = Path(path).resolve()
 
-    def digest(self: Any, user_name: str, at: str | None = None) -> str:
-        return run_digest_task(self, path, user_name, at, pause)
+    def digest(self: Any, user_name: str, at: str | None = None, failures: int = 0) -> str:
+        return run_digest_task(self, path, user_name, at, pause, failures)
 
     def fetch() -> None:
         from paperboy.jobs.runners.fetch_job import fetch_job
