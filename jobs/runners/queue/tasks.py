@@ -5,8 +5,10 @@
                                 database, so a redelivered or duplicated task sends
                                 nothing twice; while another runner holds the claim or
                                 the lease of the user's unsent digest, the task comes
-                                back after that lease, and takes over if its holder died
+                                back after that lease, and takes over if its holder died;
+                                an overdue fetch first, unless one is running elsewhere
     paperboy.fetch()            fetch every source, rebuild the index if anything changed
+                                (skipped while another fetch holds the database's lock)
     paperboy.retry()            re-send deliveries that failed temporarily (backoff)
 
 Tasks take names and times, never objects. Each worker process keeps its config
@@ -110,16 +112,15 @@ def run_digest_task(
     """The body of paperboy.digest (see the module's docstring); returns the status.
     ``pause``: jobs.mailing.run.run_digests's hook (tests stop a worker with it)."""
     from paperboy.jobs.mailing.run import run_digests
-    from paperboy.jobs.runners.fetch_job import fetch_job, fetch_overdue
+    from paperboy.jobs.runners.fetch_job import fetch_if_overdue
 
     config, storage = _state(path)
     if user_name not in {u.name for u in config.users}:
         log.warning("digest task for %s: no such user in %s any more", user_name, path)
         return "unknown-user"
     now = datetime.fromisoformat(at) if at else utcnow()
-    if fetch_overdue(config, storage, utcnow()):
-        log.info("the fetch is overdue; fetching before the digest for %s", user_name)
-        fetch_job(config, storage)
+    if fetch_if_overdue(config, storage, utcnow()):  # one worker fetches; the others go on
+        log.info("fetched (it was overdue) before the digest for %s", user_name)
     [result] = run_digests(config, storage, users=[user_name], now=now, workers=1, pause=pause)
     if result.status == "failed":
         raise RuntimeError(f"digest for {user_name} failed: {result.error}")
