@@ -26,8 +26,7 @@ from paperboy.jobs.fetch.http import HttpClient
 from paperboy.jobs.fetch.listings import fetch_all
 from paperboy.jobs.ranking.corpus import index_after_fetch
 from paperboy.jobs.ranking.encoding import encode_stored
-from paperboy.jobs.storage import Storage
-from paperboy.jobs.storage.fetch_lock import fetch_lock
+from paperboy.jobs.storage import Storage, fetch_lock
 
 __all__ = ["MISFIRE_GRACE", "fetch_if_overdue", "fetch_job", "fetch_overdue"]
 

@@ -28,7 +28,7 @@ from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.fetch.sources.arxiv_rss import render_arxiv_rss
 from paperboy.jobs.runners import fetch_job as fetch_job_module
 from paperboy.jobs.runners.fetch_job import fetch_job
-from paperboy.jobs.storage import Storage
+from paperboy.jobs.storage import Storage, fetch_lock
 from paperboy.jobs.storage.papers import store_papers
 from paperboy.jobs.storage.schema import paper_sources, papers
 from tests.http_server import Loopback
@@ -207,6 +207,36 @@ def test_two_fetch_jobs_started_at_once_fetch_once(
         # The lock is free again: the next fetch runs.
         fetch_job(config, storage)
     assert slow_feed.count == 2
+
+
+def _hold_fetch_lock(url: str, out: Connection) -> None:
+    """A fetch that never ends: holds the lock until killed."""
+    with Storage.open(url) as storage, fetch_lock(storage) as held:
+        out.send(held)
+        time.sleep(120)
+
+
+def test_a_fetch_killed_mid_way_leaves_no_lock_behind(database_url: str) -> None:
+    """kill -9 of a fetching process: the lock goes with it, the next fetch runs."""
+    with Storage.open(database_url) as storage:
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        holder = context.Process(target=_hold_fetch_lock, args=(database_url, child))
+        holder.start()
+        try:
+            assert parent.poll(60) and parent.recv() is True
+            with fetch_lock(storage) as held:
+                assert held is False  # running elsewhere
+        finally:
+            holder.kill()
+            holder.join(timeout=30)
+        deadline = time.monotonic() + 10
+        while True:  # PostgreSQL ends the session once it sees the connection gone
+            with fetch_lock(storage) as held:
+                if held or time.monotonic() > deadline:
+                    break
+            time.sleep(0.1)
+        assert held is True
 
 
 # --- item 6: windows follow the commit order -----------------------------------------------
