@@ -3,7 +3,8 @@
 StorageBase opens the database (SQLite or PostgreSQL, from a SQLAlchemy URL), brings its
 schema to the newest Alembic revision, and gives the parts their shared tools: `_tx` (a
 write transaction), `_now` (the injected clock), `_insert_ignore` (INSERT ... ON CONFLICT
-DO NOTHING in the database's dialect). Each table family is a mixin of StorageBase
+DO NOTHING in the database's dialect; `upsert` and `insert_ignoring` for rows of any
+table). Each table family is a mixin of StorageBase
 (papers.py, ledger.py, ...); jobs.storage.Storage assembles them.
 
 Every write transaction on SQLite starts with BEGIN IMMEDIATE (the writer lock is taken
@@ -24,6 +25,8 @@ from typing import Any, Self
 from sqlalchemy import Table, create_engine, event, inspect
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -88,6 +91,49 @@ class StorageBase:
         if dialect not in ("postgresql", "sqlite"):
             raise StorageError(f"claims need PostgreSQL or SQLite, not {dialect}")
         return module.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+
+
+def dialect_insert(conn: Connection, table: Table) -> PgInsert | SqliteInsert:
+    """INSERT in the connection's dialect, which has ON CONFLICT (PostgreSQL, SQLite)."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return pg_dialect.insert(table)
+    if dialect == "sqlite":
+        return sqlite_dialect.insert(table)
+    raise StorageError(f"Paperboy needs PostgreSQL or SQLite, not {dialect}")
+
+
+def upsert(conn: Connection, table: Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET <the row's other columns>: one
+    statement, so two writers of the same key never collide (where "UPDATE, else INSERT"
+    lets both find nothing to update and both insert: an IntegrityError on PostgreSQL).
+    Every row must name the same columns."""
+    if not rows:
+        return
+    stmt = dialect_insert(conn, table)
+    columns = [c for c in rows[0] if c not in keys]
+    if not columns:
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=keys), rows)
+        return
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
+        ),
+        rows,
+    )
+
+
+def insert_ignoring(
+    conn: Connection, table: Table, keys: list[str], rows: list[dict[str, Any]]
+) -> set[tuple[Any, ...]]:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING; the keys of the rows actually inserted
+    (RETURNING: psycopg reports no rowcount for ON CONFLICT)."""
+    if not rows:
+        return set()
+    stmt = dialect_insert(conn, table).on_conflict_do_nothing(index_elements=keys)
+    # SQLAlchemy 2's "insertmanyvalues": many rows a statement, with RETURNING.
+    result = conn.execute(stmt.returning(*(table.c[k] for k in keys)), rows)
+    return {tuple(row) for row in result}
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from paperboy.jobs.core.errors import StorageError
-from paperboy.jobs.storage.base import StorageBase
+from paperboy.jobs.storage.base import StorageBase, upsert
 from paperboy.jobs.storage.claims import Claim, ClaimLost, complete_claim
 from paperboy.jobs.storage.records import StoredPaper, stored_paper
 from paperboy.jobs.storage.schema import deliveries, ledger, papers, user_state
@@ -279,8 +279,12 @@ class LedgerMixin(StorageBase):
 
         The compare-and-set is one UPDATE ... WHERE last_digest_at = <what it was>: atomic
         under any isolation level; a first digest inserts the row, and two first digests
-        collide on its primary key.
+        collide on its primary key. Without `built_on`, one INSERT ... ON CONFLICT DO UPDATE
+        (an unsubscribe racing a first digest must not collide with it).
         """
+        if built_on is None:
+            upsert(conn, user_state, ["user_name"], [{"user_name": name, **values}])
+            return
         query = update(user_state).where(user_state.c.user_name == name)
         if built_on is not None:
             last = built_on.last_digest_at

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.core.records import SourcePaper
-from paperboy.jobs.storage.base import StorageBase
+from paperboy.jobs.storage.base import StorageBase, insert_ignoring, upsert
 from paperboy.jobs.storage.papers import read_papers, store_papers
 from paperboy.jobs.storage.records import StoredPaper
 from paperboy.jobs.storage.schema import library, zotero_items, zotero_sync
@@ -61,22 +61,13 @@ class LibraryMixin(StorageBase):
         wanted = list(dict.fromkeys(paper_ids))
         try:
             with self._tx() as conn:
-                have = {
-                    row.paper_id
-                    for row in conn.execute(
-                        select(library.c.paper_id).where(library.c.user_name == user_name)
-                    )
-                }
                 rows = [
-                    {"user_name": user_name, "paper_id": pid, "added_at": now}
-                    for pid in wanted
-                    if pid not in have
+                    {"user_name": user_name, "paper_id": pid, "added_at": now} for pid in wanted
                 ]
-                if rows:
-                    conn.execute(insert(library), rows)
+                added = insert_ignoring(conn, library, ["user_name", "paper_id"], rows)
         except SQLAlchemyError as e:
             raise StorageError(f"cannot add to the library of {user_name}: {e}") from e
-        return len(rows)
+        return len(added)
 
     def library_ids(self, user_name: str) -> list[str]:
         """The ids in a user's library, in the order they were added."""
@@ -213,8 +204,4 @@ class LibraryMixin(StorageBase):
 
     @staticmethod
     def _set_zotero_state(conn: Connection, user_name: str, values: dict[str, Any]) -> None:
-        done = conn.execute(
-            update(zotero_sync).where(zotero_sync.c.user_name == user_name).values(**values)
-        )
-        if done.rowcount == 0:
-            conn.execute(insert(zotero_sync).values(user_name=user_name, **values))
+        upsert(conn, zotero_sync, ["user_name"], [{"user_name": user_name, **values}])

@@ -5,6 +5,31 @@ sighting into the stored row, never replacing a value with an empty or older one
 `sources` remembers each feed's last fetch (caching headers, errors); `trending` holds
 papers' popularity per day and source. `store_papers` and `read_papers` are also used by
 the parts that store papers with their own rows (library: Zotero, venues).
+
+Writers of papers take turns, and `listed_at` follows their commit order (issue #20,
+items 5 and 6). A user's window is "papers listed after the newest `listed_at` of the
+last digest", so a paper committed with a `listed_at` below one a digest already took
+would never be a candidate. That happened on PostgreSQL whenever two writers overlapped
+(each stamped its papers with its own clock at its start, and the earlier stamp could
+commit later) or two machines' clocks differed. So, in `store_papers`:
+
+  take_listing_turn   PostgreSQL: pg_advisory_xact_lock(LISTING_LOCK), held to the end of
+                      the transaction; SQLite: the writer lock every write transaction
+                      already takes (BEGIN IMMEDIATE). Writers of papers are serialised:
+                      the turn order is the commit order.
+  listing_stamp       max(the writer's clock, the newest stored listed_at + 1 µs), read
+                      inside the turn: stamps rise in commit order whatever the clocks.
+
+A reader's snapshot therefore holds a prefix of the stamps: every paper stamped at or
+below one it sees is committed and visible to it, and every paper committed later has a
+higher stamp, inside the next window. Why not a sequence or transaction ids: a sequence's
+values (and pg_current_xact_id) are handed out in start order, not commit order, so a
+reader would also have to hold back below the oldest running writer; taking turns gives
+the commit order directly, needs no new column or migration (existing databases and
+users' `listed_through` times stay valid as they are), and costs little: a fetch stores a
+source's papers in one short transaction, and fetches run one at a time anyway
+(jobs.runners.fetch_job). Inserts are INSERT ... ON CONFLICT all the same (base.upsert,
+base.insert_ignoring), so a writer that did not take turns could not make another fail.
 """
 
 from __future__ import annotations
@@ -13,16 +38,16 @@ import logging
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.core.records import SourcePaper
-from paperboy.jobs.storage.base import StorageBase
+from paperboy.jobs.storage.base import StorageBase, insert_ignoring, upsert
 from paperboy.jobs.storage.records import StoredPaper, UpsertResult, stored_paper
 from paperboy.jobs.storage.schema import (
     UTCDateTime,
@@ -34,6 +59,11 @@ from paperboy.jobs.storage.schema import (
 )
 
 log = logging.getLogger(__name__)
+
+# The key of the advisory lock writers of papers take turns with on PostgreSQL ("paperboy"
+# in ASCII; advisory locks are per database, so one key serves every database).
+LISTING_LOCK = 0x7061_7065_7262_6F79
+TICK = timedelta(microseconds=1)  # the finest step a timestamp keeps on both databases
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,73 +136,86 @@ def store_papers(
     now: datetime,
 ) -> UpsertResult:
     """Insert new papers, merge what is new into known ones, in the caller's transaction
-    (Storage.upsert_papers; also a Zotero sync's and a venue's papers)."""
+    (Storage.upsert_papers; also a Zotero sync's and a venue's papers).
+
+    Writers of papers take turns (see the module's docstring): the listing lock first, so
+    what is read below is what the transaction writes over, and the listing stamp orders
+    this transaction after every one committed before it."""
     by_id: dict[str, SourcePaper] = {}
     for item in items:
         by_id[item.id] = item  # the last sighting of an id within one batch wins
-    new = updated = unchanged = 0
-    existing = read_papers(conn, list(by_id))
-    seen = (
-        {
-            row.paper_id
-            for row in conn.execute(
-                select(paper_sources.c.paper_id).where(
-                    paper_sources.c.source == source,
-                    paper_sources.c.paper_id.in_(list(by_id)),
-                )
-            )
-        }
-        if by_id
-        else set()
-    )
-    inserts = []
-    for pid, item in by_id.items():
-        old = existing.get(pid)
-        if old is None:
-            inserts.append(
-                {
-                    "id": pid,
-                    "title": item.title,
-                    "abstract": item.abstract,
-                    "authors": list(item.authors),
-                    "categories": list(item.categories),
-                    "version": item.version,
-                    "link": item.link,
-                    "comment": item.comment,
-                    "announced": item.announced,
-                    "listed_at": now if listed else None,
-                    "created_at": now,
-                    "updated_at": now,
-                    "tldr": item.tldr,
-                    "tldr_source": item.tldr_source if item.tldr else None,
-                }
-            )
-            new += 1
+    if not by_id:
+        return UpsertResult(0, 0, 0)
+    take_listing_turn(conn)
+    ids = sorted(by_id)  # one order for every writer's row locks
+    existing = read_papers(conn, ids)
+    stamp = listing_stamp(conn, now) if listed else None
+    inserts = [_new_row(pid, by_id[pid], stamp, now) for pid in ids if pid not in existing]
+    inserted = {key[0] for key in insert_ignoring(conn, papers, ["id"], inserts)}
+    raced = [row["id"] for row in inserts if row["id"] not in inserted]
+    if raced:  # stored meanwhile by a writer that does not take turns: merge into it
+        existing.update(read_papers(conn, raced))
+    updated = unchanged = 0
+    for pid in ids:
+        if pid in inserted:
             continue
-        changes = _merge(old, item)
-        if listed and old.listed_at is None:
-            changes["listed_at"] = now
+        old = existing[pid]
+        changes = _merge(old, by_id[pid])
+        if stamp is not None and old.listed_at is None:
+            changes["listed_at"] = stamp
         if changes:
             changes["updated_at"] = now
             conn.execute(update(papers).where(papers.c.id == pid).values(**changes))
             updated += 1
         else:
             unchanged += 1
-    if inserts:
-        conn.execute(insert(papers), inserts)
     source_rows = [
         {
             "paper_id": pid,
             "source": source,
-            "announce_type": item.announce_type,
+            "announce_type": by_id[pid].announce_type,
             "first_seen": now,
         }
-        for pid, item in by_id.items()
-        if pid not in seen
+        for pid in ids
     ]
-    if source_rows:
-        conn.execute(insert(paper_sources), source_rows)
-    return UpsertResult(new, updated, unchanged)
+    insert_ignoring(conn, paper_sources, ["paper_id", "source"], source_rows)
+    return UpsertResult(len(inserted), updated, unchanged)
+
+
+def _new_row(pid: str, item: SourcePaper, stamp: datetime | None, now: datetime) -> dict[str, Any]:
+    return {
+        "id": pid,
+        "title": item.title,
+        "abstract": item.abstract,
+        "authors": list(item.authors),
+        "categories": list(item.categories),
+        "version": item.version,
+        "link": item.link,
+        "comment": item.comment,
+        "announced": item.announced,
+        "listed_at": stamp,
+        "created_at": now,
+        "updated_at": now,
+        "tldr": item.tldr,
+        "tldr_source": item.tldr_source if item.tldr else None,
+    }
+
+
+def take_listing_turn(conn: Connection) -> None:
+    """Wait for this transaction's turn among writers of papers, held until it ends.
+
+    SQLite: nothing to do, every write transaction already holds the one writer lock
+    (BEGIN IMMEDIATE, base.py). PostgreSQL: a transaction-level advisory lock."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LISTING_LOCK})
+
+
+def listing_stamp(conn: Connection, now: datetime) -> datetime:
+    """The `listed_at` of the papers this transaction lists: its clock, but after every
+    stamp committed so far (so in the order of the turns, which is the commit order)."""
+    value = conn.execute(select(func.max(papers.c.listed_at))).scalar()
+    latest = UTCDateTime().process_result_value(value, conn.dialect)
+    return now if latest is None or now > latest else latest + TICK
 
 
 def read_papers(conn: Connection, ids: Sequence[str]) -> dict[str, StoredPaper]:
@@ -332,9 +375,7 @@ class PapersMixin(StorageBase):
             if etag is not None or last_modified is not None:
                 values.update(etag=etag, last_modified=last_modified)
         with self._tx() as conn:
-            done = conn.execute(update(sources).where(sources.c.name == name).values(**values))
-            if done.rowcount == 0:
-                conn.execute(insert(sources).values(name=name, **values))
+            upsert(conn, sources, ["name"], [{"name": name, **values}])
 
     def record_trending(self, entries: Iterable[TrendingEntry]) -> int:
         """Store papers' popularity per (paper, day, source); returns the rows written.
@@ -350,40 +391,24 @@ class PapersMixin(StorageBase):
 
     def _record_trending(self, conn: Connection, entries: Iterable[TrendingEntry]) -> int:
         rows = {(e.paper_id, e.day, e.source): e for e in entries}
-        if not rows:
-            return 0
         now = self._now()
-        existing = {
-            (row.paper_id, row.day, row.source)
-            for row in conn.execute(
-                select(trending.c.paper_id, trending.c.day, trending.c.source).where(
-                    trending.c.day.in_({key[1] for key in rows}),
-                    trending.c.source.in_({key[2] for key in rows}),
-                )
-            )
-        }
-        inserts = []
-        for key, entry in rows.items():
-            values = {
-                "upvotes": entry.upvotes,
-                "comments": entry.comments,
-                "rank": entry.rank,
-                "recorded_at": now,
-            }
-            if key in existing:
-                conn.execute(
-                    update(trending)
-                    .where(
-                        trending.c.paper_id == key[0],
-                        trending.c.day == key[1],
-                        trending.c.source == key[2],
-                    )
-                    .values(**values)
-                )
-            else:
-                inserts.append({"paper_id": key[0], "day": key[1], "source": key[2], **values})
-        if inserts:
-            conn.execute(insert(trending), inserts)
+        upsert(
+            conn,
+            trending,
+            ["paper_id", "day", "source"],
+            [
+                {
+                    "paper_id": key[0],
+                    "day": key[1],
+                    "source": key[2],
+                    "upvotes": entry.upvotes,
+                    "comments": entry.comments,
+                    "rank": entry.rank,
+                    "recorded_at": now,
+                }
+                for key, entry in sorted(rows.items())
+            ],
+        )
         return len(rows)
 
     def trending(

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.core.records import SourcePaper
-from paperboy.jobs.storage.base import StorageBase
+from paperboy.jobs.storage.base import StorageBase, upsert
 from paperboy.jobs.storage.papers import store_papers
 from paperboy.jobs.storage.records import UpsertResult
 from paperboy.jobs.storage.schema import venue_papers, venues
@@ -139,10 +139,4 @@ class VenuesMixin(StorageBase):
 
     @staticmethod
     def _set_venue_state(conn: Connection, venue: str, status: str, values: dict[str, Any]) -> None:
-        done = conn.execute(
-            update(venues)
-            .where(venues.c.venue == venue, venues.c.status == status)
-            .values(**values)
-        )
-        if done.rowcount == 0:
-            conn.execute(insert(venues).values(venue=venue, status=status, **values))
+        upsert(conn, venues, ["venue", "status"], [{"venue": venue, "status": status, **values}])

@@ -14,8 +14,10 @@
                                 after 30 s, doubling up to 30 min, FAILURE_TRIES tries in
                                 all; one that will not (a bad config, a bug), or the last
                                 try, is recorded as a failed delivery with its error
-                                (`paperboy status` shows it) and the task ends
+                                (`paperboy status` shows it) and the task ends. Before
+                                the digest: an overdue fetch, unless one runs elsewhere
     paperboy.fetch()            fetch every source, rebuild the index if anything changed
+                                (skipped while another fetch holds the database's lock)
     paperboy.retry()            re-send deliveries that failed temporarily (backoff)
 
 Tasks take names and times, never objects. Each worker process keeps its config
@@ -164,16 +166,15 @@ def _digest_task(
     task: Any, path: Path, user_name: str, at: str | None, pause: Pause | None, failures: int
 ) -> str:
     from paperboy.jobs.mailing.run import run_digests
-    from paperboy.jobs.runners.fetch_job import fetch_job, fetch_overdue
+    from paperboy.jobs.runners.fetch_job import fetch_if_overdue
 
     config, storage = _state(path)
     if user_name not in {u.name for u in config.users}:
         log.warning("digest task for %s: no such user in %s any more", user_name, path)
         return "unknown-user"
     now = datetime.fromisoformat(at) if at else utcnow()
-    if fetch_overdue(config, storage, utcnow()):
-        log.info("the fetch is overdue; fetching before the digest for %s", user_name)
-        fetch_job(config, storage)
+    if fetch_if_overdue(config, storage, utcnow()):  # one worker fetches; the others go on
+        log.info("fetched (it was overdue) before the digest for %s", user_name)
     [result] = run_digests(config, storage, users=[user_name], now=now, workers=1, pause=pause)
     if result.status == "failed":
         raise DigestFailed(result.error or "failed", transient=result.transient)
