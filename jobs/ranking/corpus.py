@@ -61,8 +61,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import numpy as np
-
 from paperboy import recommender
 from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.errors import StorageError
@@ -215,6 +213,8 @@ def write_index(path: Path, index: recommender.Index, info: IndexInfo) -> None:
     Raises StorageError (and leaves any previous file as it was) when it cannot.
     """
 
+    import numpy as np  # here: `paperboy status` reads headers only, and starts faster
+
     header = {**info.as_dict(), "seconds": info.seconds}  # as_dict rounds it
 
     def write(f: BinaryIO) -> None:
@@ -298,6 +298,8 @@ def _read(path: Path, *, header_only: bool) -> tuple[IndexInfo, recommender.Inde
                 return info, None
             f.seek(body)
             data = f.read(end - body)
+        import numpy as np  # here: `paperboy status` reads headers only, and starts faster
+
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             index = recommender.Index.from_arrays({name: arrays[name] for name in arrays.files})
     except FileNotFoundError as e:

@@ -204,16 +204,16 @@ def test_kill_9_while_writing_keeps_the_previous_index(outbox_config: Config) ->
         f"""
         import os, signal, sys
         from pathlib import Path
-        import paperboy.jobs.ranking.corpus as f
+        import numpy
         from paperboy.jobs.ranking.corpus import read_index, write_index
         index, info = read_index(Path({str(config.index)!r}))
-        real_savez = f.np.savez
+        real_savez = numpy.savez
         def savez_then_die(file, **arrays):
             real_savez(file, **arrays)
             # the whole index is in the temporary file, not renamed
             file.flush()
             os.kill(os.getpid(), signal.SIGKILL)
-        f.np.savez = savez_then_die
+        numpy.savez = savez_then_die
         write_index(Path({str(config.index)!r}), index, info)
         """
     )
