@@ -70,7 +70,7 @@ class Index:
     # (no such rule) under DOC_FREQ_MIN papers, where a share says more of the sample.
     doc_freq: npt.NDArray[np.float64]
     # Recent large requests (a digest run asks for the same background and candidates for
-    # every user): id tuple -> rows. Not pickled; the rows returned are shared, read-only.
+    # every user): id tuple -> rows. Not stored; the rows returned are shared, read-only.
     _memo: dict[tuple[str, ...], sp.csr_matrix] = field(
         default_factory=dict, repr=False, compare=False
     )
