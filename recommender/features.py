@@ -1,7 +1,9 @@
 """TF-IDF features: one vocabulary, fitted once on all the text the ranker is given.
 
-Kept in a small class so that a later change can fit it once per morning on the whole
-listing and store it, instead of refitting for every user.
+Kept in a small class so that it is fitted once per corpus (recommender.index) and stored
+as plain data: its vocabulary and idf weights (:meth:`Featurizer.state`), from which
+:meth:`Featurizer.restore` rebuilds a featuriser whose transform is identical, so the
+stored index never holds a pickled scikit-learn object.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -43,7 +46,7 @@ class Featurizer:
         self._vectorizer: TfidfVectorizer | None = None
         self._vocabulary: tuple[str, ...] = ()
 
-    def _make(self, min_df: int) -> TfidfVectorizer:
+    def _make(self, min_df: int, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
         return TfidfVectorizer(
             lowercase=False,  # already folded by paper_text
             ngram_range=(1, 2),
@@ -52,6 +55,7 @@ class Featurizer:
             min_df=min_df,
             norm="l2",
             dtype=np.float32,  # the solvers fit in float32; halves a stored index
+            vocabulary=vocabulary,
         )
 
     def fit(self, texts: Sequence[str]) -> Featurizer:
@@ -64,8 +68,8 @@ class Featurizer:
             except ValueError:  # "empty vocabulary" / "no terms remain"
                 continue
             # The terms min_df/max_df dropped: millions of bigrams at arXiv scale, never
-            # used after fitting; removing them (as scikit-learn's docs allow) keeps the
-            # pickled index small.
+            # used after fitting; removing them (as scikit-learn's docs allow) keeps memory
+            # small.
             vectorizer.stop_words_ = None
             self._vectorizer = vectorizer
             self._vocabulary = tuple(str(t) for t in vectorizer.get_feature_names_out())
@@ -83,6 +87,37 @@ class Featurizer:
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """``fit(texts)`` then ``transform(texts)``."""
         return self.fit(texts).transform(texts)
+
+    def state(self) -> tuple[tuple[str, ...], npt.NDArray[np.floating]]:
+        """What transforming needs, as plain data: the terms in column order and their idf
+        weights (both empty when nothing was fitted). :meth:`restore` takes them back."""
+        if self._vectorizer is None:
+            return (), np.zeros(0, dtype=np.float32)
+        return self._vocabulary, np.asarray(self._vectorizer.idf_)
+
+    @classmethod
+    def restore(cls, vocabulary: Sequence[str], idf: npt.NDArray[np.generic]) -> Featurizer:
+        """A fitted featuriser from :meth:`state`'s vocabulary and idf weights: the same
+        parameters with a fixed vocabulary, so its transform gives the very same rows as the
+        featuriser that was fitted (min_df only matters while fitting). ValueError when
+        they do not fit together (lengths differ, a term twice, idf not finite)."""
+        if len(vocabulary) != len(idf) or idf.ndim != 1:
+            raise ValueError(f"{len(vocabulary)} terms but idf weights of shape {idf.shape}")
+        if not set(map(type, vocabulary)) <= {str}:  # (C loops: a million terms at scale)
+            raise ValueError("the vocabulary holds something other than terms")
+        columns = dict(zip(vocabulary, range(len(vocabulary)), strict=True))
+        if len(columns) != len(vocabulary):
+            raise ValueError("the vocabulary holds a term twice")
+        if idf.dtype.kind != "f" or not np.isfinite(idf).all():
+            raise ValueError("the idf weights are not finite numbers")
+        featurizer = cls()
+        if not vocabulary:
+            return featurizer
+        vectorizer = featurizer._make(1, columns)
+        vectorizer.idf_ = idf  # scikit-learn's documented way to transfer fitted weights
+        featurizer._vectorizer = vectorizer
+        featurizer._vocabulary = tuple(vocabulary)
+        return featurizer
 
     @property
     def vocabulary(self) -> tuple[str, ...]:

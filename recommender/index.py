@@ -2,10 +2,13 @@
 
 Ranking one user must cost milliseconds, so everything that depends only on the corpus
 (vocabulary, idf weights, the TF-IDF rows) is computed here once, after each fetch,
-instead of once per user. An :class:`Index` is plain data (scipy arrays and a fitted
-scikit-learn vectoriser): it pickles, so the jobs side can store it atomically (write a
-temporary file, then rename) and load it for the digest run. ``recommender`` itself never
-touches files. The other view of a paper, its sentence embedding, is computed once per
+instead of once per user. An :class:`Index` is plain data: :meth:`Index.to_arrays` gives
+it as numpy arrays of numbers and UTF-8 JSON text (no Python objects), which the jobs side
+stores (``np.savez``) and loads (``np.load(..., allow_pickle=False)``) for the digest run,
+and :meth:`Index.from_arrays` checks and takes back; the fitted scikit-learn vectoriser is
+rebuilt from its vocabulary and idf weights. A stored index is thus data, never code (a
+pickle would run whatever its writer put in it). ``recommender`` itself never touches
+files. The other view of a paper, its sentence embedding, is computed once per
 paper and kept by the jobs side (see :class:`recommender.embeddings.Embeddings`).
 
 Example::
@@ -16,7 +19,8 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -32,6 +36,20 @@ __all__ = ["Index"]
 MEMO_MIN = 500  # requests this large (backgrounds, a day's candidates) are remembered
 MEMO_SIZE = 4
 DOC_FREQ_MIN = 1000  # papers needed before a term's document frequency rules it out
+LAYOUT = 1  # of to_arrays' arrays: bump when they change (from_arrays refuses others)
+# The arrays of to_arrays, each with the kind of numbers it must hold (numpy's dtype.kind;
+# "u": uint8, the bytes of UTF-8 JSON text).
+ARRAYS = {
+    "layout": "i",
+    "ids": "u",
+    "vocabulary": "u",
+    "idf": "f",
+    "doc_freq": "f",
+    "matrix_data": "f",
+    "matrix_indices": "i",
+    "matrix_indptr": "i",
+    "matrix_shape": "i",
+}
 
 
 @dataclass(slots=True)
@@ -39,8 +57,8 @@ class Index:
     """Fitted featuriser plus the corpus' TF-IDF rows.
 
     ``ids[i]`` is the paper of row ``i`` of ``matrix`` (l2-normalised TF-IDF, CSR).
-    Picklable; treat as read-only once built. Stored in float32 (the solver fits in
-    float32 anyway).
+    Stored as arrays (:meth:`to_arrays`, :meth:`from_arrays`), picklable within a process;
+    treat as read-only once built. In float32 (the solver fits in float32 anyway).
     """
 
     featurizer: Featurizer
@@ -52,7 +70,7 @@ class Index:
     # (no such rule) under DOC_FREQ_MIN papers, where a share says more of the sample.
     doc_freq: npt.NDArray[np.float64]
     # Recent large requests (a digest run asks for the same background and candidates for
-    # every user): id tuple -> rows. Not pickled; the rows returned are shared, read-only.
+    # every user): id tuple -> rows. Not stored; the rows returned are shared, read-only.
     _memo: dict[tuple[str, ...], sp.csr_matrix] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -86,6 +104,62 @@ class Index:
             doc_freq=np.asarray(counts / max(len(ids), 1), dtype=np.float64),
         )
 
+    def to_arrays(self) -> dict[str, npt.NDArray[np.generic]]:
+        """The index as named numpy arrays of plain numbers, for ``np.savez``: the CSR
+        matrix as its components, the idf weights and document frequencies, and the ids and
+        vocabulary as UTF-8 JSON (uint8). Nothing in them needs pickle to load."""
+        vocabulary, idf = self.featurizer.state()
+        return {
+            "layout": np.asarray([LAYOUT], dtype=np.int64),
+            "ids": _json_bytes(list(self.ids)),
+            "vocabulary": _json_bytes(list(vocabulary)),
+            "idf": idf,
+            "doc_freq": self.doc_freq,
+            "matrix_data": self.matrix.data,
+            "matrix_indices": self.matrix.indices,
+            "matrix_indptr": self.matrix.indptr,
+            "matrix_shape": np.asarray(self.matrix.shape, dtype=np.int64),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[np.generic]]) -> Index:
+        """The index :meth:`to_arrays` gave, after checking that every array is there, holds
+        the kind of numbers it should and fits the others (a sparse matrix whose indices
+        point outside it must never reach scipy's compiled code). ValueError saying what is
+        wrong otherwise."""
+        missing = sorted(set(ARRAYS) - set(arrays))
+        if missing:
+            raise ValueError(f"not a Paperboy index: no {', '.join(missing)}")
+        for name, kind in ARRAYS.items():
+            array = arrays[name]
+            if array.ndim != 1 or array.dtype.kind != kind or (kind == "u" and array.itemsize != 1):
+                raise ValueError(f"{name}: {array.dtype} of shape {array.shape}, not {kind}")
+        layout = [int(v) for v in arrays["layout"]]
+        if layout != [LAYOUT]:
+            raise ValueError(f"index arrays of layout {layout}, not [{LAYOUT}]")
+        ids = _json_strings(arrays["ids"], "ids")
+        vocabulary = _json_strings(arrays["vocabulary"], "vocabulary")
+        featurizer = Featurizer.restore(vocabulary, arrays["idf"])
+        shape = tuple(int(v) for v in arrays["matrix_shape"])
+        if shape != (len(ids), len(vocabulary)):
+            raise ValueError(
+                f"a matrix of shape {shape} for {len(ids)} papers, {len(vocabulary)} terms"
+            )
+        matrix = sp.csr_matrix(
+            (arrays["matrix_data"], arrays["matrix_indices"], arrays["matrix_indptr"]),
+            shape=shape,
+        )
+        matrix.check_format(full_check=True)  # indptr monotone, indices inside the matrix
+        doc_freq = np.asarray(arrays["doc_freq"], dtype=np.float64)
+        if doc_freq.shape != (len(vocabulary),):
+            raise ValueError(f"{len(doc_freq)} document frequencies for {len(vocabulary)} terms")
+        row_of = dict(zip(ids, range(len(ids)), strict=True))
+        if len(row_of) != len(ids):
+            raise ValueError("a paper id twice")
+        return cls(
+            featurizer=featurizer, ids=tuple(ids), matrix=matrix, row_of=row_of, doc_freq=doc_freq
+        )
+
     def features(self, papers: Sequence[Paper]) -> sp.csr_matrix:
         """TF-IDF rows of ``papers``: stored rows for known ids, else computed.
 
@@ -115,3 +189,18 @@ class Index:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def _json_bytes(strings: list[str]) -> npt.NDArray[np.uint8]:
+    return np.frombuffer(json.dumps(strings, ensure_ascii=False).encode(), dtype=np.uint8)
+
+
+def _json_strings(array: npt.NDArray[np.generic], name: str) -> list[str]:
+    """The list of strings in `array` (UTF-8 JSON); ValueError if it holds anything else."""
+    try:
+        value = json.loads(array.tobytes().decode())
+    except (UnicodeDecodeError, RecursionError) as e:
+        raise ValueError(f"{name}: {e}") from e
+    if not isinstance(value, list) or not set(map(type, value)) <= {str}:
+        raise ValueError(f"{name}: not a list of strings")
+    return value

@@ -9,13 +9,24 @@ one file atomically, and loaded once by each digest run for all its users::
     digest -> corpus = load_corpus(config)       # the index + one shared background
               rank(profile, candidates, corpus.background, index=corpus.index)
 
-The file is a pickle (a header, then the index) that only Paperboy writes, next to the
-config by default (``[paperboy] index``). It is written to a temporary file in the same
-folder, fsynced and renamed over the old one, so a crash or ``kill -9`` while writing
-leaves the previous index whole. A file that is missing, damaged, from another format or
-from another scikit-learn version is not an error: the digest logs why and ranks each
-user with features fitted on the spot (slower, same quality), and the next fetch
-replaces the file.
+The file, next to the config by default (``[paperboy] index``), is data only, never a
+pickle (it may come from another machine through the database: loading it must not run
+code)::
+
+    paperboy-index\n                      MAGIC
+    {"format": 5, "build_id": ...}\n      the header (IndexInfo), one JSON line
+    <npz>                                 Index.to_arrays(), by np.savez; read back with
+                                          np.load(allow_pickle=False), each member's CRC checked
+    \npaperboy-index-end <16 hex>\n       TRAILER: the npz's length; a file without it at its
+                                          end was cut short (a full disk, an interrupted copy)
+
+It is written to a temporary file in the same folder, fsynced and renamed over the old one,
+so a crash or ``kill -9`` while writing leaves the previous index whole. A file that is
+missing, damaged, from another format or from another scikit-learn version is not an
+error: the digest logs why and ranks each user with features fitted on the spot (slower,
+same quality), and the next fetch replaces the file. A file of Paperboy 4 and earlier (a
+pickle, known by its first byte) is reported as written by an older Paperboy, never
+unpickled.
 
 Each build is recorded in the database as a *generation* (Storage.record_index_generation):
 a number that only grows, and the build id also written in the file's header. Before a
@@ -31,10 +42,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import importlib.metadata
+import io
+import json
 import logging
 import os
-import pickle
 import random
+import re
 import socket
 import sys
 import tempfile
@@ -73,10 +86,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FORMAT = 4  # bump when recommender.Index changes shape: older files are then rebuilt
-# Written after the index: a file without it at its end was cut short (a full disk, a
-# copy interrupted), which the cheap header check then catches without unpickling it all.
-TRAILER = b"\npaperboy-index-end\n"
+FORMAT = 5  # bump when the file's layout changes: older files are then rebuilt
+MAGIC = b"paperboy-index\n"  # the first bytes of every file of format 5 and later
+HEADER_MAX = 64 << 10  # the header line's longest (it is a few hundred bytes)
+# Written after the arrays, with their length: a file without it at its end was cut short
+# (a full disk, a copy interrupted), which the cheap header check then catches.
+TRAILER = re.compile(rb"\npaperboy-index-end ([0-9a-f]{16})\n")
+TRAILER_SIZE = len(b"\npaperboy-index-end 0123456789abcdef\n")
+# Formats 1-4 were pickles (protocol 2 or later: a PROTO opcode first). Recognised by this
+# byte alone, and never unpickled: unpickling runs whatever the file's writer put in it.
+PICKLE_START = b"\x80"
 INDEX_MAX_PAPERS = 100_000  # the newest stored papers indexed (75k is ~16 months of cs.*)
 FRESH = timedelta(days=30)  # the background is drawn from papers listed before this
 STALE_TMP_SECONDS = 3600.0  # a temporary index file older than this is a killed write's
@@ -194,18 +213,25 @@ def write_index(path: Path, index: recommender.Index, info: IndexInfo) -> None:
     Raises StorageError (and leaves any previous file as it was) when it cannot.
     """
 
+    import numpy as np  # here: `paperboy status` reads headers only, and starts faster
+
+    header = {**info.as_dict(), "seconds": info.seconds}  # as_dict rounds it
+
     def write(f: BinaryIO) -> None:
-        pickle.dump(info, f, protocol=pickle.HIGHEST_PROTOCOL)
-        pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
-        f.write(TRAILER)
+        f.write(MAGIC)
+        f.write(json.dumps(header).encode() + b"\n")
+        start = f.tell()
+        np.savez(f, allow_pickle=False, **index.to_arrays())
+        f.seek(0, os.SEEK_END)
+        f.write(b"\npaperboy-index-end %016x\n" % (f.tell() - start))
 
     _write_atomically(path, write)
 
 
 def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """`write` into a temporary file beside `path`, fsync it, rename it over `path`: a
-    crash leaves the previous file whole. StorageError (with the file's name) for I/O and
-    pickling errors, and for a StorageError `write` raises; the temporary file is gone."""
+    crash leaves the previous file whole. StorageError (with the file's name) for I/O
+    errors, and for a StorageError `write` raises; the temporary file is gone."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_leftovers(path)
@@ -222,7 +248,7 @@ def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
         _fsync_dir(path.parent)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError | pickle.PicklingError):
+        if isinstance(e, OSError):
             raise StorageError(f"cannot write the index {path}: {e}") from e
         raise
 
@@ -255,41 +281,83 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _read(path: Path, *, header_only: bool) -> tuple[IndexInfo, recommender.Index | None]:
-    """The header (and the index) of `path`; StorageError saying why it is unusable."""
+    """The header (and the index) of `path`; StorageError saying why it is unusable.
+
+    Nothing in the file is ever unpickled: the header is JSON, the index numpy arrays of
+    numbers loaded with ``allow_pickle=False`` and checked by Index.from_arrays."""
     try:
         with path.open("rb") as f:
-            info = pickle.load(f)
-            if not isinstance(info, IndexInfo):
-                raise StorageError(f"{path} is not a Paperboy index")
-            if info.format != FORMAT:
-                raise StorageError(f"{path} has index format {info.format}, not {FORMAT}")
-            if info.sklearn != _sklearn_version():
-                raise StorageError(
-                    f"{path} was built with scikit-learn {info.sklearn}, "
-                    f"this is {_sklearn_version()}"
-                )
+            info = _read_header(f, path)
             body = f.tell()
-            f.seek(-len(TRAILER), os.SEEK_END)
-            if f.tell() <= body or f.read() != TRAILER:
+            end = f.seek(0, os.SEEK_END) - TRAILER_SIZE
+            f.seek(max(end, 0))
+            trailer = TRAILER.fullmatch(f.read())
+            if end < body or trailer is None or int(trailer[1], 16) != end - body:
                 raise StorageError(f"{path} is damaged (cut short)")
             if header_only:
                 return info, None
             f.seek(body)
-            index = pickle.load(f)
+            data = f.read(end - body)
+        import numpy as np  # here: `paperboy status` reads headers only, and starts faster
+
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            index = recommender.Index.from_arrays({name: arrays[name] for name in arrays.files})
     except FileNotFoundError as e:
         raise StorageError(f"{path}: no index yet (the next fetch builds it)") from e
     except StorageError:
         raise
-    except (ModuleNotFoundError, AttributeError) as e:  # classes that moved or went away
-        raise StorageError(
-            f"{path} was written by an older Paperboy ({e}); the next fetch or "
-            "`paperboy index` rebuilds it"
-        ) from e
-    except Exception as e:  # truncated, damaged, or not a pickle at all
+    except Exception as e:  # damaged: a bad CRC, an array missing or that does not fit
         raise StorageError(f"{path} is damaged ({type(e).__name__}: {e})") from e
-    if not isinstance(index, recommender.Index):
-        raise StorageError(f"{path} does not hold a Paperboy index")
     return info, index
+
+
+def _read_header(f: BinaryIO, path: Path) -> IndexInfo:
+    """The header after MAGIC, leaving `f` at the arrays; StorageError when the file is of
+    another format (an older Paperboy's pickle, another format number) or not an index."""
+    start = f.read(len(MAGIC))
+    if start != MAGIC:
+        raise StorageError(_not_an_index(path, start))
+    line = f.readline(HEADER_MAX)
+    try:
+        header = json.loads(line) if line.endswith(b"\n") else None
+        if not isinstance(header, dict):
+            raise ValueError("not a JSON object on one line")
+        if header.get("format") != FORMAT:
+            raise StorageError(f"{path} has index format {header.get('format')}, not {FORMAT}")
+        info = IndexInfo(
+            format=FORMAT,
+            sklearn=_typed(header, "sklearn", str),
+            built_at=datetime.fromisoformat(_typed(header, "built_at", str)),
+            papers=_typed(header, "papers", int),
+            seconds=float(_typed(header, "seconds", int | float)),
+            build_id=_typed(header, "build_id", str),
+        )
+    except StorageError:
+        raise
+    except (ValueError, RecursionError) as e:
+        raise StorageError(f"{path} is damaged (its header: {e})") from e
+    if info.sklearn != _sklearn_version():
+        raise StorageError(
+            f"{path} was built with scikit-learn {info.sklearn}, this is {_sklearn_version()}"
+        )
+    return info
+
+
+def _typed(header: dict[str, Any], key: str, kind: Any) -> Any:
+    value = header.get(key)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ValueError(f"{key} is {value!r}")
+    return value
+
+
+def _not_an_index(path: Path | str, start: bytes) -> str:
+    """Why a file (or database copy) beginning with `start` is not read."""
+    if start.startswith(PICKLE_START):
+        return (
+            f"{path} was written by an older Paperboy (a pickle, which this version never "
+            "loads); the next fetch or `paperboy index` rebuilds it"
+        )
+    return f"{path} is not a Paperboy index"
 
 
 def read_info(path: Path) -> IndexInfo:
@@ -425,6 +493,10 @@ def _copy_from_database(path: Path, storage: Storage, newest: IndexGeneration) -
         digest = hashlib.sha256()
         size = 0
         for chunk in storage.read_index_chunks(newest.generation):
+            if size == 0 and not chunk.startswith(MAGIC):  # nothing to read: keep ours
+                raise StorageError(
+                    _not_an_index(f"index generation {newest.generation} in the database", chunk)
+                )
             digest.update(chunk)
             size += len(chunk)
             f.write(chunk)
@@ -499,8 +571,8 @@ def index_after_fetch(
     nothing could be built: see :func:`refresh_index`).
     """
     if not changed:
-        try:
-            read_info(config.index)
+        try:  # all of it: damage inside the arrays is not seen in the header and trailer
+            read_index(config.index)
             return None
         except StorageError:
             pass  # missing, damaged or stale: build it now

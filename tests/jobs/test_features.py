@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pickle
 import subprocess
 import sys
 import textwrap
@@ -14,6 +13,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -34,6 +34,7 @@ from paperboy.jobs.ranking.corpus import (
     write_index,
 )
 from paperboy.jobs.storage import Storage
+from tests.jobs.test_index_format import _container, _npz
 from tests.jobs.test_pipeline import NOW, SAVED, config_for, load_sample
 
 
@@ -116,7 +117,16 @@ def test_digest_with_the_index_matches_the_digest_without(outbox_config: Config)
 
 @pytest.mark.parametrize(
     "damage",
-    ["truncated", "garbage", "other-format", "other-sklearn", "not-an-index", "missing"],
+    [
+        "truncated",
+        "cut-short-by-one",
+        "bit-flipped",
+        "garbage",
+        "other-format",
+        "other-sklearn",
+        "not-an-index",
+        "missing",
+    ],
 )
 def test_an_unusable_index_costs_speed_not_the_digest(
     outbox_config: Config, damage: str, caplog: pytest.LogCaptureFixture
@@ -127,16 +137,23 @@ def test_an_unusable_index_costs_speed_not_the_digest(
         info = refresh_index(config, storage)
         assert info is not None
         data = config.index.read_bytes()
+        header = data.split(b"\n", 2)[1]
         if damage == "truncated":
             config.index.write_bytes(data[: len(data) // 2])
+        elif damage == "cut-short-by-one":
+            config.index.write_bytes(data[:-1])
+        elif damage == "bit-flipped":  # in the middle of the arrays: the zip's CRC
+            middle = len(data) // 2
+            config.index.write_bytes(data[:middle] + bytes([data[middle] ^ 1]) + data[middle + 1 :])
         elif damage == "garbage":
-            config.index.write_bytes(b"\x00not a pickle at all" * 100)
+            config.index.write_bytes(b"\x00not an index at all" * 100)
         elif damage == "other-format":
-            config.index.write_bytes(pickle.dumps(replace(info, format=FORMAT + 1)) + data)
+            config.index.write_bytes(data.replace(b'"format": 5', b'"format": 6', 1))
         elif damage == "other-sklearn":
-            config.index.write_bytes(pickle.dumps(replace(info, sklearn="0.1")) + data)
-        elif damage == "not-an-index":
-            config.index.write_bytes(pickle.dumps(info) + pickle.dumps({"index": 1}))
+            changed = header.replace(f'"{info.sklearn}"'.encode(), b'"0.1"')
+            config.index.write_bytes(data.replace(header, changed, 1))
+        elif damage == "not-an-index":  # a well-formed file holding other arrays
+            config.index.write_bytes(_container(header, _npz(index=np.zeros(3))))
         else:
             config.index.unlink()
         with pytest.raises(StorageError) as excinfo:
@@ -185,20 +202,18 @@ def test_kill_9_while_writing_keeps_the_previous_index(outbox_config: Config) ->
     before = config.index.read_bytes()
     script = textwrap.dedent(
         f"""
-        import os, pickle, signal, sys
+        import os, signal, sys
         from pathlib import Path
-        import paperboy.jobs.ranking.corpus as f
+        import numpy
         from paperboy.jobs.ranking.corpus import read_index, write_index
         index, info = read_index(Path({str(config.index)!r}))
-        real_dump = pickle.dump
-        calls = []
-        def dump_then_die(obj, file, protocol=None):
-            real_dump(obj, file, protocol=protocol)
-            calls.append(obj)
-            if len(calls) == 2:  # the whole index is in the temporary file, not renamed
-                file.flush()
-                os.kill(os.getpid(), signal.SIGKILL)
-        f.pickle.dump = dump_then_die
+        real_savez = numpy.savez
+        def savez_then_die(file, **arrays):
+            real_savez(file, **arrays)
+            # the whole index is in the temporary file, not renamed
+            file.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        numpy.savez = savez_then_die
         write_index(Path({str(config.index)!r}), index, info)
         """
     )
@@ -286,17 +301,6 @@ def test_index_command_on_an_empty_database(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--config", str(config_file), "index"])
     assert result.exit_code == 0 and "nothing to index" in result.output
     assert not (tmp_path / "paperboy.index").exists()
-
-
-def test_an_index_written_before_the_namespace_move_is_rebuilt_not_damaged(
-    tmp_path: Path,
-) -> None:
-    """Index files of earlier versions pickled `jobs.ranking.corpus.IndexInfo`, a module that no
-    longer exists under that name: the error says why, and the next fetch rebuilds it."""
-    index_file = tmp_path / "paperboy.index"
-    index_file.write_bytes(b"cpaperboy_gone_module.features\nIndexInfo\n)\x81.")
-    with pytest.raises(StorageError, match="written by an older Paperboy"):
-        read_info(index_file)
 
 
 def test_fetch_can_leave_encoding_to_the_daemon(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.ranking.corpus import load_corpus, read_info, refresh_index
 from paperboy.jobs.storage import Storage
 from paperboy.jobs.storage.schema import index_chunks
+from tests.jobs.test_index_format import hostile_pickle
 from tests.jobs.test_pipeline import config_for, load_sample
 
 
@@ -158,3 +159,41 @@ def test_status_names_the_newest_generation_and_whether_this_file_holds_it(
     (directory / "paperboy.index").unlink()
     again = runner.invoke(cli, ["--config", config_file, "status"])
     assert "NOT this file" in again.output
+
+
+@pytest.mark.parametrize("blob", ["pickle", "old-format"])
+def test_a_pickle_written_into_the_database_is_never_run_by_a_worker(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, blob: str
+) -> None:
+    """A database write is not code execution on the workers (issue 20, item 12): a
+    generation whose bytes are a pickle, recorded with its right size and sha256 (what
+    anyone who can write to the database can do), is refused before it reaches the disk;
+    the worker keeps ranking with the index it has."""
+    database_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    a = machine(tmp_path, database_url, "a")
+    b = machine(tmp_path, database_url, "b")
+    marker = tmp_path / "code-ran"
+    payload = hostile_pickle(marker)
+    with Storage.open(a.database) as storage:
+        load_sample(storage, days=2)
+        refresh_index(a, storage)
+        assert load_corpus(b, storage).index is not None  # B holds generation 1
+        before = b.index.read_bytes()
+        hostile = tmp_path / "hostile.index"
+        hostile.write_bytes(payload if blob == "pickle" else payload + payload)
+        storage.record_index_generation(
+            build_id="hostile",
+            built_at=datetime.now(UTC),
+            papers=1,
+            path=hostile,
+            builder="attacker",
+            store=True,
+        )
+        with caplog.at_level(logging.WARNING, logger="paperboy.jobs.ranking.corpus"):
+            corpus = load_corpus(b, storage)
+        assert not marker.exists()  # the payload never ran
+        assert "index generation 2 in the database was written by an older Paperboy" in (
+            caplog.text
+        )
+        assert corpus.index is not None  # generation 1, kept
+        assert b.index.read_bytes() == before

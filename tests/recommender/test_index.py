@@ -1,9 +1,12 @@
-"""paperboy.recommender.Index (features built once, picklable) and the newer profile signals."""
+"""paperboy.recommender.Index (features built once, stored as arrays) and the newer profile
+signals."""
 
 from __future__ import annotations
 
+import io
 import pickle
 
+import numpy as np
 import pytest
 
 from paperboy.recommender import Index, Paper, Profile, Ranked, rank
@@ -24,6 +27,51 @@ def test_index_is_picklable_and_ranks_like_a_fresh_one() -> None:
     profile = Profile(saved=tuple(PROT[:3]))
     assert rank(profile, ALL, ALL, index=restored) == rank(profile, ALL, ALL, index=index)
     assert ids(rank(profile, ALL, ALL, index=index))[0].startswith("prot")
+
+
+def round_trip(index: Index) -> Index:
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **index.to_arrays())
+    with np.load(io.BytesIO(buffer.getvalue()), allow_pickle=False) as arrays:
+        return Index.from_arrays({name: arrays[name] for name in arrays.files})
+
+
+def test_index_as_arrays_transforms_and_ranks_exactly_like_the_fitted_one() -> None:
+    index = Index.build(ALL)
+    restored = round_trip(index)
+    texts = [f"{p.title} {p.abstract}".lower() for p in ALL] + ["protein bandit telescope"]
+    old, new = index.featurizer.transform(texts), restored.featurizer.transform(texts)
+    assert np.array_equal(old.indices, new.indices) and np.array_equal(old.indptr, new.indptr)
+    assert np.array_equal(old.data, new.data) and old.nnz > 0
+    profile = Profile(saved=tuple(PROT[:3]))
+    assert rank(profile, ALL, ALL, index=restored) == rank(profile, ALL, ALL, index=index)
+    empty = round_trip(Index.build([Paper(id="x", title="the", abstract="of and")]))
+    assert empty.featurizer.vocabulary == () and empty.features(ALL[:2]).shape == (2, 0)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["missing", "object", "layout", "index-outside", "duplicate-id", "vocabulary-type", "idf"],
+)
+def test_arrays_that_do_not_fit_together_are_refused(damage: str) -> None:
+    arrays = dict(Index.build(ALL).to_arrays())
+    if damage == "missing":
+        del arrays["idf"]
+    elif damage == "object":
+        arrays["ids"] = np.array(["a"], dtype=object)
+    elif damage == "layout":
+        arrays["layout"] = np.asarray([99])
+    elif damage == "index-outside":  # would read outside the matrix in scipy's C++ code
+        arrays["matrix_indices"] = arrays["matrix_indices"].copy()
+        arrays["matrix_indices"][0] = 10**6
+    elif damage == "duplicate-id":
+        arrays["ids"] = np.frombuffer(b'["a"' + b', "a"' * (len(ALL) - 1) + b"]", dtype=np.uint8)
+    elif damage == "vocabulary-type":
+        arrays["vocabulary"] = np.frombuffer(b'{"a": 1}', dtype=np.uint8)
+    else:
+        arrays["idf"] = arrays["idf"][:-1]
+    with pytest.raises(ValueError):
+        Index.from_arrays(arrays)
 
 
 def test_papers_missing_from_the_index_are_featurised_in_its_space() -> None:
