@@ -3,17 +3,17 @@
 SQLAlchemy 2.x Core, so the same code runs on SQLite (the default) and PostgreSQL. No
 other module writes SQL. Timestamps are timezone-aware UTC in and out, also on SQLite.
 
-    schema.py   the tables and `metadata` (imports no other part)
-    base.py     StorageBase: open (and migrate), close, transactions, the clock
-    records.py  StoredPaper, UpsertResult: records more than one part returns
-    papers.py   papers, paper_sources, sources, trending          PapersMixin
-    ledger.py   user_state, deliveries, ledger (exactly once)     LedgerMixin
-    claims.py   digest_claims (who builds a digest)               ClaimsMixin
-    links.py    user_state.links_epoch ("sign out all links")     LinksMixin
-    library.py  library, zotero_sync, zotero_items                LibraryMixin
-    venues.py   venues, venue_papers                              VenuesMixin
-    index.py    embeddings, index_generations, index_chunks       IndexMixin
-    fetch_lock.py  one fetch at a time per database (fetch_lock; no table)
+    schema.py        the tables and `metadata` (imports no other part)
+    base.py          StorageBase: open (and migrate), close, transactions, the clock
+    stored_paper.py  StoredPaper, UpsertResult: records more than one part returns
+    papers.py        papers, paper_sources, sources, trending           PapersMixin
+    ledger.py        user_state, deliveries, ledger (exactly once)      LedgerMixin
+    claims.py        digest_claims (who builds a digest)                ClaimsMixin
+    links.py         user_state.links_epoch ("sign out all links")      LinksMixin
+    library.py       library, zotero_sync, zotero_items                 LibraryMixin
+    venues.py        venues, venue_papers                               VenuesMixin
+    index.py         embeddings, index_generations, index_chunks        IndexMixin
+    fetch_lock.py    one fetch at a time per database (fetch_lock; no table)
 
 Every mixin is a StorageBase; parts share code through base.py and module functions
 (papers.store_papers, papers.read_papers, claims.complete_claim), never through another
@@ -40,8 +40,8 @@ from paperboy.jobs.storage.ledger import (
 from paperboy.jobs.storage.library import LibraryMixin, ZoteroChange, ZoteroState
 from paperboy.jobs.storage.links import LinksMixin
 from paperboy.jobs.storage.papers import PapersMixin, SourceState, TrendingEntry
-from paperboy.jobs.storage.records import StoredPaper, UpsertResult
 from paperboy.jobs.storage.schema import metadata
+from paperboy.jobs.storage.stored_paper import StoredPaper, UpsertResult
 from paperboy.jobs.storage.venues import VenueEntry, VenuesMixin, VenueState
 
 __all__ = [

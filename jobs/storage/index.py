@@ -22,8 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.storage.base import StorageBase
-from paperboy.jobs.storage.records import StoredPaper, stored_paper
 from paperboy.jobs.storage.schema import embeddings, index_chunks, index_generations, papers
+from paperboy.jobs.storage.stored_paper import StoredPaper, stored_paper
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.storage.base import StorageBase, upsert
 from paperboy.jobs.storage.claims import Claim, ClaimLost, complete_claim
-from paperboy.jobs.storage.records import StoredPaper, stored_paper
 from paperboy.jobs.storage.schema import deliveries, ledger, papers, user_state
+from paperboy.jobs.storage.stored_paper import StoredPaper, stored_paper
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.storage.base import StorageBase, insert_ignoring, upsert
 from paperboy.jobs.storage.papers import read_papers, store_papers
-from paperboy.jobs.storage.records import StoredPaper
 from paperboy.jobs.storage.schema import library, zotero_items, zotero_sync
+from paperboy.jobs.storage.stored_paper import StoredPaper
 
 log = logging.getLogger(__name__)
 

@@ -48,7 +48,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.storage.base import StorageBase, insert_ignoring, upsert
-from paperboy.jobs.storage.records import StoredPaper, UpsertResult, stored_paper
 from paperboy.jobs.storage.schema import (
     UTCDateTime,
     ledger,
@@ -57,6 +56,7 @@ from paperboy.jobs.storage.schema import (
     sources,
     trending,
 )
+from paperboy.jobs.storage.stored_paper import StoredPaper, UpsertResult, stored_paper
 
 log = logging.getLogger(__name__)
 

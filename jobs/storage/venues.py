@@ -21,8 +21,8 @@ from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.storage.base import StorageBase, upsert
 from paperboy.jobs.storage.papers import store_papers
-from paperboy.jobs.storage.records import UpsertResult
 from paperboy.jobs.storage.schema import venue_papers, venues
+from paperboy.jobs.storage.stored_paper import UpsertResult
 
 log = logging.getLogger(__name__)
 
