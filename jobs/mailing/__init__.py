@@ -1,1 +1,2 @@
-"""The daily mailing: who is due, rank, render, record exactly once, send and retry."""
+"""The daily mailing: who is due (pure), compose the digest, claim and record it exactly once,
+send it and retry (delivery at least once at the SMTP boundary)."""
