@@ -2,6 +2,11 @@
 
     fetch_job: fetch_all(sources) -> index_after_fetch (if anything new) -> encode_stored
 
+A stop (the daemon's Stop, set on SIGTERM) raises Stopped out of fetch_job at the next wait,
+between sources, before the index is rebuilt or within an encoding chunk: the sources
+fetched stay recorded, the rest is for the next run (the index is rebuilt after the next
+fetch that brings anything new, vectors by the encode job).
+
 Its own module so that both runners of it, the daemon (jobs.runners.scheduler) and the queue's
 workers (jobs.runners.queue.tasks), import it without importing each other.
 """
@@ -12,6 +17,7 @@ from datetime import datetime, timedelta
 
 from paperboy.jobs.config.model import Config
 from paperboy.jobs.config.schedule import fetch_trigger, last_fire, wants_fetch
+from paperboy.jobs.core.stopping import Stop
 from paperboy.jobs.fetch.http import HttpClient
 from paperboy.jobs.fetch.listings import fetch_all
 from paperboy.jobs.ranking.corpus import index_after_fetch
@@ -23,12 +29,17 @@ __all__ = ["MISFIRE_GRACE", "fetch_job", "fetch_overdue"]
 MISFIRE_GRACE = 12 * 3600  # a digest missed while the laptop slept still goes out, once
 
 
-def fetch_job(config: Config, storage: Storage) -> None:
-    """Fetch every source, then rebuild the stored index if anything new was stored."""
-    with HttpClient(contact=config.contact) as client:
+def fetch_job(config: Config, storage: Storage, *, stop: Stop | None = None) -> None:
+    """Fetch every source, then rebuild the stored index if anything new was stored.
+    Raises Stopped once ``stop`` is set (at its next safe point)."""
+    with HttpClient(contact=config.contact, stop=stop) as client:
         reports = fetch_all(config, storage, client)
+    if stop is not None:
+        stop.check()
     index_after_fetch(config, storage, changed=any(r.new or r.updated for r in reports))
-    encode_stored(storage)  # within a budget; the "encode" job drains the rest
+    encode_stored(storage, stop=stop)  # within a budget; the "encode" job drains the rest
+    if stop is not None:
+        stop.check()
 
 
 def fetch_overdue(
