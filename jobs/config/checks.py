@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping, Sequence
-from datetime import time
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -232,12 +232,21 @@ def _check_cron(
     schedule: str, where: Sequence[str | int], label: str, key: str, problems: _Problems
 ) -> None:
     try:
-        CronTrigger.from_crontab(schedule)
+        trigger = CronTrigger.from_crontab(schedule, timezone="UTC")
     except ValueError as e:
         problems.add(
             where,
             f"{label}.{key} must be 'daily', 'weekly' or a cron expression "
             f"like '30 7 * * mon-fri', not {schedule!r} ({e})",
+            key,
+        )
+        return
+    # A valid expression that names no real day ("0 0 30 2 *", February 30th) would be
+    # "not due yet" forever. Cron fields are wall-clock fields: one zone stands for all.
+    if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+        problems.add(
+            where,
+            f"{label}.{key} {schedule!r} never fires (no such date in any year)",
             key,
         )
 

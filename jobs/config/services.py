@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,22 @@ _WEB = ("base_url", "listen", "serve", "token_days", "secret_file")
 
 _QUEUE = ("broker", "broker_env", "name", "visibility_timeout")
 
+MAX_TOKEN_DAYS = 3650  # ten years; far more overflows the expiry date (year 9999) at send
+
+
+def sender_problem(text: str) -> str | None:
+    """Why `text` cannot be the From of a digest (one address, with or without a display
+    name, like "Paperboy <paperboy@example.org>"); None when it can. A CR or LF would
+    forge headers (a Bcc), so any control character is refused."""
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text):
+        return "has a control character (a line break would add headers to every digest)"
+    found = getaddresses([text])
+    if len(found) != 1 or not found[0][1]:
+        return 'must hold exactly one e-mail address, like "Paperboy <paperboy@example.org>"'
+    if (problem := address_problem(found[0][1])) is not None:
+        return f"has no valid e-mail address ({problem})"
+    return None
+
 
 def _email(raw: Mapping[str, Any], base: Path, problems: _Problems) -> EmailConfig:
     where: list[str | int] = ["email"]
@@ -56,6 +73,9 @@ def _email(raw: Mapping[str, Any], base: Path, problems: _Problems) -> EmailConf
         problems,
         'an address like "Paperboy <paperboy@example.org>"',
     )
+    if (problem := sender_problem(sender)) is not None:
+        problems.add(where, f"email.from: {sender!r} {problem}", "from")
+        sender = DEFAULT_SENDER
     transport = _get(raw, "transport", str, "outbox", where, "email", problems, "a string")
     if transport not in TRANSPORTS:
         problems.add(
@@ -178,8 +198,12 @@ def _web(raw: Mapping[str, Any], base: Path, problems: _Problems) -> WebConfig:
         host, port = parse_listen(DEFAULT_WEB_LISTEN)
     serve = _get(raw, "serve", bool, False, where, "web", problems, "true or false")
     token_days = _get(raw, "token_days", int, 60, where, "web", problems, "a whole number of days")
-    if token_days < 1:
-        problems.add(where, f"web.token_days must be 1 or more, not {token_days}", "token_days")
+    if not 1 <= token_days <= MAX_TOKEN_DAYS:
+        problems.add(
+            where,
+            f"web.token_days must be from 1 to {MAX_TOKEN_DAYS}, not {token_days}",
+            "token_days",
+        )
         token_days = 60
     secret_file = _get(
         raw, "secret_file", str, DEFAULT_WEB_SECRET_FILE, where, "web", problems, "a file path"

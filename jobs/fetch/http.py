@@ -6,7 +6,8 @@ contact address, conditional GET (ETag / Last-Modified; a 304 is "unchanged", no
 error), Retry-After honoured with a cap, bounded retries with exponential backoff on
 429/5xx and network errors, a cap on the size of a response, and a minimum interval
 between requests to one host (arXiv asks for one request every 3 seconds). Every failure
-leaves as a SourceError.
+leaves as a SourceError. Given a Stop (jobs.core.stopping), every wait (retry, Retry-After,
+throttle, an API's Backoff) ends as soon as it is set, raising Stopped.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import httpx
 
 from paperboy import __version__
 from paperboy.jobs.core.errors import SourceError
+from paperboy.jobs.core.stopping import Stop
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,10 @@ def _retry_after(value: str | None, now: float) -> float | None:
 class HttpClient:
     """Fetches URLs politely. `transport`, `sleep` and `clock` are injectable for tests.
 
+    ``stop``: asked before each attempt and around each wait; a wait without an injected
+    ``sleep`` is ``stop.sleep`` (it ends the moment a stop is asked for). Stopped leaves
+    ``get`` then, and no request is made after it.
+
     ``timeout`` bounds each network read; ``deadline`` one attempt's whole answer, by
     ``clock``: checked as each piece of the body arrives, and no read waits longer than
     the deadline, so an attempt ends within about twice the deadline at the very worst
@@ -110,8 +116,9 @@ class HttpClient:
         max_bytes: int = MAX_BYTES,
         min_interval: Mapping[str, float] | None = None,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.time,
+        stop: Stop | None = None,
     ) -> None:
         self._client = httpx.Client(
             headers={"User-Agent": user_agent(contact)},
@@ -129,7 +136,8 @@ class HttpClient:
             else {"export.arxiv.org": 3.0, "rss.arxiv.org": 3.0}
         )
         self._last_request: dict[str, float] = {}
-        self._sleep = sleep
+        self._stop = stop
+        self._sleep = sleep if sleep is not None else stop.sleep if stop else time.sleep
         self._clock = clock
 
     def close(self) -> None:
@@ -147,13 +155,26 @@ class HttpClient:
         if interval and last is not None:
             wait = last + interval - self._clock()
             if wait > 0:
-                self._sleep(wait)
+                self.wait(wait)
         self._last_request[host] = self._clock()
 
+    def check_stop(self) -> None:
+        """Raise Stopped if the client's Stop was set."""
+        if self._stop is not None:
+            self._stop.check()
+
     def wait(self, seconds: float) -> None:
-        """Sleep with the client's (injectable) sleep: an API's Backoff between requests."""
+        """Sleep with the client's (injectable) sleep: an API's Backoff between requests.
+        Raises Stopped when a stop is asked for before or during the wait."""
         if seconds > 0:
-            self._sleep(seconds)
+            self._pause(seconds)
+        else:
+            self.check_stop()
+
+    def _pause(self, seconds: float) -> None:
+        self.check_stop()
+        self._sleep(seconds)
+        self.check_stop()
 
     def get(
         self,
@@ -183,6 +204,7 @@ class HttpClient:
         attempt = 0
         while True:
             attempt += 1
+            self.check_stop()
             self._throttle(host)
             try:
                 response = (
@@ -196,7 +218,7 @@ class HttpClient:
                 if attempt <= self.retries:
                     delay = self.backoff * 2 ** (attempt - 1)
                     log.warning("GET %s %s (%s); retrying in %.0f s", url, kind, e, delay)
-                    self._sleep(delay)
+                    self._pause(delay)
                     continue
                 raise SourceError(f"GET {url} {kind} after {attempt} attempts: {e}") from e
             except (httpx.HTTPError, httpx.InvalidURL) as e:
@@ -214,7 +236,7 @@ class HttpClient:
                         retry_after=delay,
                     )
                 log.warning("GET %s: HTTP %s; retrying in %.0f s", url, response.status, delay)
-                self._sleep(delay)
+                self._pause(delay)
                 continue
             if response.status == 304:
                 # A 304 may carry fresher validators; else the ones sent still hold.

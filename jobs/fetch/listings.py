@@ -14,7 +14,10 @@
     then look up, by the arXiv API, the users' saved papers that are not stored yet
 
 A failing source never stops the others and never touches what was stored before.
-Only a failure to record a source's result (the database itself is gone) ends the run.
+Only a failure to record a source's result (the database itself is gone) ends the run,
+or a stop (the client's Stop, set by the daemon on SIGTERM): Stopped leaves fetch_all at
+its next wait or between sources; the sources already fetched stay recorded, the others
+are fetched by the next run.
 """
 
 from __future__ import annotations
@@ -490,6 +493,7 @@ def fetch_all(
 
     The first fetch into a database holding no listed papers also backfills the last
     ``[sources.arxiv] backfill_days`` days from the arXiv API (after the RSS listing).
+    Raises Stopped (jobs.core.stopping) between sources once the client's Stop is set.
     """
     reports: list[SourceReport] = []
     first_run = (
@@ -500,6 +504,7 @@ def fetch_all(
     arxiv = fetch_arxiv(config, storage, client)
     if arxiv is not None:
         reports.append(arxiv)
+    client.check_stop()
     if first_run and config.arxiv is not None:
         log.info("first fetch: backfilling %d days from the arXiv API", config.arxiv.backfill_days)
         try:
@@ -510,14 +515,19 @@ def fetch_all(
             backfill = _record_failure(storage, BACKFILL_SOURCE, None, e)
         if backfill is not None:
             reports.append(backfill)
+    client.check_stop()
     trending = fetch_huggingface(config, storage, client, today=today)
     if trending is not None:
         reports.append(trending)
     for feed in config.feeds:
+        client.check_stop()
         reports.append(fetch_feed(feed, storage, client, today=today))
     for venue in config.openreview:
+        client.check_stop()
         reports.append(fetch_openreview(venue, storage, client))
+    client.check_stop()
     reports.extend(fetch_zotero(config, storage, client))
+    client.check_stop()
     saved = [pid for user in config.users for pid in user.saved]
     # Zotero items with an arXiv id but no abstract in Zotero: arXiv has it.
     saved += [

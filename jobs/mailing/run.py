@@ -34,6 +34,9 @@ between "recorded" and "sent" leaves a pending delivery that a later run sends,
 unchanged: a paper is never put into two digests for the same user. A crash after the
 server accepted the message and before it is marked sent (pause point "sent") sends it
 again: at least once at the SMTP boundary, the same bytes with the same Message-ID.
+A stop (the daemon's Stop, set on SIGTERM) is honoured before each user of a batch: the
+claims this run holds on digests not yet recorded are released and Stopped is raised; the
+next run does those users.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from paperboy.emails.delivery import Transport
 from paperboy.emails.render import render_html
 from paperboy.jobs.config.model import Config, UserConfig
 from paperboy.jobs.core.errors import ConfigError
+from paperboy.jobs.core.stopping import Stop, Stopped
 from paperboy.jobs.mailing.claims import Runner, owner_gone, quietly
 from paperboy.jobs.mailing.compose import compose
 from paperboy.jobs.mailing.due import decide
@@ -296,6 +300,7 @@ def run_digests(
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     pause: Pause | None = None,
+    stop: Stop | None = None,
 ) -> list[DigestResult]:
     """Digest every configured user (or the named ones); one failing user never stops the rest.
 
@@ -308,6 +313,8 @@ def run_digests(
     as each user's digest is settled. ``pause(point, user name)`` is called when a digest
     is claimed ("claimed"), when it is recorded ("recorded") and when the server has
     accepted it ("sent"): tests stop there.
+    ``stop``: asked before each user; once set, the claims not yet recorded are
+    released and Stopped is raised (what was recorded and sent stays).
     """
     now = now or utcnow()
     chosen = [config.user(name) for name in users] if users else list(config.users)
@@ -339,6 +346,7 @@ def run_digests(
         due: list[_Due] = []
         listed = listed_papers_of(storage)
         for user in users:
+            _stop_here(storage, stop, due)
             kind = user.transport or config.email.transport
             try:
                 if transport is None and kind not in transports:
@@ -376,6 +384,7 @@ def run_digests(
             dry_run,
             preview,
             pause,
+            stop,
         )
 
     try:
@@ -399,6 +408,7 @@ def _rank_and_send(
     dry_run: bool,
     preview: Path | None,
     pause: Pause | None,
+    stop: Stop | None = None,
 ) -> None:
     """Rank one batch of claimed users over the pool, then record and send each."""
     jobs = [d.job for d in due if d.job is not None]
@@ -411,7 +421,8 @@ def _rank_and_send(
             if d.claim is not None:
                 quietly(storage.release_claim, d.claim)
         raise
-    for d in due:
+    for i, d in enumerate(due):
+        _stop_here(storage, stop, due[i:])
         try:
             ranked = next(rankings) if d.job is not None else []
             if isinstance(ranked, Exception):
@@ -432,3 +443,14 @@ def _rank_and_send(
                 quietly(storage.release_claim, d.claim)
             result = failed(d.user, e)
         done(result)
+
+
+def _stop_here(storage: Storage, stop: Stop | None, unrecorded: Sequence[_Due]) -> None:
+    """If a stop was asked for: release the claims of the digests not recorded, and stop."""
+    if stop is None or not stop.is_set():
+        return
+    for d in unrecorded:
+        if d.claim is not None:
+            quietly(storage.release_claim, d.claim)
+    log.info("stopping: %d claimed digests left to the next run", len(unrecorded))
+    raise Stopped

@@ -6,9 +6,10 @@
 
     encode_missing: repeat
         papers = storage.papers_missing_embeddings(model, batch, text_hash_of=stored_text_hash)
-        vectors = encoder.encode(texts of papers)                  # newest papers first
+        vectors = encoder.encode(texts of papers, CHUNK at a time)  # newest papers first
         storage.store_embeddings(model, papers' (id, text hash, vector))   # one transaction
-    until nothing is missing, or stop() says so
+    until nothing is missing, or stop() says so (asked between chunks: the chunks
+        encoded are stored, so a SIGTERM is honoured within a chunk's second or two)
 
 Crash semantics: each batch is its own transaction, so a ``kill -9`` loses at most the
 batch being encoded; a rerun asks the database what is still missing and goes on, never
@@ -28,6 +29,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from paperboy.jobs.core.errors import PaperboyError
+from paperboy.jobs.core.stopping import Stop
 from paperboy.jobs.storage import Storage, StoredPaper, utcnow
 from paperboy.recommender import Embeddings, Paper
 from paperboy.recommender.encoder import DIM as DIM_FALLBACK
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 256  # papers per transaction: ~5 s of encoding on one core
 BUDGET_SECONDS = 240.0  # the most one daemon job spends encoding before yielding
+CHUNK = 8  # texts per encoder call: stop() is asked between them (a second at most)
 
 Progress = Callable[[int, int], None]  # (papers encoded so far, papers to encode in all)
 
@@ -79,23 +82,33 @@ def encode_missing(
 ) -> int:
     """Encode the stored papers that have no vector of this encoder (or a stale one).
 
-    Each batch is committed on its own; ``stop`` is asked between batches. Returns how
-    many papers were encoded.
+    Each batch is committed on its own; ``stop`` is asked between chunks of CHUNK texts
+    (once true, the chunks encoded are stored and the run ends). Returns how many papers
+    were encoded.
     """
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
     model_id = encoder.model_id
     total = max(0, storage.count_papers() - storage.count_embeddings(model_id))
     done = 0
-    while not (stop is not None and stop()):
+
+    def stopped() -> bool:
+        return stop is not None and stop()
+
+    while not stopped():
         papers = storage.papers_missing_embeddings(model_id, batch, text_hash_of=stored_text_hash)
         if not papers:
             break
         texts = [encoder_text(p.title, p.abstract) for p in papers]
-        vectors = encoder.encode(texts)
+        vectors: list[Any] = []
+        for start in range(0, len(texts), CHUNK):
+            if start and stopped():
+                break
+            vectors.extend(encoder.encode(texts[start : start + CHUNK]))
+        papers = papers[: len(vectors)]
         storage.store_embeddings(
             model_id,
-            [(p.id, text_hash(t), v) for p, t, v in zip(papers, texts, vectors, strict=True)],
+            [(p.id, text_hash(t), v) for p, t, v in zip(papers, texts, vectors, strict=False)],
         )
         done += len(papers)
         total = max(total, done)
@@ -137,13 +150,16 @@ def encode_stored(
     seconds: float | None = BUDGET_SECONDS,
     progress: Progress | None = None,
     clock: Callable[[], float] = time.monotonic,
+    stop: Stop | None = None,
 ) -> Encoded:
     """Encode the stored papers still without a vector, for up to ``seconds`` (None: all).
 
     Used after each fetch and by the daemon (with the budget) and by ``paperboy index``
     (without). Never raises for a broken encoder or database: the fetch that called it has
     already stored its papers, and the ranker works without vectors; the error is logged
-    and returned. The encoder is loaded only when something is missing.
+    and returned. The encoder is loaded only when something is missing. ``stop`` (the
+    daemon's, set on SIGTERM) ends the encoding like the budget does, within a chunk;
+    the caller tells a stop by ``stop.is_set()``.
     """
     from paperboy.recommender.encoder import MODEL_ID, EncoderError, load_encoder
 
@@ -158,11 +174,15 @@ def encode_stored(
             MODEL_ID, 1, text_hash_of=stored_text_hash
         ):
             encoder = load_encoder()
+            log.info("encoding the papers without a vector with %s", MODEL_ID)
             done = encode_missing(
                 storage,
                 encoder,
                 progress=progress or log_batch,
-                stop=None if deadline is None else lambda: clock() >= deadline,
+                stop=lambda: (
+                    (stop is not None and stop.is_set())
+                    or (deadline is not None and clock() >= deadline)
+                ),
             )
         missing = max(0, storage.count_papers() - storage.count_embeddings(MODEL_ID))
     except (EncoderError, PaperboyError) as e:

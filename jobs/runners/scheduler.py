@@ -10,7 +10,11 @@
         config stays in force
     every 10 minutes: encode the papers still without a vector, 4 minutes at most
         (jobs.embeddings), so a due digest waits for it no longer than that
-    SIGINT / SIGTERM: stop; a running job finishes its current transaction; exit 0
+    SIGINT / SIGTERM: stop within seconds, at any point: the daemon's Stop is passed to
+        the job it runs, which ends at its next safe point (a retry wait, between sources,
+        between encoding chunks, before the next user of a digest run) with Stopped,
+        logged as "stopped", not as a failure; what it committed stays, the next run does
+        the rest; exit 0
 
 Jobs run one at a time (a single worker thread), so a digest never races a fetch. A job
 that raises is logged with its traceback and the daemon goes on.
@@ -23,7 +27,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -39,6 +43,7 @@ from paperboy.jobs.config.model import Config
 from paperboy.jobs.config.schedule import fetch_trigger, last_fire, wants_fetch
 from paperboy.jobs.config.users import config_stamp
 from paperboy.jobs.core.errors import ConfigError
+from paperboy.jobs.core.stopping import Stop, Stopped
 from paperboy.jobs.mailing.run import run_digests
 from paperboy.jobs.mailing.send import retry_all_pending
 from paperboy.jobs.ranking.encoding import encode_stored
@@ -48,6 +53,7 @@ from paperboy.jobs.storage import Storage
 log = logging.getLogger(__name__)
 
 RELOAD_CHECK_SECONDS = 5
+STOP_GRACE_SECONDS = 60.0  # the longest the daemon waits, once stopped, for a running job
 RETRY_CHECK_SECONDS = 300  # pending deliveries are retried with backoff (jobs.mailing.send)
 ENCODE_CHECK_SECONDS = 600  # papers left without a vector are encoded, a budget at a time
 KEEP_JOBS = ("reload", "retry", "encode")  # interval jobs that schedule() leaves alone
@@ -63,13 +69,15 @@ DigestFn = Callable[[Config, Storage, str], None]
 RetryFn = Callable[[Config, Storage], object]
 
 
-def digest_job(config: Config, storage: Storage, user_name: str) -> None:
+def digest_job(
+    config: Config, storage: Storage, user_name: str, *, stop: Stop | None = None
+) -> None:
     """The digest of `user_name`, and of every other user whose digest is due now.
 
     Users with the same send time have jobs that fire together; the first one ranks them
     all at once over every core (jobs.rank_pool), and the others find nothing due.
     """
-    run_digests(config, storage)
+    run_digests(config, storage, stop=stop)
 
 
 def missed_digests(
@@ -93,11 +101,12 @@ class Daemon:
 
     config: Config
     storage: Storage
-    fetch: FetchFn = fetch_job
-    digest: DigestFn = digest_job
+    fetch: FetchFn | None = None  # None: fetch_job, with the daemon's stop
+    digest: DigestFn | None = None  # None: digest_job, with the daemon's stop
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     retry: RetryFn | None = None  # None: retry_all_pending here, with self.now()
     fetch_before_digest: bool = True  # False with a queue: the digest task checks itself
+    stop: Stop = field(default_factory=Stop)  # set on SIGTERM/SIGINT (run_forever)
 
     def __post_init__(self) -> None:
         self.scheduler = BlockingScheduler(
@@ -107,28 +116,56 @@ class Daemon:
         )
         self.scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
         self._fetch_lock = threading.Lock()
+        self._busy = threading.RLock()  # held by a running job: the stop waits for it
         self._config_stamp = config_stamp(self.config)
         self._reload_requested = threading.Event()
 
     # --- jobs ---------------------------------------------------------------------------
 
+    def _until_stopped(self, what: str, job: Callable[[], object]) -> None:
+        """Run a job; a stop (Stopped) ends it as "stopped", which is not a failure."""
+        with self._busy:
+            if self.stop.is_set():
+                return
+            try:
+                job()
+            except Stopped:
+                log.info("%s stopped; what it committed stays, the next run does the rest", what)
+
     def run_fetch(self) -> None:
+        self._until_stopped("the fetch", self._fetch)
+
+    def _fetch(self) -> None:
         with self._fetch_lock:
-            self.fetch(self.config, self.storage)
+            if self.fetch is None:
+                fetch_job(self.config, self.storage, stop=self.stop)
+            else:
+                self.fetch(self.config, self.storage)
 
     def run_digest(self, user_name: str) -> None:
         """A user's digest; first the fetch, if the latest scheduled one has not run yet."""
+        self._until_stopped(f"the digest run for {user_name}", lambda: self._digest(user_name))
+
+    def _digest(self, user_name: str) -> None:
         if self.fetch_before_digest and fetch_overdue(self.config, self.storage, self.now()):
             log.info("the fetch is overdue; fetching before the digest for %s", user_name)
-            self.run_fetch()
-        self.digest(self.config, self.storage, user_name)
+            self._fetch()
+        if self.digest is None:
+            digest_job(self.config, self.storage, user_name, stop=self.stop)
+        else:
+            self.digest(self.config, self.storage, user_name)
+
+    def encode(self) -> None:
+        """Encode papers without a vector, within the budget (the "encode" interval job)."""
+        self._until_stopped("encoding", lambda: encode_stored(self.storage, stop=self.stop))
 
     def retry_deliveries(self) -> None:
         """Re-send deliveries that failed temporarily, once their backoff has passed."""
-        if self.retry is not None:
-            self.retry(self.config, self.storage)
-            return
-        retry_all_pending(self.config, self.storage, now=self.now())
+        with self._busy:
+            if self.retry is not None:
+                self.retry(self.config, self.storage)
+                return
+            retry_all_pending(self.config, self.storage, now=self.now())
 
     def schedule(self) -> None:
         """Bring the jobs in line with the current config, touching only what changed: a
@@ -218,7 +255,7 @@ class Daemon:
     def run_forever(self) -> None:
         """Start in the foreground until SIGINT/SIGTERM; SIGHUP reloads config.toml."""
 
-        stopping = threading.Event()
+        stopping = self.stop
 
         def shutdown_once_running() -> None:
             # The signal came while the jobs were being set up: either the check before
@@ -254,7 +291,7 @@ class Daemon:
             coalesce=True,
         )
         self.scheduler.add_job(
-            lambda: encode_stored(self.storage),
+            self.encode,
             "interval",
             seconds=ENCODE_CHECK_SECONDS,
             id="encode",
@@ -278,6 +315,12 @@ class Daemon:
                 )
         if not stopping.is_set():
             self.scheduler.start()  # blocks until stop() shuts it down
+        # The job running, if any, was told by `stopping`: wait for it to leave its
+        # transaction before the caller closes the database and releases the lock.
+        if self._busy.acquire(timeout=STOP_GRACE_SECONDS):
+            self._busy.release()
+        else:
+            log.warning("a job is still running %.0f s after the stop", STOP_GRACE_SECONDS)
         log.info("stopped")
 
 
@@ -285,8 +328,8 @@ def build_scheduler(
     config: Config,
     storage: Storage,
     *,
-    fetch: FetchFn = fetch_job,
-    digest: DigestFn = digest_job,
+    fetch: FetchFn | None = None,
+    digest: DigestFn | None = None,
 ) -> BlockingScheduler:
     """A scheduler with the fetch job and one digest job per user (not started)."""
     daemon = Daemon(config, storage, fetch=fetch, digest=digest)

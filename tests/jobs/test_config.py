@@ -368,3 +368,54 @@ def test_duplicate_feed_names_and_wrong_shapes(tmp_path: Path) -> None:
     assert "sources.arxiv.backfill_days must be from 0 to 365" in problems(
         MINIMAL.replace("[sources.arxiv]\n", "[sources.arxiv]\nbackfill_days = 400\n"), tmp_path
     )
+
+
+# --- values that pass a type check and then fail every digest (issue #20 item 22) -------
+
+
+@pytest.mark.parametrize(
+    ("sender", "why"),
+    [
+        ('"Evil <a@b.org>\\r\\nBcc: x@y.org"', "has a control character"),
+        ('"Paperboy"', "has no valid e-mail address (no @domain)"),
+        ('"a@b.org, c@d.org"', "must hold exactly one e-mail address"),
+    ],
+)
+def test_a_from_that_cannot_be_sent_is_refused(tmp_path: Path, sender: str, why: str) -> None:
+    message = problems(MINIMAL + f"\n[email]\nfrom = {sender}\n", tmp_path)
+    assert "config.toml:13: email.from:" in message, message
+    assert "email.from:" in message and why in message
+
+
+def test_a_from_with_a_display_name_is_fine(tmp_path: Path) -> None:
+    text = MINIMAL + '\n[email]\nfrom = "\\"Doe, Jane\\" <jane@example.org>"\n'
+    assert parse_config(text, tmp_path / "c.toml").email.sender == '"Doe, Jane" <jane@example.org>'
+
+
+def test_token_days_that_overflow_the_expiry_date_are_refused(tmp_path: Path) -> None:
+    message = problems(MINIMAL + "\n[web]\ntoken_days = 1000000000\n", tmp_path)
+    assert "config.toml:13: web.token_days must be from 1 to 3650" in message
+    ten_years = parse_config(MINIMAL + "\n[web]\ntoken_days = 3650\n", tmp_path / "c.toml")
+    assert ten_years.web.token_days == 3650
+
+
+def test_a_cron_that_never_fires_is_refused(tmp_path: Path) -> None:
+    message = problems(MINIMAL + 'schedule = "0 0 30 2 *"\n', tmp_path)
+    assert "config.toml:11:" in message and "'0 0 30 2 *' never fires" in message
+    fetch = MINIMAL.replace("[paperboy]\n", '[paperboy]\nfetch_schedule = "0 0 31 4 *"\n')
+    message = problems(fetch, tmp_path)
+    assert "config.toml:2:" in message and "fetch_schedule '0 0 31 4 *' never fires" in message
+    leap = parse_config(MINIMAL + 'schedule = "0 0 29 2 *"\n', tmp_path / "c.toml")
+    assert leap.users[0].schedule == "0 0 29 2 *"  # every fourth year is rare, not never
+
+
+def test_a_config_that_cannot_send_stops_the_command_with_exit_2(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from paperboy.jobs.cli import cli
+
+    path = tmp_path / "config.toml"
+    path.write_text(MINIMAL + '\n[email]\nfrom = "Evil <a@b.org>\\r\\nBcc: x@y.org"\n')
+    result = CliRunner().invoke(cli, ["--config", str(path), "status"])
+    assert result.exit_code == 2, result.output
+    assert f"{path}:13: email.from" in result.stderr and "email.from" in result.stderr
