@@ -92,13 +92,15 @@ def test_one_off_rank_uses_the_shipped_encoder_and_caches(
     monkeypatch.setenv("PAPERBOY_CACHE", str(cache))
     saved = _jsonl(tmp_path / "saved.jsonl", NLP[:3])
     cands = _jsonl(tmp_path / "cands.jsonl", [p for p in ALL if p not in NLP[:3]])
-    args = ["rank", "--saved", str(saved), "--candidates", str(cands), "--format", "jsonl"]
+    args = ["-v", "rank", "--saved", str(saved), "--candidates", str(cands), "--format", "jsonl"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    # stdout is data only, every line a JSON row; log lines (-v) go to stderr, which
+    # result.output would mix in.
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert rows[0]["id"].startswith("nlp")
     with sqlite3.connect(cache) as conn:
         (count,) = conn.execute("SELECT count(*) FROM vectors").fetchone()
     assert count == len(ALL)
     again = CliRunner().invoke(cli, args)
-    assert again.exit_code == 0 and again.output == result.output
+    assert again.exit_code == 0 and again.stdout == result.stdout
