@@ -338,7 +338,11 @@ def test_kill_9_during_a_big_fetch_stores_all_or_nothing(tmp_path: Path) -> None
     counts = []
     db = config_path.parent / "paperboy.db"
     for _ in range(6):
-        db.unlink(missing_ok=True)  # each attempt inserts all 6,000 papers afresh
+        # Each attempt inserts all 6,000 papers afresh. The killed attempt's WAL goes
+        # with its database: SQLite would replay a leftover -wal into a new file of the
+        # same name and report it malformed (sqlite.org/howtocorrupt.html, 2.4).
+        for leftover in (db, *(db.with_name(db.name + s) for s in ("-wal", "-shm", "-journal"))):
+            leftover.unlink(missing_ok=True)
         # Kill once the parse is done and the papers are being written (-vv logs it).
         proc = paperboy(config_path, "-vv", "fetch", "--from-file", str(big))
         assert proc.stderr is not None

@@ -210,7 +210,7 @@ def test_web_defaults_listen_on_loopback(tmp_path: Path) -> None:
         ("base_url = 3", "web.base_url must be an http(s) URL, not 3"),
         ('listen = "8080"', 'web.listen: expected "HOST:PORT"'),
         ('listen = "localhost:99999"', "web.listen"),
-        ("token_days = 0", "web.token_days must be 1 or more"),
+        ("token_days = 0", "web.token_days must be from 1 to 3650, not 0"),
         ('serve = "yes"', "web.serve must be true or false"),
         ('secret = "hunter2"', "secrets never live in config.toml"),
         ('base_ur = "https://x.example"', "did you mean 'base_url'"),
