@@ -5,7 +5,7 @@
                           -> encode_stored
     fetch_if_overdue: fetch_overdue? -> with the fetch lock: still overdue? -> as fetch_job
 
-One fetch at a time per database (jobs.storage.fetch_lock): while a fetch is overdue,
+One fetch at a time per database (jobs.storage.process_lock.fetch_lock): while a fetch is overdue,
 every queue worker starting a digest would otherwise run its own (issue #20, item 5). The
 lock never waits: a worker that finds a fetch running goes on with its digest. A crash
 mid-fetch releases the lock (it belongs to the process's database session or open file)

@@ -13,7 +13,7 @@ other module writes SQL. Timestamps are timezone-aware UTC in and out, also on S
     library.py       library, zotero_sync, zotero_items                 LibraryMixin
     venues.py        venues, venue_papers                               VenuesMixin
     index.py         embeddings, index_generations, index_chunks        IndexMixin
-    fetch_lock.py    one fetch at a time per database (fetch_lock; no table)
+    process_lock.py  locks that die with their process: the daemon's, fetch_lock (no table)
 
 Every mixin is a StorageBase; parts share code through base.py and module functions
 (papers.store_papers, papers.read_papers, claims.complete_claim), never through another
@@ -26,7 +26,6 @@ import logging
 
 from paperboy.jobs.storage.base import MIGRATIONS, StorageBase, utcnow
 from paperboy.jobs.storage.claims import Claim, ClaimLost, ClaimsMixin
-from paperboy.jobs.storage.fetch_lock import fetch_lock
 from paperboy.jobs.storage.index import IndexGeneration, IndexMixin
 from paperboy.jobs.storage.ledger import (
     FAILED,
@@ -40,6 +39,7 @@ from paperboy.jobs.storage.ledger import (
 from paperboy.jobs.storage.library import LibraryMixin, ZoteroChange, ZoteroState
 from paperboy.jobs.storage.links import LinksMixin
 from paperboy.jobs.storage.papers import PapersMixin, SourceState, TrendingEntry
+from paperboy.jobs.storage.process_lock import fetch_lock
 from paperboy.jobs.storage.schema import metadata
 from paperboy.jobs.storage.stored_paper import StoredPaper, UpsertResult
 from paperboy.jobs.storage.venues import VenueEntry, VenuesMixin, VenueState

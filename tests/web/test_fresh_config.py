@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from paperboy import jobs
 from paperboy.jobs.config.load import load_config
 from paperboy.jobs.storage import Storage
 from paperboy.jobs.web.app import create_app
 from paperboy.jobs.web.tokens import Signer
+from tests.jobs.test_users_dir import count_reads
 from tests.web.conftest import KEY, PAPERS, Clock
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
@@ -116,18 +116,6 @@ def test_a_renamed_user_is_found_under_the_new_name(
     )
     assert client.get("/p/" + signer.make("profile", "bea", days=1)).status_code == 200
     assert client.get("/p/" + signer.make("profile", "bo", days=1)).status_code == 403
-
-
-def count_reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    reads: Counter[str] = Counter()
-    read = jobs.config.users._read_user_file
-
-    def counting(p: Path) -> str:
-        reads[p.name] += 1
-        return read(p)
-
-    monkeypatch.setattr(jobs.config.users, "_read_user_file", counting)
-    return reads
 
 
 def test_a_request_reads_the_one_users_file_of_two_thousand(
