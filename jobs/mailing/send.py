@@ -154,10 +154,15 @@ def transient_error(e: BaseException) -> bool:
     return False
 
 
+def doubling(tries: int, first: timedelta, most: timedelta) -> timedelta:
+    """The wait after `tries` failed tries: `first`, doubling with each, at most `most`."""
+    delay: timedelta = first * 2 ** min(max(tries - 1, 0), 16)
+    return min(delay, most)
+
+
 def retry_delay(attempts: int) -> timedelta:
     """How long to wait after `attempts` failed sends: 5 min, doubling, at most 6 h."""
-    delay: timedelta = RETRY_FIRST * 2 ** min(max(attempts - 1, 0), 16)
-    return min(delay, RETRY_MAX_DELAY)
+    return doubling(attempts, RETRY_FIRST, RETRY_MAX_DELAY)
 
 
 def pending_action(delivery: Delivery, state: UserState, now: datetime) -> Action:

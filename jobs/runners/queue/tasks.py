@@ -131,8 +131,9 @@ class DigestFailed(Exception):
 def failure_delay(failures: int) -> float:
     """Seconds before trying again after `failures` failed tries: FAILURE_FIRST,
     doubling, at most FAILURE_MAX."""
-    delay: timedelta = FAILURE_FIRST * 2 ** min(max(failures - 1, 0), 16)
-    return min(delay, FAILURE_MAX).total_seconds()
+    from paperboy.jobs.mailing.send import doubling
+
+    return doubling(failures, FAILURE_FIRST, FAILURE_MAX).total_seconds()
 
 
 def run_digest_task(
