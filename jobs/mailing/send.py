@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 RETRY_FIRST = timedelta(minutes=5)  # a temporary SMTP failure is retried after this,
 RETRY_MAX_DELAY = timedelta(hours=6)  # doubling up to this,
 RETRY_GIVE_UP = timedelta(days=3)  # and given up (papers to the next digest) after this
+# A digest that could not be built (queue tasks and the daemon alike):
+FAILURE_FIRST = timedelta(seconds=30)  # a failure that may pass: tried again after this,
+FAILURE_MAX = timedelta(minutes=30)  # doubling up to this,
+FAILURE_TRIES = 10  # this many tries in all (about 2.5 hours), then recorded as failed
 
 Action = Literal["send", "wait", "cancel", "give-up"]
 
@@ -158,6 +162,12 @@ def doubling(tries: int, first: timedelta, most: timedelta) -> timedelta:
     """The wait after `tries` failed tries: `first`, doubling with each, at most `most`."""
     delay: timedelta = first * 2 ** min(max(tries - 1, 0), 16)
     return min(delay, most)
+
+
+def failure_delay(failures: int) -> float:
+    """Seconds before building a digest again after `failures` failed tries:
+    FAILURE_FIRST, doubling, at most FAILURE_MAX."""
+    return doubling(failures, FAILURE_FIRST, FAILURE_MAX).total_seconds()
 
 
 def retry_delay(attempts: int) -> timedelta:

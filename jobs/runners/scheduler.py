@@ -1,8 +1,15 @@
 """`paperboy run`: APScheduler 3.x in the foreground, cron triggers from config.
 
     take the daemon lock for the database (one daemon per database)
-    schedule: the fetch on arXiv's rhythm; each user's digest at send_at in their zone
-    catch up: a fetch or a digest missed while the daemon was down (within the grace)
+    schedule: the fetch on arXiv's rhythm; one digest job per distinct schedule (send_at,
+        days, zone), which runs the digests of the users on that schedule only: a firing
+        costs the users due then, not every user (issue #20 item 17)
+    catch up: a fetch or the digests missed while the daemon was down (within the grace),
+        in one run
+    a digest that failed and may pass (mailing.send.transient_error) is built again after
+        30 s, doubling up to 30 min, FAILURE_TRIES tries in all, as a queue task would be;
+        a failure that will not pass, or the last try, is recorded as a failed delivery
+        that `paperboy status` shows
     a digest job first runs the fetch if that day's fetch is overdue, so it never mails
         yesterday's papers because the machine woke up in the wrong order
     every few seconds (and on SIGHUP): reload config.toml if it or a file in users_dir
@@ -26,7 +33,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import FrameType
@@ -44,8 +51,13 @@ from paperboy.jobs.config.schedule import fetch_trigger, last_fire, wants_fetch
 from paperboy.jobs.config.users import config_stamp
 from paperboy.jobs.core.errors import ConfigError
 from paperboy.jobs.core.stopping import Stop, Stopped
-from paperboy.jobs.mailing.run import run_digests
-from paperboy.jobs.mailing.send import retry_all_pending
+from paperboy.jobs.mailing.run import DigestResult, run_digests
+from paperboy.jobs.mailing.send import (
+    FAILURE_TRIES,
+    failure_delay,
+    retry_all_pending,
+    transient_error,
+)
 from paperboy.jobs.ranking.encoding import encode_stored
 from paperboy.jobs.runners.fetch_job import MISFIRE_GRACE, fetch_job, fetch_overdue
 from paperboy.jobs.storage import Storage
@@ -56,7 +68,8 @@ RELOAD_CHECK_SECONDS = 5
 STOP_GRACE_SECONDS = 60.0  # the longest the daemon waits, once stopped, for a running job
 RETRY_CHECK_SECONDS = 300  # pending deliveries are retried with backoff (jobs.mailing.send)
 ENCODE_CHECK_SECONDS = 600  # papers left without a vector are encoded, a budget at a time
-KEEP_JOBS = ("reload", "retry", "encode")  # interval jobs that schedule() leaves alone
+# jobs that schedule() leaves alone: the interval jobs, and the next try of failed digests
+KEEP_JOBS = ("reload", "retry", "encode", "digest-retry")
 # Missed runs coalesce into one; a job never overlaps itself.
 JOB_OPTIONS: dict[str, Any] = {
     "coalesce": True,
@@ -65,19 +78,37 @@ JOB_OPTIONS: dict[str, Any] = {
 }
 
 FetchFn = Callable[[Config, Storage], None]
-DigestFn = Callable[[Config, Storage, str], None]
+DigestFn = Callable[[Config, Storage, str], None]  # one user's digest (queue: enqueue it)
 RetryFn = Callable[[Config, Storage], object]
 
 
 def digest_job(
-    config: Config, storage: Storage, user_name: str, *, stop: Stop | None = None
-) -> None:
-    """The digest of `user_name`, and of every other user whose digest is due now.
+    config: Config, storage: Storage, users: Sequence[str], *, stop: Stop | None = None
+) -> list[DigestResult]:
+    """The digests of `users` (those on one schedule, whose job fired), ranked together
+    over every core (jobs.ranking.pool). Names no longer in the config (a reload removed
+    them after the job was made) are skipped."""
+    known = {user.name for user in config.users}
+    names = [name for name in users if name in known]
+    if not names:
+        return []
+    return run_digests(config, storage, users=names, stop=stop)
 
-    Users with the same send time have jobs that fire together; the first one ranks them
-    all at once over every core (jobs.rank_pool), and the others find nothing due.
-    """
-    run_digests(config, storage, stop=stop)
+
+def schedule_groups(config: Config) -> dict[str, tuple[BaseTrigger, tuple[str, ...]]]:
+    """The users by schedule: job id -> (trigger, user names), one digest job for the users
+    whose digests fire at the same times (same cron fields and zone)."""
+    groups: dict[str, tuple[BaseTrigger, list[str]]] = {}
+    for user in config.users:
+        trigger = user.trigger()
+        key = f"digest:{trigger} {getattr(trigger, 'timezone', '')}"
+        groups.setdefault(key, (trigger, []))[1].append(user.name)
+    return {key: (trigger, tuple(names)) for key, (trigger, names) in groups.items()}
+
+
+def _some(names: Sequence[str], shown: int = 3) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def missed_digests(
@@ -119,6 +150,7 @@ class Daemon:
         self._busy = threading.RLock()  # held by a running job: the stop waits for it
         self._config_stamp = config_stamp(self.config)
         self._reload_requested = threading.Event()
+        self._failures: dict[str, tuple[int, datetime]] = {}  # user -> (tries, next try)
 
     # --- jobs ---------------------------------------------------------------------------
 
@@ -143,17 +175,90 @@ class Daemon:
                 self.fetch(self.config, self.storage)
 
     def run_digest(self, user_name: str) -> None:
-        """A user's digest; first the fetch, if the latest scheduled one has not run yet."""
-        self._until_stopped(f"the digest run for {user_name}", lambda: self._digest(user_name))
+        """One user's digest (and the overdue fetch first)."""
+        self.run_digests((user_name,))
 
-    def _digest(self, user_name: str) -> None:
+    def run_digests(self, names: Sequence[str]) -> None:
+        """The digests of `names` (the users of one schedule); first the fetch, if the
+        latest scheduled one has not run yet."""
+        self._until_stopped(f"the digest run for {_some(names)}", lambda: self._digests(names))
+
+    def _digests(self, names: Sequence[str]) -> None:
         if self.fetch_before_digest and fetch_overdue(self.config, self.storage, self.now()):
-            log.info("the fetch is overdue; fetching before the digest for %s", user_name)
+            log.info("the fetch is overdue; fetching before the digests of %s", _some(names))
             self._fetch()
-        if self.digest is None:
-            digest_job(self.config, self.storage, user_name, stop=self.stop)
+        if self.digest is not None:
+            for name in names:
+                self.digest(self.config, self.storage, name)
+            return
+        try:
+            results = digest_job(self.config, self.storage, names, stop=self.stop)
+        except Stopped:
+            raise
+        except Exception as e:  # the run itself failed (the database is unreachable, ...)
+            if not transient_error(e):
+                raise
+            error = f"{type(e).__name__}: {e}"
+            results = [DigestResult(name, "failed", error=error, transient=True) for name in names]
+        self._settle(results)
+
+    def _settle(self, results: Sequence[DigestResult]) -> None:
+        """Failed digests that may pass are tried again later (FAILURE_TRIES in all, with a
+        doubling wait); the others, and the last try, are recorded as failed deliveries."""
+        now = self.now()
+        for result in results:
+            if result.status != "failed":
+                self._failures.pop(result.user, None)
+                continue
+            tries = self._failures.get(result.user, (0, now))[0] + 1
+            if result.transient and tries < FAILURE_TRIES:
+                delay = failure_delay(tries)
+                self._failures[result.user] = (tries, now + timedelta(seconds=delay))
+                log.warning(
+                    "digest for %s failed (try %d of %d), again in %.0f s: %s",
+                    result.user,
+                    tries,
+                    FAILURE_TRIES,
+                    delay,
+                    result.error,
+                )
+                continue
+            self._failures.pop(result.user, None)
+            why = f"after {tries} tries" if result.transient else "and will not pass by retrying"
+            log.error("digest for %s failed %s: %s", result.user, why, result.error)
+            try:
+                self.storage.record_failed_digest(
+                    result.user,
+                    f"digest not built ({why}): {result.error}",
+                    digest_day=now.date(),
+                    attempts=tries,
+                )
+            except Exception as e:  # the database itself is gone: the log is all there is
+                log.error("could not record the failed digest for %s: %s", result.user, e)
+        self._plan_retry()
+
+    def _plan_retry(self) -> None:
+        """One "digest-retry" job, at the earliest next try of a failed digest."""
+        while self.scheduler.get_job("digest-retry") is not None:  # (before the start,
+            self.scheduler.remove_job("digest-retry")  # replace_existing does not replace)
+        if self._failures:
+            self.scheduler.add_job(
+                self.retry_digests,
+                "date",
+                run_date=min(at for _tries, at in self._failures.values()),
+                id="digest-retry",
+                name="failed digests, again",
+                **JOB_OPTIONS,
+            )
+
+    def retry_digests(self) -> None:
+        """Build again, together, the failed digests whose wait has passed."""
+        now = self.now()
+        names = [name for name, (_tries, at) in self._failures.items() if at <= now]
+        if names:
+            self.run_digests(names)
         else:
-            self.digest(self.config, self.storage, user_name)
+            self._plan_retry()
 
     def encode(self) -> None:
         """Encode papers without a vector, within the budget (the "encode" interval job)."""
@@ -171,16 +276,11 @@ class Daemon:
         """Bring the jobs in line with the current config, touching only what changed: a
         reload after one user's file changed replaces that user's job, not 10,000 of them
         (issue 13). Interval jobs and pending catch-ups stay."""
-        wanted: dict[str, tuple[Callable[..., None], BaseTrigger, tuple[str, ...], str]] = {}
+        wanted: dict[str, tuple[Callable[..., None], BaseTrigger, tuple[Any, ...], str]] = {}
         if wants_fetch(self.config):
             wanted["fetch"] = (self.run_fetch, fetch_trigger(self.config), (), "fetch all sources")
-        for user in self.config.users:
-            wanted[f"digest:{user.name}"] = (
-                self.run_digest,
-                user.trigger(),
-                (user.name,),
-                f"digest for {user.name}",
-            )
+        for job_id, (trigger, names) in schedule_groups(self.config).items():
+            wanted[job_id] = (self.run_digests, trigger, (names,), f"digest for {_some(names)}")
         for job in self.scheduler.get_jobs():
             if job.id in KEEP_JOBS or job.id.startswith("catch-up:"):
                 continue
@@ -201,15 +301,18 @@ class Daemon:
             self.scheduler.add_job(
                 self.run_fetch, id="catch-up:fetch", name="catch-up fetch", **JOB_OPTIONS
             )
-        for name in missed_digests(self.config, self.storage, now):
-            log.info("the digest for %s was missed while Paperboy was down; sending it now", name)
-            # Jobs run one at a time: without the grace period, every catch-up queued
-            # behind the first would count as "missed" and be dropped.
+        missed = missed_digests(self.config, self.storage, now)
+        if missed:
+            log.info(
+                "digests were missed while Paperboy was down; sending them now: %s", _some(missed)
+            )
+            # Jobs run one at a time: without the grace period, a catch-up queued behind
+            # the fetch would count as "missed" and be dropped.
             self.scheduler.add_job(
-                self.run_digest,
-                args=(name,),
-                id=f"catch-up:{name}",
-                name=f"catch-up for {name}",
+                self.run_digests,
+                args=(tuple(missed),),
+                id="catch-up:digests",
+                name=f"catch-up for {_some(missed)}",
                 **JOB_OPTIONS,
             )
 

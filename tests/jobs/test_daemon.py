@@ -29,6 +29,7 @@ from paperboy.jobs.runners.lock import AlreadyRunning, acquire_daemon_lock
 from paperboy.jobs.runners.scheduler import Daemon, fetch_overdue
 from paperboy.jobs.storage import Storage
 from tests.commands import PAPERBOY
+from tests.jobs.test_scheduler import user_jobs
 
 
 def paperboy(config: Path, *args: str) -> subprocess.Popen[str]:
@@ -172,13 +173,13 @@ def test_config_reload_and_invalid_edit(tmp_path: Path, caplog: pytest.LogCaptur
     with Storage.open(config.database) as storage:
         daemon = Daemon(config, storage)
         daemon.schedule()
-        assert {j.id for j in daemon.scheduler.get_jobs()} == {"fetch", "digest:ada"}
+        assert set(user_jobs(daemon.scheduler)) == {"ada"}
         assert not daemon.check_reload()  # unchanged
         text = config.path.read_text() + '[[users]]\nname = "bo"\nemail = "bo@example.org"\n'
         config.path.write_text(text)
         os.utime(config.path, (time.time() + 5, time.time() + 5))
         assert daemon.check_reload()
-        assert {j.id for j in daemon.scheduler.get_jobs()} == {"fetch", "digest:ada", "digest:bo"}
+        assert set(user_jobs(daemon.scheduler)) == {"ada", "bo"}
         config.path.write_text(text + "max_papers = 'many'\n")
         os.utime(config.path, (time.time() + 10, time.time() + 10))
         assert not daemon.check_reload()

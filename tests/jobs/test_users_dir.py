@@ -32,6 +32,7 @@ from paperboy.jobs.core.errors import ConfigError
 from paperboy.jobs.runners.scheduler import Daemon
 from paperboy.jobs.storage import Storage
 from tests.commands import PAPERBOY
+from tests.jobs.test_scheduler import user_jobs
 
 CONFIG = """\
 [paperboy]
@@ -311,7 +312,8 @@ def touch_later(path: Path, seconds: int) -> None:
 
 
 def digest_jobs(daemon: Daemon) -> set[str]:
-    return {j.id for j in daemon.scheduler.get_jobs() if j.id.startswith("digest:")}
+    """The users with a digest job."""
+    return set(user_jobs(daemon.scheduler))
 
 
 def test_the_daemon_reloads_when_a_user_file_comes_changes_or_goes(
@@ -323,7 +325,7 @@ def test_the_daemon_reloads_when_a_user_file_comes_changes_or_goes(
     with Storage.open(config.database) as storage:
         daemon = Daemon(config, storage)
         daemon.schedule()
-        assert digest_jobs(daemon) == {"digest:ada", "digest:bo"}
+        assert digest_jobs(daemon) == {"ada", "bo"}
         assert not daemon.check_reload()
 
         (users / "notes.txt").write_text("not a user", encoding="utf-8")
@@ -332,26 +334,26 @@ def test_the_daemon_reloads_when_a_user_file_comes_changes_or_goes(
 
         (users / "cy.toml").write_text('email = "cy@example.org"\n', encoding="utf-8")
         assert daemon.check_reload()
-        assert digest_jobs(daemon) == {"digest:ada", "digest:bo", "digest:cy"}
+        assert digest_jobs(daemon) == {"ada", "bo", "cy"}
 
         (users / "cy.toml").write_text(
             'email = "cy@example.org"\nsend_at = "05:00"\ntimezone = "UTC"\n', encoding="utf-8"
         )
         touch_later(users / "cy.toml", 5)
         assert daemon.check_reload()
-        trigger = daemon.scheduler.get_job("digest:cy").trigger
+        trigger = user_jobs(daemon.scheduler)["cy"].trigger
         after = datetime(2030, 1, 1, 12, tzinfo=UTC)
         assert trigger.get_next_fire_time(None, after) == after + timedelta(hours=17)
 
         (users / "bo.toml").unlink()
         assert daemon.check_reload()
-        assert digest_jobs(daemon) == {"digest:ada", "digest:cy"}
+        assert digest_jobs(daemon) == {"ada", "cy"}
 
         (users / "cy.toml").write_text('email = "cy@example.org"\nmax_papers = 0\n', "utf-8")
         touch_later(users / "cy.toml", 10)
         assert not daemon.check_reload()  # broken: the last good config stays
         assert "keeping the last good config" in caplog.text and "cy.toml:2" in caplog.text
-        assert digest_jobs(daemon) == {"digest:ada", "digest:cy"}
+        assert digest_jobs(daemon) == {"ada", "cy"}
         assert daemon.config.user("cy").send_at.hour == 5
 
 

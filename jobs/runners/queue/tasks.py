@@ -44,6 +44,7 @@ from celery import Celery
 
 from paperboy.jobs.config.load import load_config
 from paperboy.jobs.config.model import Config
+from paperboy.jobs.mailing.send import FAILURE_TRIES, failure_delay
 from paperboy.jobs.storage import Storage, utcnow
 
 if TYPE_CHECKING:
@@ -54,9 +55,6 @@ log = logging.getLogger(__name__)
 DIGEST, FETCH, RETRY = "paperboy.digest", "paperboy.fetch", "paperboy.retry"
 MAX_WAIT = timedelta(minutes=30)  # a task waiting for another runner's lease checks again
 HOLD_RETRIES = 96  # ... at most this many times (each wait is at most MAX_WAIT)
-FAILURE_FIRST = timedelta(seconds=30)  # a failure that may pass: tried again after this,
-FAILURE_MAX = timedelta(minutes=30)  # doubling up to this,
-FAILURE_TRIES = 10  # this many tries in all (about 2.5 hours), then recorded as failed
 MAX_RETRIES = HOLD_RETRIES + FAILURE_TRIES  # Celery's own cap over both kinds of retry
 
 
@@ -126,14 +124,6 @@ class DigestFailed(Exception):
     def __init__(self, error: str, *, transient: bool) -> None:
         super().__init__(error)
         self.error, self.transient = error, transient
-
-
-def failure_delay(failures: int) -> float:
-    """Seconds before trying again after `failures` failed tries: FAILURE_FIRST,
-    doubling, at most FAILURE_MAX."""
-    from paperboy.jobs.mailing.send import doubling
-
-    return doubling(failures, FAILURE_FIRST, FAILURE_MAX).total_seconds()
 
 
 def run_digest_task(
