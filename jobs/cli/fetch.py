@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -84,7 +85,8 @@ def fetch(
       paperboy fetch --from-file big-backlog.xml --encode-for 0
     A failing source is reported (and shown by `paperboy status`); the others go on.
     The first fetch into an empty database also backfills [sources.arxiv] backfill_days.
-    Exit status 1 if any source failed.
+    Exit status 1 if any source failed, or if a fetch from the network is running on this
+    database already (the daemon's, a worker's): then nothing is fetched twice.
     """
     from paperboy.jobs.fetch.from_file import ingest_file, ingest_paper_file, is_paper_file
     from paperboy.jobs.fetch.http import HttpClient
@@ -100,6 +102,7 @@ def fetch(
     )
     from paperboy.jobs.ranking.corpus import index_after_fetch
     from paperboy.jobs.ranking.encoding import encode_stored
+    from paperboy.jobs.storage import fetch_lock
 
     config = _config(ctx)
     feeds = {f.name: f for f in config.feeds}
@@ -115,7 +118,17 @@ def fetch(
     hf_enabled = config.huggingface is not None and config.huggingface.enabled
     if not files and source == HF_SOURCE and not hf_enabled:
         raise click.UsageError("huggingface is not enabled: add [sources.huggingface] to config")
-    with _storage(config) as storage:
+    with _storage(config) as storage, contextlib.ExitStack() as fetching:
+        # One fetch at a time per database (issue #20, item 5): not beside the daemon's or
+        # a worker's fetch, which would send every request twice and index twice.
+        if not files and not fetching.enter_context(fetch_lock(storage)):
+            say(
+                "A fetch is running on this database right now (the daemon's or a queue "
+                "worker's): nothing fetched. Its papers are stored when it ends; "
+                "`paperboy status` shows each source's last fetch.",
+                err=True,
+            )
+            sys.exit(1)
         if files:
             types = config.arxiv.announce_types if config.arxiv else ("new", "cross")
             reports = []

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +33,7 @@ from paperboy.jobs.runners.fetch_job import fetch_job
 from paperboy.jobs.storage import Storage, fetch_lock
 from paperboy.jobs.storage.papers import store_papers
 from paperboy.jobs.storage.schema import paper_sources, papers
+from tests.commands import PAPERBOY
 from tests.http_server import Loopback
 
 T0 = datetime(2026, 6, 12, 6, 0, tzinfo=UTC)
@@ -237,6 +240,38 @@ def test_a_fetch_killed_mid_way_leaves_no_lock_behind(database_url: str) -> None
                     break
             time.sleep(0.1)
         assert held is True
+
+
+def test_paperboy_fetch_beside_a_running_fetch_fetches_nothing(
+    tmp_path: Path, database_url: str, slow_feed: SlowFeed
+) -> None:
+    """`paperboy fetch` typed while the daemon (here: another process) is fetching into
+    the same database says so and exits 1, without a request: every request is not sent
+    twice, and the index is not built twice."""
+    config = fetch_config(tmp_path, database_url, slow_feed)
+    config.path.write_text(
+        f'[paperboy]\ndatabase = "{database_url}"\n[sources.arxiv]\ncategories = ["cs.LG"]\n'
+        f'base_url = "{slow_feed.base}/rss/"\nbackfill_days = 0\n',
+        encoding="utf-8",
+    )
+    with Storage.open(database_url):
+        pass  # the schema
+    env = {**os.environ, "PAPERBOY_CONFIG": str(config.path)}
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    holder = context.Process(target=_hold_fetch_lock, args=(database_url, child))
+    holder.start()
+    try:
+        assert parent.poll(60) and parent.recv() is True
+        run = subprocess.run(
+            [*PAPERBOY, "fetch"], capture_output=True, text=True, env=env, timeout=120
+        )
+    finally:
+        holder.kill()
+        holder.join(timeout=30)
+    assert run.returncode == 1, run.stderr
+    assert "A fetch is running on this database right now" in run.stderr
+    assert run.stdout == "" and slow_feed.count == 0
 
 
 # --- item 6: windows follow the commit order -----------------------------------------------
