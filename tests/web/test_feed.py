@@ -43,9 +43,10 @@ HOSTILE = SourcePaper(
 )
 
 
-def feed_link(site: Site, user: str = "ada") -> str:
-    """The feed URL the user's profile page shows, on the test server instead of base_url."""
-    page = httpx.get(site.link("p", "profile", user=user))
+def feed_link(site: Site, user: str = "ada", epoch: int = 0) -> str:
+    """The feed URL the user's profile page shows, on the test server instead of base_url
+    (the page opened from a link of the user's link `epoch`)."""
+    page = httpx.get(site.link("p", "profile", user=user, epoch=epoch))
     assert page.status_code == 200, page.text
     match = FEED_VALUE.search(page.text)
     assert match, page.text
@@ -64,7 +65,7 @@ def sent_digest(
 ) -> int:
     """A digest recorded (as the digest job does) and then sent, failed or left pending."""
     at = site.clock.now + timedelta(hours=hours)
-    site.storage._now = lambda: at  # type: ignore[method-assign]  # sent_at: this time
+    site.storage._now = lambda: at  # the storage's clock: sent_at is this time
     delivery = site.storage.create_delivery(
         user_name=user,
         message_id=f"<{user}.{at.timestamp():.0f}.{len(papers)}@example.org>",
@@ -181,11 +182,15 @@ def test_conditional_get_and_a_new_etag_after_the_next_real_digest(site: Site) -
 def test_a_tampered_forged_or_other_kind_of_token_gets_403(site: Site) -> None:
     url = feed_link(site)
     token = url.rsplit("/", 1)[1]
-    tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
     payload, _, signature = token.partition(".")
+
+    def changed(text: str, at: int) -> str:  # one character replaced by another
+        return text[:at] + ("A" if text[at] != "A" else "B") + text[at + 1 :]
+
     for bad in (
-        tampered,
-        f"{payload[:-1]}x.{signature}",  # another payload under the same signature
+        f"{payload}.{changed(signature, 10)}",  # a signature altered
+        f"{changed(payload, 5)}.{signature}",  # a payload altered under its signature
+        site.signer.make_feed("bob", epoch=0).partition(".")[0] + f".{signature}",
         site.signer.make("profile", "ada", days=60),  # a profile token is not a feed token
         site.signer.make("like", "ada", days=60, paper="2401.00001"),
     ):
@@ -212,9 +217,7 @@ def test_the_feed_url_does_not_expire_but_sign_out_all_links_revokes_it(site: Si
     assert refused.status_code == 403 and "signed out" in refused.text
     assert httpx.get(bob).status_code == 200  # bob's feed is his own
     # The profile page of the next digest's links shows a new feed URL, which works.
-    fresh = site.link("p", "profile", epoch=site.storage.link_epoch("ada"))
-    page = httpx.get(fresh)
-    new = html.unescape(FEED_VALUE.search(page.text).group(1)).replace(BASE, site.url)  # type: ignore[union-attr]
+    new = feed_link(site, epoch=site.storage.link_epoch("ada"))
     assert new != url and httpx.get(new).status_code == 200
 
 
