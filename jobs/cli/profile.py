@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from paperboy.jobs.cli.common import EXISTING_FILE, FORMATS, say
+from paperboy.jobs.cli.common import EXISTING_FILE, FORMATS, emit_one, load, say
 from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import open_storage as _storage
 from paperboy.jobs.config.lists import (
@@ -30,7 +30,7 @@ from paperboy.jobs.config.lists import (
 from paperboy.jobs.config.load import parse_config
 from paperboy.jobs.config.model import Config, UserConfig
 from paperboy.jobs.config.writes import ConfigSnapshot, backup_path, config_lock, read_snapshot
-from paperboy.jobs.core.errors import StorageError, UnknownPaperError
+from paperboy.jobs.core.errors import ConfigError, StorageError, UnknownPaperError
 from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.core.text_safety import for_terminal
@@ -527,3 +527,31 @@ def subscribe(ctx: click.Context, user_name: str | None, fmt: str) -> None:
             say(f"{user.name} was neither unsubscribed nor paused: nothing to change.")
 
     _emit(fmt, [row], text)
+
+
+@profile.command("feed-url")
+@_USER_OPTION
+@_FORMAT_OPTION
+@click.pass_context
+def feed_url(ctx: click.Context, user_name: str | None, fmt: str) -> None:
+    """Print the address of a user's Atom feed of their recent digests, for a feed reader.
+
+    `paperboy serve` serves it at [web] base_url; the profile page shows the same address.
+    It does not expire; "Sign out all links" on the profile page revokes it (and this
+    command then prints the new one). Keep it private: it shows what was sent to the user.
+
+    \b
+    Example:
+      paperboy profile feed-url --user ada
+    """
+    from paperboy.jobs.web.feed import feed_url as make_url
+    from paperboy.jobs.web.tokens import Signer
+
+    config = load(ctx)  # read-only: no config lock
+    user = _user(config, user_name)
+    if not config.web.base_url:
+        raise ConfigError("[web] base_url is not set: there is no address to serve a feed at")
+    with _storage(config) as storage:
+        epoch = storage.link_epoch(user.name)
+    url = make_url(config.web.base_url, Signer(config.web.secret()), user.name, epoch=epoch)
+    emit_one(fmt, {"user": user.name, "feed_url": url}, lambda: say(url))

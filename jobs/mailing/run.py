@@ -247,6 +247,7 @@ def _finish(
             claim=due.claim,
             built_on=state,
             lease=runner.lease,
+            shown={item.paper_id: (item.score, item.why) for item in digest.items},
         )
     except ClaimLost as e:
         return _lost(storage, due, e, len(candidates))

@@ -10,6 +10,7 @@ other module writes SQL. Timestamps are timezone-aware UTC in and out, also on S
     ledger.py        user_state, deliveries, ledger (exactly once)      LedgerMixin
     claims.py        digest_claims (who builds a digest)                ClaimsMixin
     links.py         user_state.links_epoch ("sign out all links")      LinksMixin
+    sent.py          a user's sent digests, with their papers (feed)    SentMixin
     library.py       library, zotero_sync, zotero_items                 LibraryMixin
     venues.py        venues, venue_papers                               VenuesMixin
     index.py         embeddings, index_generations, index_chunks        IndexMixin
@@ -41,6 +42,7 @@ from paperboy.jobs.storage.links import LinksMixin
 from paperboy.jobs.storage.papers import PapersMixin, SourceState, TrendingEntry
 from paperboy.jobs.storage.process_lock import fetch_lock
 from paperboy.jobs.storage.schema import metadata
+from paperboy.jobs.storage.sent import SentDigest, SentMixin, SentPaper
 from paperboy.jobs.storage.stored_paper import StoredPaper, UpsertResult
 from paperboy.jobs.storage.venues import VenueEntry, VenuesMixin, VenueState
 
@@ -54,6 +56,8 @@ __all__ = [
     "Delivery",
     "DeliverySummary",
     "IndexGeneration",
+    "SentDigest",
+    "SentPaper",
     "SourceState",
     "Storage",
     "StoredPaper",
@@ -77,6 +81,7 @@ class Storage(
     LedgerMixin,
     ClaimsMixin,
     LinksMixin,
+    SentMixin,
     LibraryMixin,
     VenuesMixin,
     IndexMixin,

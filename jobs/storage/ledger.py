@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -117,6 +117,12 @@ def _delivery(row: Row[Any]) -> Delivery:
     )
 
 
+def _shown(position: int, shown: tuple[float, str] | None) -> dict[str, Any]:
+    """A ledger row's record of what the digest showed: its place, score and reason."""
+    score, reason = shown if shown is not None else (None, None)
+    return {"position": position, "score": score, "reason": reason}
+
+
 class LedgerMixin(StorageBase):
     """Users' digest state, the deliveries, and the ledger of what each user was sent."""
 
@@ -196,6 +202,7 @@ class LedgerMixin(StorageBase):
         claim: Claim | None = None,
         built_on: UserState | None = None,
         lease: timedelta | None = None,
+        shown: Mapping[str, tuple[float, str]] | None = None,
     ) -> int:
         """Record a digest as pending, with its papers in the ledger, before it is sent.
 
@@ -205,7 +212,8 @@ class LedgerMixin(StorageBase):
         `built_on`, the user's state must still be the one the digest was built from;
         a paper already in a live digest of this user is refused too: ClaimLost, and
         nothing is recorded. The new delivery is leased to the claim's owner for `lease`.
-        """
+        `shown`: each paper's (score, reason) as the digest shows them; the ledger keeps
+        them with the paper's place in `paper_ids` (the user's feed shows them)."""
         now = at or self._now()
         owner = claim.owner if claim is not None else None
         lease_until = self._now() + lease if lease is not None and owner is not None else None
@@ -255,7 +263,8 @@ class LedgerMixin(StorageBase):
                         insert(ledger),
                         [
                             {"user_name": user_name, "paper_id": p, "delivery_id": delivery_id}
-                            for p in wanted
+                            | _shown(i, (shown or {}).get(p))
+                            for i, p in enumerate(wanted, 1)
                         ],
                     )
         except ClaimLost:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -158,6 +159,11 @@ ledger = Table(
     Column("delivery_id", Integer, ForeignKey("deliveries.id"), primary_key=True),
     # Set when the delivery failed for good: the paper may go into a later digest.
     Column("released_at", UTCDateTime),
+    # What the digest showed of the paper (issue #23: the user's feed is built from them):
+    # its place (1 = first), score and reason. NULL in rows recorded before 0008.
+    Column("position", Integer),
+    Column("score", Float),
+    Column("reason", Text),
     Index(
         "ux_ledger_live",
         "user_name",

@@ -8,7 +8,9 @@
          -> a page confirming it, with an Undo button (a signed "undo" token)
     POST /u/T with the body "List-Unsubscribe=One-Click" (RFC 8058, sent by mail providers)
          -> unsubscribe, no page
-    GET  /p/T  the user's profile; POST /p/T adds or removes one entry
+    GET  /p/T  the user's profile (with the address of their feed); POST /p/T adds or
+               removes one entry
+    GET  /feed/T  the user's Atom feed of their recent digests (jobs.web.feed)
 
 Every token is checked first (jobs.web.tokens): forged, tampered, expired, another
 action's, signed out (an older link epoch than the user's, jobs.storage.links), or naming
@@ -23,7 +25,8 @@ Each request reads config.toml and the one user's file, as they are now
 page, and no other user's file is read or can break this user's page.
 
 Every response carries a CSP without inline script, X-Frame-Options DENY and
-Referrer-Policy no-referrer; bodies over MAX_BODY bytes get 413; nothing redirects.
+Referrer-Policy no-referrer, and Cache-Control no-store unless the route says otherwise
+(the feed's is "private, no-cache"); bodies over MAX_BODY bytes get 413; nothing redirects.
 
 The app is a list of routes to plain functions, built by :func:`create_app` from its
 dependencies (config, storage, clock, key), so tests build their own.
@@ -46,7 +49,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperboy.jobs.config.lists import (
     Change,
@@ -63,30 +65,26 @@ from paperboy.jobs.config.writes import read_snapshot
 from paperboy.jobs.core.errors import ConfigError, PaperboyError, UnknownPaperError
 from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id, is_arxiv_id
 from paperboy.jobs.storage import Storage, utcnow
+from paperboy.jobs.web.feed import feed_response, feed_url
+from paperboy.jobs.web.guard import (
+    MAX_BODY,
+    SECURITY_HEADERS,
+    Guard,
+    TooLarge,
+    read_body,
+    too_large,
+)
 from paperboy.jobs.web.tokens import BadToken, Signer, TokenClaims, token_digest
 
-__all__ = ["MAX_BODY", "PAUSE", "create_app"]
+__all__ = ["MAX_BODY", "PAUSE", "SECURITY_HEADERS", "create_app"]
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
-MAX_BODY = 16 * 1024  # a form here is a few hundred bytes
 MAX_VALUE = 200  # characters of a keyword, author or muted word
 PAUSE = timedelta(days=7)
 ADDABLE = ("keywords", "authors", "muted")
 REMOVABLE = ("saved", "disliked", "keywords", "authors", "muted")
-SECURITY_HEADERS = {
-    # No script at all; styles only from our own file; forms only post back here.
-    "content-security-policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
-    "x-content-type-options": "nosniff",
-    "cache-control": "no-store",
-    "cross-origin-opener-policy": "same-origin",
-}
 # The details (a path, the file's problem) go to the log, not to whoever holds a link.
 _FAILED = "the profile could not be edited just now (the server's log says why); try again later"
 _SINGULAR = {"keywords": "a keyword", "authors": "an author", "muted": "a muted word"}
@@ -131,61 +129,15 @@ def create_app(
         Route("/u/{token}", _action("unsubscribe"), methods=["GET", "POST"]),
         Route("/undo/{token}", _action("undo"), methods=["GET", "POST"]),
         Route("/p/{token}", _profile, methods=["GET", "POST"]),
+        Route("/feed/{token}", _feed, methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes)
     # "/x" never becomes a redirect to "/x/" (nor "//evil.example" to anything).
     app.router.redirect_slashes = False
     app.state.deps = _Deps(UserLookup(config.path, config), storage, Signer(secret, now=now), now)
-    app.add_middleware(_Guard)
+    app.add_middleware(Guard)
     return app
-
-
-class _Guard:
-    """Security headers on every response; 413 for a body over MAX_BODY bytes."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if k.decode("latin-1").lower() not in SECURITY_HEADERS
-                ]
-                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        length = dict(scope.get("headers", [])).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            await _too_large()(scope, receive, send_with_headers)
-            return
-        await self.app(scope, receive, send_with_headers)
-
-
-def _too_large() -> Response:
-    return PlainTextResponse("Request too large.\n", status_code=413)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _body(request: Request) -> bytes:
-    """The request body, at most MAX_BODY bytes (a chunked body is counted as it comes)."""
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > MAX_BODY:
-            raise _TooLarge
-    return bytes(data)
 
 
 def _form(body: bytes, content_type: str) -> dict[str, str]:
@@ -225,6 +177,30 @@ def _deps(request: Request) -> _Deps:
 
 async def _home(request: Request) -> Response:
     return _page("home.html.j2")
+
+
+def _base(request: Request, config: Config) -> str:
+    """Where this app is reached from outside: [web] base_url, else this request's host."""
+    return config.web.base_url or str(request.base_url).rstrip("/")
+
+
+async def _feed(request: Request) -> Response:
+    return await run_in_threadpool(_handle_feed, _deps(request), request)
+
+
+def _handle_feed(deps: _Deps, request: Request) -> Response:
+    token = request.path_params["token"]
+    try:  # a feed token has no expiry; a signed-out one is refused by _user
+        claim = deps.signer.read(token, "feed")
+    except BadToken as e:
+        log.info("refused a feed link (%s): %s", token_digest(token), e)
+        return _refused(str(e))
+    found = _user(deps, claim)
+    if isinstance(found, Response):
+        return found
+    config = found[0]
+    self_url = f"{_base(request, config)}/feed/{token}"
+    return feed_response(config, deps.storage, claim.user, self_url, request.headers)
 
 
 def _same_origin(request: Request, config: Config) -> bool:
@@ -520,14 +496,18 @@ async def _profile(request: Request) -> Response:
     return await run_in_threadpool(_handle_profile, _deps(request), request, token, body)
 
 
+def _feed_url(deps: _Deps, request: Request, config: Config, claim: TokenClaims) -> str:
+    return feed_url(_base(request, config), deps.signer, claim.user, epoch=claim.epoch)
+
+
 async def _posted(request: Request) -> bytes | Response:
     """A POST's body (b"" for a GET or HEAD), or the 413 response when it is too large."""
     if request.method != "POST":
         return b""
     try:
-        return await _body(request)
-    except _TooLarge:
-        return _too_large()
+        return await read_body(request)
+    except TooLarge:
+        return too_large()
 
 
 def _handle_profile(deps: _Deps, request: Request, token: str, body: bytes) -> Response:
@@ -571,7 +551,8 @@ def _handle_profile(deps: _Deps, request: Request, token: str, body: bytes) -> R
         else:
             notice = ["That is not something this page can change."]
             status = 400
-    return _render_profile(deps, config, token, name, notice, undo, status)
+    feed = _feed_url(deps, request, config, claim)
+    return _render_profile(deps, config, token, name, notice, undo, status, feed)
 
 
 def _sign_out(deps: _Deps, name: str) -> Response:
@@ -617,6 +598,7 @@ def _render_profile(
     notice: Sequence[str],
     undo: _Form | None,
     status: int,
+    feed: str,
 ) -> Response:
     whole_file = config.user(name).source is not None  # a users_dir file
     lists = read_lists(read_snapshot(user_file(config, name)).text, name, whole_file=whole_file)
@@ -661,4 +643,5 @@ def _render_profile(
         saved=papers(lists["saved"]),
         disliked=papers(lists["disliked"]),
         words=[(key, _LABELS[key], _SINGULAR[key], lists[key]) for key in ADDABLE],
+        feed=feed,
     )

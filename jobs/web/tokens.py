@@ -15,6 +15,12 @@ raises it, and the app refuses a token of an older epoch. The app lets an unsubs
 token unsubscribe after its expiry (``read(..., allow_expired=True)``): a mail can be read
 for years, and RFC 8058 one-click must keep working.
 
+A feed token (issue #23) is the one kind that never expires: a feed reader polls its URL
+for months (:meth:`Signer.make_feed`). It is read-only (the feed lists what was sent),
+carries the user's link epoch like every other token, so "sign out all links" revokes it
+too, and is the same string for as long as the epoch stays: the profile page shows the
+same feed URL every time. Only a "feed" token may lack an expiry.
+
 The form on each page carries a CSRF value derived from the link token with the same key
 (:meth:`Signer.csrf`): a POST needs both the link and the page that shows it.
 """
@@ -32,13 +38,16 @@ from itsdangerous import BadData, URLSafeSerializer
 
 __all__ = [
     "ACTIONS",
+    "NEVER",
     "BadToken",
     "Signer",
     "TokenClaims",
 ]
 
-# like/dislike: a paper; unsubscribe/pause/profile: the user; undo: what to put back.
-ACTIONS = ("like", "dislike", "unsubscribe", "pause", "profile", "undo")
+# like/dislike: a paper; unsubscribe/pause/profile: the user; undo: what to put back;
+# feed: the user's Atom feed (read-only, no expiry).
+ACTIONS = ("like", "dislike", "unsubscribe", "pause", "profile", "undo", "feed")
+NEVER = datetime.max.replace(tzinfo=UTC)  # the expiry of a token that has none (a feed's)
 
 
 class BadToken(Exception):
@@ -130,6 +139,16 @@ class Signer:
         assert isinstance(token, str)
         return token
 
+    def make_feed(self, user: str, *, epoch: int) -> str:
+        """The token of `user`'s feed URL at link `epoch`: no expiry, nothing but who and
+        the epoch, so the same user and epoch always give the same token."""
+        payload: dict[str, Any] = {"a": "feed", "u": user}
+        if epoch:
+            payload["e"] = epoch
+        token = self._serializers["feed"].dumps(payload)
+        assert isinstance(token, str)
+        return token
+
     def read(self, token: str, action: str, *, allow_expired: bool = False) -> TokenClaims:
         """What a token made for `action` says; BadToken if it is not one, or expired
         (unless `allow_expired`: the caller checks ``claim.expires`` itself)."""
@@ -162,9 +181,12 @@ class Signer:
 def _claims(payload: Any) -> TokenClaims:
     if not isinstance(payload, dict):
         raise TypeError("payload is not an object")
-    action, user, expires = payload["a"], payload["u"], payload["x"]
-    if not isinstance(action, str) or not isinstance(user, str) or not isinstance(expires, int):
+    action, user = payload["a"], payload["u"]
+    expires = payload["x"] if action != "feed" or "x" in payload else None  # a feed's: none
+    if not isinstance(action, str) or not isinstance(user, str):
         raise TypeError("bad field types")
+    if expires is not None and not isinstance(expires, int):
+        raise TypeError("bad expiry")
     paper = payload.get("p")
     if paper is not None and not isinstance(paper, str):
         raise TypeError("bad paper")
@@ -185,7 +207,7 @@ def _claims(payload: Any) -> TokenClaims:
     return TokenClaims(
         action=action,
         user=user,
-        expires=datetime.fromtimestamp(expires, UTC),
+        expires=NEVER if expires is None else datetime.fromtimestamp(expires, UTC),
         paper=paper,
         ops=tuple(ops),
         state=state,

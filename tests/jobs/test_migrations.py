@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,58 @@ def test_a_0001_database_with_deliveries_migrates_to_claims(database_url: str) -
             ("2607.00002", 2, True),
         ]
         assert storage.claims() == []
+
+
+def test_a_0007_database_keeps_its_ledger_and_gains_what_each_digest_showed(
+    database_url: str,
+) -> None:
+    """0008 adds the place, score and reason of each paper to the ledger: the rows of a
+    digest sent before it keep everything and read as "not recorded" (NULL); the schema
+    is then exactly the declared one (the ledger's partial unique index included)."""
+    engine = create_engine(database_url)
+    config = _config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0007_link_epochs")
+        conn.execute(
+            text(
+                "INSERT INTO deliveries (user_name, message_id, digest_day, status, "
+                "paper_count, created_at, sent_at, attempts, message) VALUES "
+                "('ada', '<1@example.org>', '2026-07-01', 'sent', 2, "
+                "'2026-07-01 06:00:00', '2026-07-01 06:00:05', 1, :m)"
+            ),
+            {"m": b"m"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO ledger (user_name, paper_id, delivery_id) SELECT 'ada', p, id "
+                "FROM deliveries, (SELECT '2607.00002' AS p UNION SELECT '2607.00001') AS ps"
+            )
+        )
+    engine.dispose()
+    with Storage.open(database_url) as storage:
+        with storage.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, metadata) == []
+        [digest] = storage.sent_digests("ada", limit=10)
+        assert [(p.paper_id, p.position, p.score, p.reason) for p in digest.papers] == [
+            ("2607.00001", None, None, None),
+            ("2607.00002", None, None, None),
+        ]
+        assert storage.mailed_ids("ada") == {"2607.00001", "2607.00002"}
+        # A digest recorded now keeps them.
+        new = storage.create_delivery(
+            user_name="ada",
+            message_id="<2@example.org>",
+            digest_day=date(2026, 7, 2),
+            message=b"m",
+            paper_ids=["2607.00004", "2607.00003"],
+            listed_through=None,
+            shown={"2607.00004": (0.9, "keyword: x"), "2607.00003": (0.4, "close")},
+        )
+        storage.mark_sent(new, "outbox")
+        latest = storage.sent_digests("ada", limit=1)
+        assert [(p.paper_id, p.position, p.score, p.reason) for p in latest[0].papers] == [
+            ("2607.00004", 1, 0.9, "keyword: x"),
+            ("2607.00003", 2, 0.4, "close"),
+        ]

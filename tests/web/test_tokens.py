@@ -115,3 +115,31 @@ def test_an_expired_token_reads_only_when_asked() -> None:
     with pytest.raises(BadToken, match="expired"):
         old.read(token, "unsubscribe")
     assert old.read(token, "unsubscribe", allow_expired=True).user == "ada"
+
+
+def test_a_feed_token_never_expires_names_its_epoch_and_is_always_the_same() -> None:
+    token = signer().make_feed("ada", epoch=3)
+    claim = signer(T0 + timedelta(days=100 * 365)).read(token, "feed")
+    assert (claim.action, claim.user, claim.epoch, claim.paper) == ("feed", "ada", 3, None)
+    assert claim.expires > T0 + timedelta(days=100 * 365)
+    assert signer(T0 + timedelta(days=9)).make_feed("ada", epoch=3) == token  # any time
+    assert len({token, signer().make_feed("ada", epoch=4), signer().make_feed("bob", epoch=3)}) == 3
+    for action in ACTIONS:
+        if action != "feed":
+            with pytest.raises(BadToken):
+                signer().read(token, action)
+
+
+def test_only_a_feed_token_may_have_no_expiry() -> None:
+    """A like (or any action) token signed without an expiry, by the right key and salt,
+    is still refused: only the read-only feed lives for ever."""
+    from itsdangerous import URLSafeSerializer
+
+    for action in ACTIONS:
+        if action == "feed":
+            continue
+        forged = URLSafeSerializer(KEY, salt=f"paperboy.web.{action}").dumps(
+            {"a": action, "u": "ada", "p": "2401.01234"}
+        )
+        with pytest.raises(BadToken, match="not valid"):
+            signer().read(forged, action)
