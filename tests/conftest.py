@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: databases (SQLite and PostgreSQL) and sample configs."""
+"""Fixtures shared by the whole suite: databases (SQLite and PostgreSQL) and sample configs,
+and the guard that fails a test leaving a thread or a child process running (tests/leftovers.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from sqlalchemy.engine import make_url
 
 from paperboy.jobs.storage import Storage
 from tests.http_server import FakeTime, LocalServer
+
+# An autouse fixture and a hook, which pytest finds by their names in this module.
+from tests.leftovers import no_leftovers, pytest_fixture_setup  # noqa: F401
 
 POSTGRES_URL = os.environ.get(
     "PAPERBOY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
