@@ -13,7 +13,8 @@ Not counted as a test's leftovers:
 - what was alive before the test's fixtures were set up (the main thread among them);
 - what a fixture of a wider scope than the function (module, package, session) started
   while it was being set up, even when a test first requested it half-way through its
-  body (`pytest_fixture_setup` below records it);
+  body (`pytest_fixture_setup` below records it). That fixture must stop it by the end of
+  its own teardown, with the same grace, or the test being torn down then errors;
 - multiprocessing's resource tracker and forkserver processes, which live as long as the
   process that started them, by design;
 - a child that has exited but was not reaped yet (a zombie: it runs nothing).
@@ -97,19 +98,11 @@ def _process_wide(child: Child) -> bool:
     return any(name in child.cmdline for name in PROCESS_WIDE)
 
 
-# What fixtures wider than a function started while being set up: theirs to stop.
+# What fixtures wider than a function started while being set up: not a test's leftovers,
+# but theirs to stop by the end of their own teardown (pytest_fixture_post_finalizer).
 _exempt_threads: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 _exempt_children: set[tuple[int, int]] = set()
-
-
-def exempt(thread: threading.Thread | None = None, pid: int | None = None) -> None:
-    """Declare a thread or a child process long-lived on purpose (not a test's leftover)."""
-    if thread is not None:
-        _exempt_threads.add(thread)
-    if pid is not None:
-        child = _read_child(pid)
-        if child is not None:
-            _exempt_children.add(child.key)
+_started_by: dict[int, tuple[list[threading.Thread], set[tuple[int, int]]]] = {}
 
 
 @pytest.hookimpl(wrapper=True)
@@ -123,8 +116,34 @@ def pytest_fixture_setup(
     try:
         return (yield)
     finally:
-        _exempt_threads.update(t for t in threading.enumerate() if t not in threads_before)
-        _exempt_children.update(c.key for c in children() if c.key not in children_before)
+        threads = [t for t in threading.enumerate() if t not in threads_before]
+        procs = {c.key for c in children() if c.key not in children_before}
+        _exempt_threads.update(threads)
+        _exempt_children.update(procs)
+        _started_by[id(fixturedef)] = (threads, procs)
+
+
+@pytest.hookimpl
+def pytest_fixture_post_finalizer(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> None:
+    """After a wider fixture's teardown: what it started must end too (within the grace)."""
+    started = _started_by.pop(id(fixturedef), None)
+    if started is None:
+        return
+    threads, keys = started
+    deadline = time.monotonic() + GRACE
+    while True:
+        alive = [t for t in threads if t.is_alive()]
+        procs = [c for c in children() if c.key in keys and not _process_wide(c)]
+        if (not alive and not procs) or time.monotonic() >= deadline:
+            break
+        time.sleep(POLL)
+    for thread in threads:
+        _exempt_threads.discard(thread)
+    _exempt_children.difference_update(keys)
+    if alive or procs:
+        _fail(f"the {fixturedef.scope}-scoped fixture {fixturedef.argname!r}", alive, procs)
 
 
 def _describe_thread(thread: threading.Thread) -> str:
@@ -196,10 +215,14 @@ def no_leftovers() -> Iterator[None]:
     before = Snapshot.now()
     yield
     threads, procs = wait_for_leftovers(before)
-    if not threads and not procs:
-        return
+    if threads or procs:
+        _fail("the test", threads, procs)
+
+
+def _fail(who: str, threads: list[threading.Thread], procs: list[Child]) -> None:
+    """Kill the leaked processes and fail, naming what was left running."""
     _kill(procs)
-    lines = [f"the test left {len(threads)} thread(s) and {len(procs)} process(es) running:"]
+    lines = [f"{who} left {len(threads)} thread(s) and {len(procs)} process(es) running:"]
     lines += [f"  {_describe_thread(t)}" for t in threads]
     lines += [f"  process {c.pid}: {c.cmdline} (killed)" for c in procs]
     pytest.fail("\n".join(lines), pytrace=False)

@@ -68,6 +68,39 @@ def test_a_leaked_thread_errors_its_test_and_is_named(pytester: pytest.Pytester)
     assert "1 thread(s) and 0 process(es)" in out
 
 
+def test_a_module_fixture_that_leaves_its_thread_running_errors(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run_inner(
+        pytester,
+        """
+        import threading
+        import pytest
+
+        _never = threading.Event()
+
+        @pytest.fixture(scope="module")
+        def server():
+            threading.Thread(target=_never.wait, name="never-stopped", daemon=True).start()
+            yield
+
+        def test_first(server):
+            pass
+
+        def test_last(server):
+            pass
+        """,
+        grace=0.5,
+    )
+    # Not the tests' leftover (the fixture is long-lived on purpose), but its teardown
+    # must stop it: the test torn down with it errors.
+    result.assert_outcomes(passed=2, errors=1)
+    out = result.stdout.str()
+    assert "ERROR at teardown of test_last" in out
+    assert "the module-scoped fixture 'server' left 1 thread(s)" in out
+    assert "thread 'never-stopped' (target threading.Event.wait, daemon)" in out
+
+
 def test_a_leaked_process_errors_its_test_and_is_killed(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
