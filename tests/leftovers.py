@@ -10,7 +10,8 @@ in a later test's captured CLI output).
 
 Not counted as a test's leftovers:
 
-- what was alive before the test's fixtures were set up (the main thread among them);
+- what was alive before the test's function-scoped fixtures were set up (the main thread
+  among them);
 - what a fixture of a wider scope than the function (module, package, session) started
   while it was being set up, even when a test first requested it half-way through its
   body (`pytest_fixture_setup` below records it). That fixture must stop it by the end of
@@ -18,6 +19,9 @@ Not counted as a test's leftovers:
 - multiprocessing's resource tracker and forkserver processes, which live as long as the
   process that started them, by design;
 - a child that has exited but was not reaped yet (a zombie: it runs nothing).
+
+Out of its sight: a grandchild orphaned when a test kills its parent is adopted by init,
+not by pytest; and without /proc (not Linux) processes are not checked, only threads.
 
 `PAPERBOY_TEST_LEFTOVER_GRACE` (seconds) overrides the grace; tests/test_leftovers.py uses
 it to keep its inner runs short.
@@ -69,19 +73,39 @@ def _read_child(pid: int) -> Child | None:
     return Child(pid=pid, started=int(fields[19]), state=fields[0], cmdline=cmdline)
 
 
-def children(pid: int | None = None) -> list[Child]:
-    """The live child processes of `pid` (default: this process), zombies left out."""
-    pid = os.getpid() if pid is None else pid
-    pids: set[int] = set()
+def _child_pids(pid: int) -> set[int]:
+    """The pids whose parent is `pid`: from /proc/<pid>/task/*/children, or, on a kernel
+    without those files (CONFIG_PROC_CHILDREN), from every process's parent in /proc."""
     try:
         tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
-        return []
+        return set()  # no /proc (not Linux): processes go unchecked, threads are checked
+    pids: set[int] = set()
+    listed = False
     for task in tasks:
         try:
-            pids.update(int(p) for p in (task / "children").read_text().split())
+            text = (task / "children").read_text()
+        except OSError:
+            continue  # the thread ended since the listing, or no such file
+        listed = True
+        pids.update(int(p) for p in text.split())
+    if listed:
+        return pids
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
         except OSError:
             continue
+        if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+            pids.add(int(entry.name))
+    return pids
+
+
+def children(pid: int | None = None) -> list[Child]:
+    """The live child processes of `pid` (default: this process), zombies left out."""
+    pids = _child_pids(os.getpid() if pid is None else pid)
     found = [c for p in sorted(pids) if (c := _read_child(p)) is not None]
     return [c for c in found if c.state not in ("Z", "X")]
 

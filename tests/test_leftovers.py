@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import leftovers
 from tests.commands import PAPERBOY
 from tests.http_server import LocalServer, Reply
 
@@ -192,6 +193,39 @@ def test_what_ends_within_the_grace_or_is_long_lived_on_purpose_passes(
         grace=5,
     )
     result.assert_outcomes(passed=6)
+
+
+@pytest.mark.parametrize("children_files", [True, False])
+def test_the_guard_lists_this_process_s_children_with_or_without_children_files(
+    monkeypatch: pytest.MonkeyPatch, children_files: bool
+) -> None:
+    if not children_files:  # a kernel without CONFIG_PROC_CHILDREN: every parent in /proc
+        real = Path.read_text
+
+        def no_children_files(path: Path, *args: object, **kwargs: object) -> str:
+            if path.name == "children":
+                raise FileNotFoundError(path)
+            return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Path, "read_text", no_children_files)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        # Popen returns once the exec began; the new command line shows a moment later.
+        deadline = time.monotonic() + 30
+        while True:
+            listed = leftovers.children()
+            found = [c for c in listed if c.pid == child.pid]
+            if time.monotonic() > deadline or (found and found[0].cmdline):
+                break
+            time.sleep(0.01)
+        assert len(found) == 1, (child.pid, listed)
+        assert found[0].cmdline == f"{sys.executable} -c import time; time.sleep(60)", found
+        assert found[0].state in ("R", "S", "D"), found
+    finally:
+        child.kill()
+        child.wait()
+    listed = leftovers.children()
+    assert child.pid not in [c.pid for c in listed], listed
 
 
 def test_a_command_s_jsonl_stdout_is_data_only_while_it_logs(
