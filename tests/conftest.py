@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: databases (SQLite and PostgreSQL) and sample configs."""
+"""Fixtures shared by the whole suite: databases (SQLite and PostgreSQL) and sample configs,
+and the guard that fails a test leaving a thread or a child process running (tests/leftovers.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ from sqlalchemy.engine import make_url
 
 from paperboy.jobs.storage import Storage
 from tests.http_server import FakeTime, LocalServer
+
+# An autouse fixture and two hooks, which pytest finds by their names in this module.
+from tests.leftovers import (  # noqa: F401
+    no_leftovers,
+    pytest_fixture_post_finalizer,
+    pytest_fixture_setup,
+)
 
 POSTGRES_URL = os.environ.get(
     "PAPERBOY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

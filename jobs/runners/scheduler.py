@@ -32,7 +32,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -359,15 +358,19 @@ class Daemon:
         """Start in the foreground until SIGINT/SIGTERM; SIGHUP reloads config.toml."""
 
         stopping = self.stop
+        returned = threading.Event()  # run_forever is returning: nothing is left to stop
+        helpers: list[threading.Thread] = []
 
         def shutdown_once_running() -> None:
             # The signal came while the jobs were being set up: either the check before
-            # start() below sees `stopping`, or the scheduler starts and is stopped here.
+            # start() sees `stopping`, or the scheduler starts and is stopped here, or
+            # run_forever returns without starting it (then this ends with it).
             for _ in range(200):
                 if self.scheduler.running:
                     self.scheduler.shutdown(wait=False)
                     return
-                time.sleep(0.05)
+                if returned.wait(0.05):
+                    return
 
         def stop(signum: int, _frame: FrameType | None) -> None:
             log.info("received %s, stopping", signal.Signals(signum).name)
@@ -375,7 +378,11 @@ class Daemon:
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=False)
             else:
-                threading.Thread(target=shutdown_once_running, daemon=True).start()
+                helper = threading.Thread(
+                    target=shutdown_once_running, name="paperboy-stop", daemon=True
+                )
+                helpers.append(helper)
+                helper.start()
 
         def hangup(_signum: int, _frame: FrameType | None) -> None:
             log.info("received SIGHUP, reloading config")
@@ -384,6 +391,15 @@ class Daemon:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, hangup)
+        try:
+            self._run_scheduler()
+        finally:
+            returned.set()
+            for helper in helpers:
+                helper.join()
+
+    def _run_scheduler(self) -> None:
+        """Schedule the jobs, catch up, and run until a stop; then wait for a running job."""
         self.schedule()
         self.scheduler.add_job(
             self.retry_deliveries,
@@ -416,9 +432,9 @@ class Daemon:
                 log.info(
                     "scheduled %s: next at %s", job.name, job.trigger.get_next_fire_time(None, now)
                 )
-        if not stopping.is_set():
+        if not self.stop.is_set():
             self.scheduler.start()  # blocks until stop() shuts it down
-        # The job running, if any, was told by `stopping`: wait for it to leave its
+        # The job running, if any, was told by `self.stop`: wait for it to leave its
         # transaction before the caller closes the database and releases the lock.
         if self._busy.acquire(timeout=STOP_GRACE_SECONDS):
             self._busy.release()
