@@ -12,6 +12,7 @@ day, the papers trending on Hugging Face, and a footer with the unsubscribe link
 from __future__ import annotations
 
 import email.policy
+import functools
 import hashlib
 import logging
 import math
@@ -22,14 +23,16 @@ from dataclasses import dataclass
 from datetime import date
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
-
-import jinja2
 
 from paperboy.emails.addresses import is_address
 from paperboy.emails.digest import Digest, DigestItem, TrendingItem
 from paperboy.emails.text import first_sentences
 from paperboy.text import collapse_whitespace, latex_to_text, shorten
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = [
     "build_message",
@@ -448,7 +451,13 @@ def _hang(text: str, first: str = "", rest: str | None = None, width: int = _TEX
     )
 
 
-def _make_environment() -> jinja2.Environment:
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """The templates' environment, made on the first render: Jinja2 is imported then, not
+    with this module (the config check imports it for unsubscribe_uris, and every
+    `paperboy` command loads the config)."""
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("paperboy.emails", "templates"),
         autoescape=jinja2.select_autoescape(
@@ -464,9 +473,6 @@ def _make_environment() -> jinja2.Environment:
     )
     env.filters["hang"] = _hang
     return env
-
-
-_ENV = _make_environment()
 
 
 def _inline_css(html: str) -> str:
@@ -487,7 +493,7 @@ def render_text(digest: Digest) -> str:
 
     Raises ValueError if `digest.unsubscribe` is not a mailto: address or https URL.
     """
-    return _ENV.get_template("digest.txt.j2").render(d=_digest_view(digest))
+    return _environment().get_template("digest.txt.j2").render(d=_digest_view(digest))
 
 
 def render_html(digest: Digest) -> str:
@@ -495,7 +501,7 @@ def render_html(digest: Digest) -> str:
 
     Raises ValueError like render_text.
     """
-    html = _ENV.get_template("digest.html.j2").render(d=_digest_view(digest))
+    html = _environment().get_template("digest.html.j2").render(d=_digest_view(digest))
     return _inline_css(html)
 
 

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
-
 from paperboy.jobs.core.errors import ConfigError
 
 
@@ -231,6 +229,8 @@ def _parse_time(value: Any, where: Sequence[str | int], label: str, problems: _P
 def _check_cron(
     schedule: str, where: Sequence[str | int], label: str, key: str, problems: _Problems
 ) -> None:
+    from apscheduler.triggers.cron import CronTrigger  # here: only a cron line needs it
+
     try:
         trigger = CronTrigger.from_crontab(schedule, timezone="UTC")
     except ValueError as e:
