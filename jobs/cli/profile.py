@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -34,7 +34,9 @@ from paperboy.jobs.core.errors import StorageError, UnknownPaperError
 from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.core.text_safety import for_terminal
-from paperboy.jobs.fetch.bibtex import BibPaper, read_library
+
+if TYPE_CHECKING:  # bibtexparser: imported by `profile import` only
+    from paperboy.jobs.fetch.bibtex import BibPaper
 
 _LABELS = {
     "saved": "saved papers",
@@ -416,6 +418,7 @@ def import_(
       paperboy profile import --user ada ~/zotero/library.bib
       paperboy profile import --user ada library.bib --dry-run
     """
+    from paperboy.jobs.fetch.bibtex import read_library
 
     found = read_library(bibfile)
     snapshot, config = _load(ctx)
