@@ -58,10 +58,11 @@ def _load(ctx: click.Context) -> tuple[ConfigSnapshot, Config]:
     """Read the file once: the snapshot that will be edited is the text that was validated.
 
     The config lock is held until the command ends, so a click in a digest waits for
-    this edit instead of refusing it (jobs.config.writes.config_lock)."""
+    this edit instead of refusing it (jobs.config.writes.config_lock). The schedules'
+    cron lines are not checked: no profile command uses them (`paperboy status` does)."""
     ctx.with_resource(config_lock(Path(ctx.obj["config_path"])))
     snapshot = read_snapshot(Path(ctx.obj["config_path"]))
-    return snapshot, parse_config(snapshot.text, snapshot.path)
+    return snapshot, parse_config(snapshot.text, snapshot.path, check_schedules=False)
 
 
 def _user(config: Config, name: str | None) -> UserConfig:
