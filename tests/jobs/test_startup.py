@@ -119,9 +119,7 @@ def test_commands_that_neither_rank_nor_render_load_no_heavy_module(
 def test_the_heavy_modules_are_seen_where_they_are_loaded(folder: Path) -> None:
     """The probe is not blind: `profile import` loads bibtexparser, and an invalid probe
     would fail above as well as here."""
-    assert _loaded(["profile", "import", str(folder / "library.bib")], folder) == [
-        "bibtexparser"
-    ]
+    assert _loaded(["profile", "import", str(folder / "library.bib")], folder) == ["bibtexparser"]
 
 
 def test_commands_load_lazily_and_all_are_listed() -> None:
