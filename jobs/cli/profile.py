@@ -19,14 +19,6 @@ import click
 from paperboy.jobs.cli.common import EXISTING_FILE, FORMATS, say
 from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import open_storage as _storage
-from paperboy.jobs.config.lists import (
-    Change,
-    Operation,
-    ProfileEdit,
-    dislike_operations,
-    edit_profile,
-    like_operations,
-)
 from paperboy.jobs.config.load import parse_config
 from paperboy.jobs.config.model import Config, UserConfig
 from paperboy.jobs.config.writes import ConfigSnapshot, backup_path, config_lock, read_snapshot
@@ -35,7 +27,8 @@ from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.core.text_safety import for_terminal
 
-if TYPE_CHECKING:  # bibtexparser: imported by `profile import` only
+if TYPE_CHECKING:  # imported by the commands that edit (tomlkit) or import (bibtexparser)
+    from paperboy.jobs.config.lists import Change, Operation, ProfileEdit
     from paperboy.jobs.fetch.bibtex import BibPaper
 
 _LABELS = {
@@ -94,6 +87,8 @@ def _edit(
     write: bool = True,
 ) -> ProfileEdit:
     """Apply (op, key, values) edits in the file the user lives in, validate, write."""
+    from paperboy.jobs.config.lists import edit_profile
+
     try:
         return edit_profile(config, user, operations, snapshot=snapshot, write=write)
     except ValueError as e:  # an empty --keyword "" and the like
@@ -356,6 +351,8 @@ def like(ctx: click.Context, ids: tuple[str, ...], user_name: str | None, fmt: s
     Example:
       paperboy profile like --user ada 2401.01234
     """
+    from paperboy.jobs.config.lists import like_operations
+
     canonical = _ids(ids)
     _edit_command(
         ctx,
@@ -381,6 +378,8 @@ def dislike(ctx: click.Context, ids: tuple[str, ...], user_name: str | None, fmt
     Example:
       paperboy profile dislike --user ada 2401.01234
     """
+    from paperboy.jobs.config.lists import dislike_operations
+
     canonical = _ids(ids)
     _edit_command(
         ctx,

@@ -17,7 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # What a command that neither ranks nor renders must not load (issues 12 and 22): the
 # ranker, the encoder and numpy, the mail templates, Alembic (the database is current),
-# APScheduler (except where a schedule is asked about).
+# APScheduler (except where a schedule is asked about), the config editor's tomlkit (except
+# in an edit).
 HEAVY = (
     "sklearn",
     "scipy",
@@ -28,6 +29,7 @@ HEAVY = (
     "alembic",
     "apscheduler",
     "bibtexparser",
+    "tomlkit",
     "httpx",
 )
 
@@ -104,8 +106,8 @@ def _loaded(args: list[str] | None, cwd: Path) -> list[str]:
         (["status"], ["apscheduler"]),
         (["status", "--format", "json"], ["apscheduler"]),
         (["profile", "list"], []),
-        (["profile", "add", "--keyword", "startup"], []),
-        (["profile", "dislike", "2401.00001"], []),
+        (["profile", "add", "--keyword", "startup"], ["tomlkit"]),
+        (["profile", "dislike", "2401.00001"], ["tomlkit"]),
         (["profile", "subscribe"], []),
         (["init", "new"], []),
     ],
@@ -117,9 +119,9 @@ def test_commands_that_neither_rank_nor_render_load_no_heavy_module(
 
 
 def test_the_heavy_modules_are_seen_where_they_are_loaded(folder: Path) -> None:
-    """The probe is not blind: `profile import` loads bibtexparser, and an invalid probe
-    would fail above as well as here."""
-    assert _loaded(["profile", "import", str(folder / "library.bib")], folder) == ["bibtexparser"]
+    """The probe is not blind: `profile import` loads bibtexparser (and, to edit, tomlkit)."""
+    loaded = _loaded(["profile", "import", str(folder / "library.bib")], folder)
+    assert loaded == ["bibtexparser", "tomlkit"]
 
 
 def test_commands_load_lazily_and_all_are_listed() -> None:
