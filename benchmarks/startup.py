@@ -8,7 +8,9 @@ median wall time of the whole process, and the median total import time measured
 further runs under `-X importtime` (the sum of its top-level entries: every module the
 command loaded, in the interpreter's own count; those runs are slower, so they are kept
 apart from the wall times). The baseline, `python -c pass`, is measured in the same run:
-the interpreter's own start-up, which no change to Paperboy can remove.
+the interpreter's own start-up, which no change to Paperboy can remove; and so is the
+import of SQLAlchemy and its two dialects, the floor of every command that opens the
+database.
 
 Goal (issue 22): every such command under 0.3 s of wall time; the last column compares
 the best of N (the issue's own measure) with it. "heavy" lists the modules of the
@@ -52,6 +54,11 @@ HEAVY = (
 # {i}: the run's number; {dir}: the benchmark's folder; {fresh}: a new empty folder.
 COMMANDS: list[tuple[str, list[str]]] = [
     ("baseline: python -c pass", ["-c", "pass"]),
+    # What a command that opens the database cannot go below: SQLAlchemy and its dialects.
+    (
+        "floor: import sqlalchemy",
+        ["-c", "import sqlalchemy; from sqlalchemy.dialects import postgresql, sqlite"],
+    ),
     ("paperboy --help", [*CLI, "--help"]),
     ("paperboy --version", [*CLI, "--version"]),
     ("paperboy profile --help", [*CLI, "profile", "--help"]),

@@ -395,8 +395,8 @@ def _hang(text: str, first: str = "", rest: str | None = None, width: int = _TEX
 @functools.cache
 def _environment() -> jinja2.Environment:
     """The templates' environment, made on the first render: Jinja2 is imported then, not
-    with this module (the config check imports it for unsubscribe_uris, and every
-    `paperboy` command loads the config)."""
+    with this module, so a process that imports the package but renders nothing (a
+    `paperboy` command that sends no mail) never loads it."""
     import jinja2
 
     env = jinja2.Environment(
