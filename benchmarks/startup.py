@@ -21,7 +21,11 @@ adds or removes a word or an id of its own, so no run is a no-op.
 
 Usage::
 
-    python benchmarks/startup.py [--repeat 7]
+    python benchmarks/startup.py [--repeat 7] [--before DIR]
+
+With ``--before DIR`` (another checkout, e.g. ``git archive REV | tar -x -C DIR``) the same
+run measures that code too, its runs taking turns with this checkout's, so that the
+machine's load (shared, and changing) weighs on both alike.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 GOAL_S = 0.3
@@ -109,15 +114,68 @@ def import_seconds(stderr: str) -> tuple[float, set[str]]:
     return total_us / 1e6, heavy
 
 
-def _run(args: list[str], cwd: Path, run: int, flags: list[str]) -> tuple[float, str]:
+@dataclass
+class Checkout:
+    """Paperboy's code to measure: this one (`path` None), or another checkout of it,
+    run with its root first on PYTHONPATH (`paperboy` then imports from there)."""
+
+    name: str
+    path: Path | None
+    folder: Path  # its own config and database
+
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, "PAPERBOY_CONFIG": str(self.folder / "config.toml")}
+        if self.path is not None:
+            env["PYTHONPATH"] = os.pathsep.join(
+                [str(self.path), *filter(None, [os.environ.get("PYTHONPATH")])]
+            )
+        return env
+
+    def prepare(self) -> None:
+        """A starter config; one `profile import` creates the database (which the measured
+        runs then open) and stores two papers, so `status` also counts the background's
+        vectors."""
+        self.folder.mkdir()
+        for args in (
+            ["init", str(self.folder)],
+            ["profile", "import", str(self.folder / "library.bib")],
+        ):
+            if args[0] == "profile":
+                (self.folder / "library.bib").write_text(LIBRARY, encoding="utf-8")
+            subprocess.run(
+                [sys.executable, *CLI, *args],
+                cwd=self.folder,
+                env=self.env(),
+                check=True,
+                capture_output=True,
+            )
+
+
+@dataclass
+class Timings:
+    walls: list[float] = field(default_factory=list)
+    imports: list[float] = field(default_factory=list)
+    heavy: set[str] = field(default_factory=set)
+
+    def cells(self) -> str:
+        best = min(self.walls)
+        ok = "yes" if best < GOAL_S else "NO"
+        return (
+            f"{best:6.3f} | {statistics.median(self.walls):8.3f} | "
+            f"{statistics.median(self.imports):8.3f} | {ok:<7} | "
+            f"{', '.join(sorted(self.heavy)) or '-'}"
+        )
+
+
+def _run(args: list[str], checkout: Checkout, run: int, flags: list[str]) -> tuple[float, str]:
+    cwd = checkout.folder
     fresh = Path(tempfile.mkdtemp(prefix="init-", dir=cwd)) if "{fresh}" in args else cwd
     words = [a.format(i=run, dir=cwd, fresh=fresh) for a in args]
-    env = {**os.environ, "PAPERBOY_CONFIG": str(cwd / "config.toml")}
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, *flags, *words],
         cwd=cwd,
-        env=env,
+        env=checkout.env(),
         capture_output=True,
         text=True,
         check=False,
@@ -128,62 +186,56 @@ def _run(args: list[str], cwd: Path, run: int, flags: list[str]) -> tuple[float,
     return wall, done.stderr
 
 
-def measure(
-    args: list[str], cwd: Path, repeat: int, first_run: int
-) -> tuple[float, float, float, list[str]]:
-    """Best and median wall seconds, median import seconds, heavy modules loaded."""
-    walls = [_run(args, cwd, first_run + n, [])[0] for n in range(repeat)]
-    imports: list[float] = []
-    heavy: set[str] = set()
+def measure(args: list[str], checkouts: list[Checkout], repeat: int) -> list[Timings]:
+    """Wall times, import times and heavy modules of one command in each checkout; the
+    checkouts take turns run by run, so a change in the machine's load hits them alike."""
+    timings = [Timings() for _ in checkouts]
     for n in range(repeat):
-        _, stderr = _run(args, cwd, first_run + repeat + n, ["-X", "importtime"])
-        seconds, seen = import_seconds(stderr)
-        imports.append(seconds)
-        heavy |= seen
-    return min(walls), statistics.median(walls), statistics.median(imports), sorted(heavy)
+        for checkout, timing in zip(checkouts, timings, strict=True):
+            timing.walls.append(_run(args, checkout, 1000 + n, [])[0])
+    for n in range(repeat):
+        for checkout, timing in zip(checkouts, timings, strict=True):
+            _, stderr = _run(args, checkout, 1000 + repeat + n, ["-X", "importtime"])
+            seconds, seen = import_seconds(stderr)
+            timing.imports.append(seconds)
+            timing.heavy |= seen
+    return timings
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--repeat", type=int, default=7, help="Runs per command.")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="DIR",
+        help="Another checkout of Paperboy (e.g. `git archive REV | tar -x -C DIR`) to "
+        "measure in the same run, its runs interleaved with this one's.",
+    )
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="paperboy-startup-") as tmp:
-        folder = Path(tmp)
-        subprocess.run(
-            [sys.executable, *CLI, "init", str(folder)],
-            env=dict(os.environ),
-            check=True,
-            capture_output=True,
-        )
-        (folder / "library.bib").write_text(LIBRARY, encoding="utf-8")
-        # One import first: it creates the database, which the measured runs then open,
-        # and stores two papers, so `status` also counts the background's vectors.
-        subprocess.run(
-            [sys.executable, *CLI, "profile", "import", str(folder / "library.bib")],
-            cwd=folder,
-            env={**os.environ, "PAPERBOY_CONFIG": str(folder / "config.toml")},
-            check=True,
-            capture_output=True,
-        )
+        checkouts = [Checkout("now", None, Path(tmp) / "now")]
+        if options.before is not None:
+            checkouts.append(Checkout("before", options.before.resolve(), Path(tmp) / "before"))
+        for checkout in checkouts:
+            checkout.prepare()
         print(
             f"{options.repeat} runs each (wall) + {options.repeat} under -X importtime; "
             f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}"
+            + (f"; before: {options.before}" if options.before else "")
         )
-        print(
-            f"| {'command':<34} | {'best s':>6} | {'median s':>8} | {'import s':>8} "
-            f"| < {GOAL_S} s | heavy modules loaded |"
-        )
-        print(f"|{'-' * 36}|{'-' * 7}:|{'-' * 9}:|{'-' * 9}:|{'-' * 9}|{'-' * 22}|")
+        columns = ["best s", "median s", "import s", f"< {GOAL_S} s", "heavy modules loaded"]
+        named = len(checkouts) > 1  # "now: best s", "before: best s", ...
+        heads = [f"{c.name}: {col}" if named else col for c in checkouts for col in columns]
+        rules = ["---:", "---:", "---:", "---", "---"] * len(checkouts)
+        print(f"| {'command':<34} | " + " | ".join(heads) + " |")
+        print(f"|{'-' * 36}|" + "|".join(rules) + "|")
         failing = []
         for label, args in COMMANDS:
-            best, median, imported, heavy = measure(args, folder, options.repeat, 1000)
-            ok = "yes" if best < GOAL_S else "NO"
-            if best >= GOAL_S:
+            timings = measure(args, checkouts, options.repeat)
+            if min(timings[0].walls) >= GOAL_S and not label.startswith(("baseline", "floor")):
                 failing.append(label)
-            print(
-                f"| {label:<34} | {best:6.3f} | {median:8.3f} | {imported:8.3f} "
-                f"| {ok:<7} | {', '.join(heavy) or '-'} |"
-            )
+            print(f"| {label:<34} | " + " | ".join(t.cells() for t in timings) + " |")
         print(f"over {GOAL_S} s (best of {options.repeat}): {', '.join(failing) or 'none'}")
 
 
