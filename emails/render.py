@@ -12,6 +12,7 @@ day, the papers trending on Hugging Face, and a footer with the unsubscribe link
 from __future__ import annotations
 
 import email.policy
+import functools
 import hashlib
 import logging
 import math
@@ -22,14 +23,15 @@ from dataclasses import dataclass
 from datetime import date
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING
 
-import jinja2
-
-from paperboy.emails.addresses import is_address
+from paperboy.emails.addresses import safe_url, unsubscribe_uris
 from paperboy.emails.digest import Digest, DigestItem, TrendingItem
 from paperboy.emails.text import first_sentences
 from paperboy.text import collapse_whitespace, latex_to_text, shorten
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = [
     "build_message",
@@ -86,66 +88,8 @@ def relevance_dots(score: float, dots: int = _DOTS) -> tuple[str, str]:
     return "●" * filled, "○" * (dots - filled)
 
 
-_URL_UNSAFE = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
-
-
-def _safe_url(url: str | None) -> str | None:
-    """Only absolute http(s) links reach a template; anything else (javascript:, relative) is
-    dropped, because autoescaping protects the markup but not the meaning of an href."""
-    if not url:
-        return None
-    url = url.strip()
-    if _URL_UNSAFE.search(url):  # never valid in a URL (RFC 3986); no arXiv link has them
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("https", "http") or not parts.netloc:
-        return None
-    return url
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-# A URI inside List-* headers sits between angle brackets, in a header that must stay
-# ASCII: no whitespace, no brackets, no commas (RFC 2369 separates URIs with them).
-_HEADER_URI = re.compile(r"[!#-+\--;=?-~]+")  # printable ASCII minus space " , < >
-
-
-def unsubscribe_uris(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
-    """Normalise Digest.unsubscribe into the URIs of a List-Unsubscribe header, https first.
-
-    Accepts "mailto:x@example.org", a bare "x@example.org" and "https://..." URLs; raises
-    ValueError for anything else (http, javascript:, spaces), so a config check can call it.
-    """
-    if value is None:
-        return ()
-    raw = (value,) if isinstance(value, str) else tuple(value)
-    uris: list[str] = []
-    for entry in raw:
-        uri = entry.strip() if isinstance(entry, str) else ""
-        if uri and "@" in uri and ":" not in uri.partition("@")[0]:
-            uri = "mailto:" + uri  # a bare address
-        lowered = uri.lower()
-        if lowered.startswith("mailto:"):
-            uri = "mailto:" + uri[len("mailto:") :]
-            ok = is_address(unquote(uri[len("mailto:") :].partition("?")[0]))
-        elif lowered.startswith("https://"):
-            uri = "https://" + uri[len("https://") :]
-            ok = _safe_url(uri) is not None
-        else:
-            ok = False
-        if not ok or not _HEADER_URI.fullmatch(uri):
-            raise ValueError(
-                f"unsubscribe: expected a mailto: address or an https:// URL "
-                f"(ASCII, no spaces or commas), got {entry!r}"
-            )
-        if uri not in uris:
-            uris.append(uri)
-    return tuple(sorted(uris, key=lambda u: not u.startswith("https://")))
 
 
 # Characters a phrase may hold unquoted (RFC 5322 atext, plus spaces between words).
@@ -248,7 +192,7 @@ def _links(item: DigestItem) -> tuple[_LinkView, ...]:
     pairs = [
         (label, safe)
         for label, url in zip(_LINK_LABELS, urls, strict=True)
-        if (safe := _safe_url(url))
+        if (safe := safe_url(url))
     ]
     width = max((len(label) for label, _ in pairs), default=0) + 2
     return tuple(_LinkView(label, url, f"{label}:".ljust(width)) for label, url in pairs)
@@ -256,7 +200,7 @@ def _links(item: DigestItem) -> tuple[_LinkView, ...]:
 
 def _labelled(pairs: list[tuple[str, str | None]]) -> tuple[_LinkView, ...]:
     """Links with a label, the unsafe and missing ones left out, text labels lined up."""
-    safe = [(label, url) for label, u in pairs if (url := _safe_url(u))]
+    safe = [(label, url) for label, u in pairs if (url := safe_url(u))]
     width = max((len(label) for label, _ in safe), default=0) + 2
     return tuple(_LinkView(label, url, f"{label}:".ljust(width)) for label, url in safe)
 
@@ -272,8 +216,8 @@ def _item_view(rank: int, item: DigestItem) -> _ItemView:
     return _ItemView(
         rank=rank,
         title=latex_to_text(item.title) or item.paper_id,
-        url=_safe_url(item.abs_url),
-        pdf_url=_safe_url(item.pdf_url),
+        url=safe_url(item.abs_url),
+        pdf_url=safe_url(item.pdf_url),
         authors=", ".join(shorten_authors(item.authors)),
         categories=" · ".join(c.strip() for c in item.categories if c.strip()),
         percent=round(_clamp_score(item.score) * 100),
@@ -299,8 +243,8 @@ def _trending_view(item: TrendingItem) -> _TrendingView:
     upvotes = max(0, item.upvotes) if isinstance(item.upvotes, int) else 0
     return _TrendingView(
         title=latex_to_text(item.title) or item.paper_id,
-        url=_safe_url(item.abs_url),
-        hf_url=_safe_url(item.hf_url),
+        url=safe_url(item.abs_url),
+        hf_url=safe_url(item.hf_url),
         upvotes=f"{upvotes:,}",
         upvotes_label=_upvotes(upvotes),
         matched=bool(item.matched),
@@ -448,7 +392,13 @@ def _hang(text: str, first: str = "", rest: str | None = None, width: int = _TEX
     )
 
 
-def _make_environment() -> jinja2.Environment:
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """The templates' environment, made on the first render: Jinja2 is imported then, not
+    with this module, so a process that imports the package but renders nothing (a
+    `paperboy` command that sends no mail) never loads it."""
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("paperboy.emails", "templates"),
         autoescape=jinja2.select_autoescape(
@@ -464,9 +414,6 @@ def _make_environment() -> jinja2.Environment:
     )
     env.filters["hang"] = _hang
     return env
-
-
-_ENV = _make_environment()
 
 
 def _inline_css(html: str) -> str:
@@ -487,7 +434,7 @@ def render_text(digest: Digest) -> str:
 
     Raises ValueError if `digest.unsubscribe` is not a mailto: address or https URL.
     """
-    return _ENV.get_template("digest.txt.j2").render(d=_digest_view(digest))
+    return _environment().get_template("digest.txt.j2").render(d=_digest_view(digest))
 
 
 def render_html(digest: Digest) -> str:
@@ -495,7 +442,7 @@ def render_html(digest: Digest) -> str:
 
     Raises ValueError like render_text.
     """
-    html = _ENV.get_template("digest.html.j2").render(d=_digest_view(digest))
+    html = _environment().get_template("digest.html.j2").render(d=_digest_view(digest))
     return _inline_css(html)
 
 

@@ -19,22 +19,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+# The ranker's meaning view sits out below this many negatives with a vector; defined (and
+# explained) beside the encoder's model id, whose module does not import numpy.
+from paperboy.recommender.encoder import MIN_MEANING_NEGATIVES
 from paperboy.recommender.types import Paper
 
 __all__ = ["MIN_MEANING_NEGATIVES", "Embeddings"]
 
 Float32Array = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
-
-# The ranker's meaning view sits out below this many negatives with a vector. Encoding
-# runs newest first and the background is older than 30 days, so right after an upgrade
-# or a big import a 5,000-paper background may have a few dozen vectors, all from its
-# newest days: a 384-weight model fitted on so few (fewer points than dimensions are
-# separable whatever they are about) says more about which papers happened to be encoded
-# than about the user. 200 is a third of the smallest setting measured (topic profiles:
-# 658 negatives; replay: 5,000) and 4 % of a full background: the view joins as soon as
-# encoding has gone that far, and no benchmark number moves.
-MIN_MEANING_NEGATIVES = 200
 
 MEMO_MIN = 500  # a digest run asks for the same background for every user: remember it
 MEMO_SIZE = 4

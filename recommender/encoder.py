@@ -7,8 +7,9 @@ nothing downloaded at run time. The graph ends with mean pooling over the attent
 and L2 normalisation, so :meth:`Encoder.encode` returns unit vectors: a dot product is a
 cosine.
 
-ONNX Runtime and ``tokenizers`` are imported when an :class:`Encoder` is built, never when
-this module is imported: commands that do not rank stay quick to start.
+ONNX Runtime and ``tokenizers`` are imported when an :class:`Encoder` is built, and numpy
+when it encodes, never when this module is imported: commands that only name the model
+(``paperboy status``: :data:`MODEL_ID`) stay quick to start.
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ import hashlib
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float32]
 
 __all__ = [
     "DIM",
+    "MIN_MEANING_NEGATIVES",
     "MODEL_DIR",
     "MODEL_ID",
     "Encoder",
@@ -40,7 +45,17 @@ DIM = 384
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model (tokenizer says 128)
 MODEL_DIR = Path(__file__).resolve().parent / "encoder_model"
 
-FloatArray = npt.NDArray[np.float32]
+# The ranker's meaning view sits out below this many negatives with a vector (kept here,
+# beside the model's id, so `paperboy status` can say so without importing numpy; the
+# ranker takes it from recommender.embeddings). Encoding
+# runs newest first and the background is older than 30 days, so right after an upgrade
+# or a big import a 5,000-paper background may have a few dozen vectors, all from its
+# newest days: a 384-weight model fitted on so few (fewer points than dimensions are
+# separable whatever they are about) says more about which papers happened to be encoded
+# than about the user. 200 is a third of the smallest setting measured (topic profiles:
+# 658 negatives; replay: 5,000) and 4 % of a full background: the view joins as soon as
+# encoding has gone that far, and no benchmark number moves.
+MIN_MEANING_NEGATIVES = 200
 
 
 class EncoderError(RuntimeError):
@@ -130,6 +145,8 @@ class Encoder:
         """
         if isinstance(texts, str):
             raise TypeError("encode() takes a sequence of texts, not one string")
+        import numpy as np
+
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         for row, text in enumerate(texts):
             ids = np.asarray([self._tokenizer.encode(text).ids], dtype=np.int64)

@@ -13,20 +13,31 @@ One module per group of commands, so a behaviour is found from the file names:
 - profile.py: `profile list/add/remove/like/dislike/import/...`;
 - `eval` is jobs/ranking/evaluate.py's.
 
-Every module imports only cheap modules at the top (`paperboy --help` must start at once);
+A command's module is imported when the command runs (COMMANDS below; `paperboy --help`
+imports them all to list them), and every module imports only cheap modules at the top;
 each command imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
-from paperboy.jobs.cli import daemon, digest, fetch, getting_started, profile, rank, status
 from paperboy.jobs.cli.common import FORMATS
 from paperboy.jobs.cli.root import cli, main
-from paperboy.jobs.ranking.evaluate import eval_command
 
-cli.add_command(profile.profile)  # the group; `profile` here stays the module
-cli.add_command(eval_command, name="eval")
+# name -> (module, attribute): the module that defines the command, imported on first use.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("paperboy.jobs.cli.getting_started", "demo"),
+    "digest": ("paperboy.jobs.cli.digest", "digest"),
+    "eval": ("paperboy.jobs.ranking.evaluate", "eval_command"),
+    "fetch": ("paperboy.jobs.cli.fetch", "fetch"),
+    "index": ("paperboy.jobs.cli.fetch", "index_command"),
+    "init": ("paperboy.jobs.cli.getting_started", "init"),
+    "profile": ("paperboy.jobs.cli.profile", "profile"),
+    "rank": ("paperboy.jobs.cli.rank", "rank"),
+    "run": ("paperboy.jobs.cli.daemon", "run"),
+    "serve": ("paperboy.jobs.cli.daemon", "serve"),
+    "status": ("paperboy.jobs.cli.status", "status"),
+    "worker": ("paperboy.jobs.cli.daemon", "worker"),
+}
+cli.lazy.update(COMMANDS)
 
-__all__ = ["FORMATS", "cli", "main"]
-# The modules above register their commands on `cli` when imported.
-_COMMAND_MODULES = (daemon, digest, fetch, getting_started, rank, status)
+__all__ = ["COMMANDS", "FORMATS", "cli", "main"]

@@ -33,7 +33,7 @@ def init(directory: Path, force: bool, users_dir: bool) -> None:
       paperboy init ~/paperboy && $EDITOR ~/paperboy/config.toml
       paperboy init --users-dir ~/paperboy && $EDITOR ~/paperboy/users.d/ada.toml
     """
-    from paperboy.jobs.runners.demo import starter_config, starter_users_dir
+    from paperboy.jobs.config.starter import starter_config, starter_users_dir
 
     target = directory / "config.toml"
     user_file = directory / "users.d" / "ada.toml"
@@ -71,7 +71,7 @@ def _write_web_key(config_file: Path) -> None:
     from paperboy.jobs.config.load import load_config
     from paperboy.jobs.web.links import write_key_file
 
-    key = load_config(config_file).web.secret_file
+    key = load_config(config_file, check_schedules=False).web.secret_file
     if write_key_file(key):
         say(f"Wrote {key} (the key that signs the links in digests; keep it private).")
 

@@ -12,21 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from paperboy.jobs.cli.common import EXISTING_FILE, FORMATS, emit_one, load, say
 from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import open_storage as _storage
-from paperboy.jobs.config.lists import (
-    Change,
-    Operation,
-    ProfileEdit,
-    dislike_operations,
-    edit_profile,
-    like_operations,
-)
 from paperboy.jobs.config.load import parse_config
 from paperboy.jobs.config.model import Config, UserConfig
 from paperboy.jobs.config.writes import ConfigSnapshot, backup_path, config_lock, read_snapshot
@@ -34,7 +26,10 @@ from paperboy.jobs.core.errors import ConfigError, StorageError, UnknownPaperErr
 from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.core.text_safety import for_terminal
-from paperboy.jobs.fetch.bibtex import BibPaper, read_library
+
+if TYPE_CHECKING:  # imported by the commands that edit (tomlkit) or import (bibtexparser)
+    from paperboy.jobs.config.lists import Change, Operation, ProfileEdit
+    from paperboy.jobs.fetch.bibtex import BibPaper
 
 _LABELS = {
     "saved": "saved papers",
@@ -56,10 +51,11 @@ def _load(ctx: click.Context) -> tuple[ConfigSnapshot, Config]:
     """Read the file once: the snapshot that will be edited is the text that was validated.
 
     The config lock is held until the command ends, so a click in a digest waits for
-    this edit instead of refusing it (jobs.config.writes.config_lock)."""
+    this edit instead of refusing it (jobs.config.writes.config_lock). The schedules'
+    cron lines are not checked: no profile command uses them (`paperboy status` does)."""
     ctx.with_resource(config_lock(Path(ctx.obj["config_path"])))
     snapshot = read_snapshot(Path(ctx.obj["config_path"]))
-    return snapshot, parse_config(snapshot.text, snapshot.path)
+    return snapshot, parse_config(snapshot.text, snapshot.path, check_schedules=False)
 
 
 def _user(config: Config, name: str | None) -> UserConfig:
@@ -91,6 +87,8 @@ def _edit(
     write: bool = True,
 ) -> ProfileEdit:
     """Apply (op, key, values) edits in the file the user lives in, validate, write."""
+    from paperboy.jobs.config.lists import edit_profile
+
     try:
         return edit_profile(config, user, operations, snapshot=snapshot, write=write)
     except ValueError as e:  # an empty --keyword "" and the like
@@ -353,6 +351,8 @@ def like(ctx: click.Context, ids: tuple[str, ...], user_name: str | None, fmt: s
     Example:
       paperboy profile like --user ada 2401.01234
     """
+    from paperboy.jobs.config.lists import like_operations
+
     canonical = _ids(ids)
     _edit_command(
         ctx,
@@ -378,6 +378,8 @@ def dislike(ctx: click.Context, ids: tuple[str, ...], user_name: str | None, fmt
     Example:
       paperboy profile dislike --user ada 2401.01234
     """
+    from paperboy.jobs.config.lists import dislike_operations
+
     canonical = _ids(ids)
     _edit_command(
         ctx,
@@ -416,6 +418,7 @@ def import_(
       paperboy profile import --user ada ~/zotero/library.bib
       paperboy profile import --user ada library.bib --dry-run
     """
+    from paperboy.jobs.fetch.bibtex import read_library
 
     found = read_library(bibfile)
     snapshot, config = _load(ctx)

@@ -2,12 +2,14 @@
 
 Exit status: 0 success, 1 failure, 2 usage or config error. Output for people by default,
 `--format json|jsonl` for scripts; logs and progress go to stderr. The commands live in
-the modules beside this one, one per group of commands; `jobs/cli/__init__.py` registers
-them.
+the modules beside this one, one per group of commands; `jobs/cli/__init__.py` names them
+in `cli.lazy`, and a command's module is imported only when that command runs (or when a
+list of all commands is asked for: `paperboy --help`, a misspelt command).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from typing import Any
@@ -23,7 +25,35 @@ from paperboy.jobs.core.logs import configure_logging
 
 class PaperboyGroup(click.Group):
     """Turns the project's errors into exit statuses: ConfigError and InputFileError (a bad
-    file named on the command line, in any format) 2, other errors 1."""
+    file named on the command line, in any format) 2, other errors 1.
+
+    Its commands load lazily: `lazy` maps a command's name to (module, attribute), and
+    the module is imported when the command is first looked up, so `paperboy status`
+    imports neither the profile editor nor the evaluation code."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, tuple[str, str]] = {}
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            if cmd_name not in self.lazy:
+                self._load_all()  # for click's "did you mean" among all the commands
+            else:
+                module, attribute = self.lazy[cmd_name]
+                command = getattr(importlib.import_module(module), attribute)
+                if cmd_name not in self.commands:  # a module's @cli.command() registers it
+                    self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_all()
+        return super().list_commands(ctx)
+
+    def _load_all(self) -> None:
+        for name in self.lazy:
+            if name not in self.commands:
+                self.get_command(click.Context(self), name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

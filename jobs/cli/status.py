@@ -38,8 +38,7 @@ def status(ctx: click.Context, fmt: str) -> None:
     from paperboy.jobs.ranking.corpus import read_info
     from paperboy.jobs.ranking.encoding import background_vectors
     from paperboy.jobs.storage import DeliverySummary, UserState
-    from paperboy.recommender.embeddings import MIN_MEANING_NEGATIVES
-    from paperboy.recommender.encoder import MODEL_ID
+    from paperboy.recommender.encoder import MIN_MEANING_NEGATIVES, MODEL_ID
 
     config = _config(ctx)
     now = datetime.now(UTC)

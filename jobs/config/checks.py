@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
-
 from paperboy.jobs.core.errors import ConfigError
 
 
 class _Problems:
-    """Collects problems with their line numbers so all are reported at once."""
+    """Collects problems with their line numbers so all are reported at once.
 
-    def __init__(self, path: Path, text: str) -> None:
+    `schedules`: whether cron lines are checked (:func:`_check_cron`; see
+    :func:`paperboy.jobs.config.load.parse_config`'s `check_schedules`)."""
+
+    def __init__(self, path: Path, text: str, *, schedules: bool = True) -> None:
         self.path = path
+        self.schedules = schedules
         # Lines end at LF (TOML's rule): splitlines() would also split on U+2028, U+0085…
         # inside a string, and every later line number would be off.
         self.lines = text.split("\n")
@@ -231,6 +233,12 @@ def _parse_time(value: Any, where: Sequence[str | int], label: str, problems: _P
 def _check_cron(
     schedule: str, where: Sequence[str | int], label: str, key: str, problems: _Problems
 ) -> None:
+    """A cron line must parse and fire some day. APScheduler does the parsing: it is
+    imported here, and only by a load that checks schedules."""
+    if not problems.schedules:
+        return
+    from apscheduler.triggers.cron import CronTrigger
+
     try:
         trigger = CronTrigger.from_crontab(schedule, timezone="UTC")
     except ValueError as e:

@@ -375,8 +375,9 @@ def edit_profile(
             try:  # never write a file that would not load
                 if whole_file:
                     parse_user_file(text, path, config)
-                else:  # names do not change: the users_dir files need no second read
-                    parse_config(text, path, read_users_dir=False)
+                else:  # names do not change: the users_dir files need no second read;
+                    # nor do schedules, which a list edit never touches
+                    parse_config(text, path, read_users_dir=False, check_schedules=False)
             except ConfigError as e:
                 raise ConfigError(
                     f"the edit would leave {path} invalid, so nothing was written:\n{e}"

@@ -77,12 +77,15 @@ _PAPERBOY = (
 _SOURCES = ("arxiv", "huggingface", "feeds", "openreview")
 
 
-def load_config(path: Path | str, *, previous: Config | None = None) -> Config:
+def load_config(
+    path: Path | str, *, previous: Config | None = None, check_schedules: bool = True
+) -> Config:
     """Read and validate config.toml; raise ConfigError listing every problem found.
 
     `previous`: the config loaded before from the same file (the daemon's reload). Its
     users from users_dir files that have not changed since (same mtime, size and inode,
     same defaults in config.toml) are kept as they are instead of read again.
+    `check_schedules`: see :func:`parse_config`.
     """
     path = Path(path)
     try:
@@ -93,10 +96,10 @@ def load_config(path: Path | str, *, previous: Config | None = None) -> Config:
         raise ConfigError(f"{path}: cannot read config file: {e}") from e
     if previous is not None:
         try:
-            return parse_config(text, path, previous=previous)
+            return parse_config(text, path, previous=previous, check_schedules=check_schedules)
         except ConfigError:
             pass  # the full message below: every file read, every line found
-    return parse_config(text, path)
+    return parse_config(text, path, check_schedules=check_schedules)
 
 
 def _unfinished(text: str) -> tuple[int, str]:
@@ -143,13 +146,23 @@ def _unfinished(text: str) -> tuple[int, str]:
 
 
 def parse_config(
-    text: str, path: Path, *, read_users_dir: bool = True, previous: Config | None = None
+    text: str,
+    path: Path,
+    *,
+    read_users_dir: bool = True,
+    previous: Config | None = None,
+    check_schedules: bool = True,
 ) -> Config:
     """Validate the TOML text of a config file (path is used in messages and for relative paths).
 
     With ``[paperboy] users_dir``, its files are read and checked too, unless
     `read_users_dir` is False (then the Config holds config.toml's own users only).
     `previous`: see :func:`load_config`.
+
+    `check_schedules`: whether the cron lines (fetch_schedule, a user's cron schedule)
+    are checked. The commands that use no schedule (`paperboy profile ...`, `init`) pass
+    False: the check imports APScheduler (and asyncio with it), which they have no other
+    use for. A command that uses them (`run`, `digest`, `fetch`, `status`, ...) checks them.
     """
     try:
         data = tomllib.loads(text)
@@ -164,7 +177,7 @@ def parse_config(
             e = tomllib.TOMLDecodeError(f"{e}; {what}" if what else str(e))
         raise ConfigError(f"{where}: invalid TOML: {e}") from e
 
-    problems = _Problems(path, text)
+    problems = _Problems(path, text, schedules=check_schedules)
     base = path.parent.resolve()
     _check_keys(data, _TOP, [], "the top level", problems)
 
@@ -277,7 +290,9 @@ def parse_config(
             if kept is not None and stamp is not None and kept[0] == stamp:
                 placed.append((kept[1], _Problems(user_file, ""), []))
                 continue
-            file_problems, user = _user_file(user_file, timezone, email, base=folder_base)
+            file_problems, user = _user_file(
+                user_file, timezone, email, base=folder_base, check_schedules=check_schedules
+            )
             problem_sets.append(file_problems)
             if user is not None:
                 placed.append((user, file_problems, []))

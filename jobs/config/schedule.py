@@ -1,19 +1,21 @@
 """When things are due: the cron arithmetic shared by the digest job, the daemon and
 `paperboy status`.
 
-Cheap to import (APScheduler's trigger only): `paperboy status` asks these questions
-without loading the ranker.
+Cheap to import: APScheduler's cron trigger is imported when a schedule is first asked
+about (`paperboy status` does, to say when the next fetch and digests are due).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-
 from paperboy.jobs.config.model import Config, UserConfig
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 _SECOND = timedelta(seconds=1)
 
@@ -54,6 +56,8 @@ def next_digest_firing(user: UserConfig, last_digest_at: datetime) -> datetime |
 
 def fetch_trigger(config: Config) -> CronTrigger:
     """The fetch schedule ([paperboy] fetch_schedule, in fetch_timezone)."""
+    from apscheduler.triggers.cron import CronTrigger
+
     return CronTrigger.from_crontab(config.fetch_schedule, timezone=ZoneInfo(config.fetch_timezone))
 
 

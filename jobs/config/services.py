@@ -12,8 +12,7 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
-from paperboy.emails.addresses import address_problem
-from paperboy.emails.render import unsubscribe_uris
+from paperboy.emails.addresses import address_problem, unsubscribe_uris
 from paperboy.jobs.config.checks import (
     _check_keys,
     _get,

@@ -193,10 +193,12 @@ def _user_file(
     email: EmailConfig,
     text: str | None = None,
     base: Path | None = None,
+    check_schedules: bool = True,
 ) -> tuple[_Problems, UserConfig | None]:
     """Read (unless `text` is given) and check one users_dir file; its problems and user.
 
-    Relative paths in it (``library``) are relative to its folder, `base` if given."""
+    Relative paths in it (``library``) are relative to its folder, `base` if given.
+    `check_schedules`: see jobs.config.load.parse_config."""
     if text is None:
         try:
             text = _read_user_file(path)
@@ -204,7 +206,7 @@ def _user_file(
             problems = _Problems(path, "")
             problems.add_at(None, f"cannot read user file: {e}")
             return problems, None
-    problems = _Problems(path, text)
+    problems = _Problems(path, text, schedules=check_schedules)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -26,14 +26,17 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from paperboy.jobs.core.errors import PaperboyError
 from paperboy.jobs.core.stopping import Stop
 from paperboy.jobs.storage import Storage, StoredPaper, utcnow
-from paperboy.recommender import Embeddings, Paper
 from paperboy.recommender.encoder import DIM as DIM_FALLBACK
 from paperboy.recommender.encoder import encoder_text, text_hash
+from paperboy.recommender.types import Paper
+
+if TYPE_CHECKING:  # numpy's: imported by vectors_for, not by `paperboy status`
+    from paperboy.recommender.embeddings import Embeddings
 
 __all__ = [
     "BATCH",
@@ -218,6 +221,7 @@ def vectors_for(
     ranker scores them by their words (never blocking a due digest). A broken encoder is
     logged, not raised.
     """
+    from paperboy.recommender.embeddings import Embeddings
     from paperboy.recommender.encoder import MODEL_ID, EncoderError, load_encoder
 
     wanted = {p.id: p for p in papers}
@@ -288,5 +292,5 @@ def background_vectors(
     if storage.count_papers() - len(fresh) < size:
         fresh = set()
     sample = storage.sample_papers(size, exclude=fresh)
-    encoded = storage.embeddings([p.id for p in sample], MODEL_ID)
+    encoded = storage.embedded_ids([p.id for p in sample], MODEL_ID)  # ids: no vector read
     return len(encoded), len(sample)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from paperboy.jobs.config.load import load_config
 from paperboy.jobs.config.model import Config
+from paperboy.jobs.config.starter import DATA, starter_config
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.fetch.listings import (
     ARXIV_SOURCE,
@@ -36,37 +37,11 @@ from paperboy.jobs.ranking.encoding import encode_stored
 from paperboy.jobs.storage import Storage, utcnow
 from paperboy.jobs.web.links import write_key_file
 
-DATA = resources.files("paperboy.jobs") / "data"
 DEMO_BASE_URL = "http://127.0.0.1:8080"  # the default [web] listen of `paperboy serve`
 
 
 def sample_dir() -> Traversable:
     return DATA / "sample"
-
-
-def starter_config() -> str:
-    """The commented config.toml that `paperboy init` writes and the demo runs on."""
-    return (DATA / "config.toml").read_text(encoding="utf-8")
-
-
-_USERS_INTRO = "# One [[users]] table per person."
-_USERS_DIR_OFF = '# users_dir = "users.d/"\n'
-
-
-def starter_users_dir() -> tuple[str, str]:
-    """`paperboy init --users-dir`: the starter config.toml with users_dir on, and the
-    text of users.d/ada.toml: its sample user's keys and comments, without the header."""
-    text = starter_config()
-    at = text.index(_USERS_INTRO)
-    config = text[:at].replace(_USERS_DIR_OFF, _USERS_DIR_OFF.removeprefix("# ")).rstrip("\n")
-    config += "\n\n# Users: one file each in users.d/ (the sample user is users.d/ada.toml).\n"
-    user = text[at:].split("[[users]]\n", 1)[1].replace('name = "ada"\n', "", 1)
-    intro = (
-        "# One user's profile: the keys of a [[users]] table, without the [[users]] line.\n"
-        "# The file's name is the user's name (ada.toml: ada), unless name = \"...\" says\n"
-        "# otherwise. This sample user follows RL for LLM reasoning.\n"
-    )
-    return config, intro + user
 
 
 @dataclass(frozen=True, slots=True)

@@ -273,6 +273,20 @@ class IndexMixin(StorageBase):
                     found[row.paper_id] = np.frombuffer(row.vector, dtype="<f2").astype(np.float32)
         return found
 
+    def embedded_ids(self, ids: Sequence[str], model_id: str) -> set[str]:
+        """The papers among `ids` that have a vector of `model_id` (the vectors are not
+        read: `paperboy status` counts them without numpy)."""
+        ids = list(ids)
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                query = select(embeddings.c.paper_id).where(
+                    embeddings.c.model_id == model_id,
+                    embeddings.c.paper_id.in_(ids[start : start + 500]),
+                )
+                found.update(str(pid) for (pid,) in conn.execute(query))
+        return found
+
     def count_embeddings(self, model_id: str) -> int:
         """How many papers have a vector of `model_id`."""
         query = (

@@ -210,3 +210,23 @@ def test_version_names_the_release_and_the_user_agent_carries_it() -> None:
     assert code == 0 and out.strip() == f"paperboy, version {__version__}"
     assert version("paperboy-digest") == __version__
     assert user_agent("me@example.org").startswith(f"Paperboy/{__version__} (")
+
+
+def test_profile_commands_leave_the_schedules_to_the_commands_that_use_them(
+    tmp_path: Path,
+) -> None:
+    """A cron line is checked by the commands that use the schedules (`status` here), not
+    by `profile` (which would import APScheduler for it): a broken fetch_schedule does
+    not stop a profile edit, and `status` still names it."""
+    assert run("init", str(tmp_path))[0] == 0
+    config = tmp_path / "config.toml"
+    text = config.read_text(encoding="utf-8")
+    cron = 'fetch_schedule = "30 20 * * sun,mon-thu"'
+    assert cron in text
+    config.write_text(text.replace(cron, 'fetch_schedule = "61 25 * * *"'), encoding="utf-8")
+    env = {"PAPERBOY_CONFIG": str(config)}
+    code, out, _ = run("profile", "add", "--keyword", "bandits", env=env)
+    assert code == 0 and "bandits: added to ada's keywords" in out
+    assert run("profile", "list", env=env)[0] == 0
+    code, _, err = run("status", env=env)
+    assert code == 2 and "fetch_schedule" in err and "61 25 * * *" in err

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.storage import Storage
-from paperboy.jobs.storage.base import MIGRATIONS
+from paperboy.jobs.storage.base import HEAD_REVISION, MIGRATIONS
 from paperboy.jobs.storage.schema import metadata
 
 
@@ -44,6 +44,28 @@ def test_a_database_from_before_migrations_is_refused_clearly(tmp_path: Path) ->
     engine.dispose()
     with pytest.raises(StorageError, match="predates schema migrations"):
         Storage.open(url)
+
+
+def test_the_head_revision_constant_is_alembics_head() -> None:
+    """Storage.open takes a database that stores HEAD_REVISION as current without running
+    Alembic: a new migration must move the constant too, or older databases would be
+    opened unmigrated."""
+    assert ScriptDirectory.from_config(_config()).get_heads() == [HEAD_REVISION]
+
+
+def test_a_database_one_revision_behind_is_upgraded_on_open(database_url: str) -> None:
+    """The revision before the head is not current: opening migrates it to the head."""
+    previous = ScriptDirectory.from_config(_config()).get_revision(HEAD_REVISION).down_revision
+    assert isinstance(previous, str)
+    engine = create_engine(database_url)
+    config = _config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, previous)
+    engine.dispose()
+    with Storage.open(database_url) as storage, storage.engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == HEAD_REVISION
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
 
 def _config() -> AlembicConfig:
