@@ -4,8 +4,10 @@ Each run: 2 worker processes (`paperboy worker`, concurrency 1) and the schedule
 (`paperboy run` with a [queue] table: it only enqueues) on PostgreSQL and RabbitMQ, a
 real SMTP sink (tests/smtp_server.py), ``--users`` users in a users_dir, every one due at
 the start (their send time passed a few minutes ago: the scheduler's catch-up enqueues
-them). While the digests go out, ``--faults`` faults are injected at random moments
-(0.3-2.5 s apart), an equal share of each kind, in a random order:
+them). While the digests go out, ``--faults`` faults are injected, an equal share of
+each kind, in a random order, each starting at a random moment of the first
+``--window`` seconds (default: a quarter of a second per user, about as long as the
+digests take here) in a thread of its own, so that they overlap:
 
     kill-worker    kill -9 a worker's process group (a machine gone); a new one starts
                    1-3 s later
@@ -39,19 +41,20 @@ due digest arrived and nothing is left pending. Counted from what the sink recei
                included) per due digest, mean and most for one user: a spinning task
                shows as hundreds
     wait       the longest time from a user's digest being due to its arrival
-    stopped    users paused or unsubscribed mid-run; "after" counts deliveries of theirs
-               recorded after the stop (a defect)
+    stopped    users paused or unsubscribed mid-run; in brackets, messages of theirs that
+               arrived more than 10 s after the stop (a digest recorded before it and
+               in flight arrives at once; a later one is a defect)
 
 The workers and the scheduler are the package's own (jobs.runners.queue.app.make_app and
 run_worker; the CLI's `run`), started through this script so that each digest task's
 start is counted and the back-off waits are scaled down to fit a run into minutes (the
 SMTP retry's first wait 5 min -> 4 s, a failed task's 30 s -> 2 s, the scheduler's retry
 tick 300 s -> 5 s); the claims' lease is PAPERBOY_LEASE_SECONDS=15, as in the tests. The
-broker is a RabbitMQ node of the campaign's own (port 5673, started with rabbitmq-server,
-stopped at the end) so restarting it disturbs no one else; ``--broker URL --broker-node
-NODE`` uses another one. The bundled sample (jobs/data/sample: 4 arXiv days) is stored,
-indexed and encoded once per campaign, in a new PostgreSQL database dropped at the end;
-each run has users of its own.
+broker is a RabbitMQ node of the campaign's own (on free ports, started with
+rabbitmq-server, stopped at the end) so restarting it disturbs no one else; ``--broker
+URL --broker-node NODE`` uses another one. The bundled sample (jobs/data/sample: 4 arXiv
+days) is stored, indexed and encoded once per campaign, in a new PostgreSQL database
+dropped at the end; each run has users of its own.
 
 Usage::
 
@@ -98,8 +101,8 @@ KINDS = (
     "add-users",
 )
 LEASE = "15"
+AFTER_STOP = 10.0  # seconds after a pause or unsubscribe a digest may still arrive
 PAPERBOY = [sys.executable, "-m", "paperboy.jobs.cli"]  # as tests/commands.py
-PRIVATE_NODE, PRIVATE_PORT, PRIVATE_DIST_PORT = "pbfaults@localhost", 5673, 25673
 DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -126,7 +129,9 @@ def worker_main(config_path: str, counts: str) -> int:
     from paperboy.jobs.runners.queue import tasks
     from paperboy.jobs.runners.queue.app import make_app, run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     scale_down_waits()
     real = tasks.run_digest_task
 
@@ -185,9 +190,12 @@ class Broker:
     """A RabbitMQ node the campaign may restart: its own (started here) or a named one."""
 
     def __init__(self, url: str | None, node: str | None, folder: Path) -> None:
+        from tests.smtp_server import free_port
+
         self.own = url is None
-        self.url = url or f"amqp://guest:guest@127.0.0.1:{PRIVATE_PORT}//"
-        self.node = node or PRIVATE_NODE
+        self.port, self.dist_port = free_port(), free_port()
+        self.url = url or f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        self.node = node or f"pbfaults-{uuid.uuid4().hex[:6]}@localhost"
         self.folder = folder
 
     def _ctl(self, *args: str) -> None:
@@ -206,8 +214,8 @@ class Broker:
             **os.environ,
             "RABBITMQ_NODENAME": self.node,
             "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_NODE_PORT": str(PRIVATE_PORT),
-            "RABBITMQ_DIST_PORT": str(PRIVATE_DIST_PORT),
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
             "RABBITMQ_MNESIA_BASE": str(self.folder / "mnesia"),
             "RABBITMQ_LOG_BASE": str(self.folder / "log"),
             "RABBITMQ_PID_FILE": str(self.folder / "pid"),
@@ -439,7 +447,10 @@ class Run:
         self.scheduler: subprocess.Popen[bytes] | None = None
         self.faults: Counter[str] = Counter()
         self.first_message = len(smtp.messages)
+        self.errors: list[str] = []  # faults that could not be injected
         self._logs = 0
+        self._lock = threading.Lock()
+        self._broker_lock = threading.Lock()
 
     def _saved(self) -> list[str]:
         return self.rng.sample(self.pool, self.rng.randint(4, 10))
@@ -471,18 +482,26 @@ class Run:
 
     # --- faults ---
 
-    def inject(self, kind: str) -> None:
-        rng = self.rng
-        self.faults[kind] += 1
+    def inject(self, kind: str, rng: random.Random) -> None:
+        """One fault; those that last (a worker down, the broker, the sink) sleep here, in
+        the fault's own thread, so that faults overlap as they would."""
         if kind == "kill-worker":
-            live = [w for w in self.workers if w.poll() is None]
-            victim = rng.choice(live)
+            with self._lock:
+                live = [w for w in self.workers if w.poll() is None]
+                if not live:
+                    return  # both are down already (another kill): not counted
+                victim = rng.choice(live)
+                self.workers.remove(victim)
+                self.faults[kind] += 1
             kill_group(victim)
-            self.workers.remove(victim)
             time.sleep(rng.uniform(1, 3))
-            self.start_worker()
-        elif kind == "broker":
-            self.broker.restart(rng.uniform(1, 4))
+            with self._lock:
+                self.start_worker()
+            return
+        self.faults[kind] += 1
+        if kind == "broker":
+            with self._broker_lock:
+                self.broker.restart(rng.uniform(1, 4))
         elif kind.startswith("smtp-"):
             fault = {
                 "smtp-421": "421 4.3.2 service shutting down",
@@ -491,37 +510,61 @@ class Run:
             }[kind]
             self.smtp.fault = fault
             time.sleep(rng.uniform(1, 4))
-            self.smtp.fault = None
+            with self._lock:
+                if self.smtp.fault == fault:  # not since replaced by another SMTP fault
+                    self.smtp.fault = None
         elif kind == "cron":
             args = [*PAPERBOY, "--config", str(self.config), "digest"]
-            self.crons.append(spawn(args, self._log("cron")))
+            with self._lock:
+                self.crons.append(spawn(args, self._log("cron")))
         elif kind in ("pause", "unsubscribe"):
-            self.stop_users(kind, 3)
+            self.stop_users(kind, 3, rng)
         elif kind == "add-users":
-            # Due at the next minute the scheduler's reload (every 5 s) still sees coming.
+            # Due at a minute 12-72 s ahead: the scheduler's reload (every 5 s) sees it coming.
             now = datetime.now(UTC)
-            fire = (now + timedelta(seconds=80)).replace(second=0, microsecond=0)
-            self.add_users(3, fire, fire.timestamp())
+            fire = (now + timedelta(seconds=72)).replace(second=0, microsecond=0)
+            with self._lock:
+                self.add_users(3, fire, fire.timestamp())
         else:
             raise ValueError(kind)
 
-    def stop_users(self, kind: str, n: int) -> None:
+    def stop_users(self, kind: str, n: int, rng: random.Random) -> None:
         from paperboy.jobs.storage import Storage
 
-        choices = [u for u in self.due_at if u not in self.stopped_at]
+        with self._lock:
+            choices = [u for u in self.due_at if u not in self.stopped_at]
+            chosen = rng.sample(choices, min(n, len(choices)))
+            for user in chosen:
+                self.stopped_at[user] = float("inf")  # taken; the time is set below
         with Storage.open(self.database) as storage:
-            for user in self.rng.sample(choices, min(n, len(choices))):
-                self.stopped_at[user] = time.time()
+            for user in chosen:
                 if kind == "pause":
                     storage.set_paused_until(user, datetime.now(UTC) + timedelta(days=7))
                 else:
                     storage.set_unsubscribed(user, True)
+                self.stopped_at[user] = time.time()
 
-    def campaign(self, kinds: list[str]) -> None:
-        for kind in kinds:
-            time.sleep(self.rng.uniform(0.3, 2.5))
-            self.inject(kind)
+    def campaign(self, kinds: list[str], window: float) -> None:
+        """Start each fault at a random moment of the first `window` seconds, each in a
+        thread of its own; return when all are over."""
+        started = time.monotonic()
+        moments = sorted(self.rng.uniform(1, window) for _ in kinds)
+        threads = []
+        for kind, moment in zip(kinds, moments, strict=True):
+            time.sleep(max(0.0, started + moment - time.monotonic()))
+            rng = random.Random(self.rng.random())
+            thread = threading.Thread(target=self._inject, args=(kind, rng), daemon=True)
+            thread.start()
+            threads.append(thread)
+        for thread in threads:
+            thread.join()
         self.smtp.fault = None
+
+    def _inject(self, kind: str, rng: random.Random) -> None:
+        try:
+            self.inject(kind, rng)
+        except Exception as e:  # the campaign goes on; the report says what failed
+            self.errors.append(f"{kind}: {type(e).__name__}: {e}")
 
     # --- the end ---
 
@@ -544,7 +587,7 @@ class Run:
         from paperboy.jobs.storage import Storage, utcnow
 
         now = time.time()
-        if any(at + 20 > now for at in self.due_at.values()):
+        if any(at + 10 > now for at in self.due_at.values()):
             return False  # a firing not yet past (added users), or just past
         arrived = {user for user, *_ in self.received()}
         due = set(self.due_at) - set(self.stopped_at)
@@ -608,19 +651,19 @@ class Run:
                 papers.setdefault((user, pid), set()).add(mid)
         twice = sum(1 for mids in papers.values() if len(mids) > 1)
         sent_ledger = {d.user_name for d in deliveries if d.status == "sent"}
-        after = sum(
-            1
-            for d in deliveries
-            if d.user_name in self.stopped_at
-            and d.created_at.timestamp() > self.stopped_at[d.user_name]
+        after = sum(  # in flight at the stop (recorded before it) arrives within seconds
+            1 for user, _mid, _ids, at in got if at > self.stopped_at.get(user, at) + AFTER_STOP
         )
         pending = sum(1 for d in deliveries if d.status == "pending" and d.user_name in due)
         runs = Counter(self.counts.read_text().split()) if self.counts.exists() else Counter()
         waits = [first_at[u] - self.due_at[u] for u in due if u in first_at]
-        notes = [f"lost: {u}" for u in sorted(due - set(first_at))]
+        notes = [f"fault not injected: {e}" for e in self.errors]
+        notes += [f"lost: {u}" for u in sorted(due - set(first_at))]
         notes += [f"not sent in the ledger: {u}" for u in sorted(due - sent_ledger)]
         notes += [f"{u}, slot {slot}: a second digest" for (u, slot) in _second(got, slot_of)]
-        notes += [f"{u}: paper {p} in {len(m)} messages" for (u, p), m in papers.items() if len(m) > 1]
+        notes += [
+            f"{u}: paper {p} in {len(m)} messages" for (u, p), m in papers.items() if len(m) > 1
+        ]
         return RunResult(
             users=len(self.due_at),
             due=len(due),
@@ -670,6 +713,7 @@ def campaign(
     broker_url: str | None = None,
     broker_node: str | None = None,
     settle: float = 600,
+    window: float | None = None,
     keep: Path | None = None,
     report: bool = True,
 ) -> list[RunResult]:
@@ -689,13 +733,14 @@ def campaign(
                 started = time.monotonic()
                 pool = store_sample(write_config(folder / "setup", db, index, smtp.port))
                 if report:
-                    print(f"sample stored, indexed and encoded in {time.monotonic() - started:.0f} s")
+                    took = time.monotonic() - started
+                    print(f"sample stored, indexed and encoded in {took:.0f} s")
                 for number in range(1, runs + 1):
                     started = time.monotonic()
                     run = Run(number, folder / f"run{number}", db, index, smtp, broker, pool, rng)
                     run.start(users)
                     try:
-                        run.campaign(plan(faults, rng))
+                        run.campaign(plan(faults, rng), window or max(20.0, users / 4))
                     finally:
                         run.finish(settle)
                     results.append(run.result(started))
@@ -713,7 +758,7 @@ HEADER = (
     "| run | users | due | sent | repeats: same / new Message-ID (a later slot's digest) "
     "| papers twice | lost "
     "(sink / ledger) | task runs per digest (most for one user) | longest wait s "
-    "| stopped (recorded after) | faults | run s |"
+    "| stopped (mailed after) | faults | run s |"
 )
 
 
@@ -725,6 +770,12 @@ def row(number: int | str, r: RunResult) -> str:
         f"| {r.twice} | {r.lost} / {r.lost_ledger} | {per:.2f} ({r.runs_most}) | {r.wait:.0f} "
         f"| {r.stopped} ({r.after_stop}) | {sum(r.faults.values())} | {r.seconds:.0f} |"
     )
+
+
+SUMMED = [
+    *("users", "due", "sent", "repeats_same", "repeats_new", "later", "twice", "lost"),
+    *("lost_ledger", "pending", "task_runs", "stopped", "after_stop", "seconds"),
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -739,6 +790,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--faults", type=int, default=40, help="faults injected per run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--settle", type=float, default=600, help="most seconds to wait")
+    parser.add_argument(
+        "--window", type=float, help="faults start within this many seconds (users / 4)"
+    )
     parser.add_argument("--database", default=DEFAULT_DATABASE)
     parser.add_argument("--broker", help="amqp:// URL of a broker to use (default: our own)")
     parser.add_argument("--broker-node", help="its node name, for rabbitmqctl -n")
@@ -746,6 +800,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.broker is None) != (args.broker_node is None):
         parser.error("--broker and --broker-node go together")
+    # SIGTERM (and SIGINT, ignored in a background job) end the campaign through its
+    # clean-up: the processes, the broker and the database go.
+    signal.signal(signal.SIGTERM, lambda _n, _f: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     load = os.getloadavg()[0]
     print(HEADER)
     print("|" + "---|" * 12)
@@ -758,16 +816,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         broker_url=args.broker,
         broker_node=args.broker_node,
         settle=args.settle,
+        window=args.window,
         keep=args.keep,
     )
     total = RunResult(
-        **{
-            name: sum(getattr(r, name) for r in results)
-            for name in (
-                "users due sent repeats_same repeats_new later twice lost lost_ledger pending "
-                "task_runs stopped after_stop seconds"
-            ).split()
-        },
+        **{name: sum(getattr(r, name) for r in results) for name in SUMMED},
         runs_most=max((r.runs_most for r in results), default=0),
         wait=max((r.wait for r in results), default=0.0),
         faults=sum((r.faults for r in results), Counter()),

@@ -21,9 +21,10 @@
     paperboy.retry()            re-send deliveries that failed temporarily (backoff)
 
 Tasks take names and times, never objects. Each worker process keeps its config
-(re-read when config.toml changes), its database connection and the loaded index
-(jobs.ranking.corpus.load_corpus: loaded once per index generation, reloaded when a fetch
-builds a new one).
+(re-read when config.toml or a users_dir file changed: looked at every RELOAD_CHECK
+seconds, and at once for a user it does not know), its database connection and the
+loaded index (jobs.ranking.corpus.load_corpus: loaded once per index generation, reloaded
+when a fetch builds a new one).
 
 The scheduler sends through an :class:`Enqueuer`: a task the broker refuses (down,
 unreachable) is kept and sent again when the broker is back, so an outage delays digests
