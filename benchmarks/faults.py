@@ -27,7 +27,9 @@ due digest arrived and nothing is left pending. Counted from what the sink recei
 (and compared with the ledger), per run:
 
     due        users due a digest: all but those paused or unsubscribed mid-run
-    sent       due users with a digest received
+    sent       due users with a digest received since it was due (for a user added
+               mid-run: since their send time; a digest the cron run sent them before
+               it is an earlier one)
     repeats    messages received beyond the first for a user's digest (its slot, in the
                claims): "same" carried that digest's Message-ID (the SMTP-boundary
                repeat, the same bytes), "new" did not (a second digest for one slot: a
@@ -35,8 +37,8 @@ due digest arrived and nothing is left pending. Counted from what the sink recei
                whose first digest came from the cron run, due again at their send
                time: not a repeat)
     twice      (user, paper) pairs in two different messages (Message-IDs): a defect
-    lost       due users who received nothing; "ledger" counts those with no delivery
-               marked sent (the two should agree)
+    lost       due users who received nothing since it was due; "ledger" counts those
+               with no delivery of that digest marked sent (the two should agree)
     task runs  digest task runs (each start of the task, redeliveries and retries
                included) per due digest, mean and most for one user: a spinning task
                shows as hundreds
@@ -143,7 +145,7 @@ def worker_main(config_path: str, counts: str) -> int:
             os.close(fd)
         return real(task, path, user_name, *args, **kwargs)
 
-    tasks.run_digest_task = counted  # type: ignore[assignment]
+    tasks.run_digest_task = counted
     config = load_config(Path(config_path))
     run_worker(make_app(config), config, concurrency=1)
     return 0
@@ -638,7 +640,8 @@ class Run:
         same = new = later = 0
         papers: dict[tuple[str, str], set[str]] = {}
         for user, mid, ids, at in got:
-            first_at.setdefault(user, at)
+            if at >= self.due_at[user]:  # the digest due then (not a cron's earlier one)
+                first_at.setdefault(user, at)
             key = (user, slot_of.get(mid, "?"))
             if key not in seen:
                 seen[key] = mid
@@ -650,7 +653,11 @@ class Run:
             for pid in ids:
                 papers.setdefault((user, pid), set()).add(mid)
         twice = sum(1 for mids in papers.values() if len(mids) > 1)
-        sent_ledger = {d.user_name for d in deliveries if d.status == "sent"}
+        sent_ledger = {  # a digest's time is its firing's (or a cron run's start)
+            d.user_name
+            for d in deliveries
+            if d.status == "sent" and d.created_at.timestamp() >= self.due_at[d.user_name] - 1
+        }
         after = sum(  # in flight at the stop (recorded before it) arrives within seconds
             1 for user, _mid, _ids, at in got if at > self.stopped_at.get(user, at) + AFTER_STOP
         )
@@ -734,7 +741,9 @@ def campaign(
                 pool = store_sample(write_config(folder / "setup", db, index, smtp.port))
                 if report:
                     took = time.monotonic() - started
-                    print(f"sample stored, indexed and encoded in {took:.0f} s")
+                    print(f"sample stored, indexed and encoded in {took:.0f} s\n")
+                    print(HEADER)
+                    print("|" + "---|" * 12, flush=True)
                 for number in range(1, runs + 1):
                     started = time.monotonic()
                     run = Run(number, folder / f"run{number}", db, index, smtp, broker, pool, rng)
@@ -805,8 +814,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda _n, _f: sys.exit(143))
     signal.signal(signal.SIGINT, signal.default_int_handler)
     load = os.getloadavg()[0]
-    print(HEADER)
-    print("|" + "---|" * 12)
     results = campaign(
         runs=args.runs,
         users=args.users,
