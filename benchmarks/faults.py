@@ -337,6 +337,7 @@ def store_sample(config_path: Path) -> list[str]:
         refresh_index(config, storage)
         encode_stored(storage, seconds=None)
         storage.record_fetch("arxiv", url="bundled")
+        pool = sorted(storage.get_papers(pool))  # the announcements kept, not replacements
     return [r.id for r in records] + pool
 
 
