@@ -7,6 +7,10 @@
     LocalSMTPServer(reply="550 5.1.1 mailbox unavailable", stage="RCPT")  # refuse recipients
     LocalSMTPServer(reply="451 4.3.0 try later")                          # refuse at DATA
     LocalSMTPServer(auth=("ada", "s3cret"))                               # AUTH PLAIN/LOGIN
+    server.fault = "421 4.3.2 shutting down"   # set at any time: every DATA answers it,
+    server.fault = "drop"                      # or hangs up before taking the message,
+    server.fault = "drop-after-data"           # or takes it, then hangs up before the OK
+    server.fault = None                        # (benchmarks/faults.py), until cleared
     with DroppingSMTPServer() as server: ...      # greets, answers EHLO, then hangs up
 
 Reusable by any test (the end-to-end digest test too): import from tests.smtp_server.
@@ -19,6 +23,7 @@ import email.policy
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from types import TracebackType
@@ -62,10 +67,18 @@ class _Handler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.owner.reply is not None and self.owner.stage == "DATA":
             return self.owner.reply
+        fault = self.owner.fault
+        if fault is not None and fault not in ("drop", "drop-after-data"):
+            return fault  # e.g. "451 4.3.0 try later": the message is not taken
+        if fault == "drop":  # the connection is gone before the message was taken
+            server.transport.abort()
+            return "421 4.4.2 connection dropped"  # never reaches the client
         data: bytes = envelope.original_content or envelope.content
         self.owner._received(
             ReceivedEnvelope(envelope.mail_from, tuple(envelope.rcpt_tos), bytes(data))
         )
+        if fault == "drop-after-data":  # taken, but the client never hears the OK
+            server.transport.abort()
         return "250 2.0.0 OK: queued"
 
 
@@ -112,7 +125,10 @@ class LocalSMTPServer(_Running):
     `reply` (e.g. "550 5.1.1 mailbox unavailable") is returned at `stage` instead of
     accepting; `auth` requires a login (allowed without TLS: it is loopback);
     `tls_context` offers STARTTLS, `ssl_context` makes it implicit TLS (port 465 style).
-    Received mail is in `.messages` and `.envelopes`.
+    Received mail is in `.messages` and `.envelopes`, the time each arrived (time.time())
+    in `.arrived`. `fault` (None, an SMTP reply such as "451 4.3.0 try later", "drop" or
+    "drop-after-data") may be set and cleared while the server runs: see the module's
+    docstring.
     """
 
     def __init__(
@@ -127,10 +143,12 @@ class LocalSMTPServer(_Running):
     ) -> None:
         self.reply = reply
         self.stage = stage
+        self.fault: str | None = None
         self.host = host
         self.port = 0
         self.messages: list[EmailMessage] = []
         self.envelopes: list[ReceivedEnvelope] = []
+        self.arrived: list[float] = []
         self._lock = threading.Lock()
         kwargs: dict[str, Any] = {"server_hostname": "paperboy-test.localhost"}
         if auth is not None:
@@ -150,6 +168,7 @@ class LocalSMTPServer(_Running):
         with self._lock:
             self.envelopes.append(envelope)
             self.messages.append(parsed)
+            self.arrived.append(time.time())
 
     def start(self) -> Self:
         """Start listening; returns self."""

@@ -231,3 +231,79 @@ def test_failure_delays_double_and_stop_at_thirty_minutes() -> None:
         1800.0,
         1800.0,
     ]
+
+
+# --- found by the fault campaign (benchmarks/faults.py): users added to users_dir ------
+
+
+def move_users_to_a_folder(path: Path) -> Path:
+    """The config's [[users]] tables moved into users_dir, one file each (as a large
+    deployment keeps them); returns the folder."""
+    text = path.read_text(encoding="utf-8")
+    head, *users = text.split("\n[[users]]\n")
+    folder = path.parent / "users.d"
+    folder.mkdir()
+    for block in users:
+        name = block.split('name = "', 1)[1].split('"', 1)[0]
+        (folder / f"{name}.toml").write_text(block, encoding="utf-8")
+    head = head.replace("workers = 1\n", f'workers = 1\nusers_dir = "{folder}"\n', 1)
+    path.write_text(head, encoding="utf-8")
+    return folder
+
+
+def test_a_user_added_to_users_dir_after_the_worker_started_gets_their_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker read users_dir once: a user added later had every digest task dropped
+    ("no such user ... any more") and their pending deliveries never retried, until the
+    worker restarted (config.toml's own stamp was all it checked)."""
+    with LocalSMTPServer() as smtp:
+        path = write_config(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", smtp.port, users=2)
+        folder = move_users_to_a_folder(path)
+        added = (folder / "u1.toml").read_text(encoding="utf-8")
+        (folder / "u1.toml").unlink()
+        config = load_config(path)
+        with Storage.open(config.database) as storage:
+            store_saved(storage)
+            storage.upsert_papers(new_papers(0, sample_papers()), source="arxiv", listed=True)
+            storage.record_fetch("arxiv", url="test")
+        assert drive(path, "u0")[0] == "sent"  # the worker has read its config and users
+        (folder / "u1.toml").write_text(
+            added, encoding="utf-8"
+        )  # a new user, config.toml as it was
+        status, _task, runs = drive(path, "u1")
+        assert (status, runs) == ("sent", 1)
+        assert sorted(str(m["To"]) for m in smtp.messages) == ["u0@example.org", "u1@example.org"]
+
+
+def test_the_retry_task_sends_the_pending_delivery_of_a_user_added_since_the_worker_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A digest of a user added to users_dir, recorded by another runner (cron) and left
+    pending by a 421: the worker's retry task knew only the users it started with and
+    never sent it."""
+    from celery import Celery
+
+    monkeypatch.setattr(tasks, "RELOAD_CHECK", 0.0)  # the check's interval has passed
+    with LocalSMTPServer() as smtp:
+        path = write_config(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", smtp.port, users=2)
+        folder = move_users_to_a_folder(path)
+        added = (folder / "u1.toml").read_text(encoding="utf-8")
+        (folder / "u1.toml").unlink()
+        app = Celery("paperboy-test", set_as_current=False)
+        tasks.register(app, path)
+        retry = app.tasks[tasks.RETRY]
+        assert retry() == 0  # the worker has read its config and users
+        (folder / "u1.toml").write_text(added, encoding="utf-8")
+        with Storage.open(load_config(path).database) as storage:
+            storage.create_delivery(
+                user_name="u1",
+                message_id="<pending@paperboy.test>",
+                digest_day=date(2026, 7, 1),
+                message=b"To: u1@example.org\r\nMessage-ID: <pending@paperboy.test>\r\n\r\nhi\r\n",
+                paper_ids=["2608.00000"],
+                listed_through=None,
+                at=NOW,
+            )
+        assert retry() == 1
+        assert [m["Message-ID"] for m in smtp.messages] == ["<pending@paperboy.test>"]
