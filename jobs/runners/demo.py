@@ -3,6 +3,10 @@
 copy the sample config.toml into DIR (database and outbox live beside it)
 fetch:  each bundled arXiv RSS day -> the real RSS parser -> a fresh SQLite database
 lookup: the sample user's saved papers (bundled, as the arXiv API would return them)
+vectors: the sample's vectors, bundled (sample/vectors.npz, written by the shipped encoder
+        with `python -m paperboy.jobs.runners.demo --write-vectors`): stored for each
+        paper whose text is the one they were computed from; any other paper is encoded
+        as a fetch would (14 s of the demo's 16 s before they were bundled)
 digest: rank -> render -> the outbox (.eml + .html preview)
 """
 
@@ -34,10 +38,11 @@ from paperboy.jobs.mailing.run import DigestResult, run_digests
 from paperboy.jobs.mailing.send import make_transport
 from paperboy.jobs.ranking.corpus import refresh_index
 from paperboy.jobs.ranking.encoding import encode_stored
-from paperboy.jobs.storage import Storage, utcnow
+from paperboy.jobs.storage import Storage, UpsertResult, utcnow
 from paperboy.jobs.web.links import write_key_file
 
 DEMO_BASE_URL = "http://127.0.0.1:8080"  # the default [web] listen of `paperboy serve`
+VECTORS_FILE = "vectors.npz"  # in sample_dir(): the sample's vectors, by the shipped encoder
 
 
 def sample_dir() -> Traversable:
@@ -91,6 +96,112 @@ def ingest_sample_trending(storage: Storage, today: date) -> SourceReport | None
     return ingest_trending(storage, items, source=HF_SOURCE, url=url, today=today)
 
 
+def store_sample_vectors(storage: Storage, vectors: Traversable | None = None) -> int:
+    """Store the bundled vectors of the sample's papers (sample/vectors.npz) for each
+    stored paper still without one whose text hashes as theirs did; returns how many.
+    Vectors of another encoder than the shipped one are not used (0)."""
+    import numpy as np
+
+    from paperboy.jobs.ranking.encoding import stored_text_hash
+    from paperboy.recommender.encoder import MODEL_ID
+
+    source = vectors or sample_dir() / VECTORS_FILE
+    if not source.is_file():
+        return 0
+    with source.open("rb") as f, np.load(f, allow_pickle=False) as data:
+        if str(data["model_id"]) != MODEL_ID:
+            return 0
+        bundled = {
+            (str(pid), str(digest)): vector
+            for pid, digest, vector in zip(
+                data["ids"], data["hashes"], data["vectors"], strict=True
+            )
+        }
+    todo = storage.papers_missing_embeddings(
+        MODEL_ID, max(1, storage.count_papers()), text_hash_of=stored_text_hash
+    )
+    found = []
+    for paper in todo:
+        digest = stored_text_hash(paper)
+        vector = bundled.get((paper.id, digest))
+        if vector is not None:
+            found.append((paper.id, digest, vector))
+    return storage.store_embeddings(MODEL_ID, found)
+
+
+def write_sample_vectors(path: Path) -> int:
+    """Encode the sample's papers with the shipped encoder, as the demo stores them, and
+    write their vectors (float16, as stored) to `path`; returns how many."""
+    import tempfile
+
+    import numpy as np
+
+    from paperboy.jobs.ranking.encoding import stored_text_hash
+    from paperboy.recommender.encoder import MODEL_ID
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "config.toml").write_text(demo_config(), encoding="utf-8")
+        config = load_config(Path(tmp) / "config.toml")
+        with Storage.open(config.database) as storage:
+            _store_sample(config, storage, utcnow())
+            encode_stored(storage, seconds=None)
+            papers = storage.recent_papers(storage.count_papers())
+            vectors = storage.embeddings([p.id for p in papers], MODEL_ID)
+    papers = sorted((p for p in papers if p.id in vectors), key=lambda p: p.id)
+    np.savez_compressed(
+        path,
+        model_id=np.array(MODEL_ID),
+        ids=np.array([p.id for p in papers]),
+        hashes=np.array([stored_text_hash(p) for p in papers]),
+        vectors=np.stack([vectors[p.id] for p in papers]).astype("<f2"),
+    )
+    return len(papers)
+
+
+def _store_sample(
+    config: Config, storage: Storage, now: datetime
+) -> tuple[list[SourceReport], UpsertResult, SourceReport | None]:
+    """What the demo's fetch and lookup store: the bundled arXiv days, the sample user's
+    saved papers and the bundled Hugging Face day (as `now`'s trending list)."""
+    announce_types = config.arxiv.announce_types if config.arxiv else ("new", "cross")
+    reports = []
+    days = sorted(
+        (f for f in sample_dir().iterdir() if f.name.startswith("arxiv-")),
+        key=lambda f: f.name,
+    )
+    for day in days:
+        feed = parse_arxiv_rss(day.read_bytes(), url=f"bundled:{day.name}")
+        reports.append(
+            ingest_feed(
+                storage,
+                feed,
+                source=ARXIV_SOURCE,
+                url=f"bundled:{day.name}",
+                announce_types=announce_types,
+            )
+        )
+    with resources.as_file(sample_dir() / "saved.jsonl") as saved_path:
+        records = read_jsonl(saved_path)
+    saved = storage.upsert_papers(
+        (
+            SourcePaper(
+                id=r.id,
+                title=r.title,
+                abstract=r.abstract,
+                authors=r.authors,
+                categories=r.categories,
+                link=f"https://arxiv.org/abs/{r.id}",
+                announced=r.announced,
+            )
+            for r in records
+        ),
+        source=LOOKUP_SOURCE,
+        listed=False,
+    )
+    trending = ingest_sample_trending(storage, now.date())
+    return reports, saved, trending
+
+
 def run_demo(directory: Path, *, now: datetime | None = None) -> DemoResult:
     """Run fetch -> rank -> render -> outbox on bundled data in `directory` (made fresh)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -103,46 +214,12 @@ def run_demo(directory: Path, *, now: datetime | None = None) -> DemoResult:
     outbox = config.email.outbox
     if outbox.is_dir() and outbox.resolve().is_relative_to(directory.resolve()):
         shutil.rmtree(outbox)  # the demo's own outbox: start clean so the paths printed are new
-    announce_types = config.arxiv.announce_types if config.arxiv else ("new", "cross")
 
     with Storage.open(config.database) as storage:
-        reports = []
-        days = sorted(
-            (f for f in sample_dir().iterdir() if f.name.startswith("arxiv-")),
-            key=lambda f: f.name,
-        )
-        for day in days:
-            feed = parse_arxiv_rss(day.read_bytes(), url=f"bundled:{day.name}")
-            reports.append(
-                ingest_feed(
-                    storage,
-                    feed,
-                    source=ARXIV_SOURCE,
-                    url=f"bundled:{day.name}",
-                    announce_types=announce_types,
-                )
-            )
-        with resources.as_file(sample_dir() / "saved.jsonl") as saved_path:
-            records = read_jsonl(saved_path)
-        saved = storage.upsert_papers(
-            (
-                SourcePaper(
-                    id=r.id,
-                    title=r.title,
-                    abstract=r.abstract,
-                    authors=r.authors,
-                    categories=r.categories,
-                    link=f"https://arxiv.org/abs/{r.id}",
-                    announced=r.announced,
-                )
-                for r in records
-            ),
-            source=LOOKUP_SOURCE,
-            listed=False,
-        )
-        trending = ingest_sample_trending(storage, (now or utcnow()).date())
+        reports, saved, trending = _store_sample(config, storage, now or utcnow())
         refresh_index(config, storage)  # as `paperboy fetch` does after storing papers
-        encode_stored(storage, seconds=None)  # and the encoder's vectors (issue 11)
+        store_sample_vectors(storage)  # the encoder's vectors (issue 11), bundled,
+        encode_stored(storage, seconds=None)  # and of any paper they do not cover
         transport = make_transport(config)
         results = run_digests(config, storage, transport=transport, now=now, force=True)
     paths = getattr(transport, "last_paths", None)
@@ -157,3 +234,12 @@ def run_demo(directory: Path, *, now: datetime | None = None) -> DemoResult:
         eml=eml,
         html=html,
     )
+
+
+if __name__ == "__main__":  # python -m paperboy.jobs.runners.demo --write-vectors [PATH]
+    import sys
+
+    if len(sys.argv) < 2 or sys.argv[1] != "--write-vectors":
+        sys.exit("usage: python -m paperboy.jobs.runners.demo --write-vectors [PATH]")
+    target = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(str(sample_dir() / VECTORS_FILE))
+    print(f"wrote the vectors of {write_sample_vectors(target)} papers to {target}")
