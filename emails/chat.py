@@ -40,8 +40,12 @@ def _link(label: str, url: str | None) -> str | None:
     return f"[{label}]({safe.replace(')', '%29').replace(' ', '%20')})" if safe else None
 
 
-def _item(n: int, item: DigestItem, summary_chars: int = _SUMMARY_CHARS) -> str:
+def _item(
+    n: int, item: DigestItem, summary_chars: int = _SUMMARY_CHARS, title_chars: int = 0
+) -> str:
     title = _md(item.title)
+    if title_chars and len(title) > title_chars:
+        title = title[: title_chars - 1].rstrip(" \\") + "…"
     head = _link(title, item.abs_url) or title
     score = f"{round(max(0.0, min(1.0, item.score)) * 100)}%"
     lines = [f"**{n}. {head}** · score {score}"]
@@ -87,8 +91,11 @@ def _blocks(digest: Digest, limit: int) -> list[str]:
     room = limit - _MARKER
     for n, item in enumerate(digest.items, 1):
         block = _item(n, item)
-        if len(block) > room:  # a whole paper is kept in one part: its summary goes first
+        if len(block) > room:  # a whole paper is kept in one part: its summary goes first,
             block = _item(n, item, summary_chars=0)
+        if len(block) > room:  # then its title is shortened (its links stay whole)
+            over = len(block) - room
+            block = _item(n, item, 0, title_chars=max(20, len(_md(item.title)) - over - 1))
         blocks.append(block if len(block) <= room else block[: room - 1] + "…")
     if digest.trending:
         lines = ["**Trending on Hugging Face**"]

@@ -93,7 +93,8 @@ def status(ctx: click.Context, fmt: str) -> None:
         user_rows = []
         summaries = storage.delivery_summaries()  # counts only: no message is read
         states = storage.user_states()  # one query, not one per user
-        channels = storage.channel_summaries()  # each channel's latest delivery, no text
+        # each channel's latest delivery (never its text); no query without channels
+        channels = storage.channel_summaries() if any(u.notify for u in config.users) else {}
         for user in config.users:
             state = states.get(user.name, UserState(user.name, None, None))
             summary = summaries.get(user.name, DeliverySummary(user.name))
@@ -208,6 +209,8 @@ def status(ctx: click.Context, fmt: str) -> None:
 
     emit_one(fmt, row, text)  # one object: {"papers", "next_fetch", "index", "sources", "users"}
     if any(s["error"] for s in source_rows) or any(u["pending"] or u["failed"] for u in user_rows):
+        sys.exit(1)
+    if any(c["status"] in ("pending", "failed") for u in user_rows for c in u["channels"]):
         sys.exit(1)
     if any(u.get("zotero") and u["zotero"]["error"] for u in user_rows):
         sys.exit(1)

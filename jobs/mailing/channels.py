@@ -49,6 +49,8 @@ FALLBACK_LIMIT = 2000
 # HTTP statuses that may pass: the service is busy, down, or asks to wait.
 _TEMPORARY = frozenset({408, 425, 429})
 _STATUS = re.compile(r"error=(\d{3})\b")
+_KEYLIKE = re.compile(r"[A-Za-z]")
+_DIGIT = re.compile(r"[0-9]")
 _LOGGERS = ("apprise", "urllib3.connectionpool", "urllib3", "requests")
 # Which channel a pause point is about: tests stop a run after a part was accepted.
 ChannelSent = Callable[[], None]
@@ -66,8 +68,13 @@ class Outcome:
 def _plugin(url: str) -> NotifyBase | None:
     import apprise
 
+    # Sent in this thread, without Apprise's pool (async_mode off, and no service
+    # deadline, which waits on a pool thread): no thread is left behind, and our log
+    # filter and pause hooks see the send where it happens. Each HTTP request keeps the
+    # plugin's own connect and read timeouts.
+    asset = apprise.AppriseAsset(async_mode=False, service_timeout=0)
     with _quiet_apprise():
-        plugin: NotifyBase | None = apprise.Apprise.instantiate(url)
+        plugin: NotifyBase | None = apprise.Apprise.instantiate(url, asset=asset)
     return plugin
 
 
@@ -84,10 +91,14 @@ def _quiet_apprise() -> Iterator[None]:
 
 
 def secrets_of(url: str, private: str) -> list[str]:
-    """The parts of `url` that Apprise's privacy form `private` hides (tokens, passwords),
-    longest first, and the URL itself."""
+    """What to hide of `url`, longest first: the URL itself, the parts Apprise's privacy
+    form `private` hides (passwords, the tokens of Slack, Telegram, Discord...), and any
+    part that looks like a key (16 characters or more, letters and digits: a webhook's
+    token in a json:// path, which Apprise shows)."""
+    parts = re.split(r"[/:@?&=#+]+", url)
     shown = set(re.split(r"[/:@?&=#+]+", private))
-    hidden = {t for t in re.split(r"[/:@?&=#+]+", url) if len(t) >= 3 and t not in shown}
+    hidden = {t for t in parts if len(t) >= 3 and t not in shown}
+    hidden |= {t for t in parts if len(t) >= 16 and _KEYLIKE.search(t) and _DIGIT.search(t)}
     return sorted({url, *hidden}, key=len, reverse=True)
 
 
@@ -170,7 +181,7 @@ def notify(url: str, title: str, body: str) -> Outcome:
     secrets = secrets_of(url, private)
     native = _native_format(plugin)
     body_format = "text" if native == "text" else "markdown"
-    sender = apprise.Apprise()
+    sender = apprise.Apprise(asset=plugin.asset)
     sender.add(plugin)
     with _redacting(secrets):
         result = sender.notify(body=body, title=title, body_format=body_format)
