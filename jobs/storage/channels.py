@@ -5,7 +5,8 @@ channels: each channel is its own delivery, recorded *before* it is sent, in the
 transaction as the digest and its ledger rows (LedgerMixin.create_delivery calls
 `record_channels`), with its own status, attempts, lease and last error. The papers are
 in the ledger once, on the digest's `deliveries` row; a user with channels and no e-mail
-has that row too, with the status "no-mail" and no message.
+has that row too, with the status "no-mail" and no message; its `sent_at` is set when
+its first channel has taken the whole digest (the user's feed then shows it).
 
 A channel's text is split into parts (the channel's size limit); `parts_sent` counts the
 parts the service accepted, written after each, so a retry goes on from the first part it
@@ -217,6 +218,19 @@ class ChannelsMixin(StorageBase):
                 .where(self._channel_ours(channel_id, owner))
                 .values(**values)
             )
+            if done and written.rowcount == 1:  # a digest without e-mail reached the user
+                conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.id
+                        == select(channel_deliveries.c.delivery_id)
+                        .where(channel_deliveries.c.id == channel_id)
+                        .scalar_subquery(),
+                        deliveries.c.status == NO_MAIL,
+                        deliveries.c.sent_at.is_(None),
+                    )
+                    .values(sent_at=now)
+                )
         return bool(written.rowcount == 1)
 
     def mark_channel_failed(

@@ -263,6 +263,7 @@ def test_a_user_with_channels_only(tmp_path: Path, database_url: str) -> None:
             [digest] = storage.deliveries(user_name="ada")
             [row] = storage.channel_deliveries(user_name="ada")
             titles = picked_titles(storage)
+            [in_feed] = storage.sent_digests("ada", limit=5)  # the feed shows it
             # The next run: nothing new, nothing sent again.
             run_digests(config, storage, now=NOW + timedelta(minutes=30), workers=1)
         hits = hooks.at("/f")
@@ -273,6 +274,8 @@ def test_a_user_with_channels_only(tmp_path: Path, database_url: str) -> None:
     assert not (tmp_path / "outbox").exists() or not any((tmp_path / "outbox").iterdir())
     body = hits[0].form()["message"]
     assert all(f"(https://arxiv.org/abs/{pid})" in body for pid in titles)
+    assert in_feed.delivery_id == digest.id and digest.sent_at is not None
+    assert sorted(p.paper_id for p in in_feed.papers) == sorted(titles)
 
 
 def test_a_channels_only_digest_whose_channels_fail_for_good_gives_its_papers_back(
