@@ -1,5 +1,6 @@
 """Chat and push channels (issue #23): real Apprise over real HTTP to a webhook receiver
-on 127.0.0.1 (json://, form://, and ntfy:// pointed at it), beside real e-mail.
+on 127.0.0.1 (json://, form://, and ntfy:// and gotify:// pointed at it), beside real
+e-mail.
 
 What is checked: the message (title, linked titles, scores, reasons, feedback links), a
 long digest split under the channel's limit with each paper whole in one part, a 5xx
@@ -407,3 +408,28 @@ def test_killed_between_the_services_ok_and_the_record_repeats_that_part_once(
     assert rows and {r.delivery_id for r in rows} == {digest.id}
     assert len({r.paper_id for r in rows}) == len(rows)  # each paper recorded once
     assert all(f"(https://arxiv.org/abs/{r.paper_id})" in hits[0].json()["message"] for r in rows)
+
+
+def test_gotify_pointed_at_the_loopback_gets_the_digest_and_its_token_stays_out_of_logs(
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    token = "AbCdEfGhIjKlMnO"  # Gotify's app tokens: 15 letters, no digit
+    with HookServer() as hooks:
+        monkeypatch.setenv("GOTIFY_URL", f"gotify://{hooks.host}/{token}")
+        notify = '[{ url_env = "GOTIFY_URL" }]'
+        config = load_config(write_config(tmp_path, database_url, notify))
+        assert [c.name for c in config.users[0].notify] == ["gotify_url"]
+        with Storage.open(config.database) as storage:
+            fill(storage)
+            [result] = run_digests(config, storage, now=NOW, workers=1)
+            titles = picked_titles(storage)
+        [hit] = hooks.at("/message")
+    assert dict(result.channels) == {"gotify_url": "sent"}
+    assert hit.headers["x-gotify-key"] == token  # the token went where Gotify wants it
+    body = hit.json()["message"]
+    assert all(f"(https://arxiv.org/abs/{pid})" in body for pid in titles)
+    assert "Gotify" in caplog.text and token not in caplog.text
