@@ -313,16 +313,17 @@ def _finish(
 def _channels_status(
     channels: tuple[tuple[str, str], ...],
 ) -> tuple[str, str | None, str | None]:
-    """A channels-only digest's (status, receipt, error): sent when every channel took
-    it, else the worst of theirs (retry-later before failed before elsewhere)."""
+    """A channels-only digest's (status, receipt, error): sent when a channel took it
+    (the others' outcomes in the error), else retry-later, elsewhere or failed, in that
+    order: "failed" only when every channel failed for good."""
     sent = [name for name, status in channels if status == "sent"]
-    if len(sent) == len(channels):
-        return "sent", "channels: " + ", ".join(sent), None
-    others = [f"{name}: {status}" for name, status in channels if status != "sent"]
-    for status in ("retry-later", "failed", "elsewhere"):
+    others = "; ".join(f"{name}: {status}" for name, status in channels if status != "sent")
+    if sent:
+        return "sent", "channels: " + ", ".join(sent), others or None
+    for status in ("retry-later", "elsewhere"):
         if any(s == status for _name, s in channels):
-            return status, None, "; ".join(others)
-    return "failed", None, "; ".join(others)
+            return status, None, others
+    return "failed", None, others
 
 
 def _lost(storage: Storage, due: _Due, e: ClaimLost, considered: int) -> DigestResult:
