@@ -6,7 +6,8 @@
                                                               #   --concurrency 1`
 
 POINT is "claimed" (the digest is claimed, nothing built), "recorded" (the delivery is
-recorded, not sent) or "sent" (the SMTP server accepted it, not yet marked sent). On
+recorded, not sent), "sent" (the SMTP server accepted it, not yet marked sent) or
+"channel-sent" (a chat or push service accepted a part, not yet recorded). On
 reaching it the runner appends "PID POINT USER" to FILE and sleeps until it is killed.
 It calls what the command calls (jobs.mailing.run.run_digests; jobs.runners.queue.app.
 make_app and run_worker), with the pause hook those take: the package itself reads no
@@ -44,7 +45,7 @@ def pausing(point: str, marker: Path) -> Pause:
 
 def main(argv: list[str]) -> int:
     mode, config_path, point, marker = argv
-    if point not in ("claimed", "recorded", "sent"):
+    if point not in ("claimed", "recorded", "sent", "channel-sent"):
         raise SystemExit(f"unknown pause point {point!r}")
     config = load_config(Path(config_path))
     pause = pausing(point, Path(marker))

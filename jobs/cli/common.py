@@ -106,6 +106,7 @@ def digest_row(d: Any) -> dict[str, Any]:
         "error": d.error,
         "resent": d.resent,
         "note": d.note,
+        "channels": dict(d.channels),  # name -> sent | retry-later | failed | elsewhere
         "papers": [{"id": r.paper.id, "score": round(r.score, 4), "why": r.why} for r in d.picked],
     }
 

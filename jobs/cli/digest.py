@@ -90,7 +90,9 @@ def digest(
             line = {
                 "sent": f"sent {len(d.picked)} papers (from {d.considered}) -> {d.receipt}",
                 "dry-run": f"would send {len(d.picked)} papers (from {d.considered}) to "
-                + ", ".join(config.user(d.user).email),
+                + ", ".join(
+                    (*config.user(d.user).email, *(c.name for c in config.user(d.user).notify))
+                ),
                 "empty": f"nothing worth sending ({d.considered} considered)",
                 "not-due": "not due yet"
                 + (f"; a pending digest: {retry_text(d.user)}" if retries[d.user] else ""),
@@ -103,6 +105,8 @@ def digest(
             say(f"{d.user}: {line}" + (f" (re-sent {d.resent} pending)" if d.resent else ""))
             if d.note:
                 say(f"  {d.note}")
+            if d.channels:
+                say("  channels: " + ", ".join(f"{name} {status}" for name, status in d.channels))
             if d.status == "dry-run":
                 for i, r in enumerate(d.picked, start=1):
                     say(f"  {i}. [{r.score:.0%}] {short_title(r.paper.title, 90)}")

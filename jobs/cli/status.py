@@ -14,7 +14,7 @@ from paperboy.jobs.cli.common import open_storage as _storage
 from paperboy.jobs.core.errors import PaperboyError
 
 if TYPE_CHECKING:
-    from paperboy.jobs.storage import Storage
+    from paperboy.jobs.storage import ChannelSummary, Storage
 from paperboy.jobs.cli.common import when
 from paperboy.jobs.cli.root import cli
 
@@ -93,6 +93,8 @@ def status(ctx: click.Context, fmt: str) -> None:
         user_rows = []
         summaries = storage.delivery_summaries()  # counts only: no message is read
         states = storage.user_states()  # one query, not one per user
+        # each channel's latest delivery (never its text); no query without channels
+        channels = storage.channel_summaries() if any(u.notify for u in config.users) else {}
         for user in config.users:
             state = states.get(user.name, UserState(user.name, None, None))
             summary = summaries.get(user.name, DeliverySummary(user.name))
@@ -109,6 +111,7 @@ def status(ctx: click.Context, fmt: str) -> None:
                     "unsubscribed_at": state.unsubscribed_at,
                     "paused_until": state.paused_until if state.paused(now) else None,
                     **_zotero_row(storage, user),
+                    "channels": _channel_rows(user, channels.get(user.name, [])),
                 }
             )
         papers = storage.count_papers()
@@ -188,6 +191,14 @@ def status(ctx: click.Context, fmt: str) -> None:
                 )
                 + (f", paused until {when(u['paused_until'])}" if u["paused_until"] else "")
             )
+            for c in u["channels"]:
+                last = (
+                    "never sent"
+                    if c["status"] is None
+                    else f"last {c['status']} {when(c['at'])}"
+                    + (f" ({c['last_error']})" if c["last_error"] else "")
+                )
+                say(f"    channel {c['channel']}: {last}, {c['sent']} sent")
             z = u.get("zotero")
             if z:
                 state = f"FAILING: {z['error']}" if z["error"] else f"{z['items']} papers"
@@ -199,8 +210,29 @@ def status(ctx: click.Context, fmt: str) -> None:
     emit_one(fmt, row, text)  # one object: {"papers", "next_fetch", "index", "sources", "users"}
     if any(s["error"] for s in source_rows) or any(u["pending"] or u["failed"] for u in user_rows):
         sys.exit(1)
+    if any(c["status"] in ("pending", "failed") for u in user_rows for c in u["channels"]):
+        sys.exit(1)
     if any(u.get("zotero") and u["zotero"]["error"] for u in user_rows):
         sys.exit(1)
+
+
+def _channel_rows(user: Any, summaries: list[ChannelSummary]) -> list[dict[str, Any]]:
+    """Each of the user's notify channels (by name, never by URL: it may hold a token)
+    with its latest delivery's result; a channel no longer configured is left out."""
+    latest = {s.channel: s for s in summaries}
+    rows = []
+    for channel in user.notify:
+        s = latest.get(channel.name)
+        rows.append(
+            {
+                "channel": channel.name,
+                "status": s.status if s else None,
+                "at": s.at if s else None,
+                "last_error": s.last_error if s else None,
+                "sent": s.sent if s else 0,
+            }
+        )
+    return rows
 
 
 def _zotero_row(storage: Storage, user: Any) -> dict[str, Any]:

@@ -172,9 +172,34 @@ class ZoteroConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    """One entry of a user's `notify` list (issue #23): a chat or push channel, as an
+    Apprise URL written in the config (`url`) or read from the environment (`url_env`,
+    at the moment of use, like [email.smtp] password_env: a token stays out of the file).
+    `name` is what the database, the logs and `paperboy status` call it: never the URL."""
+
+    name: str
+    url: str | None = None
+    url_env: str | None = None
+    max_length: int | None = None  # parts of at most this many characters; None: Apprise's
+
+    def resolve(self) -> str:
+        """The channel's Apprise URL, read now; ConfigError if its variable is not set."""
+        if self.url_env:
+            value = os.environ.get(self.url_env, "").strip()
+            if not value:
+                raise ConfigError(
+                    f"notify channel {self.name!r}: url_env names ${self.url_env}, which is not set"
+                )
+            return value
+        assert self.url is not None
+        return self.url
+
+
+@dataclass(frozen=True, slots=True)
 class UserConfig:
     name: str
-    email: tuple[str, ...]
+    email: tuple[str, ...]  # empty: channels only (`notify`)
     schedule: str = "daily"  # daily | weekly | a cron expression
     send_at: time = time(7, 30)
     timezone: str = "UTC"
@@ -192,6 +217,7 @@ class UserConfig:
     transport: str | None = None  # outbox | smtp | console; None: the [email] transport
     zotero: ZoteroConfig | None = None  # [users.zotero]: a Zotero library followed live
     source: Path | None = None  # the users_dir file this user is in; None: config.toml
+    notify: tuple[ChannelConfig, ...] = ()  # chat and push channels (issue #23)
 
     def trigger(self) -> CronTrigger:
         """The user's digest schedule as an APScheduler cron trigger in their time zone."""

@@ -19,6 +19,7 @@ from stat import S_ISREG
 from typing import Any
 
 from paperboy.emails.addresses import address_problem
+from paperboy.jobs.config.channels import parse_notify
 from paperboy.jobs.config.checks import (
     _check_categories,
     _check_cron,
@@ -46,6 +47,7 @@ from paperboy.jobs.core.text_safety import name_problem
 _USER = (
     "name",
     "email",
+    "notify",
     "schedule",
     "send_at",
     "timezone",
@@ -268,8 +270,11 @@ def _user(
         return _get(raw, key, kind, default, where, label, problems, expected)
 
     emails = _str_list(raw, "email", where, label, problems)
-    if not emails:
+    notify = parse_notify(raw, where, label, problems)
+    if not emails and not notify and "notify" not in raw:
         problems.add(where, f"{label}: email is required", "email" if "email" in raw else None)
+    elif not emails and not notify:
+        problems.add(where, f"{label}: give an email or a notify channel", "notify")
     for address in emails:
         problem = address_problem(address)
         if problem is not None:
@@ -332,6 +337,7 @@ def _user(
         send_empty=field_("send_empty", bool, False, "true or false"),
         zotero=_zotero(raw, where, label, problems),
         source=problems.path if in_file else None,
+        notify=notify,
     )
 
 

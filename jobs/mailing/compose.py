@@ -44,8 +44,9 @@ def compose(
     *,
     note: str = "",
     keywords_only: bool = False,
-) -> tuple[Digest, EmailMessage]:
-    """The digest of `picked` (from `ranked`, the ranking of `candidates`) and its message.
+) -> tuple[Digest, EmailMessage | None]:
+    """The digest of `picked` (from `ranked`, the ranking of `candidates`) and its message
+    (None for a user without e-mail: their `notify` channels carry it).
 
     ``note``: what the reader must know of how it was ranked (jobs.ranking.pick.basis_note);
     ``keywords_only``: ranked without any saved paper."""
@@ -54,6 +55,8 @@ def compose(
     trending = trending_items(config, storage, scores, user, now, known)
     digest = build_digest(config, storage, user, picked, len(candidates), now, trending, known)
     digest = replace(digest, note=note, keywords_only=keywords_only)
+    if not user.email:
+        return digest, None
     return digest, build_message(digest, domain=_domain(config.email.sender))
 
 

@@ -25,6 +25,8 @@
             pause("recorded")                                       # test hook
             transport.send(message); pause("sent")                  # test hook
                 -> mark sent | retry later (4xx) | failed (5xx)     # mailing.send
+            each notify channel (recorded with the digest): Apprise, part by part;
+                pause("channel-sent") after each part      # mailing.channels, test hook
 
 Any number of runners (cron, the daemon, queue workers on other machines) may run this
 at once: the claim makes exactly one of them build a digest, the delivery's lease makes
@@ -42,6 +44,7 @@ next run does those users.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,6 +57,11 @@ from paperboy.emails.render import render_html
 from paperboy.jobs.config.model import Config, UserConfig
 from paperboy.jobs.core.errors import ConfigError
 from paperboy.jobs.core.stopping import Stop, Stopped
+from paperboy.jobs.mailing.channels import (
+    channel_texts,
+    resend_pending_channels,
+    send_recorded_channels,
+)
 from paperboy.jobs.mailing.claims import Runner, owner_gone, quietly
 from paperboy.jobs.mailing.compose import compose
 from paperboy.jobs.mailing.due import decide
@@ -84,7 +92,8 @@ BATCH_USERS = 64
 
 # A hook called at a point of one user's digest: pause(point, user name), point
 # "claimed" (the digest is claimed, nothing built), "recorded" (the delivery is
-# recorded, not sent) or "sent" (the SMTP server accepted it, not yet marked sent).
+# recorded, not sent), "sent" (the SMTP server accepted it, not yet marked sent) or
+# "channel-sent" (a chat or push service accepted a part of it, not yet recorded).
 # Tests stop a run there and kill it (tests/pausing_digest.py).
 Pause = Callable[[str, str], None]
 
@@ -105,6 +114,8 @@ class DigestResult:
     message: EmailMessage | None = field(default=None, compare=False)
     note: str = ""  # how it was ranked, when the reader must know (ranking.pick.basis_note)
     transient: bool = False  # failed, and trying again later may succeed (send.transient_error)
+    # (channel name, sent | retry-later | failed | elsewhere) for each notify channel
+    channels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)
@@ -141,11 +152,12 @@ def _prepare(
     loads no index.
     """
     owner, lease = runner.owner, runner.lease
-    resent = (
-        0
-        if dry_run
-        else resend_pending(storage, transport, user.name, now, owner=owner, lease=lease)
-    )
+    resent = 0
+    if not dry_run:
+        if user.email:
+            resent += resend_pending(storage, transport, user.name, now, owner=owner, lease=lease)
+        if user.notify:
+            resent += resend_pending_channels(storage, user, now, owner=owner, lease=lease)
     state = storage.user_state(user.name)
     decision = decide(user, state, now, force=force)
     slot = decision.slot
@@ -235,12 +247,17 @@ def _finish(
             resent=resent,
             note=note,
         )
+    texts = channel_texts(user, digest) if user.notify else []
     try:
         delivery_id = storage.create_delivery(
             user_name=user.name,
-            message_id=str(message["Message-ID"]),
+            message_id=(
+                str(message["Message-ID"])
+                if message is not None
+                else f"<channels.{uuid.uuid4().hex}@paperboy.invalid>"
+            ),
             digest_day=digest.day,
-            message=message.as_bytes(),
+            message=message.as_bytes() if message is not None else b"",
             paper_ids=[r.paper.id for r in picked],
             listed_through=listed_through,
             at=now,
@@ -248,21 +265,36 @@ def _finish(
             built_on=state,
             lease=runner.lease,
             shown={item.paper_id: (item.score, item.why) for item in digest.items},
+            channels=texts,
+            mail=message is not None,
         )
     except ClaimLost as e:
         return _lost(storage, due, e, len(candidates))
     if pause is not None:
         pause("recorded", user.name)
-    status, receipt, error = send_delivery(
+    status, receipt, error = "sent", None, None
+    if message is not None:
+        status, receipt, error = send_delivery(
+            storage,
+            due.transport,
+            delivery_id,
+            message,
+            now,
+            owner=runner.owner,
+            lease=runner.lease,
+            sent=None if pause is None else lambda: pause("sent", user.name),
+        )
+    channels = send_recorded_channels(
         storage,
-        due.transport,
+        user,
         delivery_id,
-        message,
         now,
         owner=runner.owner,
         lease=runner.lease,
-        sent=None if pause is None else lambda: pause("sent", user.name),
+        sent=None if pause is None else lambda: pause("channel-sent", user.name),
     )
+    if message is None:  # channels only: the digest's status is theirs
+        status, receipt, error = _channels_status(channels)
     # Not the message: it is stored with the delivery, and a run over 10,000 users that
     # kept each one (~90 KB) grew by 850 MB per worker (benchmarks/scale.py, issue 13).
     return DigestResult(
@@ -274,7 +306,24 @@ def _finish(
         error=error,
         resent=resent,
         note=note,
+        channels=channels,
     )
+
+
+def _channels_status(
+    channels: tuple[tuple[str, str], ...],
+) -> tuple[str, str | None, str | None]:
+    """A channels-only digest's (status, receipt, error): sent when a channel took it
+    (the others' outcomes in the error), else retry-later, elsewhere or failed, in that
+    order: "failed" only when every channel failed for good."""
+    sent = [name for name, status in channels if status == "sent"]
+    others = "; ".join(f"{name}: {status}" for name, status in channels if status != "sent")
+    if sent:
+        return "sent", "channels: " + ", ".join(sent), others or None
+    for status in ("retry-later", "elsewhere"):
+        if any(s == status for _name, s in channels):
+            return status, None, others
+    return "failed", None, others
 
 
 def _lost(storage: Storage, due: _Due, e: ClaimLost, considered: int) -> DigestResult:

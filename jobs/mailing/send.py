@@ -26,7 +26,6 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Literal
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -41,20 +40,45 @@ from paperboy.emails.delivery import (
 )
 from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.errors import ConfigError
+from paperboy.jobs.mailing.channels import resend_pending_channels
 from paperboy.jobs.mailing.claims import claim_lease, owner_gone, quietly, runner_id
-from paperboy.jobs.storage import Delivery, Storage, UserState, utcnow
+from paperboy.jobs.mailing.retries import (
+    FAILURE_FIRST,
+    FAILURE_MAX,
+    FAILURE_TRIES,
+    RETRY_FIRST,
+    RETRY_GIVE_UP,
+    RETRY_MAX_DELAY,
+    Action,
+    Attempted,
+    doubling,
+    pending_action,
+    retry_delay,
+)
+from paperboy.jobs.storage import Storage, utcnow
 
 log = logging.getLogger(__name__)
 
-RETRY_FIRST = timedelta(minutes=5)  # a temporary SMTP failure is retried after this,
-RETRY_MAX_DELAY = timedelta(hours=6)  # doubling up to this,
-RETRY_GIVE_UP = timedelta(days=3)  # and given up (papers to the next digest) after this
-# A digest that could not be built (queue tasks and the daemon alike):
-FAILURE_FIRST = timedelta(seconds=30)  # a failure that may pass: tried again after this,
-FAILURE_MAX = timedelta(minutes=30)  # doubling up to this,
-FAILURE_TRIES = 10  # this many tries in all (about 2.5 hours), then recorded as failed
-
-Action = Literal["send", "wait", "cancel", "give-up"]
+__all__ = [
+    "FAILURE_FIRST",
+    "FAILURE_MAX",
+    "FAILURE_TRIES",
+    "RETRY_FIRST",
+    "RETRY_GIVE_UP",
+    "RETRY_MAX_DELAY",
+    "Action",
+    "Attempted",
+    "close_transports",
+    "doubling",
+    "failure_delay",
+    "make_transport",
+    "pending_action",
+    "resend_pending",
+    "retry_all_pending",
+    "retry_delay",
+    "send_delivery",
+    "transient_error",
+]
 
 
 def make_transport(config: Config, kind: str | None = None) -> Transport:
@@ -158,39 +182,10 @@ def transient_error(e: BaseException) -> bool:
     return False
 
 
-def doubling(tries: int, first: timedelta, most: timedelta) -> timedelta:
-    """The wait after `tries` failed tries: `first`, doubling with each, at most `most`."""
-    delay: timedelta = first * 2 ** min(max(tries - 1, 0), 16)
-    return min(delay, most)
-
-
 def failure_delay(failures: int) -> float:
     """Seconds before building a digest again after `failures` failed tries:
     FAILURE_FIRST, doubling, at most FAILURE_MAX."""
     return doubling(failures, FAILURE_FIRST, FAILURE_MAX).total_seconds()
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """How long to wait after `attempts` failed sends: 5 min, doubling, at most 6 h."""
-    return doubling(attempts, RETRY_FIRST, RETRY_MAX_DELAY)
-
-
-def pending_action(delivery: Delivery, state: UserState, now: datetime) -> Action:
-    """What to do now with a pending delivery of a user in `state`: "cancel" when they
-    unsubscribed since it was built ("Unsubscribe" means no more mail, even one built
-    before the click and left waiting for a retry), "wait" while they pause or while its
-    backoff (retry_delay) lasts, "give-up" after RETRY_GIVE_UP of failed attempts, else
-    "send" (at once when it was never tried: the process died before sending)."""
-    if state.unsubscribed_at is not None:
-        return "cancel"
-    if state.paused(now):
-        return "wait"  # sent (or given up) after the pause
-    if delivery.attempts and delivery.last_attempt_at is not None:
-        if now - delivery.created_at > RETRY_GIVE_UP:
-            return "give-up"
-        if now < delivery.last_attempt_at + retry_delay(delivery.attempts):
-            return "wait"
-    return "send"
 
 
 def resend_pending(
@@ -256,6 +251,8 @@ def retry_all_pending(config: Config, storage: Storage, *, now: datetime | None 
     owner, lease = runner_id(), claim_lease()
     sent = 0
     for user in config.users:
+        if user.notify:  # chat and push channels: each on its own, before the e-mail
+            sent += resend_pending_channels(storage, user, now, owner=owner, lease=lease)
         if not storage.deliveries(user_name=user.name, status="pending"):
             continue
         kind = user.transport or config.email.transport

@@ -8,6 +8,7 @@ other module writes SQL. Timestamps are timezone-aware UTC in and out, also on S
     stored_paper.py  StoredPaper, UpsertResult: records more than one part returns
     papers.py        papers, paper_sources, sources, trending           PapersMixin
     ledger.py        user_state, deliveries, ledger (exactly once)      LedgerMixin
+    channels.py      channel_deliveries (chat and push, issue #23)      ChannelsMixin
     claims.py        digest_claims (who builds a digest)                ClaimsMixin
     links.py         user_state.links_epoch ("sign out all links")      LinksMixin
     sent.py          a user's sent digests, with their papers (feed)    SentMixin
@@ -26,6 +27,12 @@ from __future__ import annotations
 import logging
 
 from paperboy.jobs.storage.base import MIGRATIONS, StorageBase, utcnow
+from paperboy.jobs.storage.channels import (
+    ChannelDelivery,
+    ChannelsMixin,
+    ChannelSummary,
+    ChannelText,
+)
 from paperboy.jobs.storage.claims import Claim, ClaimLost, ClaimsMixin
 from paperboy.jobs.storage.index import IndexGeneration, IndexMixin
 from paperboy.jobs.storage.ledger import (
@@ -51,6 +58,9 @@ __all__ = [
     "MIGRATIONS",
     "PENDING",
     "SENT",
+    "ChannelDelivery",
+    "ChannelSummary",
+    "ChannelText",
     "Claim",
     "ClaimLost",
     "Delivery",
@@ -79,6 +89,7 @@ log = logging.getLogger(__name__)
 class Storage(
     PapersMixin,
     LedgerMixin,
+    ChannelsMixin,
     ClaimsMixin,
     LinksMixin,
     SentMixin,

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.storage.base import StorageBase, upsert
+from paperboy.jobs.storage.channels import NO_MAIL, ChannelText, record_channels
 from paperboy.jobs.storage.claims import Claim, ClaimLost, complete_claim
 from paperboy.jobs.storage.schema import deliveries, ledger, papers, user_state
 from paperboy.jobs.storage.stored_paper import StoredPaper, stored_paper
@@ -203,6 +204,8 @@ class LedgerMixin(StorageBase):
         built_on: UserState | None = None,
         lease: timedelta | None = None,
         shown: Mapping[str, tuple[float, str]] | None = None,
+        channels: Sequence[ChannelText] = (),
+        mail: bool = True,
     ) -> int:
         """Record a digest as pending, with its papers in the ledger, before it is sent.
 
@@ -213,7 +216,8 @@ class LedgerMixin(StorageBase):
         a paper already in a live digest of this user is refused too: ClaimLost, and
         nothing is recorded. The new delivery is leased to the claim's owner for `lease`.
         `shown`: each paper's (score, reason) as the digest shows them; the ledger keeps
-        them with the paper's place in `paper_ids` (the user's feed shows them)."""
+        them with the paper's place in `paper_ids` (the user's feed shows them).
+        `channels`: its chat and push deliveries (channels.py); mail=False: "no-mail"."""
         now = at or self._now()
         owner = claim.owner if claim is not None else None
         lease_until = self._now() + lease if lease is not None and owner is not None else None
@@ -225,7 +229,7 @@ class LedgerMixin(StorageBase):
                         user_name=user_name,
                         message_id=message_id,
                         digest_day=digest_day,
-                        status=PENDING,
+                        status=PENDING if mail else NO_MAIL,
                         paper_count=len(wanted),
                         created_at=now,
                         attempts=0,
@@ -237,6 +241,15 @@ class LedgerMixin(StorageBase):
                 key = result.inserted_primary_key
                 assert key is not None
                 delivery_id = int(key[0])
+                record_channels(
+                    conn,
+                    delivery_id,
+                    user_name,
+                    channels,
+                    now=now,
+                    owner=owner,
+                    lease_until=lease_until,
+                )
                 if claim is not None:
                     complete_claim(conn, claim, "recorded", delivery_id, now=self._now())
                 values: dict[str, Any] = {"last_digest_at": now}

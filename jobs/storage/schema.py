@@ -132,7 +132,7 @@ deliveries = Table(
     Column("user_name", String(200), nullable=False),
     Column("message_id", String(300), nullable=False, unique=True),
     Column("digest_day", Date, nullable=False),
-    Column("status", String(20), nullable=False),  # pending | sent | failed
+    Column("status", String(20), nullable=False),  # pending | sent | failed | no-mail
     Column("paper_count", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
@@ -145,6 +145,34 @@ deliveries = Table(
     Column("lease_owner", String(200)),
     Column("lease_expires_at", UTCDateTime),
     Index("ix_deliveries_user_status", "user_name", "status"),
+)
+
+
+# One row per (digest, chat or push channel) (issue #23): a digest also goes to each of
+# the user's `notify` channels, each its own delivery beside the e-mail's. `channel` is the
+# channel's name in the config (never its URL: that may hold a token). The text is
+# recorded before it is sent, split into the parts the channel takes; `parts_sent` counts
+# the parts it accepted, so a retry goes on from the first one it did not.
+channel_deliveries = Table(
+    "channel_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), nullable=False),
+    Column("user_name", String(200), nullable=False),
+    Column("channel", String(200), nullable=False),
+    Column("status", String(20), nullable=False),  # pending | sent | failed
+    Column("title", Text, nullable=False),
+    Column("parts", JSON, nullable=False),  # the message, as the list of parts sent
+    Column("parts_sent", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_attempt_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", UTCDateTime),
+    Index("ux_channel_deliveries_digest", "delivery_id", "channel", unique=True),
+    Index("ix_channel_deliveries_user_status", "user_name", "status"),
 )
 
 

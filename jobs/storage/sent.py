@@ -1,10 +1,11 @@
 """What a user was sent: their latest sent digests with each paper as the digest showed it.
 
 Read by the user's Atom feed (jobs.web.feed, issue #23). Only deliveries whose status is
-`sent` count: a pending one may still fail for good, and its papers then go into a later
-digest, which would show them twice; a failed one never reached the user. A paper's place,
-score and reason are the ledger's (recorded with the digest since migration 0008; None in
-older rows), its title, abstract and TL;DR are the paper's as stored now.
+`sent` count (for a user without e-mail: "no-mail" ones a channel has taken): a pending
+one may still fail for good, and its papers then go into a later digest, which would
+show them twice; a failed one never reached the user. A paper's place, score and reason
+are the ledger's (recorded with the digest since migration 0008; None in older rows),
+its title, abstract and TL;DR are the paper's as stored now.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from paperboy.jobs.storage.base import StorageBase
+from paperboy.jobs.storage.channels import NO_MAIL
 from paperboy.jobs.storage.ledger import SENT
 from paperboy.jobs.storage.papers import read_papers
 from paperboy.jobs.storage.schema import deliveries, ledger
@@ -61,7 +63,11 @@ class SentMixin(StorageBase):
                 deliveries.c.created_at,
                 deliveries.c.sent_at,
             )
-            .where(deliveries.c.user_name == user_name, deliveries.c.status == SENT)
+            .where(
+                deliveries.c.user_name == user_name,
+                (deliveries.c.status == SENT)
+                | ((deliveries.c.status == NO_MAIL) & deliveries.c.sent_at.is_not(None)),
+            )
             .order_by(deliveries.c.sent_at.desc(), deliveries.c.id.desc())
             .limit(limit)
         )
