@@ -113,11 +113,11 @@ DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 def scale_down_waits() -> None:
     """The back-off waits, scaled down so a run takes minutes (the logic is unchanged)."""
-    from paperboy.jobs.mailing import send
+    from paperboy.jobs.mailing import retries
     from paperboy.jobs.runners import scheduler
 
-    send.RETRY_FIRST = timedelta(seconds=4)
-    send.FAILURE_FIRST = timedelta(seconds=2)  # the queue's failed tasks (and the daemon's)
+    retries.RETRY_FIRST = timedelta(seconds=4)  # e-mail and channel resends
+    retries.FAILURE_FIRST = timedelta(seconds=2)  # the queue's failed tasks (and the daemon's)
     scheduler.RETRY_CHECK_SECONDS = 5
 
 

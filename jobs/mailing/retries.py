@@ -34,6 +34,12 @@ def retry_delay(attempts: int) -> timedelta:
     return doubling(attempts, RETRY_FIRST, RETRY_MAX_DELAY)
 
 
+def failure_delay(failures: int) -> float:
+    """Seconds before building a digest again after `failures` failed tries:
+    FAILURE_FIRST, doubling, at most FAILURE_MAX."""
+    return doubling(failures, FAILURE_FIRST, FAILURE_MAX).total_seconds()
+
+
 class Attempted(Protocol):
     """What pending_action reads of a delivery: an e-mail's or a channel's."""
 

@@ -52,6 +52,7 @@ from paperboy.jobs.mailing.retries import (
     Action,
     Attempted,
     doubling,
+    failure_delay,
     pending_action,
     retry_delay,
 )
@@ -180,12 +181,6 @@ def transient_error(e: BaseException) -> bool:
             return True
         cause = cause.__cause__ or cause.__context__
     return False
-
-
-def failure_delay(failures: int) -> float:
-    """Seconds before building a digest again after `failures` failed tries:
-    FAILURE_FIRST, doubling, at most FAILURE_MAX."""
-    return doubling(failures, FAILURE_FIRST, FAILURE_MAX).total_seconds()
 
 
 def resend_pending(

@@ -50,13 +50,9 @@ from paperboy.jobs.config.schedule import fetch_trigger, last_fire, wants_fetch
 from paperboy.jobs.config.users import config_stamp
 from paperboy.jobs.core.errors import ConfigError
 from paperboy.jobs.core.stopping import Stop, Stopped
+from paperboy.jobs.mailing.retries import FAILURE_TRIES, failure_delay
 from paperboy.jobs.mailing.run import DigestResult, run_digests
-from paperboy.jobs.mailing.send import (
-    FAILURE_TRIES,
-    failure_delay,
-    retry_all_pending,
-    transient_error,
-)
+from paperboy.jobs.mailing.send import retry_all_pending, transient_error
 from paperboy.jobs.ranking.encoding import encode_stored
 from paperboy.jobs.runners.fetch_job import MISFIRE_GRACE, fetch_job, fetch_overdue
 from paperboy.jobs.storage import Storage

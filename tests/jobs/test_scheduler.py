@@ -15,8 +15,8 @@ from apscheduler.job import Job
 from apscheduler.schedulers.base import BaseScheduler
 
 from paperboy.jobs.config.load import parse_config
+from paperboy.jobs.mailing.retries import FAILURE_TRIES
 from paperboy.jobs.mailing.run import DigestResult
-from paperboy.jobs.mailing.send import FAILURE_TRIES
 from paperboy.jobs.runners.scheduler import MISFIRE_GRACE, build_scheduler, missed_digests
 from paperboy.jobs.storage import Storage
 from tests.commands import PAPERBOY

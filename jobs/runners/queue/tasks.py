@@ -48,7 +48,7 @@ from paperboy.jobs.config.load import load_config
 from paperboy.jobs.config.model import Config
 from paperboy.jobs.config.users import config_stamp
 from paperboy.jobs.core.errors import ConfigError
-from paperboy.jobs.mailing.send import FAILURE_TRIES, failure_delay
+from paperboy.jobs.mailing.retries import FAILURE_TRIES, failure_delay
 from paperboy.jobs.storage import Storage, utcnow
 
 if TYPE_CHECKING:
