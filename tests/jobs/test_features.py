@@ -240,7 +240,7 @@ def test_fetch_command_builds_the_index_and_status_shows_it(tmp_path: Path) -> N
     (directory / "paperboy.index").unlink()
     status = runner.invoke(cli, ["--config", str(config_file), "status"])
     assert "Index: none usable" in status.output and "no index yet" in status.output
-    sample = next(p for p in (Path(__file__).parents[2] / "jobs/data/sample").iterdir())
+    sample = min((Path(__file__).parents[2] / "jobs/data/sample").glob("arxiv-*.xml"))
     fetched = runner.invoke(
         cli, ["--config", str(config_file), "fetch", "--from-file", str(sample)]
     )
