@@ -6,7 +6,10 @@
 Writes one arXiv-layout RSS file per announcement day (the last 4 days of the listings
 that have papers, ~120 papers each, a good share of them on LLMs / transformers /
 retrieval / RL for reasoning), ``saved.jsonl`` (12 earlier papers on RL for LLM reasoning:
-the sample user's library) and a README. Deterministic (seed 0).
+the sample user's library) and a README. Deterministic (seed 0). Then write the sample's
+vectors again (`python -m paperboy.jobs.runners.demo --write-vectors`): the demo uses a
+bundled vector only for the text it was computed from, and tests/jobs/test_demo_vectors.py
+fails until they cover the new sample.
 
 With ``--rss-fixture FEEDPARSER_JSON --fixture-out DIR`` it also rebuilds the RSS parser
 test fixture from a saved feedparser capture (see tests/fixtures/README.md).
