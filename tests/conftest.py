@@ -54,6 +54,18 @@ def postgres_skip_reason() -> str | None:
     return _PG_REASON  # type: ignore[return-value]
 
 
+@pytest.fixture(autouse=True)
+def own_embedding_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One-off rankings (`paperboy rank --saved F --candidates C`) keep their vectors in
+    a cache file, by default in ~/.cache: each test gets its own, so no test reads
+    vectors another left there, or writes into the developer's home, and parallel
+    workers (pytest -n 2) share no file. Tests of the location itself set their own."""
+    folder = tmp_path_factory.mktemp("embedding-cache")
+    monkeypatch.setenv("PAPERBOY_CACHE", str(folder / "embeddings.sqlite"))
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for one test, dropped afterwards."""

@@ -144,7 +144,7 @@ def _readme() -> str:
 def test_the_readme_test_command_is_the_one_ci_runs() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
     command = ci[-1]
-    assert command == "pip install -e '.[test]' && pytest"
+    assert command == "pip install -e '.[test]' && pytest -n 2"
     assert f"```sh\n{command}\n```" in _readme()
 
 

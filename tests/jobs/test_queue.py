@@ -62,6 +62,11 @@ def broker(request: pytest.FixtureRequest) -> str:
 
 
 def queue_config(tmp_path: Path, database_url: str, port: int, broker: str, queue: str) -> Path:
+    # The queue is the test's own; Redis, though, keeps every queue's unacknowledged tasks
+    # under the same keys (kombu's `unacked`), and any worker puts back to its queue a task
+    # older than that worker's visibility_timeout. Every test here uses the same 8 s, so a
+    # worker of another test running at once (pytest -n 2) returns a task exactly when
+    # this test's own workers would.
     path = write_config(tmp_path, database_url, port, users=USERS)
     with path.open("a", encoding="utf-8") as f:
         f.write(f'\n[queue]\nbroker = "{broker}"\nname = "{queue}"\nvisibility_timeout = 8\n')
