@@ -55,7 +55,8 @@ tick 300 s -> 5 s); the claims' lease is PAPERBOY_LEASE_SECONDS=15, as in the te
 broker is a RabbitMQ node of the campaign's own (on free ports, started with
 rabbitmq-server, stopped at the end) so restarting it disturbs no one else; ``--broker
 URL --broker-node NODE`` uses another one. The bundled sample (jobs/data/sample: 4 arXiv
-days) is stored, indexed and encoded once per campaign, in a new PostgreSQL database
+days, the saved papers, a Hugging Face day; stored as `paperboy demo` stores it, with its
+bundled vectors) is stored and indexed once per campaign, in a new PostgreSQL database
 dropped at the end; each run has users of its own.
 
 Usage::
@@ -90,6 +91,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.commands import PAPERBOY, kill_group
+
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = (
     "kill-worker",
@@ -104,7 +107,6 @@ KINDS = (
 )
 LEASE = "15"
 AFTER_STOP = 10.0  # seconds after a pause or unsubscribe a digest may still arrive
-PAPERBOY = [sys.executable, "-m", "paperboy.jobs.cli"]  # as tests/commands.py
 DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -170,18 +172,6 @@ def spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
         start_new_session=True,
         cwd=ROOT,
     )
-
-
-def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
 
 
 # --- the broker -----------------------------------------------------------------------
@@ -265,7 +255,7 @@ class Broker:
             pass
 
 
-# --- the campaign's database: the bundled sample, stored, indexed and encoded once -----
+# --- the campaign's database: the bundled sample, stored and indexed once -------------
 
 
 @contextmanager
@@ -287,57 +277,34 @@ def campaign_database(server_url: str) -> Iterator[str]:
 
 
 def store_sample(config_path: Path) -> list[str]:
-    """Store the bundled arXiv days and saved papers, build the index, encode every paper;
-    record the fetch as done (no task fetches from the network). Returns the ids users'
-    saved papers are drawn from (the saved sample, and the first day's papers)."""
+    """Store the sample as `paperboy demo` does (the bundled arXiv days, the saved papers,
+    the Hugging Face day; its bundled vectors), build the index, encode what they do not
+    cover; record the fetch as done (no task fetches from the network). Returns the ids
+    users' saved papers are drawn from (the saved sample, and the first day's papers)."""
     from paperboy.jobs.config.load import load_config
-    from paperboy.jobs.core.records import SourcePaper
-    from paperboy.jobs.fetch.listings import ARXIV_SOURCE, LOOKUP_SOURCE, ingest_feed
     from paperboy.jobs.fetch.paperfiles import read_jsonl
     from paperboy.jobs.fetch.sources.arxiv_rss import parse_arxiv_rss
     from paperboy.jobs.ranking.corpus import refresh_index
     from paperboy.jobs.ranking.encoding import encode_stored
-    from paperboy.jobs.runners.demo import sample_dir
+    from paperboy.jobs.runners import demo
     from paperboy.jobs.storage import Storage
 
     config = load_config(config_path)
-    days = sorted((f for f in sample_dir().iterdir() if f.name.startswith("arxiv-")), key=str)
-    pool: list[str] = []
+    first = min(
+        (f for f in demo.sample_dir().iterdir() if f.name.startswith("arxiv-")),
+        key=lambda f: f.name,
+    )
     with Storage.open(config.database) as storage:
-        for i, day in enumerate(days):
-            feed = parse_arxiv_rss(day.read_bytes(), url=f"bundled:{day.name}")
-            ingest_feed(
-                storage,
-                feed,
-                source=ARXIV_SOURCE,
-                url=f"bundled:{day.name}",
-                announce_types=("new", "cross"),
-            )
-            if i == 0:
-                pool += [p.id for p in feed.papers]
-        with resources.as_file(sample_dir() / "saved.jsonl") as saved_path:
-            records = read_jsonl(saved_path)
-        storage.upsert_papers(
-            [
-                SourcePaper(
-                    r.id,
-                    r.title,
-                    r.abstract,
-                    r.authors,
-                    r.categories,
-                    f"https://arxiv.org/abs/{r.id}",
-                    announced=r.announced,
-                )
-                for r in records
-            ],
-            source=LOOKUP_SOURCE,
-            listed=False,
-        )
+        demo.store_sample(config, storage, datetime.now(UTC))
         refresh_index(config, storage)
+        demo.store_sample_vectors(storage)
         encode_stored(storage, seconds=None)
         storage.record_fetch("arxiv", url="bundled")
-        pool = sorted(storage.get_papers(pool))  # the announcements kept, not replacements
-    return [r.id for r in records] + pool
+        announced = parse_arxiv_rss(first.read_bytes(), url=f"bundled:{first.name}").papers
+        # the announcements kept, not replacements
+        pool = sorted(storage.get_papers([p.id for p in announced]))
+    with resources.as_file(demo.sample_dir() / "saved.jsonl") as saved_path:
+        return [r.id for r in read_jsonl(saved_path)] + pool
 
 
 CONFIG = """

@@ -1,8 +1,26 @@
 """How tests start `paperboy` as a separate process: the installed package's command,
-through the interpreter running the tests (the console script may not be on PATH)."""
+through the interpreter running the tests (the console script may not be on PATH); and
+how they end one started in a session of its own, with everything it started."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 
 PAPERBOY = [sys.executable, "-m", "paperboy.jobs.cli"]
+
+
+def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+    """Send `sig` to the process group of `proc` (started with start_new_session) and
+    wait for it; SIGKILL if it is still there after 30 s."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)

@@ -143,7 +143,7 @@ def write_sample_vectors(path: Path) -> int:
         (Path(tmp) / "config.toml").write_text(demo_config(), encoding="utf-8")
         config = load_config(Path(tmp) / "config.toml")
         with Storage.open(config.database) as storage:
-            _store_sample(config, storage, utcnow())
+            store_sample(config, storage, utcnow())
             encode_stored(storage, seconds=None)
             papers = storage.recent_papers(storage.count_papers())
             vectors = storage.embeddings([p.id for p in papers], MODEL_ID)
@@ -158,7 +158,7 @@ def write_sample_vectors(path: Path) -> int:
     return len(papers)
 
 
-def _store_sample(
+def store_sample(
     config: Config, storage: Storage, now: datetime
 ) -> tuple[list[SourceReport], UpsertResult, SourceReport | None]:
     """What the demo's fetch and lookup store: the bundled arXiv days, the sample user's
@@ -216,7 +216,7 @@ def run_demo(directory: Path, *, now: datetime | None = None) -> DemoResult:
         shutil.rmtree(outbox)  # the demo's own outbox: start clean so the paths printed are new
 
     with Storage.open(config.database) as storage:
-        reports, saved, trending = _store_sample(config, storage, now or utcnow())
+        reports, saved, trending = store_sample(config, storage, now or utcnow())
         refresh_index(config, storage)  # as `paperboy fetch` does after storing papers
         store_sample_vectors(storage)  # the encoder's vectors (issue 11), bundled,
         encode_stored(storage, seconds=None)  # and of any paper they do not cover

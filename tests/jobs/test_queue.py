@@ -22,7 +22,7 @@ import pytest
 
 from paperboy.jobs.config.load import load_config
 from paperboy.jobs.storage import Storage
-from tests.commands import PAPERBOY
+from tests.commands import PAPERBOY, kill_group
 from tests.jobs.test_claims import (
     PAUSING,
     assert_no_paper_twice,
@@ -89,18 +89,6 @@ def start_worker(
         env={**os.environ, "PAPERBOY_LEASE_SECONDS": LEASE, **env},
         start_new_session=True,
     )
-
-
-def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
 
 
 @pytest.fixture
