@@ -55,8 +55,8 @@ tick 300 s -> 5 s); the claims' lease is PAPERBOY_LEASE_SECONDS=15, as in the te
 broker is a RabbitMQ node of the campaign's own (on free ports, started with
 rabbitmq-server, stopped at the end) so restarting it disturbs no one else; ``--broker
 URL --broker-node NODE`` uses another one. The bundled sample (jobs/data/sample: 4 arXiv
-days, the saved papers, a Hugging Face day; stored as `paperboy demo` stores it, with its
-bundled vectors) is stored and indexed once per campaign, in a new PostgreSQL database
+days and the saved papers, stored as `paperboy demo` stores them, with their bundled
+vectors) is stored and indexed once per campaign, in a new PostgreSQL database
 dropped at the end; each run has users of its own.
 
 Usage::
@@ -277,10 +277,11 @@ def campaign_database(server_url: str) -> Iterator[str]:
 
 
 def store_sample(config_path: Path) -> list[str]:
-    """Store the sample as `paperboy demo` does (the bundled arXiv days, the saved papers,
-    the Hugging Face day; its bundled vectors), build the index, encode what they do not
-    cover; record the fetch as done (no task fetches from the network). Returns the ids
-    users' saved papers are drawn from (the saved sample, and the first day's papers)."""
+    """Store the sample as `paperboy demo` does (the bundled arXiv days and the saved
+    papers; not the Hugging Face day, whose trending section every digest would repeat),
+    with its bundled vectors, build the index, encode what they do not cover; record the
+    fetch as done (no task fetches from the network). Returns the ids users' saved papers
+    are drawn from (the saved sample, and the first day's papers)."""
     from paperboy.jobs.config.load import load_config
     from paperboy.jobs.fetch.paperfiles import read_jsonl
     from paperboy.jobs.fetch.sources.arxiv_rss import parse_arxiv_rss
@@ -295,7 +296,7 @@ def store_sample(config_path: Path) -> list[str]:
         key=lambda f: f.name,
     )
     with Storage.open(config.database) as storage:
-        demo.store_sample(config, storage, datetime.now(UTC))
+        demo.store_sample(config, storage)
         refresh_index(config, storage)
         demo.store_sample_vectors(storage)
         encode_stored(storage, seconds=None)

@@ -143,7 +143,8 @@ def write_sample_vectors(path: Path) -> int:
         (Path(tmp) / "config.toml").write_text(demo_config(), encoding="utf-8")
         config = load_config(Path(tmp) / "config.toml")
         with Storage.open(config.database) as storage:
-            store_sample(config, storage, utcnow())
+            store_sample(config, storage)
+            ingest_sample_trending(storage, utcnow().date())
             encode_stored(storage, seconds=None)
             papers = storage.recent_papers(storage.count_papers())
             vectors = storage.embeddings([p.id for p in papers], MODEL_ID)
@@ -158,11 +159,9 @@ def write_sample_vectors(path: Path) -> int:
     return len(papers)
 
 
-def store_sample(
-    config: Config, storage: Storage, now: datetime
-) -> tuple[list[SourceReport], UpsertResult, SourceReport | None]:
-    """What the demo's fetch and lookup store: the bundled arXiv days, the sample user's
-    saved papers and the bundled Hugging Face day (as `now`'s trending list)."""
+def store_sample(config: Config, storage: Storage) -> tuple[list[SourceReport], UpsertResult]:
+    """What the demo's fetch and lookup store: the bundled arXiv days and the sample
+    user's saved papers (the Hugging Face day: ingest_sample_trending)."""
     announce_types = config.arxiv.announce_types if config.arxiv else ("new", "cross")
     reports = []
     days = sorted(
@@ -198,8 +197,7 @@ def store_sample(
         source=LOOKUP_SOURCE,
         listed=False,
     )
-    trending = ingest_sample_trending(storage, now.date())
-    return reports, saved, trending
+    return reports, saved
 
 
 def run_demo(directory: Path, *, now: datetime | None = None) -> DemoResult:
@@ -216,7 +214,8 @@ def run_demo(directory: Path, *, now: datetime | None = None) -> DemoResult:
         shutil.rmtree(outbox)  # the demo's own outbox: start clean so the paths printed are new
 
     with Storage.open(config.database) as storage:
-        reports, saved, trending = store_sample(config, storage, now or utcnow())
+        reports, saved = store_sample(config, storage)
+        trending = ingest_sample_trending(storage, (now or utcnow()).date())
         refresh_index(config, storage)  # as `paperboy fetch` does after storing papers
         store_sample_vectors(storage)  # the encoder's vectors (issue 11), bundled,
         encode_stored(storage, seconds=None)  # and of any paper they do not cover

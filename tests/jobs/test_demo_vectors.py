@@ -30,7 +30,8 @@ def sample_storage(tmp_path: Path) -> Storage:
     (tmp_path / "config.toml").write_text(demo.demo_config(), encoding="utf-8")
     config = load_config(tmp_path / "config.toml")
     storage = Storage.open(config.database)
-    demo.store_sample(config, storage, NOW)
+    demo.store_sample(config, storage)
+    demo.ingest_sample_trending(storage, NOW.date())
     return storage
 
 
