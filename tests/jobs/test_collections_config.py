@@ -222,7 +222,7 @@ def test_existing_configs_load_unchanged() -> None:
             text = block if "paperboy" in data else head + block
             parsed = parse_config(text, doc, read_users_dir=False)
             assert parsed.users
-            if "collections" in block:  # the documented examples of collections load too
+            if "[[users.collections]]" in block:  # the documented examples of collections load too
                 assert any(u.collections for u in parsed.users)
                 examples += 1
             else:
