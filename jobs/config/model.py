@@ -269,6 +269,15 @@ class UserConfig:
             max_papers=self.max_papers,
         )
 
+    def channels(self) -> dict[str, ChannelConfig]:
+        """Every chat and push channel of the user by the name the ledger keeps it under:
+        their own `notify` (the whole digest) by its name, and each collection's (that
+        section only) as ``COLLECTION/NAME``; "/" is in no channel's own name."""
+        found = {c.name: c for c in self.notify}
+        for collection in self.collections:
+            found.update({f"{collection.name}/{c.name}": c for c in collection.notify})
+        return found
+
     def all_saved(self) -> frozenset[str]:
         """Every paper saved or disliked in any of the user's collections: never a
         candidate (it is already theirs, or unwanted)."""

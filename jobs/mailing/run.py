@@ -158,7 +158,7 @@ def _prepare(
     if not dry_run:
         if user.email:
             resent += resend_pending(storage, transport, user.name, now, owner=owner, lease=lease)
-        if user.notify:
+        if user.channels():
             resent += resend_pending_channels(storage, user, now, owner=owner, lease=lease)
     state = storage.user_state(user.name)
     decision = decide(user, state, now, force=force)
@@ -257,7 +257,7 @@ def _finish(
             resent=resent,
             note=note,
         )
-    texts = channel_texts(user, digest) if user.notify else []
+    texts = channel_texts(user, digest) if user.channels() else []
     try:
         delivery_id = storage.create_delivery(
             user_name=user.name,
