@@ -164,12 +164,13 @@ class LibraryMixin(StorageBase):
         version: int,
         scope: str,
         papers: Sequence[SourcePaper],
-        items: dict[str, tuple[str, int]],
+        items: dict[str, tuple[str, int, tuple[str, ...]]],
         removed: Iterable[str],
         full: bool,
     ) -> ZoteroChange:
         """Apply one complete sync in one transaction: store the papers, put ``items``
-        (key -> (paper id, version)) into the synced set, take ``removed`` keys out (with
+        (key -> (paper id, version, the user's collections it feeds; () the default
+        collection)) into the synced set, take ``removed`` keys out (with
         ``full``, every key not in ``items``), and move the synced version on.
 
         A failure leaves the set and the version as they were: never half a sync.
@@ -201,13 +202,14 @@ class LibraryMixin(StorageBase):
                         "paper_id": pid,
                         "version": item_version,
                         "synced_at": now,
+                        "collections": list(homes),
                     }
-                    for key, (pid, item_version) in items.items()
+                    for key, (pid, item_version, homes) in items.items()
                 ]
                 if rows:
                     conn.execute(insert(zotero_items), rows)
                 after = {**{k: v for k, v in before.items() if k not in gone}}
-                after.update({key: pid for key, (pid, _v) in items.items()})
+                after.update({key: pid for key, (pid, _v, _c) in items.items()})
                 old_ids, new_ids = set(before.values()), set(after.values())
                 values: dict[str, Any] = {
                     "library": library,
