@@ -278,6 +278,12 @@ class UserConfig:
             found.update({f"{collection.name}/{c.name}": c for c in collection.notify})
         return found
 
+    def saved_everywhere(self) -> tuple[str, ...]:
+        """The saved papers of every collection, the default one first, without repeats:
+        what the fetch looks up on arXiv so each model has their text."""
+        ids = [*self.saved, *(pid for c in self.collections for pid in c.saved)]
+        return tuple(dict.fromkeys(ids))
+
     def all_saved(self) -> frozenset[str]:
         """Every paper saved or disliked in any of the user's collections: never a
         candidate (it is already theirs, or unwanted)."""
