@@ -71,3 +71,25 @@ def test_one_section_alone_for_a_collections_channels(
     assert [i.paper_id for i in rl.items] == ["2601.00001", "2601.00003"]
     assert rl.sections == () and rl.trending == ()
     assert digest.section("vision").items == ()
+
+
+def test_a_weekly_digest_groups_days_inside_each_section(
+    make_item: ItemFactory, make_digest: DigestFactory
+) -> None:
+    from datetime import date
+
+    monday, tuesday = date(2026, 6, 29), date(2026, 6, 30)
+    items = (
+        make_item(paper_id="2606.00001", title="Tuesday RL", announced=tuesday, collection="rl"),
+        make_item(paper_id="2606.00002", title="Monday general", announced=monday),
+        make_item(paper_id="2606.00003", title="Monday RL", announced=monday, collection="rl"),
+    )
+    digest = make_digest(items=items, sections=("", "rl"), period="week", trending=())
+    text = render_text(digest)
+    general, rl = text.index(f"{DEFAULT_SECTION} · 1 paper\n"), text.index("rl · 2 papers\n")
+    assert general < text.index("Monday general") < rl
+    # within the rl section: its days in calendar order, each under its day's heading
+    assert rl < text.index("Mon 29 Jun 2026 · 1 paper", rl) < text.index("Monday RL")
+    assert text.index("Monday RL") < text.index("Tue 30 Jun 2026 · 1 paper", rl)
+    assert text.index("Tue 30 Jun 2026 · 1 paper", rl) < text.index("Tuesday RL")
+    assert text.count("rl · 2 papers") == 1  # the section's heading once, not per day

@@ -6,6 +6,7 @@ receiver on loopback, a real SMTP server, real processes."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import time
@@ -13,8 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from paperboy.jobs.cli import cli
 from paperboy.jobs.config.load import load_config
 from paperboy.jobs.mailing.run import run_digests
 from paperboy.jobs.storage import Storage
@@ -86,7 +89,8 @@ def test_a_collections_channels_get_its_section_and_the_users_the_whole_digest(
     tmp_path: Path, database_url: str
 ) -> None:
     with HookServer() as hooks, LocalSMTPServer() as smtp:
-        config = load_config(write_config(tmp_path, database_url, hooks.host, smtp.port))
+        path = write_config(tmp_path, database_url, hooks.host, smtp.port)
+        config = load_config(path)
         assert set(config.users[0].channels()) == {"team", "vision/team"}
         with Storage.open(config.database) as storage:
             load_sample(storage)
@@ -94,6 +98,7 @@ def test_a_collections_channels_get_its_section_and_the_users_the_whole_digest(
             [mail] = storage.deliveries(user_name="ada")
             rows = storage.channel_deliveries(user_name="ada")
             again = run_digests(config, storage, now=NOW, workers=1)  # the same slot
+        status = CliRunner().invoke(cli, ["--config", str(path), "status", "--format", "jsonl"])
         [whole] = hooks.at("/all")
         [section] = hooks.at("/vision")
         messages = list(smtp.messages)
@@ -104,6 +109,9 @@ def test_a_collections_channels_get_its_section_and_the_users_the_whole_digest(
         "vision/team": ("sent", mail.id),
     }
     assert [r.status for r in again] == ["not-due"] and len(messages) == 1
+    [line] = [json.loads(x) for x in status.stdout.splitlines()]
+    shown = {c["channel"]: (c["status"], c["sent"]) for c in line["users"][0]["channels"]}
+    assert shown == {"team": ("sent", 1), "vision/team": ("sent", 1)}  # `paperboy status`
     vision = [r for r in result.picked if r.why.startswith("for your collection vision")]
     general = [r for r in result.picked if r not in vision]
     assert vision and general
