@@ -14,10 +14,12 @@
                                                                     # ranking.candidates
         ranked (all claimed users at once) = recommender.rank(profile, candidates,
                                                                background)  # ranking.pool
+                 (one ranking per collection of a user, issue #23)
         for each claimed user:
             picked  = the top max_papers with score >= min_score and >= WEAK_SCORE or a
                       quarter of the best (best < WEAK_SCORE: at most WEAK_SHOWN, "weak")
-                                                                    # ranking.pick, pure
+                      (collections: per section, each paper in the collection that
+                      scores it highest)                            # ranking.pick, pure
             message = emails.build_message(digest)                  # mailing.compose
             storage.create_delivery(pending, message, picked)   # ledger + window, atomically,
                                    # only if the claim is still ours and the user's state
@@ -484,15 +486,18 @@ def _rank_and_send(
     for i, d in enumerate(due):
         _stop_here(storage, stop, due[i:])
         try:
-            ranked = [(name, next(rankings)) for name, _job in d.jobs]
-            for _name, one in ranked:
+            # all of this user's rankings are taken first, so the next user's stay aligned
+            taken = [(name, next(rankings)) for name, _job in d.jobs]
+            ranked: list[tuple[str, Sequence[recommender.Ranked]]] = []
+            for name, one in taken:
                 if isinstance(one, Exception):
                     raise one
+                ranked.append((name, one))
             result = _finish(
                 config,
                 storage,
                 d,
-                ranked,  # type: ignore[arg-type]  # no Exception left: raised above
+                ranked,
                 now=now,
                 dry_run=dry_run,
                 preview=preview,
