@@ -1,12 +1,14 @@
 """Render a Digest for a chat or push channel (issue #23): a title and Markdown parts.
 
-Each paper is one block: its title linked to the abstract, its score, the reason it was
-picked, its TL;DR (or the first sentences of its abstract), and its links (PDF, Hugging
-Face, code, and the feedback links "More like this" / "Less like this" where the digest
-has them). The digest's headline opens the first part; the trending papers and the
-footer's links (profile, pause, unsubscribe) close the last. Blocks are packed into parts
-of at most `limit` characters, each paper whole in one part (a paper longer than a part
-on its own has its summary cut); with more than one part each starts with "(k/n)".
+A digest with sections (a user's collections, issue #23) shows each section's name
+before its papers. Each paper is one block: its title linked to the abstract, its score,
+the reason it was picked, its TL;DR (or the first sentences of its abstract), and its
+links (PDF, Hugging Face, code, and the feedback links "More like this" / "Less like
+this" where the digest has them). The digest's headline opens the first part; the
+trending papers and the footer's links (profile, pause, unsubscribe) close the last.
+Blocks are packed into parts of at most `limit` characters, each paper whole in one part
+(a paper longer than a part on its own has its summary cut); with more than one part
+each starts with "(k/n)".
 
 Markdown renders in Slack, Discord, Matrix, Telegram, Teams, ntfy (markdown=yes); a
 service that shows plain text shows it as readable text with its URLs.
@@ -15,7 +17,7 @@ service that shows plain text shows it as readable text with its URLs.
 from __future__ import annotations
 
 from paperboy.emails.addresses import safe_url
-from paperboy.emails.digest import Digest, DigestItem
+from paperboy.emails.digest import Digest, DigestItem, section_heading
 from paperboy.emails.render import format_day, subject
 from paperboy.emails.text import first_sentences
 from paperboy.text import collapse_whitespace, latex_to_text
@@ -89,8 +91,11 @@ def _blocks(digest: Digest, limit: int) -> list[str]:
         head += "\nNothing new matched this time."
     blocks = [head]
     room = limit - _MARKER
-    for n, item in enumerate(digest.items, 1):
+    heading = {id(item): h for h, item in _section_starts(digest)}
+    for n, item in enumerate(_in_order(digest), 1):
         block = _item(n, item)
+        if id(item) in heading:  # a collection's section opens with its name
+            blocks.append(f"__{_md(heading[id(item)])}__"[:room])
         if len(block) > room:  # a whole paper is kept in one part: its summary goes first,
             block = _item(n, item, summary_chars=0)
         if len(block) > room:  # then its title is shortened (its links stay whole)
@@ -116,6 +121,24 @@ def _blocks(digest: Digest, limit: int) -> list[str]:
     if footer:
         blocks.append(" · ".join(footer))
     return blocks
+
+
+def _in_order(digest: Digest) -> list[DigestItem]:
+    """The items as shown: section by section when the digest has sections (issue #23)."""
+    if not digest.sections:
+        return list(digest.items)
+    return [i for name in digest.sections for i in digest.items if i.collection == name]
+
+
+def _section_starts(digest: Digest) -> list[tuple[str, DigestItem]]:
+    """(heading, first item) of each section that has papers."""
+    starts = []
+    for name in digest.sections:
+        items = [i for i in digest.items if i.collection == name]
+        if items:
+            count = f"{len(items)} paper{'s' if len(items) != 1 else ''}"
+            starts.append((f"{section_heading(name)} · {count}", items[0]))
+    return starts
 
 
 def _fit(lines: list[str], room: int) -> list[str]:

@@ -5,13 +5,22 @@ Every field added after the first release has a default, so older callers keep w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Literal
 
-__all__ = ["Digest", "DigestItem", "Period", "TrendingItem"]
+__all__ = ["DEFAULT_SECTION", "Digest", "DigestItem", "Period", "TrendingItem", "section_heading"]
 
 Period = Literal["day", "week"]
+
+# The heading of the section of a user's default collection (their top-level lists), in a
+# digest that also has named collections.
+DEFAULT_SECTION = "General"
+
+
+def section_heading(name: str) -> str:
+    """What a section is headed: the collection's name (DEFAULT_SECTION for "")."""
+    return name or DEFAULT_SECTION
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +47,8 @@ class DigestItem:
     # Feedback links (issue #14), built by the caller; None: not shown.
     more_url: str | None = None  # "More like this"
     less_url: str | None = None  # "Less like this"
+    # The user's collection it was picked for (issue #23); "": their default collection.
+    collection: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +97,13 @@ class Digest:
     # shown under the headline. `keywords_only`: no saved paper had text to rank against.
     note: str = ""
     keywords_only: bool = False
+    # A user with collections (issue #23): the sections shown, in order, one per
+    # collection ("": the default one, headed DEFAULT_SECTION); each item sits in the
+    # section named by its `collection`. Empty: no sections, as before.
+    sections: tuple[str, ...] = ()
+
+    def section(self, name: str) -> Digest:
+        """This digest with only the papers of one section (for that collection's own
+        channels), itself without sections."""
+        items = tuple(i for i in self.items if i.collection == name)
+        return replace(self, items=items, sections=(), trending=())

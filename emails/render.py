@@ -19,14 +19,14 @@ import math
 import re
 import textwrap
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from typing import TYPE_CHECKING
 
 from paperboy.emails.addresses import safe_url, unsubscribe_uris
-from paperboy.emails.digest import Digest, DigestItem, TrendingItem
+from paperboy.emails.digest import Digest, DigestItem, TrendingItem, section_heading
 from paperboy.emails.text import first_sentences
 from paperboy.text import collapse_whitespace, latex_to_text, shorten
 
@@ -154,6 +154,7 @@ class _ItemView:
 class _GroupView:
     heading: str  # "Mon 2 Jun 2025 · 2 papers"; "" for a daily digest's single group
     items: tuple[_ItemView, ...]
+    section: str = ""  # "rl-reasoning · 3 papers": the first group of a collection's section
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +183,7 @@ class _DigestView:
     unsubscribe_text: str  # the same for the text part
     actions: tuple[_LinkView, ...] = ()  # the footer's feedback links: unsubscribe, pause, profile
     note: str = ""  # how it was ranked (keywords only, weak matches), under the headline
+    sectioned: bool = False  # one section per collection (issue #23)
 
 
 _LINK_LABELS = ("Abstract", "PDF", "Hugging Face", "Code")
@@ -328,20 +330,35 @@ def _unsubscribe_link(uris: tuple[str, ...]) -> tuple[str | None, str]:
     return None, ""
 
 
+def _sections(digest: Digest) -> list[tuple[str, Digest]]:
+    """The digest's sections as (heading, the digest of that section's items): one
+    without a heading when the digest has no sections; sections without papers left out."""
+    if not digest.sections:
+        return [("", digest)]
+    out = []
+    for name in digest.sections:
+        part = replace(digest, items=tuple(i for i in digest.items if i.collection == name))
+        if part.items:
+            heading = f"{section_heading(name)} · {_plural(len(part.items), 'paper')}"
+            out.append((heading, part))
+    return out
+
+
 def _digest_view(digest: Digest) -> _DigestView:
     weekly = digest.period == "week"
     groups: list[_GroupView] = []
     rank = 0
-    for day, items in _ordered_groups(digest):
-        views = []
-        for item in items:
-            rank += 1
-            views.append(_item_view(rank, item))
-        heading = ""
-        if weekly:
-            label = format_day(day) if day is not None else "Earlier"
-            heading = f"{label} · {_plural(len(views), 'paper')}"
-        groups.append(_GroupView(heading, tuple(views)))
+    for section, part in _sections(digest):
+        for n, (day, items) in enumerate(_ordered_groups(part)):
+            views = []
+            for item in items:
+                rank += 1
+                views.append(_item_view(rank, item))
+            heading = ""
+            if weekly:
+                label = format_day(day) if day is not None else "Earlier"
+                heading = f"{label} · {_plural(len(views), 'paper')}"
+            groups.append(_GroupView(heading, tuple(views), section if n == 0 else ""))
     headline = _headline(digest)
     trending = tuple(_trending_view(t) for t in digest.trending)
     # Inbox lists show this after the subject, which already names the best paper.
@@ -370,6 +387,7 @@ def _digest_view(digest: Digest) -> _DigestView:
         trending=trending,
         footer=_footer(digest),
         note=digest.note,
+        sectioned=bool(digest.sections),
         unsubscribe_url=unsubscribe_url,
         unsubscribe_text=unsubscribe_text,
         actions=actions,

@@ -90,12 +90,18 @@ class Library:
         del self.items[key]
         self.deleted[key] = self.version
 
-    def add_collection(self, key: str, name: str) -> None:
+    def add_collection(self, key: str, name: str, parent: str | None = None) -> None:
+        """A collection (a sub-collection of `parent`, by key, as the API shows one)."""
         self.version += 1
         self.collections[key] = {
             "key": key,
             "version": self.version,
-            "data": {"key": key, "version": self.version, "name": name, "parentCollection": False},
+            "data": {
+                "key": key,
+                "version": self.version,
+                "name": name,
+                "parentCollection": parent or False,
+            },
         }
 
 

@@ -20,7 +20,7 @@ from paperboy.jobs.cli.common import EXISTING_FILE, FORMATS, emit_one, load, say
 from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import open_storage as _storage
 from paperboy.jobs.config.load import parse_config
-from paperboy.jobs.config.model import Config, UserConfig
+from paperboy.jobs.config.model import CollectionConfig, Config, UserConfig
 from paperboy.jobs.config.writes import ConfigSnapshot, backup_path, config_lock, read_snapshot
 from paperboy.jobs.core.errors import ConfigError, StorageError, UnknownPaperError
 from paperboy.jobs.core.ids import abs_url, canonical_arxiv_id
@@ -67,6 +67,15 @@ def _user(config: Config, name: str | None) -> UserConfig:
     raise click.UsageError(f"which user? give --user NAME (configured: {known})")
 
 
+def _lists(user: UserConfig, collection: str) -> CollectionConfig:
+    """The lists --collection names ("": the user's top-level lists); a usage error (exit
+    2) naming the user's collections otherwise."""
+    try:
+        return user.collection(collection)
+    except ConfigError as e:
+        raise click.UsageError(str(e)) from e
+
+
 def _ids(values: Sequence[str]) -> list[str]:
     """Canonical arXiv ids; a usage error (exit 2) naming the first bad one."""
     out = []
@@ -85,12 +94,16 @@ def _edit(
     operations: Sequence[Operation],
     *,
     write: bool = True,
+    collection: str = "",
 ) -> ProfileEdit:
-    """Apply (op, key, values) edits in the file the user lives in, validate, write."""
+    """Apply (op, key, values) edits in the file the user lives in (to one collection's
+    lists with `collection`), validate, write."""
     from paperboy.jobs.config.lists import edit_profile
 
     try:
-        return edit_profile(config, user, operations, snapshot=snapshot, write=write)
+        return edit_profile(
+            config, user, operations, snapshot=snapshot, write=write, collection=collection
+        )
     except ValueError as e:  # an empty --keyword "" and the like
         raise click.UsageError(str(e)) from e
 
@@ -122,10 +135,12 @@ def _edit_command(
     operations: Sequence[tuple[str, str, Sequence[str]]],
     *,
     hide_not_found: bool = False,
+    collection: str = "",
 ) -> None:
     snapshot, config = _load(ctx)
     user = _user(config, user_name)
-    edit = _edit(config, snapshot, user.name, operations)
+    _lists(user, collection)
+    edit = _edit(config, snapshot, user.name, operations, collection=collection)
     changes = edit.changes
     rows = [_row(c, user.name) for c in changes if not (hide_not_found and c.action == "not-found")]
 
@@ -145,6 +160,13 @@ _USER_OPTION = click.option(
     help="The user to edit (may be left out when there is only one).",
 )
 _FORMAT_OPTION = click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+_COLLECTION_OPTION = click.option(
+    "--collection",
+    "collection",
+    metavar="NAME",
+    default="",
+    help="One of the user's [[users.collections]] (default: their top-level lists).",
+)
 
 
 # --- the group ---------------------------------------------------------------------------
@@ -169,20 +191,23 @@ profile: click.Group = click.Group(
 
 @profile.command("list")
 @_USER_OPTION
+@_COLLECTION_OPTION
 @_FORMAT_OPTION
 @click.pass_context
-def list_(ctx: click.Context, user_name: str | None, fmt: str) -> None:
+def list_(ctx: click.Context, user_name: str | None, collection: str, fmt: str) -> None:
     """List a user's saved and disliked papers (with titles), keywords, authors, muted words.
 
     Titles come from the database; a paper not looked up yet shows "(not fetched yet)".
+    With --collection, that collection's lists (and its library and Zotero papers).
 
     \b
     Example:
       paperboy profile list --user ada
-      paperboy profile list --user ada --format json
+      paperboy profile list --user ada --collection rl-reasoning --format json
     """
     _snapshot, config = _load(ctx)
-    user = _user(config, user_name)
+    owner = _user(config, user_name)
+    user = _lists(owner, collection)
     titles: dict[str, str] = {}
     library: list[dict[str, str]] = []
     zotero: list[dict[str, str | None]] = []
@@ -190,8 +215,11 @@ def list_(ctx: click.Context, user_name: str | None, fmt: str) -> None:
         with _storage(config) as storage:
             stored = storage.get_papers([*user.saved, *user.disliked])
             titles = {pid: " ".join(p.title.split()) for pid, p in stored.items()}
-            library = [{"id": p.id, "title": p.title} for p in storage.library_papers(user.name)]
-            synced = storage.zotero_paper_ids(user.name)
+            library = [
+                {"id": p.id, "title": p.title}
+                for p in storage.library_papers(owner.name, collection=collection)
+            ]
+            synced = storage.zotero_paper_ids(owner.name, collection=collection)
             found = storage.get_papers(synced)
             zotero = [
                 {"id": pid, "title": " ".join(found[pid].title.split()) if pid in found else None}
@@ -204,7 +232,9 @@ def list_(ctx: click.Context, user_name: str | None, fmt: str) -> None:
         return [{"id": pid, "title": titles.get(pid), "url": abs_url(pid)} for pid in ids]
 
     row = {
-        "user": user.name,
+        "user": owner.name,
+        "collection": collection,  # "": the top-level lists (the default collection)
+        "collections": [c.name for c in owner.collections],
         "saved": papers(user.saved),
         "disliked": papers(user.disliked),
         "keywords": list(user.keywords),
@@ -215,7 +245,8 @@ def list_(ctx: click.Context, user_name: str | None, fmt: str) -> None:
     }
 
     def text() -> None:
-        say(f"{user.name} ({user.source or config.path})")
+        where = f", collection {collection}" if collection else ""
+        say(f"{owner.name}{where} ({owner.source or config.path})")
         for key in ("saved", "disliked"):
             items = row[key]
             assert isinstance(items, list)
@@ -232,9 +263,12 @@ def list_(ctx: click.Context, user_name: str | None, fmt: str) -> None:
             for item in library:
                 say(f"  {' '.join(item['title'].split())}")
         if zotero:
-            say(f"Zotero ({user.zotero.library if user.zotero else '?'}) ({len(zotero)}):")
+            say(f"Zotero ({owner.zotero.library if owner.zotero else '?'}) ({len(zotero)}):")
             for z in zotero:
                 say(f"  {z['id']:<18} {z['title'] or '(not fetched yet)'}")
+        if owner.collections and not collection:
+            names = ", ".join(c.name for c in owner.collections)
+            say(f"Collections: {names} (see one with --collection NAME)")
 
     _emit(fmt, [row], text)
 
@@ -245,6 +279,7 @@ def list_(ctx: click.Context, user_name: str | None, fmt: str) -> None:
 @click.option("--keyword", "keywords", multiple=True, help="A keyword to boost (repeatable).")
 @click.option("--author", "authors", multiple=True, help="An author to follow (repeatable).")
 @click.option("--mute", "muted", multiple=True, help="A word or category to push down.")
+@_COLLECTION_OPTION
 @_FORMAT_OPTION
 @click.pass_context
 def add(
@@ -254,6 +289,7 @@ def add(
     keywords: tuple[str, ...],
     authors: tuple[str, ...],
     muted: tuple[str, ...],
+    collection: str,
     fmt: str,
 ) -> None:
     """Add saved papers (any arXiv id form), keywords, authors or muted words.
@@ -266,6 +302,7 @@ def add(
     Example:
       paperboy profile add --user ada 2401.01234 https://arxiv.org/abs/1706.03762
       paperboy profile add --user ada --keyword bandits --author "Jeff Clune"
+      paperboy profile add --user ada --collection rl-reasoning 2501.12948
     """
     if not (ids or keywords or authors or muted):
         raise click.UsageError("nothing to add: give ids, --keyword, --author or --mute")
@@ -282,6 +319,7 @@ def add(
             ("add", "muted", muted),
         ],
         hide_not_found=True,
+        collection=collection,
     )
 
 
@@ -291,6 +329,7 @@ def add(
 @click.option("--keyword", "keywords", multiple=True, help="A keyword to drop (repeatable).")
 @click.option("--author", "authors", multiple=True, help="An author to unfollow (repeatable).")
 @click.option("--mute", "muted", multiple=True, help="A muted word to drop (repeatable).")
+@_COLLECTION_OPTION
 @_FORMAT_OPTION
 @click.pass_context
 def remove(
@@ -300,6 +339,7 @@ def remove(
     keywords: tuple[str, ...],
     authors: tuple[str, ...],
     muted: tuple[str, ...],
+    collection: str,
     fmt: str,
 ) -> None:
     """Remove saved or disliked papers, keywords, authors or muted words.
@@ -317,7 +357,8 @@ def remove(
     canonical = _ids(ids)
     snapshot, config = _load(ctx)
     user = _user(config, user_name)
-    in_disliked = [pid for pid in canonical if pid in user.disliked]
+    lists = _lists(user, collection)
+    in_disliked = [pid for pid in canonical if pid in lists.disliked]
     in_saved = [pid for pid in canonical if pid not in in_disliked]
     edit = _edit(
         config,
@@ -330,6 +371,7 @@ def remove(
             ("remove", "authors", authors),
             ("remove", "muted", muted),
         ],
+        collection=collection,
     )
 
     def text() -> None:
@@ -342,14 +384,18 @@ def remove(
 @profile.command()
 @click.argument("ids", nargs=-1, required=True, metavar="ID...")
 @_USER_OPTION
+@_COLLECTION_OPTION
 @_FORMAT_OPTION
 @click.pass_context
-def like(ctx: click.Context, ids: tuple[str, ...], user_name: str | None, fmt: str) -> None:
+def like(
+    ctx: click.Context, ids: tuple[str, ...], user_name: str | None, collection: str, fmt: str
+) -> None:
     """Save papers you liked (and take them off your disliked papers).
 
     \b
     Example:
       paperboy profile like --user ada 2401.01234
+      paperboy profile like --user ada --collection rl-reasoning 2401.01234
     """
     from paperboy.jobs.config.lists import like_operations
 
@@ -360,15 +406,19 @@ def like(ctx: click.Context, ids: tuple[str, ...], user_name: str | None, fmt: s
         fmt,
         like_operations(canonical),
         hide_not_found=True,
+        collection=collection,
     )
 
 
 @profile.command()
 @click.argument("ids", nargs=-1, required=True, metavar="ID...")
 @_USER_OPTION
+@_COLLECTION_OPTION
 @_FORMAT_OPTION
 @click.pass_context
-def dislike(ctx: click.Context, ids: tuple[str, ...], user_name: str | None, fmt: str) -> None:
+def dislike(
+    ctx: click.Context, ids: tuple[str, ...], user_name: str | None, collection: str, fmt: str
+) -> None:
     """Mark papers you do not want more of (and take them off your saved papers).
 
     Disliked papers are kept in `disliked = [...]` in config.toml; the ranker learns
@@ -387,6 +437,7 @@ def dislike(ctx: click.Context, ids: tuple[str, ...], user_name: str | None, fmt
         fmt,
         dislike_operations(canonical),
         hide_not_found=True,
+        collection=collection,
     )
 
 
@@ -400,10 +451,16 @@ def _link(paper: BibPaper) -> str:
 @click.argument("bibfile", type=EXISTING_FILE)
 @_USER_OPTION
 @click.option("--dry-run", is_flag=True, help="Show what would be added; change nothing.")
+@_COLLECTION_OPTION
 @_FORMAT_OPTION
 @click.pass_context
 def import_(
-    ctx: click.Context, bibfile: Path, user_name: str | None, dry_run: bool, fmt: str
+    ctx: click.Context,
+    bibfile: Path,
+    user_name: str | None,
+    dry_run: bool,
+    collection: str,
+    fmt: str,
 ) -> None:
     """Import a BibTeX/BibLaTeX library (a Zotero or Mendeley export).
 
@@ -411,28 +468,38 @@ def import_(
     papers in config.toml. Entries without one but with a title and an abstract are kept
     in the database as library papers, for the model. Their titles and abstracts are
     stored, so nothing needs fetching. Prints how many were added, already present, and
-    skipped (and why).
+    skipped (and why). With --collection, into that collection (its saved papers, and
+    its share of the library; a library paper is in one collection at a time).
 
     \b
     Example:
       paperboy profile import --user ada ~/zotero/library.bib
       paperboy profile import --user ada library.bib --dry-run
+      paperboy profile import --user ada rl.bib --collection rl-reasoning
     """
     from paperboy.jobs.fetch.bibtex import read_library
 
     found = read_library(bibfile)
     snapshot, config = _load(ctx)
     user = _user(config, user_name)
-    disliked = [p for p in found.arxiv if p.id in user.disliked]
-    to_save = [p.id for p in found.arxiv if p.id not in user.disliked]
-    edit = _edit(config, snapshot, user.name, [("add", "saved", to_save)], write=not dry_run)
+    lists = _lists(user, collection)
+    disliked = [p for p in found.arxiv if p.id in lists.disliked]
+    to_save = [p.id for p in found.arxiv if p.id not in lists.disliked]
+    edit = _edit(
+        config,
+        snapshot,
+        user.name,
+        [("add", "saved", to_save)],
+        write=not dry_run,
+        collection=collection,
+    )
     changes = edit.changes
     saved_new = [c.value for c in changes if c.action == "added"]
     saved_old = [c.value for c in changes if c.action == "already-present"]
 
     library_ids = [p.id for p in found.library]
     with _storage(config) as storage:
-        had = set(storage.library_ids(user.name))
+        had = set(storage.library_ids(user.name, collection=collection))
         if not dry_run:
             storage.upsert_papers(
                 [
@@ -450,7 +517,7 @@ def import_(
                 source="bibtex",
                 listed=False,
             )
-            storage.add_to_library(user.name, library_ids)
+            storage.add_to_library(user.name, library_ids, collection=collection)
     library_new = [pid for pid in library_ids if pid not in had]
     library_old = [pid for pid in library_ids if pid in had]
     skipped: list[dict[str, Any]] = [
@@ -464,6 +531,7 @@ def import_(
     row = {
         "file": str(bibfile),
         "user": user.name,
+        "collection": collection,
         "dry_run": dry_run,
         "entries": found.entries,
         "added": {"saved": saved_new, "library": library_new},

@@ -15,11 +15,12 @@ from paperboy.jobs.cli.common import emit as _emit
 from paperboy.jobs.cli.common import load as _config
 from paperboy.jobs.cli.common import open_storage as _storage
 from paperboy.jobs.cli.common import progress as _progress
+from paperboy.jobs.core.errors import ConfigError
 from paperboy.jobs.fetch.paperfiles import read_jsonl
 from paperboy.text import short_title, shorten
 
 if TYPE_CHECKING:
-    from paperboy.jobs.config.model import Config
+    from paperboy.jobs.config.model import Config, UserConfig
 from paperboy.jobs.cli.root import cli
 
 _VENUE_MAX_AGE = timedelta(days=1)  # a cached venue list is refreshed after this
@@ -30,6 +31,12 @@ _VENUE_MAX_AGE = timedelta(days=1)  # a cached venue list is refreshed after thi
 
 @cli.command()
 @click.option("--user", "user_name", metavar="NAME", help="Rank stored papers for this user.")
+@click.option(
+    "--collection",
+    metavar="NAME",
+    default="",
+    help="With --user: rank for one of the user's collections (default: their top-level lists).",
+)
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only papers announced since.")
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most N papers.")
 @click.option(
@@ -74,6 +81,7 @@ _VENUE_MAX_AGE = timedelta(days=1)  # a cached venue list is refreshed after thi
 def rank(
     ctx: click.Context,
     user_name: str | None,
+    collection: str,
     since: datetime | None,
     limit: int | None,
     saved: Path | None,
@@ -90,12 +98,15 @@ def rank(
     \b
     Examples:
       paperboy rank --user ada --since 2025-06-01 --limit 20
+      paperboy rank --user ada --collection rl-reasoning --limit 10
       paperboy rank --user ada --venue ICLR.cc/2025/Conference --limit 30
       paperboy rank --saved mine.bib --venue ICLR.cc/2026/Conference --venue-status submitted
       paperboy rank --saved mine.jsonl --candidates today.jsonl --format jsonl
     JSONL lines are {"id","title","abstract","authors","categories"}; with --format jsonl
     each output line is {"id","score","why"}, best first.
     """
+    if collection and not user_name:
+        raise click.UsageError("--collection needs --user NAME")
     if venue is not None:
         if candidates is not None or since is not None:
             raise click.UsageError(
@@ -104,7 +115,15 @@ def rank(
         if (user_name is None) == (saved is None):
             raise click.UsageError("--venue needs --user NAME or --saved FILE")
         ranked = _rank_venue(
-            ctx, venue, venue_status, refresh, openreview_url, user_name, saved, background
+            ctx,
+            venue,
+            venue_status,
+            refresh,
+            openreview_url,
+            user_name,
+            saved,
+            background,
+            collection,
         )
     elif (saved is None) != (candidates is None):
         raise click.UsageError("--saved and --candidates go together")
@@ -113,7 +132,7 @@ def rank(
             raise click.UsageError("use either --user or --saved/--candidates, not both")
         ranked = _rank_files(saved, candidates, background)
     elif user_name:
-        ranked = _rank_user(ctx, user_name, since.date() if since else None)
+        ranked = _rank_user(ctx, user_name, since.date() if since else None, collection)
     else:
         raise click.UsageError("give --user NAME, or --saved FILE --candidates FILE")
     if limit:
@@ -176,6 +195,7 @@ def _rank_venue(
     user_name: str | None,
     saved: Path | None,
     background: Path | None,
+    collection: str = "",
 ) -> list[recommender.Ranked]:
     """Rank a venue's papers (jobs.fetch.venues: fetched once, cached, refreshed when stale or
     asked) for a configured user, or for the papers of a --saved file."""
@@ -209,10 +229,10 @@ def _rank_venue(
         ids = [e.paper_id for e in storage.venue_entries(venue, status)]
         stored = storage.get_papers(ids)
         if user_name is not None and config is not None:
-            user = config.user(user_name)
-            mine = {*user.saved, *storage.zotero_paper_ids(user.name)}
+            user = _with_collection(config, user_name, collection)
+            mine = {*user.all_saved(), *storage.zotero_paper_ids(user.name)}
             pool = [stored[i] for i in sorted(set(ids)) if i in stored and i not in mine]
-            return rank_for(config, storage, user, pool) if pool else []
+            return rank_for(config, storage, user, pool, collection=collection) if pool else []
     finally:
         storage.close()
     assert saved is not None
@@ -223,16 +243,30 @@ def _rank_venue(
     return _rank_one_off(profile, pool_papers, negatives)
 
 
-def _rank_user(ctx: click.Context, name: str, since: date | None) -> list[recommender.Ranked]:
+def _with_collection(config: Config, name: str, collection: str) -> UserConfig:
+    """The user, once --collection is known to be theirs (a usage error, exit 2, names
+    their collections otherwise)."""
+    user = config.user(name)
+    try:
+        user.collection(collection)
+    except ConfigError as e:
+        raise click.UsageError(str(e)) from e
+    return user
+
+
+def _rank_user(
+    ctx: click.Context, name: str, since: date | None, collection: str = ""
+) -> list[recommender.Ranked]:
+    """The user's stored candidates ranked by one collection's model ("": the default)."""
     from paperboy.jobs.ranking.candidates import in_categories, rank_for
 
     config = _config(ctx)
-    user = config.user(name)
+    user = _with_collection(config, name, collection)
     with _storage(config) as storage:
-        mine = {*user.saved, *storage.zotero_paper_ids(user.name)}
+        mine = {*user.all_saved(), *storage.zotero_paper_ids(user.name)}
         pool = [
             p
             for p in storage.listed_papers(since=since)
             if p.id not in mine and in_categories(p, user.categories)
         ]
-        return rank_for(config, storage, user, pool) if pool else []
+        return rank_for(config, storage, user, pool, collection=collection) if pool else []

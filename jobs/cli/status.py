@@ -94,7 +94,7 @@ def status(ctx: click.Context, fmt: str) -> None:
         summaries = storage.delivery_summaries()  # counts only: no message is read
         states = storage.user_states()  # one query, not one per user
         # each channel's latest delivery (never its text); no query without channels
-        channels = storage.channel_summaries() if any(u.notify for u in config.users) else {}
+        channels = storage.channel_summaries() if any(u.channels() for u in config.users) else {}
         for user in config.users:
             state = states.get(user.name, UserState(user.name, None, None))
             summary = summaries.get(user.name, DeliverySummary(user.name))
@@ -221,11 +221,11 @@ def _channel_rows(user: Any, summaries: list[ChannelSummary]) -> list[dict[str, 
     with its latest delivery's result; a channel no longer configured is left out."""
     latest = {s.channel: s for s in summaries}
     rows = []
-    for channel in user.notify:
-        s = latest.get(channel.name)
+    for name in user.channels():  # a collection's: "COLLECTION/NAME" (issue #23)
+        s = latest.get(name)
         rows.append(
             {
-                "channel": channel.name,
+                "channel": name,
                 "status": s.status if s else None,
                 "at": s.at if s else None,
                 "last_error": s.last_error if s else None,

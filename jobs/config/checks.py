@@ -66,27 +66,33 @@ class _Problems:
         return key_line
 
     def _locate(self, where: Sequence[str | int], key: str | None) -> int | None:
-        """Find the line of `key` inside the table at `where` (e.g. ["users", 1])."""
-        header_parts = [p for p in where if isinstance(p, str)]
-        index = next((p for p in where if isinstance(p, int)), None)
-        header = ".".join(header_parts)
-        seen = -1
+        """Find the line of `key` inside the table at `where` (e.g. ["users", 1], or
+        ["users", 1, "collections", 0] for the first [[users.collections]] of the second
+        [[users]]: each index counts the array's tables since its parent's header)."""
+        parts: list[str] = []
+        wanted: dict[str, int] = {}
+        for p in where:
+            if isinstance(p, int):
+                wanted[".".join(parts)] = p
+            else:
+                parts.append(p)
+        header = ".".join(parts)
+        counts: dict[str, int] = {}
         inside = not header
         for number, raw in enumerate(self.lines, start=1):
             line = raw.strip()
             table = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", line)
             if table:
                 name = table.group(1)
-                if name == header:
-                    if line.startswith("[["):
-                        seen += 1
-                        inside = index is None or seen == index
-                    else:
-                        inside = True
-                    if inside and key is None:
-                        return number
-                else:
-                    inside = False
+                if line.startswith("[["):
+                    counts[name] = counts.get(name, -1) + 1
+                    for nested in [k for k in counts if k.startswith(name + ".")]:
+                        del counts[nested]  # a new parent: its arrays count from 0 again
+                inside = name == header and all(
+                    counts.get(array, -1) == index for array, index in wanted.items()
+                )
+                if inside and key is None:
+                    return number
                 continue
             if inside and key is not None and re.match(rf"^\"?{re.escape(key)}\"?\s*=", line):
                 return number

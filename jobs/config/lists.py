@@ -34,6 +34,7 @@ from typing import Any
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import AoT
 
 from paperboy.jobs.config.load import parse_config
 from paperboy.jobs.config.model import Config
@@ -141,8 +142,32 @@ def user_names(text: str) -> list[str]:
     return [str(u.get("name")) for u in users if isinstance(u, dict) and "name" in u]
 
 
-def _user_table(doc: tomlkit.TOMLDocument, user: str, whole_file: bool = False) -> Any:
-    """The user's table: the document itself for a users_dir file (``whole_file``)."""
+def _user_table(
+    doc: tomlkit.TOMLDocument, user: str, whole_file: bool = False, collection: str = ""
+) -> Any:
+    """The user's table: the document itself for a users_dir file (``whole_file``); with
+    `collection`, that collection's table inside it (issue #23)."""
+    table = _find_user(doc, user, whole_file)
+    if not collection:
+        return table
+    found = table.get("collections", [])
+    if isinstance(found, list):
+        for entry in found:
+            if isinstance(entry, dict) and entry.get("name") == collection:
+                return entry
+    names = (
+        [str(e.get("name")) for e in found if isinstance(e, dict)]
+        if isinstance(found, list)
+        else []
+    )
+    raise ConfigError(
+        f"user {user!r} has no collection named {collection!r} "
+        f"(collections: {', '.join(names) or 'none'}); add a [[users.collections]] table "
+        "with that name first"
+    )
+
+
+def _find_user(doc: tomlkit.TOMLDocument, user: str, whole_file: bool) -> Any:
     if whole_file:
         return doc
     users = doc.get("users", [])
@@ -164,20 +189,25 @@ def _as_list(key: str, value: Any) -> list[str]:
     raise ConfigError(f"{key} must be a list of strings, not {value!r}; fix it by hand first")
 
 
-def read_lists(text: str, user: str, *, whole_file: bool = False) -> dict[str, list[str]]:
-    """The user's list keys as written in the file (raw values, not normalised)."""
-    table = _user_table(_parse(text), user, whole_file)
+def read_lists(
+    text: str, user: str, *, whole_file: bool = False, collection: str = ""
+) -> dict[str, list[str]]:
+    """The user's list keys as written in the file (raw values, not normalised); of one of
+    their collections with `collection` ("": their top-level lists)."""
+    table = _user_table(_parse(text), user, whole_file, collection)
     return {key: _as_list(key, table.get(key)) for key in LIST_KEYS}
 
 
-def _value_start(text: str, user: str, key: str, whole_file: bool = False) -> int:
+def _value_start(
+    text: str, user: str, key: str, whole_file: bool = False, collection: str = ""
+) -> int:
     """Where the value of `key` in the user's table starts in `text`.
 
     tomlkit renders a document byte for byte as it read it; replacing the one value by a
     unique marker and rendering again shows where the value is.
     """
     doc = _parse(text)
-    table = _user_table(doc, user, whole_file)
+    table = _user_table(doc, user, whole_file, collection)
     marker = f"paperboy-marker-{uuid.uuid4().hex}"
     table[key] = marker
     rendered = doc.as_string()
@@ -188,13 +218,17 @@ def _value_start(text: str, user: str, key: str, whole_file: bool = False) -> in
     return start
 
 
-def _insert_key(text: str, user: str, key: str, value: str, whole_file: bool = False) -> str:
-    """Add ``key = [value]`` on a new line after the last key of the user's table."""
-    table = _user_table(_parse(text), user, whole_file)
-    keys = [k for k in table if not isinstance(table[k], dict)]
+def _insert_key(
+    text: str, user: str, key: str, value: str, whole_file: bool = False, collection: str = ""
+) -> str:
+    """Add ``key = [value]`` on a new line after the last key of the user's (or the
+    collection's) table; never after a sub-table or an array of tables, which TOML
+    writes after the table's own keys."""
+    table = _user_table(_parse(text), user, whole_file, collection)
+    keys = [k for k in table if not isinstance(table[k], dict | AoT)]
     if not keys:
         raise ConfigError(f"cannot find where to add {key} for user {user!r}; add it by hand")
-    start = _value_start(text, user, keys[-1], whole_file)
+    start = _value_start(text, user, keys[-1], whole_file, collection)
     after = _line_end(text, _value_end(text, start))
     nl = _newline(text)
     prefix = text[:after] if text[:after].endswith("\n") else text[:after] + nl
@@ -203,10 +237,15 @@ def _insert_key(text: str, user: str, key: str, value: str, whole_file: bool = F
 
 
 def _check(
-    new_text: str, user: str, key: str, expected: list[str], whole_file: bool = False
+    new_text: str,
+    user: str,
+    key: str,
+    expected: list[str],
+    whole_file: bool = False,
+    collection: str = "",
 ) -> str:
     """Parse the result again: exactly the expected list, or refuse to go on."""
-    got = read_lists(new_text, user, whole_file=whole_file)[key]
+    got = read_lists(new_text, user, whole_file=whole_file, collection=collection)[key]
     if got != expected:
         raise ConfigError(
             f"editing {key} of {user!r} would not give the expected list "
@@ -216,7 +255,13 @@ def _check(
 
 
 def add_values(
-    text: str, user: str, key: str, values: Sequence[str], *, whole_file: bool = False
+    text: str,
+    user: str,
+    key: str,
+    values: Sequence[str],
+    *,
+    whole_file: bool = False,
+    collection: str = "",
 ) -> Edit:
     """Add values to one of the user's lists, skipping those already there.
 
@@ -227,7 +272,7 @@ def add_values(
     """
     if key not in LIST_KEYS:
         raise ValueError(f"not a list key: {key!r} (one of {', '.join(LIST_KEYS)})")
-    current = read_lists(text, user, whole_file=whole_file)[key]
+    current = read_lists(text, user, whole_file=whole_file, collection=collection)[key]
     have = {_match_key(key, v) for v in current}
     added: list[str] = []
     present: list[str] = []
@@ -241,18 +286,24 @@ def add_values(
     if not added:
         return Edit(text, (), tuple(present))
     rest = added
-    if key not in _user_table(_parse(text), user, whole_file):
-        text = _insert_key(text, user, key, added[0], whole_file)
+    if key not in _user_table(_parse(text), user, whole_file, collection):
+        text = _insert_key(text, user, key, added[0], whole_file, collection)
         rest = added[1:]
-    start = _value_start(text, user, key, whole_file)
+    start = _value_start(text, user, key, whole_file, collection)
     for value in rest:  # each append changes the text after `start` only
         text = _append(text, start, value)
-    new_text = _check(text, user, key, [*current, *added], whole_file)
+    new_text = _check(text, user, key, [*current, *added], whole_file, collection)
     return Edit(new_text, tuple(added), tuple(present))
 
 
 def remove_values(
-    text: str, user: str, key: str, values: Sequence[str], *, whole_file: bool = False
+    text: str,
+    user: str,
+    key: str,
+    values: Sequence[str],
+    *,
+    whole_file: bool = False,
+    collection: str = "",
 ) -> Edit:
     """Remove values from one of the user's lists, whatever form they are given in.
 
@@ -262,19 +313,19 @@ def remove_values(
     """
     if key not in LIST_KEYS:
         raise ValueError(f"not a list key: {key!r} (one of {', '.join(LIST_KEYS)})")
-    current = read_lists(text, user, whole_file=whole_file)[key]
+    current = read_lists(text, user, whole_file=whole_file, collection=collection)[key]
     wanted = {_match_key(key, v) for v in values}
     found = {_match_key(key, v) for v in current}
     missing = tuple(v for v in values if _match_key(key, v) not in found)
     doomed = [i for i, v in enumerate(current) if _match_key(key, v) in wanted]
     if not doomed:
         return Edit(text, (), missing)
-    start = _value_start(text, user, key, whole_file)
+    start = _value_start(text, user, key, whole_file, collection)
     for i in reversed(doomed):  # from the end, so earlier indices stay valid
         text = _delete(text, start, i)
     kept = [v for i, v in enumerate(current) if i not in set(doomed)]
     removed = tuple(current[i] for i in doomed)
-    return Edit(_check(text, user, key, kept, whole_file), removed, missing)
+    return Edit(_check(text, user, key, kept, whole_file, collection), removed, missing)
 
 
 # ("add" | "remove", list key, values): e.g. ("add", "saved", ["2401.01234"]).
@@ -320,21 +371,29 @@ def user_file(config: Config, user: str) -> Path:
 
 
 def apply_operations(
-    text: str, user: str, operations: Sequence[Operation], *, whole_file: bool = False
+    text: str,
+    user: str,
+    operations: Sequence[Operation],
+    *,
+    whole_file: bool = False,
+    collection: str = "",
 ) -> tuple[str, list[Change]]:
     """Apply (op, key, values) edits to a config file's text, in order; the new text and
     what happened to each value. ``whole_file``: the text is a users_dir file (the
-    user's keys at its top level). ValueError for an empty value."""
+    user's keys at its top level); `collection`: the edits are to that collection's lists.
+    ValueError for an empty value."""
     changes: list[Change] = []
     for op, key, values in operations:
         if not values:
             continue
         if op == "add":
-            edit = add_values(text, user, key, values, whole_file=whole_file)
+            edit = add_values(text, user, key, values, whole_file=whole_file, collection=collection)
             changes += [Change(key, "added", v) for v in edit.changed]
             changes += [Change(key, "already-present", v) for v in edit.unchanged]
         elif op == "remove":
-            edit = remove_values(text, user, key, values, whole_file=whole_file)
+            edit = remove_values(
+                text, user, key, values, whole_file=whole_file, collection=collection
+            )
             changes += [Change(key, "removed", v) for v in edit.changed]
             changes += [Change(key, "not-found", v) for v in edit.unchanged]
         else:
@@ -352,6 +411,7 @@ def edit_profile(
     write: bool = True,
     attempts: int = 1,
     sleep: Callable[[float], None] = time.sleep,
+    collection: str = "",
 ) -> ProfileEdit:
     """Apply `operations` to the user's lists in the file they live in, check, write.
 
@@ -362,8 +422,9 @@ def edit_profile(
     ``.bak``, only if nobody changed the file meanwhile. Such a change (an editor's save)
     is retried on the new text up to `attempts` times (the web's clicks: neither change is
     lost), else raises ConcurrentEditError (the CLI: the person re-runs). ValueError for
-    an empty value, UnknownPaperError for a bad id, ConfigError for an unknown user or an
-    edit that would not load.
+    an empty value, UnknownPaperError for a bad id, ConfigError for an unknown user or
+    collection, or an edit that would not load. `collection`: edit that collection's lists
+    (issue #23; "": the user's top-level lists, their default collection).
     """
     path = user_file(config, user)
     whole_file = config.user(user).source is not None
@@ -371,7 +432,9 @@ def edit_profile(
         with config_lock(path):
             if attempt > 1 or snapshot is None or snapshot.path != path:
                 snapshot = read_snapshot(path)
-            text, changes = apply_operations(snapshot.text, user, operations, whole_file=whole_file)
+            text, changes = apply_operations(
+                snapshot.text, user, operations, whole_file=whole_file, collection=collection
+            )
             try:  # never write a file that would not load
                 if whole_file:
                     parse_user_file(text, path, config)
@@ -393,11 +456,21 @@ def edit_profile(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def like(config: Config, user: str, ids: Sequence[str], *, attempts: int = 1) -> ProfileEdit:
-    """More like this: save the papers (any id form) and take them off the disliked."""
-    return edit_profile(config, user, like_operations(ids), attempts=attempts)
+def like(
+    config: Config, user: str, ids: Sequence[str], *, attempts: int = 1, collection: str = ""
+) -> ProfileEdit:
+    """More like this: save the papers (any id form) and take them off the disliked, in
+    the user's top-level lists or in one of their collections."""
+    return edit_profile(
+        config, user, like_operations(ids), attempts=attempts, collection=collection
+    )
 
 
-def dislike(config: Config, user: str, ids: Sequence[str], *, attempts: int = 1) -> ProfileEdit:
-    """Less like this: put the papers in ``disliked`` and take them off the saved."""
-    return edit_profile(config, user, dislike_operations(ids), attempts=attempts)
+def dislike(
+    config: Config, user: str, ids: Sequence[str], *, attempts: int = 1, collection: str = ""
+) -> ProfileEdit:
+    """Less like this: put the papers in ``disliked`` and take them off the saved (of the
+    top-level lists, or of one collection)."""
+    return edit_profile(
+        config, user, dislike_operations(ids), attempts=attempts, collection=collection
+    )

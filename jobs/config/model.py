@@ -196,6 +196,26 @@ class ChannelConfig:
         return self.url
 
 
+DEFAULT_COLLECTION = ""  # the user's own top-level lists: the collection without a name
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionConfig:
+    """One ``[[users.collections]]`` table (issue #23): a named interest of a user, ranked
+    by its own model and shown as its own section of the digest. What sits at the user's
+    top level is their default collection (:meth:`UserConfig.lists`)."""
+
+    name: str
+    saved: tuple[str, ...] = ()  # canonical ids
+    keywords: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    muted: tuple[str, ...] = ()
+    disliked: tuple[str, ...] = ()
+    max_papers: int | None = None  # None: the user's max_papers
+    notify: tuple[ChannelConfig, ...] = ()  # this section's own chat and push channels
+    zotero: str | None = None  # the Zotero collection (name or key) that feeds it
+
+
 @dataclass(frozen=True, slots=True)
 class UserConfig:
     name: str
@@ -218,10 +238,60 @@ class UserConfig:
     zotero: ZoteroConfig | None = None  # [users.zotero]: a Zotero library followed live
     source: Path | None = None  # the users_dir file this user is in; None: config.toml
     notify: tuple[ChannelConfig, ...] = ()  # chat and push channels (issue #23)
+    collections: tuple[CollectionConfig, ...] = ()  # named interests (issue #23)
 
     def trigger(self) -> CronTrigger:
         """The user's digest schedule as an APScheduler cron trigger in their time zone."""
         return digest_trigger(self.schedule, self.send_at, self.timezone)
+
+    def collection(self, name: str | None) -> CollectionConfig:
+        """The collection called `name` (None or "": the default collection, the user's
+        top-level lists); ConfigError naming the user's collections otherwise."""
+        if not name:
+            return self.lists()
+        for collection in self.collections:
+            if collection.name == name:
+                return collection
+        known = ", ".join(c.name for c in self.collections) or "none"
+        raise ConfigError(
+            f"user {self.name!r} has no collection named {name!r} (collections: {known})"
+        )
+
+    def lists(self) -> CollectionConfig:
+        """The default collection: the user's top-level lists, as a nameless collection."""
+        return CollectionConfig(
+            name=DEFAULT_COLLECTION,
+            saved=self.saved,
+            keywords=self.keywords,
+            authors=self.authors,
+            muted=self.muted,
+            disliked=self.disliked,
+            max_papers=self.max_papers,
+        )
+
+    def channels(self) -> dict[str, ChannelConfig]:
+        """Every chat and push channel of the user by the name the ledger keeps it under:
+        their own `notify` (the whole digest) by its name, and each collection's (that
+        section only) as ``COLLECTION/NAME``; "/" is in no channel's own name."""
+        found = {c.name: c for c in self.notify}
+        for collection in self.collections:
+            found.update({f"{collection.name}/{c.name}": c for c in collection.notify})
+        return found
+
+    def saved_everywhere(self) -> tuple[str, ...]:
+        """The saved papers of every collection, the default one first, without repeats:
+        what the fetch looks up on arXiv so each model has their text."""
+        ids = [*self.saved, *(pid for c in self.collections for pid in c.saved)]
+        return tuple(dict.fromkeys(ids))
+
+    def all_saved(self) -> frozenset[str]:
+        """Every paper saved or disliked in any of the user's collections: never a
+        candidate (it is already theirs, or unwanted)."""
+        ids = {*self.saved, *self.disliked}
+        for c in self.collections:
+            ids.update(c.saved)
+            ids.update(c.disliked)
+        return frozenset(ids)
 
 
 @dataclass(frozen=True, slots=True)

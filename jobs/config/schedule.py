@@ -77,5 +77,5 @@ def wants_fetch(config: Config) -> bool:
         config.arxiv is not None
         or config.huggingface is not None
         or bool(config.feeds)
-        or any(u.saved for u in config.users)
+        or any(u.saved_everywhere() for u in config.users)
     )

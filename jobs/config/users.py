@@ -32,6 +32,7 @@ from paperboy.jobs.config.checks import (
     _resolve_path,
     _str_list,
 )
+from paperboy.jobs.config.collections import parse_collections
 from paperboy.jobs.config.model import (
     TRANSPORTS,
     ZOTERO_API,
@@ -264,7 +265,7 @@ def _user(
     # Issue #20 item 23: no control, line-break or bidi character in a name.
     if name and (bad_name := name_problem(name)) is not None:
         problems.add(where, f"{label}: name {bad_name}", "name" if "name" in raw else None)
-    _check_keys(raw, _USER, where, label, problems)
+    _check_keys(raw, (*_USER, "collections"), where, label, problems)
 
     def field_(key: str, kind: type | tuple[type, ...], default: Any, expected: str) -> Any:
         return _get(raw, key, kind, default, where, label, problems, expected)
@@ -315,6 +316,15 @@ def _user(
         )
         transport = None
     library = field_("library", str, None, "the path of a BibTeX file")
+    zotero = _zotero(raw, where, label, problems)
+    collections = parse_collections(
+        raw,
+        where,
+        label,
+        problems,
+        id_list=_id_list,
+        has_zotero=zotero is not None or "zotero" in raw,
+    )
     return UserConfig(
         name=name,
         email=emails,
@@ -335,9 +345,10 @@ def _user(
         disliked=tuple(disliked),
         transport=transport,
         send_empty=field_("send_empty", bool, False, "true or false"),
-        zotero=_zotero(raw, where, label, problems),
+        zotero=zotero,
         source=problems.path if in_file else None,
         notify=notify,
+        collections=collections,
     )
 
 

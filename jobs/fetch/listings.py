@@ -528,7 +528,7 @@ def fetch_all(
     client.check_stop()
     reports.extend(fetch_zotero(config, storage, client))
     client.check_stop()
-    saved = [pid for user in config.users for pid in user.saved]
+    saved = [pid for user in config.users for pid in user.saved_everywhere()]
     # Zotero items with an arXiv id but no abstract in Zotero: arXiv has it.
     saved += [
         pid

@@ -4,6 +4,7 @@
         skip if the API asked us to wait (429 / Backoff) and that time has not come
         key      = $api_key_env (read now; never logged, never stored)
         scope    = library + the keys of the named collections + excluded tags
+                   + which Zotero collection feeds which of the user's collections
         since    = the synced library version, or 0 when never synced or the scope changed
         GET items?since=V (If-Modified-Since-Version: V)  -> 304: unchanged, done
         follow Link rel="next" to the last page; every page must carry the same
@@ -12,6 +13,13 @@
         in one transaction: store the items' papers; in scope and not trashed -> in the
             synced set; trashed, deleted, moved out of the collections, tagged with an
             excluded tag -> out; version := Last-Modified-Version
+
+A user's collections (issue #23) may each name a Zotero collection (`zotero = "RL"`, a
+name or a key): an item in it feeds that Paperboy collection (an item in two such Zotero
+collections feeds both), an item in none of them the user's default collection.
+Sub-collections are not included (Zotero's own default view of a collection): name them
+too. An item moved between Zotero collections gets a new version, so the next
+incremental sync moves it. Changing the mapping changes the scope: a full sync.
 
 Any failure (403 bad key, 429 with a long Retry-After, an outage, a truncated body, a
 library that changed mid-sync) is recorded as the user's last error and changes nothing:
@@ -114,7 +122,8 @@ def sync_user(
         return ZoteroReport(user.name, cfg.library, "deferred", state.version, error=message)
     try:
         headers = _headers(cfg)
-        scope = _scope(cfg, _collection_keys(cfg, client, headers))
+        keys, mapping = _collection_keys(cfg, user, client, headers)
+        scope = _scope(cfg, keys, mapping)
         full = state is None or state.version is None or state.scope != scope
         since = 0 if full or state is None or state.version is None else state.version
         return _sync(user, cfg, storage, client, headers, scope=scope, since=since, full=full)
@@ -143,16 +152,21 @@ def _headers(cfg: ZoteroConfig) -> dict[str, str]:
     return headers
 
 
-def _scope(cfg: ZoteroConfig, collection_keys: list[str]) -> str:
-    """What a sync covers; when it changes, the next sync starts again from version 0."""
-    return json.dumps(
-        {
-            "library": cfg.library,
-            "collections": sorted(collection_keys),
-            "exclude_tags": sorted(t.casefold() for t in cfg.exclude_tags),
-        },
-        sort_keys=True,
-    )
+def _scope(
+    cfg: ZoteroConfig, collection_keys: list[str], mapping: dict[str, list[str]] | None = None
+) -> str:
+    """What a sync covers; when it changes, the next sync starts again from version 0.
+    ``mapping``: Zotero collection key -> the Paperboy collections it feeds (issue #23);
+    written only when there is one, so a library followed before collections keeps its
+    scope (and its incremental sync)."""
+    scope: dict[str, object] = {
+        "library": cfg.library,
+        "collections": sorted(collection_keys),
+        "exclude_tags": sorted(t.casefold() for t in cfg.exclude_tags),
+    }
+    if mapping:
+        scope["map"] = {key: sorted(names) for key, names in sorted(mapping.items())}
+    return json.dumps(scope, sort_keys=True)
 
 
 def _get(client: HttpClient, url: str, headers: dict[str, str]) -> Response:
@@ -186,10 +200,17 @@ def _get(client: HttpClient, url: str, headers: dict[str, str]) -> Response:
     return response
 
 
-def _collection_keys(cfg: ZoteroConfig, client: HttpClient, headers: dict[str, str]) -> list[str]:
-    """The keys of the collections named in the config; SourceError naming a missing one."""
-    if not cfg.collections:
-        return []
+def _collection_keys(
+    cfg: ZoteroConfig, user: UserConfig, client: HttpClient, headers: dict[str, str]
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The keys of the collections [users.zotero] names (the sync's filter), and which
+    Zotero collection feeds which of the user's collections (key -> Paperboy collection
+    names; a `zotero` value is a collection's key or its name); SourceError naming a
+    missing one. Sub-collections are not included: an item counts for the Zotero
+    collections it is in itself, as Zotero shows a collection by default."""
+    feeds = [(c.name, c.zotero) for c in user.collections if c.zotero]
+    if not cfg.collections and not feeds:
+        return [], {}
     names: dict[str, str] = {}
     url: str | None = collections_url(cfg.url, cfg.library)
     pages = 0
@@ -198,22 +219,34 @@ def _collection_keys(cfg: ZoteroConfig, client: HttpClient, headers: dict[str, s
         names.update(parse_collections(response.content or b"", url=url))
         url = next_link(response.headers.get("link"))
         pages += 1
-    keys: list[str] = []
-    missing: list[str] = []
-    for wanted in cfg.collections:
-        found = [k for k, n in names.items() if n == wanted] or [
+
+    def find(wanted: str) -> list[str]:
+        if wanted in names:  # a key
+            return [wanted]
+        return [k for k, n in names.items() if n == wanted] or [
             k for k, n in names.items() if n.casefold() == wanted.casefold()
         ]
-        if found:
-            keys.extend(found)
-        else:
+
+    keys: list[str] = []
+    mapping: dict[str, list[str]] = {}
+    missing: list[str] = []
+    for wanted in cfg.collections:
+        found = find(wanted)
+        keys.extend(found)
+        if not found:
+            missing.append(wanted)
+    for collection, wanted in feeds:
+        found = find(wanted)
+        for key in found:
+            mapping.setdefault(key, []).append(collection)
+        if not found:
             missing.append(wanted)
     if missing:
         have = ", ".join(sorted(repr(n) for n in set(names.values()))) or "none"
         raise SourceError(
             f"no collection named {', '.join(map(repr, missing))} (the library has: {have})"
         )
-    return keys
+    return keys, mapping
 
 
 def _version(response: Response) -> int:
@@ -271,9 +304,14 @@ def _sync(
         url = deleted_url(cfg.url, cfg.library, since=since)
         deleted = parse_deleted((_get(client, url, headers).content or b""), url=url)
 
-    in_scope = set(json.loads(scope)["collections"])
+    chosen = json.loads(scope)
+    mapping: dict[str, list[str]] = chosen.get("map", {})
+    # [users.zotero] collections filter the library; the collections that feed the
+    # user's collections are in scope too (with a filter, beside it; without, the whole
+    # library is, and an item in no mapped collection feeds the default collection)
+    in_scope = set(chosen["collections"]) | (set(mapping) if chosen["collections"] else set())
     excluded = {t.casefold() for t in cfg.exclude_tags}
-    keep: dict[str, tuple[str, int]] = {}
+    keep: dict[str, tuple[str, int, tuple[str, ...]]] = {}
     papers: list[SourcePaper] = []
     skipped = 0
     for item in items:
@@ -288,7 +326,8 @@ def _sync(
         if pid is None or (item.arxiv_id is None and (paper is None or not paper.abstract)):
             skipped += 1  # nothing to rank it by: no arXiv id to look up, no abstract
             continue
-        keep[item.key] = (pid, item.version)
+        homes = sorted({name for key in item.collections for name in mapping.get(key, ())})
+        keep[item.key] = (pid, item.version, tuple(homes))
         if paper is not None and (paper.abstract or item.arxiv_id is None):
             papers.append(paper)  # an arXiv item without abstract: the arXiv API fills it
     removed = {i.key for i in items if i.key not in keep} | set(deleted)

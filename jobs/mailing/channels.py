@@ -3,6 +3,7 @@ channels through Apprise, each channel its own delivery (jobs.storage.channels).
 
     channel_texts(user, digest)    each channel's title and Markdown parts, split under
                                    its size limit; recorded with the digest, before sending
+                                   (a collection's channels: its section only, issue #23)
     send_channel(row):  lease it; for each part not yet accepted: Apprise notify ->
                         record the part (sent once the last is) | retry later (5xx,
                         408, 429, a timeout, no connection) | failed (another 4xx)
@@ -160,12 +161,23 @@ def part_limit(channel: ChannelConfig, title: str) -> int:
 
 
 def channel_texts(user: UserConfig, digest: Digest) -> list[ChannelText]:
-    """What each of the user's channels is sent of `digest`: recorded with it."""
+    """What each of the user's channels is sent of `digest`: recorded with it. The user's
+    own channels get the whole digest; a collection's channels (issue #23) get that
+    collection's section alone, under ``COLLECTION/NAME``, and nothing on a day the
+    section is empty (or when the digest has no sections)."""
     texts = []
     title = chat_title(digest)
     for channel in user.notify:
         _title, parts = render_chat(digest, part_limit(channel, title))
         texts.append(ChannelText(channel.name, title, parts))
+    for collection in user.collections if digest.sections else ():
+        section = digest.section(collection.name)
+        if not collection.notify or not section.items:
+            continue
+        own = f"{chat_title(section)} · {collection.name}"
+        for channel in collection.notify:
+            _title, parts = render_chat(section, part_limit(channel, own))
+            texts.append(ChannelText(f"{collection.name}/{channel.name}", own, parts))
     return texts
 
 
@@ -273,7 +285,7 @@ def send_recorded_channels(
     """Send a just-recorded digest to each of its channels, one after the other; one
     failing (even with a bug) never stops the others. Returns (channel, status) pairs."""
     out = []
-    by_name = {c.name: c for c in user.notify}
+    by_name = user.channels()
     for row in storage.channel_deliveries(delivery_id=delivery_id):
         channel = by_name.get(row.channel)
         if channel is None:
@@ -308,7 +320,7 @@ def resend_pending_channels(
     if not pending:
         return 0
     state = storage.user_state(user.name)
-    by_name = {c.name: c for c in user.notify}
+    by_name = user.channels()
     sent = 0
     for row in pending:
         action = pending_action(row, state, now)

@@ -44,16 +44,22 @@ def compose(
     *,
     note: str = "",
     keywords_only: bool = False,
+    sections: Sequence[tuple[str, Sequence[recommender.Ranked]]] = (),
 ) -> tuple[Digest, EmailMessage | None]:
     """The digest of `picked` (from `ranked`, the ranking of `candidates`) and its message
     (None for a user without e-mail: their `notify` channels carry it).
 
     ``note``: what the reader must know of how it was ranked (jobs.ranking.pick.basis_note);
-    ``keywords_only``: ranked without any saved paper."""
+    ``keywords_only``: ranked without any saved paper. ``sections``: a user with
+    collections (issue #23): (collection, its picks) in the order shown; `picked` is then
+    all of them, section after section."""
     scores = {r.paper.id: r.score for r in ranked}
     known = {p.id: p for p in candidates}  # the picks and most trending papers: held already
     trending = trending_items(config, storage, scores, user, now, known)
-    digest = build_digest(config, storage, user, picked, len(candidates), now, trending, known)
+    shown = tuple(sections) if user.collections else ()
+    digest = build_digest(
+        config, storage, user, picked, len(candidates), now, trending, known, sections=shown
+    )
     digest = replace(digest, note=note, keywords_only=keywords_only)
     if not user.email:
         return digest, None
@@ -126,9 +132,14 @@ def build_digest(
     now: datetime,
     trending: tuple[TrendingItem, ...] = (),
     known: Mapping[str, StoredPaper] | None = None,
+    *,
+    sections: Sequence[tuple[str, Sequence[recommender.Ranked]]] = (),
 ) -> Digest:
     """The digest the e-mail shows, from the picks and what storage knows of them
-    (``known``: papers the caller already holds, not read again)."""
+    (``known``: papers the caller already holds, not read again). ``sections``: one per
+    collection, (name, its picks); each item is marked with its collection, which its
+    feedback links then act on."""
+    home = {r.paper.id: name for name, rs in sections for r in rs}
     local_day = now.astimezone(ZoneInfo(user.timezone)).date()
     ids = [r.paper.id for r in picked]
     stored = _papers(storage, ids, known)
@@ -152,6 +163,7 @@ def build_digest(
                 upvotes=upvotes.get(r.paper.id),
                 tldr=_tldr(stored.get(r.paper.id)),
                 tldr_source=_tldr_source(stored.get(r.paper.id)),
+                collection=home.get(r.paper.id, ""),
             )
         )
     digest = Digest(
@@ -166,6 +178,7 @@ def build_digest(
         trending=trending,
         period="week" if user.schedule == "weekly" else "day",
         unsubscribe=config.email.unsubscribe or None,
+        sections=tuple(name for name, _picks in sections),
     )
     # none without [web] base_url; the links carry the user's link epoch (issue #20 item 10)
     epoch = storage.link_epoch(user.name) if config.web.base_url else 0

@@ -14,10 +14,12 @@
                                                                     # ranking.candidates
         ranked (all claimed users at once) = recommender.rank(profile, candidates,
                                                                background)  # ranking.pool
+                 (one ranking per collection of a user, issue #23)
         for each claimed user:
             picked  = the top max_papers with score >= min_score and >= WEAK_SCORE or a
                       quarter of the best (best < WEAK_SCORE: at most WEAK_SHOWN, "weak")
-                                                                    # ranking.pick, pure
+                      (collections: per section, each paper in the collection that
+                      scores it highest)                            # ranking.pick, pure
             message = emails.build_message(digest)                  # mailing.compose
             storage.create_delivery(pending, message, picked)   # ledger + window, atomically,
                                    # only if the claim is still ours and the user's state
@@ -75,12 +77,12 @@ from paperboy.jobs.mailing.send import (
 from paperboy.jobs.ranking.candidates import (
     ListedPapers,
     candidates_for,
+    collection_jobs,
     listed_papers_of,
-    rank_job,
     run_vectors,
 )
 from paperboy.jobs.ranking.corpus import Corpus, load_corpus
-from paperboy.jobs.ranking.pick import basis_note, pick
+from paperboy.jobs.ranking.pick import basis_note, best_scores, pick_sections
 from paperboy.jobs.ranking.pool import RankJob, default_workers, rank_many
 from paperboy.jobs.storage import Claim, ClaimLost, Storage, StoredPaper, UserState, utcnow
 
@@ -126,7 +128,9 @@ class _Due:
     transport: Transport
     state: UserState  # what the digest is built on (checked again when it is recorded)
     candidates: list[StoredPaper]
-    job: RankJob | None  # None: no candidates
+    # (collection, its ranking job), default collection first; one ("", job) for a user
+    # without collections (issue #23); empty: no candidates
+    jobs: tuple[tuple[str, RankJob], ...]
     resent: int
     claim: Claim | None  # None: a dry run
 
@@ -156,7 +160,7 @@ def _prepare(
     if not dry_run:
         if user.email:
             resent += resend_pending(storage, transport, user.name, now, owner=owner, lease=lease)
-        if user.notify:
+        if user.channels():
             resent += resend_pending_channels(storage, user, now, owner=owner, lease=lease)
     state = storage.user_state(user.name)
     decision = decide(user, state, now, force=force)
@@ -180,23 +184,23 @@ def _prepare(
                 stopped = again.status if again.status in ("unsubscribed", "paused") else None
                 return DigestResult(user.name, stopped or "not-due", resent=resent)
         candidates = candidates_for(storage, user, listed)
-        job = (
-            rank_job(storage, user, candidates, corpus(), explain=user.max_papers)
+        jobs = (
+            collection_jobs(storage, user, candidates, corpus(), explain=user.max_papers)
             if candidates
-            else None
+            else ()
         )
     except BaseException:
         if claim is not None:
             quietly(storage.release_claim, claim)
         raise
-    return _Due(user, transport, state, candidates, job, resent, claim)
+    return _Due(user, transport, state, candidates, jobs, resent, claim)
 
 
 def _finish(
     config: Config,
     storage: Storage,
     due: _Due,
-    ranked: Sequence[recommender.Ranked],
+    rankings: Sequence[tuple[str, Sequence[recommender.Ranked]]],
     *,
     now: datetime,
     dry_run: bool,
@@ -204,10 +208,17 @@ def _finish(
     runner: Runner,
     pause: Pause | None = None,
 ) -> DigestResult:
-    """Pick, render, record and send one user's ranked digest."""
+    """Pick, render, record and send one user's ranked digest (one ranking per
+    collection: `rankings`, default collection first)."""
     user, state, candidates, resent = due.user, due.state, due.candidates, due.resent
-    picked = pick(ranked, min_score=user.min_score, max_papers=user.max_papers)
-    profile = due.job.profile if due.job is not None else None
+    limits = {c.name: c.max_papers or user.max_papers for c in user.collections}
+    sections = pick_sections(
+        rankings or [("", [])], min_score=user.min_score, max_papers={"": user.max_papers, **limits}
+    )
+    picked = [r for _name, rs in sections for r in rs]
+    ranked = best_scores(rankings)
+    profiles = [job.profile for _name, job in due.jobs]
+    profile = profiles[0] if len(profiles) == 1 and not user.collections else None
     note = basis_note(profile, picked)
     listed = [p.listed_at for p in candidates if p.listed_at is not None]
     listed_through = max(listed) if listed else None
@@ -222,7 +233,7 @@ def _finish(
             except ClaimLost as e:
                 return _lost(storage, due, e, len(candidates))
         return DigestResult(user.name, "empty", considered=len(candidates), resent=resent)
-    keywords_only = profile is not None and not profile.saved
+    keywords_only = bool(profiles) and not any(p.saved for p in profiles)
     digest, message = compose(
         config,
         storage,
@@ -233,6 +244,7 @@ def _finish(
         now,
         note=note,
         keywords_only=keywords_only,
+        sections=sections,
     )
     if preview is not None:
         preview.parent.mkdir(parents=True, exist_ok=True)
@@ -247,7 +259,7 @@ def _finish(
             resent=resent,
             note=note,
         )
-    texts = channel_texts(user, digest) if user.notify else []
+    texts = channel_texts(user, digest) if user.channels() else []
     try:
         delivery_id = storage.create_delivery(
             user_name=user.name,
@@ -461,7 +473,7 @@ def _rank_and_send(
     stop: Stop | None = None,
 ) -> None:
     """Rank one batch of claimed users over the pool, then record and send each."""
-    jobs = [d.job for d in due if d.job is not None]
+    jobs = [job for d in due for _name, job in d.jobs]
     index = corpus().index if jobs else None
     try:
         vectors = run_vectors(storage, jobs) if jobs else None
@@ -474,9 +486,13 @@ def _rank_and_send(
     for i, d in enumerate(due):
         _stop_here(storage, stop, due[i:])
         try:
-            ranked = next(rankings) if d.job is not None else []
-            if isinstance(ranked, Exception):
-                raise ranked
+            # all of this user's rankings are taken first, so the next user's stay aligned
+            taken = [(name, next(rankings)) for name, _job in d.jobs]
+            ranked: list[tuple[str, Sequence[recommender.Ranked]]] = []
+            for name, one in taken:
+                if isinstance(one, Exception):
+                    raise one
+                ranked.append((name, one))
             result = _finish(
                 config,
                 storage,

@@ -246,7 +246,7 @@ def retry_all_pending(config: Config, storage: Storage, *, now: datetime | None 
     owner, lease = runner_id(), claim_lease()
     sent = 0
     for user in config.users:
-        if user.notify:  # chat and push channels: each on its own, before the e-mail
+        if user.channels():  # chat and push channels: each on its own, before the e-mail
             sent += resend_pending_channels(storage, user, now, owner=owner, lease=lease)
         if not storage.deliveries(user_name=user.name, status="pending"):
             continue

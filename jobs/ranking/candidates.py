@@ -91,7 +91,7 @@ def candidates_for(
     pool = (listed or listed_papers_of(storage)).after(state.listed_through)
     fresh = [p for p in pool if p.id not in mailed]
     returned = storage.returned_papers(user.name)
-    saved = set(user.saved) | set(user.disliked) | set(storage.library_ids(user.name))
+    saved = set(user.all_saved()) | set(storage.library_ids(user.name))
     saved |= set(storage.zotero_paper_ids(user.name))
     seen: set[str] = set()
     out: list[StoredPaper] = []
@@ -103,33 +103,42 @@ def candidates_for(
     return out
 
 
-def profile_for(storage: Storage, user: UserConfig) -> recommender.Profile:
-    """The user's profile: saved papers' stored text (missing ones are logged), their
-    imported library (stored, and the `library` BibTeX file), their synced Zotero library
-    (jobs.fetch.zotero_sync), and disliked papers."""
-    stored = storage.get_papers([*user.saved, *user.disliked])
-    missing = [pid for pid in user.saved if pid not in stored]
+def profile_for(
+    storage: Storage, user: UserConfig, collection: str | None = None
+) -> recommender.Profile:
+    """The profile of one of the user's collections (None or "": the default one, their
+    top-level lists): saved papers' stored text (missing ones are logged), their imported
+    library (stored, and for the default collection the `library` BibTeX file), their
+    synced Zotero library (jobs.fetch.zotero_sync), and disliked papers. A user without
+    collections has one profile, as before issue #23."""
+    lists = user.collection(collection)
+    stored = storage.get_papers([*lists.saved, *lists.disliked])
+    missing = [pid for pid in lists.saved if pid not in stored]
     if missing:
         log.warning(
             "%s: %d saved paper(s) have no metadata yet (%s); `paperboy fetch` looks them up",
-            user.name,
+            user.name if not lists.name else f"{user.name} ({lists.name})",
             len(missing),
             ", ".join(missing[:5]) + ("…" if len(missing) > 5 else ""),
         )
-    saved = [to_paper(stored[pid]) for pid in user.saved if pid in stored]
-    saved += [to_paper(p) for p in storage.library_papers(user.name)]
-    zotero = [pid for pid in storage.zotero_paper_ids(user.name) if pid not in user.disliked]
+    saved = [to_paper(stored[pid]) for pid in lists.saved if pid in stored]
+    saved += [to_paper(p) for p in storage.library_papers(user.name, collection=lists.name)]
+    zotero = [
+        pid
+        for pid in storage.zotero_paper_ids(user.name, collection=lists.name)
+        if pid not in lists.disliked
+    ]
     synced = storage.get_papers(zotero)
     saved += [to_paper(synced[pid]) for pid in zotero if pid in synced]
-    if user.library is not None:
+    if user.library is not None and not lists.name:
         saved += read_bibtex_papers(user.library)
     unique = list({p.id: p for p in saved}.values())
     return recommender.Profile(
         saved=tuple(unique),
-        keywords=user.keywords,
-        authors=user.authors,
-        muted=user.muted,
-        disliked=tuple(to_paper(stored[pid]) for pid in user.disliked if pid in stored),
+        keywords=lists.keywords,
+        authors=lists.authors,
+        muted=lists.muted,
+        disliked=tuple(to_paper(stored[pid]) for pid in lists.disliked if pid in stored),
     )
 
 
@@ -140,14 +149,18 @@ def rank_job(
     corpus: Corpus,
     *,
     explain: int | None = None,
+    collection: str | None = None,
+    profile: recommender.Profile | None = None,
 ) -> RankJob:
-    """What ranking this user takes: their profile, candidates and the run's background.
+    """What ranking this user (or one of their collections) takes: the profile, the
+    candidates and the run's background.
 
     ``corpus`` (jobs.ranking.corpus.load_corpus) is loaded once per run and shared by every
     user. ``explain``: how many of the best get the model's terms in their reason (None:
-    all).
+    all). ``profile``: the collection's profile, if the caller has read it already.
     """
-    profile = profile_for(storage, user)
+    if profile is None:
+        profile = profile_for(storage, user, collection)
     exclude = (
         {p.id for p in candidates}
         | {p.id for p in profile.saved}
@@ -162,6 +175,37 @@ def rank_job(
     )
 
 
+def has_interests(profile: recommender.Profile) -> bool:
+    """Whether a profile gives a model anything to learn from: saved papers, keywords or
+    authors (a default collection without them is not ranked beside named ones)."""
+    return bool(profile.saved or profile.keywords or profile.authors)
+
+
+def collection_jobs(
+    storage: Storage,
+    user: UserConfig,
+    candidates: Sequence[StoredPaper],
+    corpus: Corpus,
+    *,
+    explain: int | None = None,
+) -> tuple[tuple[str, RankJob], ...]:
+    """One ranking job per collection the digest has a section for, default first: a user
+    without collections has the one job of :func:`rank_job`; with collections, each named
+    collection is ranked, and the default collection too when it has saved papers,
+    keywords or authors."""
+    if not user.collections:
+        return (("", rank_job(storage, user, candidates, corpus, explain=explain)),)
+    jobs = []
+    default = profile_for(storage, user)
+    if has_interests(default):
+        job = rank_job(storage, user, candidates, corpus, explain=explain, profile=default)
+        jobs.append(("", job))
+    for c in user.collections:
+        job = rank_job(storage, user, candidates, corpus, explain=explain, collection=c.name)
+        jobs.append((c.name, job))
+    return tuple(jobs)
+
+
 def rank_for(
     config: Config,
     storage: Storage,
@@ -169,10 +213,12 @@ def rank_for(
     candidates: Sequence[StoredPaper],
     *,
     explain: int | None = None,
+    collection: str | None = None,
 ) -> list[recommender.Ranked]:
-    """Rank candidates for one user against the shared background, with the stored index."""
+    """Rank candidates for one user (or one of their collections: None is the default
+    one) against the shared background, with the stored index."""
     corpus = load_corpus(config, storage)
-    job = rank_job(storage, user, candidates, corpus, explain=explain)
+    job = rank_job(storage, user, candidates, corpus, explain=explain, collection=collection)
     [result] = rank_many([job], corpus.index, embeddings=run_vectors(storage, [job]))
     if isinstance(result, Exception):
         raise result

@@ -200,11 +200,15 @@ def store_sample(config: Config, storage: Storage) -> tuple[list[SourceReport], 
     return reports, saved
 
 
-def run_demo(directory: Path, *, now: datetime | None = None) -> DemoResult:
-    """Run fetch -> rank -> render -> outbox on bundled data in `directory` (made fresh)."""
+def run_demo(
+    directory: Path, *, now: datetime | None = None, config_text: str | None = None
+) -> DemoResult:
+    """Run fetch -> rank -> render -> outbox on bundled data in `directory` (made fresh).
+    ``config_text``: another config than :func:`demo_config` (the collections screenshot,
+    scripts/collections_screenshot.py)."""
     directory.mkdir(parents=True, exist_ok=True)
     config_file = directory / "config.toml"
-    config_file.write_text(demo_config(), encoding="utf-8")
+    config_file.write_text(config_text or demo_config(), encoding="utf-8")
     config = load_config(config_file)
     write_key_file(config.web.secret_file)  # kept if there: links already written stay valid
     db_file = directory / "paperboy.db"

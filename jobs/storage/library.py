@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -55,33 +55,59 @@ class ZoteroChange:
 class LibraryMixin(StorageBase):
     """A user's library (BibTeX imports) and synced Zotero library."""
 
-    def add_to_library(self, user_name: str, paper_ids: Sequence[str]) -> int:
-        """Put stored papers into a user's library; returns how many were not there yet."""
+    def add_to_library(
+        self, user_name: str, paper_ids: Sequence[str], *, collection: str = ""
+    ) -> int:
+        """Put stored papers into a user's library, in one of their collections ("": the
+        default one); returns how many were not there yet. A paper already in the library
+        under another collection moves to this one (a paper is in one collection)."""
         now = self._now()
         wanted = list(dict.fromkeys(paper_ids))
         try:
             with self._tx() as conn:
                 rows = [
-                    {"user_name": user_name, "paper_id": pid, "added_at": now} for pid in wanted
+                    {
+                        "user_name": user_name,
+                        "paper_id": pid,
+                        "added_at": now,
+                        "collection": collection,
+                    }
+                    for pid in wanted
                 ]
                 added = insert_ignoring(conn, library, ["user_name", "paper_id"], rows)
+                new = {key[1] for key in added}
+                moved = [pid for pid in wanted if pid not in new]
+                for start in range(0, len(moved), 500):
+                    conn.execute(
+                        update(library)
+                        .where(
+                            library.c.user_name == user_name,
+                            library.c.paper_id.in_(moved[start : start + 500]),
+                            library.c.collection != collection,
+                        )
+                        .values(collection=collection)
+                    )
         except SQLAlchemyError as e:
             raise StorageError(f"cannot add to the library of {user_name}: {e}") from e
         return len(added)
 
-    def library_ids(self, user_name: str) -> list[str]:
-        """The ids in a user's library, in the order they were added."""
+    def library_ids(self, user_name: str, *, collection: str | None = None) -> list[str]:
+        """The ids in a user's library (in one collection: "" the default; None: all),
+        in the order they were added."""
         query = (
             select(library.c.paper_id)
             .where(library.c.user_name == user_name)
             .order_by(library.c.added_at, library.c.paper_id)
         )
+        if collection is not None:
+            query = query.where(library.c.collection == collection)
         with self.engine.connect() as conn:
             return [row.paper_id for row in conn.execute(query)]
 
-    def library_papers(self, user_name: str) -> list[StoredPaper]:
-        """The stored papers of a user's library (for the ranker, as more saved papers)."""
-        ids = self.library_ids(user_name)
+    def library_papers(self, user_name: str, *, collection: str | None = None) -> list[StoredPaper]:
+        """The stored papers of a user's library (for the ranker, as more saved papers);
+        of one collection ("": the default one) or, with None, all."""
+        ids = self.library_ids(user_name, collection=collection)
         with self.engine.connect() as conn:
             found = read_papers(conn, ids)
         return [found[pid] for pid in ids if pid in found]
@@ -93,16 +119,25 @@ class LibraryMixin(StorageBase):
             ).first()
         return ZoteroState(**row._mapping) if row else None
 
-    def zotero_paper_ids(self, user_name: str) -> list[str]:
-        """The canonical ids of the papers in a user's synced Zotero library (sorted)."""
-        query = (
-            select(zotero_items.c.paper_id)
-            .where(zotero_items.c.user_name == user_name)
-            .distinct()
-            .order_by(zotero_items.c.paper_id)
+    def zotero_paper_ids(self, user_name: str, *, collection: str | None = None) -> list[str]:
+        """The canonical ids of the papers in a user's synced Zotero library (sorted): of
+        one Paperboy collection (its Zotero items; "": the items mapped onto none) or,
+        with None, all of them."""
+        query = select(zotero_items.c.paper_id, zotero_items.c.collections).where(
+            zotero_items.c.user_name == user_name
         )
         with self.engine.connect() as conn:
-            return [row.paper_id for row in conn.execute(query)]
+            rows = conn.execute(query).all()
+        if collection is None:
+            return sorted({row.paper_id for row in rows})
+        return sorted(
+            {
+                row.paper_id
+                for row in rows
+                if (collection in (row.collections or []))
+                or (not collection and not row.collections)
+            }
+        )
 
     def zotero_items(self, user_name: str) -> dict[str, str]:
         """A user's synced Zotero items: item key -> canonical paper id."""
@@ -112,6 +147,15 @@ class LibraryMixin(StorageBase):
         with self.engine.connect() as conn:
             return {row.item_key: row.paper_id for row in conn.execute(query)}
 
+    def zotero_item_collections(self, user_name: str) -> dict[str, tuple[str, ...]]:
+        """A user's synced Zotero items: item key -> the Paperboy collections it is in
+        (empty: the default collection)."""
+        query = select(zotero_items.c.item_key, zotero_items.c.collections).where(
+            zotero_items.c.user_name == user_name
+        )
+        with self.engine.connect() as conn:
+            return {row.item_key: tuple(row.collections or ()) for row in conn.execute(query)}
+
     def apply_zotero_sync(
         self,
         user_name: str,
@@ -120,12 +164,13 @@ class LibraryMixin(StorageBase):
         version: int,
         scope: str,
         papers: Sequence[SourcePaper],
-        items: dict[str, tuple[str, int]],
+        items: dict[str, tuple[str, int, tuple[str, ...]]],
         removed: Iterable[str],
         full: bool,
     ) -> ZoteroChange:
         """Apply one complete sync in one transaction: store the papers, put ``items``
-        (key -> (paper id, version)) into the synced set, take ``removed`` keys out (with
+        (key -> (paper id, version, the user's collections it feeds; () the default
+        collection)) into the synced set, take ``removed`` keys out (with
         ``full``, every key not in ``items``), and move the synced version on.
 
         A failure leaves the set and the version as they were: never half a sync.
@@ -157,13 +202,14 @@ class LibraryMixin(StorageBase):
                         "paper_id": pid,
                         "version": item_version,
                         "synced_at": now,
+                        "collections": list(homes),
                     }
-                    for key, (pid, item_version) in items.items()
+                    for key, (pid, item_version, homes) in items.items()
                 ]
                 if rows:
                     conn.execute(insert(zotero_items), rows)
                 after = {**{k: v for k, v in before.items() if k not in gone}}
-                after.update({key: pid for key, (pid, _v) in items.items()})
+                after.update({key: pid for key, (pid, _v, _c) in items.items()})
                 old_ids, new_ids = set(before.values()), set(after.values())
                 values: dict[str, Any] = {
                     "library": library,

@@ -245,6 +245,8 @@ library = Table(
     Column("user_name", String(200), primary_key=True),
     Column("paper_id", String(128), primary_key=True),
     Column("added_at", UTCDateTime, nullable=False),
+    # the user's collection it was imported into (issue #23); "": the default collection
+    Column("collection", String(64), nullable=False, server_default=""),
 )
 
 
@@ -276,6 +278,8 @@ zotero_items = Table(
     Column("paper_id", String(128), nullable=False),
     Column("version", Integer, nullable=False),
     Column("synced_at", UTCDateTime, nullable=False),
+    # the user's collections its Zotero collections map onto (issue #23); []: the default
+    Column("collections", JSON, nullable=False, server_default="[]"),
 )
 
 

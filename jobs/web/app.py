@@ -8,7 +8,8 @@
          -> a page confirming it, with an Undo button (a signed "undo" token)
     POST /u/T with the body "List-Unsubscribe=One-Click" (RFC 8058, sent by mail providers)
          -> unsubscribe, no page
-    GET  /p/T  the user's profile (with the address of their feed); POST /p/T adds or
+    GET  /p/T  the user's profile (with the address of their feed, and each of their
+               collections' lists, issue #23); POST /p/T adds or
                removes one entry
     GET  /feed/T  the user's Atom feed of their recent digests (jobs.web.feed)
 
@@ -329,16 +330,16 @@ def _confirm(deps: _Deps, claim: TokenClaims, token: str, user: UserConfig) -> R
         "like": (
             "More papers like this one?",
             [
-                f"“{title}” goes into your saved papers, so your next digests rank papers "
-                "like it higher."
+                f"“{title}” goes into your saved papers{_in(claim.collection)}, so your next "
+                "digests rank papers like it higher."
             ],
             "Yes, more like this",
         ),
         "dislike": (
             "Fewer papers like this one?",
             [
-                f"“{title}” goes into your disliked papers, so your next digests push papers "
-                "like it down."
+                f"“{title}” goes into your disliked papers{_in(claim.collection)}, so your "
+                "next digests push papers like it down."
             ],
             "Yes, less like this",
         ),
@@ -387,12 +388,20 @@ def _undo_form(
     state: str | None = None,
     *,
     beyond_parent: bool = False,
+    collection: str = "",
 ) -> _Form | None:
     """An Undo button for a day, or until the mailed link expires if that is sooner."""
     if not ops and state is None:
         return None
     token = deps.signer.make(
-        "undo", claim.user, days=1, ops=ops, state=state, parent=claim, beyond_parent=beyond_parent
+        "undo",
+        claim.user,
+        days=1,
+        ops=ops,
+        state=state,
+        parent=claim,
+        beyond_parent=beyond_parent,
+        collection=collection,
     )
     if deps.signer.read(token, "undo", allow_expired=True).expires <= deps.now():
         return None
@@ -410,10 +419,17 @@ def _inverse(changes: Sequence[Change]) -> list[Operation]:
     return ops
 
 
-def _edit(config: Config, user: str, ops: Sequence[Operation]) -> list[Change]:
+def _edit(
+    config: Config, user: str, ops: Sequence[Operation], collection: str = ""
+) -> list[Change]:
     """The edit, through the same code as `paperboy profile` (retried if someone saved the
-    file meanwhile), in the config this request read."""
-    return list(edit_profile(config, user, ops, attempts=5).changes)
+    file meanwhile), in the config this request read; of one collection's lists."""
+    return list(edit_profile(config, user, ops, attempts=5, collection=collection).changes)
+
+
+def _in(collection: str) -> str:
+    """ " of your collection NAME" after a list's name; nothing for the default one."""
+    return f" of your collection {collection}" if collection else ""
 
 
 def _do(deps: _Deps, config: Config, claim: TokenClaims, user: UserConfig) -> Response:
@@ -421,19 +437,19 @@ def _do(deps: _Deps, config: Config, claim: TokenClaims, user: UserConfig) -> Re
     name = user.name
     undo: _Form | None = None
     if claim.action in ("like", "dislike"):
-        paper = claim.paper or ""
+        paper, where = claim.paper or "", claim.collection
         ops = like_operations([paper]) if claim.action == "like" else dislike_operations([paper])
-        changes = _edit(config, name, ops)
+        changes = _edit(config, name, ops, where)
         title = _title(deps.storage, paper)
         key = "saved" if claim.action == "like" else "disliked"
         added = any(c.action == "added" for c in changes)
         heading = "Saved" if claim.action == "like" else "Noted"
         lines = [
-            f"“{title}” {'is now' if added else 'was already'} in your {_LABELS[key]}.",
+            f"“{title}” {'is now' if added else 'was already'} in your {_LABELS[key]}{_in(where)}.",
             "Your next digests rank papers like it "
             + ("higher." if claim.action == "like" else "lower."),
         ]
-        undo = _undo_form(deps, claim, _inverse(changes))
+        undo = _undo_form(deps, claim, _inverse(changes), collection=where)
         log.info("%s: %s %s", name, claim.action, paper)
     elif claim.action == "pause":
         until = now + PAUSE
@@ -460,7 +476,7 @@ def _do(deps: _Deps, config: Config, claim: TokenClaims, user: UserConfig) -> Re
             deps.storage.set_paused_until(name, None)
             lines = ["The pause is over: digests resume at their next time."]
         else:
-            changes = _edit(config, name, claim.ops)
+            changes = _edit(config, name, claim.ops, claim.collection)
             lines = _describe(deps.storage, changes) or ["Nothing needed undoing."]
         heading = "Undone"
         log.info("%s: undo", name)
@@ -529,6 +545,9 @@ def _handle_profile(deps: _Deps, request: Request, token: str, body: bytes) -> R
             return _refused("the form did not come from this page (CSRF check)")
         op, key, value = form.get("op", ""), form.get("key", ""), form.get("value", "")
         value = " ".join(value.split())
+        where = form.get("collection", "")
+        if where and where not in {c.name for c in found[1].collections}:
+            op = ""  # not one of the user's collections: refused below
         if op == "subscribe":
             deps.storage.set_unsubscribed(name, False)
             notice = ["Your digests come again."]
@@ -540,14 +559,14 @@ def _handle_profile(deps: _Deps, request: Request, token: str, body: bytes) -> R
                 status = 400
             else:
                 try:
-                    changes = _edit(config, name, [(op, key, (value,))])
+                    changes = _edit(config, name, [(op, key, (value,))], where)
                 except PaperboyError as e:
                     log.error("profile edit for %s failed: %s", name, e)
                     return _refused(_FAILED, 409)
-                notice = _describe_profile(deps.storage, changes)
+                notice = _describe_profile(deps.storage, changes, where)
                 # Undo is a signed "undo" link like the digest's: it may put back a
                 # saved paper, which this page's own form cannot add.
-                undo = _undo_form(deps, claim, _inverse(changes))
+                undo = _undo_form(deps, claim, _inverse(changes), collection=where)
         else:
             notice = ["That is not something this page can change."]
             status = 400
@@ -576,7 +595,9 @@ def _canonical(value: str) -> str:
         return value
 
 
-def _describe_profile(storage: Storage, changes: Sequence[Change]) -> list[str]:
+def _describe_profile(
+    storage: Storage, changes: Sequence[Change], collection: str = ""
+) -> list[str]:
     words = {
         "added": "added to",
         "already-present": "was already in",
@@ -586,7 +607,7 @@ def _describe_profile(storage: Storage, changes: Sequence[Change]) -> list[str]:
     lines = []
     for c in changes:
         name = f"“{_title(storage, c.value)}”" if c.key in ("saved", "disliked") else c.value
-        lines.append(f"{name}: {words[c.action]} your {_LABELS[c.key]}.")
+        lines.append(f"{name}: {words[c.action]} your {_LABELS[c.key]}{_in(collection)}.")
     return lines
 
 
@@ -600,10 +621,15 @@ def _render_profile(
     status: int,
     feed: str,
 ) -> Response:
-    whole_file = config.user(name).source is not None  # a users_dir file
-    lists = read_lists(read_snapshot(user_file(config, name)).text, name, whole_file=whole_file)
+    user = config.user(name)
+    text = read_snapshot(user_file(config, name)).text
+    whole_file = user.source is not None  # a users_dir file
+    # The default collection (the top-level lists) first, then each named one.
+    names = ["", *(c.name for c in user.collections)]
+    read = {c: read_lists(text, name, whole_file=whole_file, collection=c) for c in names}
     # The file may say "arXiv:2401.01234v2" or a URL; the database knows "2401.01234".
-    canonical = {v: _canonical(v) for v in [*lists["saved"], *lists["disliked"]]}
+    ids = [v for lists in read.values() for v in (*lists["saved"], *lists["disliked"])]
+    canonical = {v: _canonical(v) for v in ids}
     stored = deps.storage.get_papers(list(set(canonical.values())))
 
     def papers(values: Sequence[str]) -> list[dict[str, str | None]]:
@@ -621,6 +647,17 @@ def _render_profile(
             )
         return out
 
+    collections = [
+        {
+            "name": c,
+            "heading": (f"Collection {c}" if c else "Your main lists") if len(names) > 1 else "",
+            "note": "" if c else "Papers and words outside any collection: the default one.",
+            "saved": papers(lists["saved"]),
+            "disliked": papers(lists["disliked"]),
+            "words": [(key, _LABELS[key], _SINGULAR[key], lists[key]) for key in ADDABLE],
+        }
+        for c, lists in read.items()
+    ]
     state = deps.storage.user_state(name)
     now = deps.now()
     if state.unsubscribed_at is not None:
@@ -640,8 +677,6 @@ def _render_profile(
         undo=undo,
         subscription=subscription,
         receiving=state.receiving(now),
-        saved=papers(lists["saved"]),
-        disliked=papers(lists["disliked"]),
-        words=[(key, _LABELS[key], _SINGULAR[key], lists[key]) for key in ADDABLE],
+        collections=collections,
         feed=feed,
     )

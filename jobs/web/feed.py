@@ -14,7 +14,9 @@ and links to the abstract page (the entry's link) and the PDF (in its content: f
 1.0.0 writes an entry link without its rel, so an entry has one link). Its id is a tag:
 URI made of the digest's Message-ID and the paper id, so it is the same on every poll and
 unique per (user, digest, paper); its date is the digest's (when it was built, as the
-mail's Date header).
+mail's Date header). A paper shown in a collection's section (issue #23) says so in its
+reason ("for your collection rl-reasoning: ...", as the mail), and carries a second
+category, ``collection:NAME``, which feed readers can filter on.
 
 The feed is read-only: it carries no feedback link (More/Less like this, unsubscribe,
 profile), so a feed URL that leaks (a shared reader, a proxy log) shows what was sent and
@@ -43,6 +45,7 @@ from paperboy.emails.text import first_sentences
 from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.ids import abs_url, is_arxiv_id, pdf_url
 from paperboy.jobs.core.text_safety import for_terminal
+from paperboy.jobs.ranking.pick import collection_of_reason
 from paperboy.jobs.storage import SentDigest, SentPaper, Storage
 from paperboy.jobs.web.tokens import Signer
 from paperboy.text import collapse_whitespace, latex_to_text
@@ -164,6 +167,9 @@ def build_feed(
             entry.summary(" ".join(t for t in (why, tldr or excerpt) if t) or title)
             entry.content(_content(item, texts, links), type="html")
             entry.category(term=day, label=f"Digest of {day}")
+            collection = collection_of_reason(item.reason or "")
+            if collection:  # the section it was shown in (issue #23)
+                entry.category(term=f"collection:{collection}", label=f"Collection {collection}")
     body: bytes = fg.atom_str(pretty=True, encoding="UTF-8")
     return body, updated
 

@@ -1,6 +1,7 @@
 """The feedback links a digest carries, as plain strings for emails.Digest.
 
-    per paper (arXiv ids only: only those can be saved): /like/T and /dislike/T
+    per paper (arXiv ids only: only those can be saved): /like/T and /dislike/T, acting on
+        the collection the paper is shown in (issue #23)
     footer: /u/T (unsubscribe; also the RFC 8058 List-Unsubscribe URI when https), /pause/T,
             /p/T (the profile page)
 
@@ -35,15 +36,17 @@ def add_feedback_links(digest: Digest, config: Config, now: datetime, *, epoch: 
     signer = Signer(web.secret(), now=lambda: now)
     user = digest.user_name
 
-    def link(path: str, action: str, paper: str | None = None) -> str:
-        token = signer.make(action, user, days=web.token_days, paper=paper, epoch=epoch)
+    def link(path: str, action: str, paper: str | None = None, collection: str = "") -> str:
+        token = signer.make(
+            action, user, days=web.token_days, paper=paper, epoch=epoch, collection=collection
+        )
         return f"{web.base_url}/{path}/{token}"
 
     items = tuple(
         replace(
             item,
-            more_url=link("like", "like", item.paper_id),
-            less_url=link("dislike", "dislike", item.paper_id),
+            more_url=link("like", "like", item.paper_id, item.collection),
+            less_url=link("dislike", "dislike", item.paper_id, item.collection),
         )
         if is_arxiv_id(item.paper_id)
         else item

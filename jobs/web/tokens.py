@@ -21,6 +21,11 @@ carries the user's link epoch like every other token, so "sign out all links" re
 too, and is the same string for as long as the epoch stays: the profile page shows the
 same feed URL every time. Only a "feed" token may lack an expiry.
 
+A like, dislike or undo token may name a collection (``c``, issue #23): the section of
+the digest the paper was shown in, whose lists the click edits. A token without one (every
+token made before collections) acts on the user's top-level lists, their default
+collection.
+
 The form on each page carries a CSRF value derived from the link token with the same key
 (:meth:`Signer.csrf`): a POST needs both the link and the page that shows it.
 """
@@ -70,6 +75,9 @@ class TokenClaims:
     # The latest any token made from this one may work until: the mailed link's expiry.
     # None: the same as `expires` (every token but the Undo of a late unsubscribe).
     bound: datetime | None = None
+    # The collection a like/dislike (and its undo) acts on (issue #23): the section the
+    # paper was shown in. "": the user's default collection, as every older token.
+    collection: str = ""
 
     @property
     def limit(self) -> datetime:
@@ -108,13 +116,15 @@ class Signer:
         epoch: int = 0,
         parent: TokenClaims | None = None,
         beyond_parent: bool = False,
+        collection: str = "",
     ) -> str:
         """A token for `action` by `user`, valid for `days` from now.
 
         `parent`: the token this one is made from (a page's links): this one expires at
         the parent's limit at the latest, and keeps its epoch. `beyond_parent`: this token
         alone may outlive the parent (the Undo of an unsubscribe made with an old link);
-        what is made from it may not."""
+        what is made from it may not. `collection`: the collection a like, dislike or
+        undo acts on ("": the default one; not written, so such a token is as before)."""
         if action not in ACTIONS:
             raise ValueError(f"not an action: {action!r}")
         expires = self._now() + timedelta(days=days)
@@ -135,6 +145,8 @@ class Signer:
             payload["o"] = [[op, key, list(values)] for op, key, values in ops]
         if state is not None:
             payload["s"] = state
+        if collection:
+            payload["c"] = collection
         token = self._serializers[action].dumps(payload)
         assert isinstance(token, str)
         return token
@@ -204,6 +216,9 @@ def _claims(payload: Any) -> TokenClaims:
     epoch, bound = payload.get("e", 0), payload.get("b")
     if not isinstance(epoch, int) or (bound is not None and not isinstance(bound, int)):
         raise TypeError("bad epoch or bound")
+    collection = payload.get("c", "")
+    if not isinstance(collection, str):
+        raise TypeError("bad collection")
     return TokenClaims(
         action=action,
         user=user,
@@ -213,6 +228,7 @@ def _claims(payload: Any) -> TokenClaims:
         state=state,
         epoch=epoch,
         bound=None if bound is None else datetime.fromtimestamp(bound, UTC),
+        collection=collection,
     )
 
 
