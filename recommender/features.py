@@ -9,11 +9,12 @@ stored index never holds a pickled scikit-learn object.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
 
 __all__ = ["Featurizer", "adaptive_min_df"]
 
@@ -46,37 +47,55 @@ class Featurizer:
         self._vectorizer: TfidfVectorizer | None = None
         self._vocabulary: tuple[str, ...] = ()
 
+    @staticmethod
+    def _options(min_df: int, vocabulary: dict[str, int] | None = None) -> dict[str, Any]:
+        """What the counting takes (the weighting adds sublinear tf, idf and l2 rows)."""
+        return {
+            "lowercase": False,  # already folded by paper_text
+            "ngram_range": (1, 2),
+            "stop_words": "english",
+            "min_df": min_df,
+            "dtype": np.float32,  # the solvers fit in float32; halves a stored index
+            "vocabulary": vocabulary,
+        }
+
     def _make(self, min_df: int, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
-        return TfidfVectorizer(
-            lowercase=False,  # already folded by paper_text
-            ngram_range=(1, 2),
-            stop_words="english",
-            sublinear_tf=True,
-            min_df=min_df,
-            norm="l2",
-            dtype=np.float32,  # the solvers fit in float32; halves a stored index
-            vocabulary=vocabulary,
-        )
+        return TfidfVectorizer(**self._options(min_df, vocabulary), sublinear_tf=True, norm="l2")
 
     def fit(self, texts: Sequence[str]) -> Featurizer:
         """Learn the vocabulary and idf weights from ``texts``; returns ``self``."""
+        self._fit(texts)
+        return self
+
+    def _fit(self, texts: Sequence[str]) -> sp.csr_matrix | None:
+        """Fit, and return the texts' TF-IDF rows (None when nothing was usable).
+
+        One pass over the texts: the counts the vocabulary is learnt from are the rows'
+        counts too. Tokenising is most of a fit (TfidfVectorizer.fit then transform reads
+        every text twice), and a one-off ranking fits on every call. The rows are those
+        :meth:`transform` gives, bit for bit: the counts' columns are put in order before
+        the weighting, as transform's counting leaves them (tests/recommender/test_features.py).
+        """
         min_df = self._min_df if self._min_df is not None else adaptive_min_df(len(texts))
         for attempt in dict.fromkeys((min_df, 1)):  # min_df may prune everything: retry at 1
-            vectorizer = self._make(attempt)
+            counter = CountVectorizer(**self._options(attempt))
             try:
-                vectorizer.fit(texts)
+                counts = sp.csr_matrix(counter.fit_transform(texts))
             except ValueError:  # "empty vocabulary" / "no terms remain"
                 continue
-            # The terms min_df/max_df dropped: millions of bigrams at arXiv scale, never
-            # used after fitting; removing them (as scikit-learn's docs allow) keeps memory
-            # small.
-            vectorizer.stop_words_ = None
+            counts.sort_indices()
+            weighting = TfidfTransformer(norm="l2", sublinear_tf=True).fit(counts)
+            # The vocabulary and idf weights in a vectoriser as restore() builds one; the
+            # terms min_df dropped (millions of bigrams at arXiv scale) are not kept.
+            vocabulary = {str(t): int(i) for t, i in counter.vocabulary_.items()}
+            vectorizer = self._make(1, vocabulary)
+            vectorizer.idf_ = weighting.idf_
             self._vectorizer = vectorizer
-            self._vocabulary = tuple(str(t) for t in vectorizer.get_feature_names_out())
-            return self
+            self._vocabulary = tuple(sorted(vocabulary, key=vocabulary.__getitem__))
+            return sp.csr_matrix(weighting.transform(counts, copy=False), dtype=np.float32)
         self._vectorizer = None
         self._vocabulary = ()
-        return self
+        return None
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """TF-IDF rows (CSR, one per text, l2-normalised; all-zero for texts with no known term)."""
@@ -85,8 +104,9 @@ class Featurizer:
         return sp.csr_matrix(self._vectorizer.transform(texts))
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """``fit(texts)`` then ``transform(texts)``."""
-        return self.fit(texts).transform(texts)
+        """``fit(texts)`` then ``transform(texts)``, in one pass over the texts."""
+        rows = self._fit(texts)
+        return rows if rows is not None else self.transform(texts)
 
     def state(self) -> tuple[tuple[str, ...], npt.NDArray[np.floating]]:
         """What transforming needs, as plain data: the terms in column order and their idf
