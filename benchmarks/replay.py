@@ -12,6 +12,11 @@ Usage::
         --listings ../shared/data/arxiv-listings-2025-03_2026-07.jsonl.gz \\
         --lists ../shared/data/dev-lists.json [--only rl-reasoning,text-to-3d] \\
         [--max-weeks 8] [--index-cache /tmp/paperboy-index.pkl] [--opt diversity=0.3]
+
+``--one-off`` ranks as ``paperboy rank --saved --candidates --background`` does (its
+features fitted on each user-week's own papers, jobs.ranking.one_off) instead of with the
+stored index over every listing, in this process: what benchmarks/oneoff_replay.py
+measures through the command, at a fraction of the cost, for finding why the two differ.
 """
 
 from __future__ import annotations
@@ -38,8 +43,9 @@ from paperboy.jobs.ranking.evaluate import (
     run_replay,
     summary,
 )
-from paperboy.recommender import Index
-from paperboy.recommender.evaluation import reports_json
+from paperboy.recommender import Embeddings, Index, Paper, Profile, rank
+from paperboy.recommender.evaluation import Report, Task, evaluate, replay_tasks, reports_json
+from paperboy.recommender.text import paper_text
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
@@ -78,6 +84,41 @@ def cached_index(papers: Sequence[Any], path: Path | None) -> Index:
     return index
 
 
+class OneOff:
+    """rank() as the one-off path runs it: an index fitted on the task's own papers (saved,
+    background, candidates: jobs.ranking.one_off's order), the texts normalised once for
+    the run (the one-off cache's part)."""
+
+    def __init__(
+        self, papers: Sequence[Paper], embeddings: Embeddings | None, options: dict[str, Any]
+    ) -> None:
+        self.papers = papers
+        self.embeddings = embeddings
+        self.options = options
+        self.texts: dict[str, str] = {}
+        for p in papers:
+            if p.id not in self.texts:
+                self.texts[p.id] = paper_text(p)
+
+    def __call__(self, task: Task) -> Any:
+        import numpy as np
+
+        saved = [self.papers[i] for i in task.saved]
+        cands = [self.papers[i] for i in task.candidates]
+        background = [self.papers[i] for i in task.background]
+        index = Index.build([*saved, *(background or cands), *cands], texts=self.texts)
+        ranked = rank(
+            Profile(saved=tuple(saved)),
+            cands,
+            background,
+            index=index,
+            embeddings=self.embeddings,
+            **self.options,
+        )
+        position = {r.paper.id: k for k, r in enumerate(ranked)}
+        return np.asarray([-float(position[c.id]) for c in cands], dtype=np.float64)
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr)
 
@@ -95,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-embeddings", action="store_true", help="the words view alone")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--opt", action="append", default=[], help="rank() option key=value")
+    parser.add_argument("--one-off", action="store_true", help="features per user-week")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--save-tasks", type=Path, help="write per-task nDCG@10 (JSON) here")
     parser.add_argument(
@@ -104,19 +146,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     papers = load_listings(args.listings)
     lists = load_lists(args.lists, [n for n in args.only.split(",") if n])
-    index = cached_index(papers, args.index_cache)
     embeddings = None if args.no_embeddings else load_embeddings(papers, args.embeddings, log)
-    reports = run_replay(
-        papers,
-        lists,
-        seed=args.seed,
-        max_weeks=args.max_weeks,
-        index=index,
-        embeddings=embeddings,
-        progress=log,
-        paperboy_options=parse_options(args.opt),
-        baselines=not args.no_baselines,
-    )
+    if args.one_off:
+        tasks = replay_tasks(papers, lists, seed=args.seed, max_weeks=args.max_weeks)
+        log(f"replay: one-off rankings of {len(tasks)} user-weeks")
+        method = OneOff(papers, embeddings, parse_options(args.opt))
+        reports: dict[str, Report] = {
+            "paperboy": evaluate(tasks, method, "replay", clock=time.perf_counter)
+        }
+    else:
+        reports = run_replay(
+            papers,
+            lists,
+            seed=args.seed,
+            max_weeks=args.max_weeks,
+            index=cached_index(papers, args.index_cache),
+            embeddings=embeddings,
+            progress=log,
+            paperboy_options=parse_options(args.opt),
+            baselines=not args.no_baselines,
+        )
     per_task = {
         method: {g: [row[0] for row in rows] for g, rows in report.per_task.items()}
         for method, report in reports.items()

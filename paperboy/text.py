@@ -23,6 +23,7 @@ __all__ = [
     "cap",
     "cap_authors",
     "collapse_whitespace",
+    "has_latex",
     "latex_to_text",
     "short_title",
     "shorten",
@@ -70,6 +71,12 @@ def _converter() -> _Converter:
 def collapse_whitespace(s: str) -> str:
     """Join runs of whitespace (newlines, tabs, non-breaking spaces) into single spaces."""
     return " ".join(s.split())
+
+
+def has_latex(s: str) -> bool:
+    """Whether :func:`latex_to_text` hands ``s`` to the LaTeX parser (its slow path, about
+    10 ms an abstract); other strings only have their whitespace collapsed."""
+    return bool(_LATEXISH.search(s))
 
 
 def latex_to_text(s: str) -> str:

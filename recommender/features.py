@@ -8,12 +8,14 @@ stored index never holds a pickled scikit-learn object.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
 
 __all__ = ["Featurizer", "adaptive_min_df"]
 
@@ -46,37 +48,52 @@ class Featurizer:
         self._vectorizer: TfidfVectorizer | None = None
         self._vocabulary: tuple[str, ...] = ()
 
+    @staticmethod
+    def _options(min_df: int, vocabulary: dict[str, int] | None = None) -> dict[str, Any]:
+        """What the counting takes (the weighting adds sublinear tf, idf and l2 rows)."""
+        return {
+            "lowercase": False,  # already folded by paper_text
+            "ngram_range": (1, 2),
+            "stop_words": "english",
+            "min_df": min_df,
+            "dtype": np.float32,  # the solvers fit in float32; halves a stored index
+            "vocabulary": vocabulary,
+        }
+
     def _make(self, min_df: int, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
-        return TfidfVectorizer(
-            lowercase=False,  # already folded by paper_text
-            ngram_range=(1, 2),
-            stop_words="english",
-            sublinear_tf=True,
-            min_df=min_df,
-            norm="l2",
-            dtype=np.float32,  # the solvers fit in float32; halves a stored index
-            vocabulary=vocabulary,
-        )
+        return TfidfVectorizer(**self._options(min_df, vocabulary), sublinear_tf=True, norm="l2")
 
     def fit(self, texts: Sequence[str]) -> Featurizer:
         """Learn the vocabulary and idf weights from ``texts``; returns ``self``."""
+        self._fit(texts)
+        return self
+
+    def _fit(self, texts: Sequence[str]) -> sp.csr_matrix | None:
+        """Fit, and return the texts' TF-IDF rows (None when nothing was usable).
+
+        One pass over the texts: the counts the vocabulary is learnt from are the rows'
+        counts too. Tokenising is most of a fit (TfidfVectorizer.fit then transform reads
+        every text twice), and a one-off ranking fits on every call. The vocabulary, idf
+        weights and rows are those of TfidfVectorizer.fit then transform, bit for bit
+        (tests/recommender/test_features.py).
+        """
         min_df = self._min_df if self._min_df is not None else adaptive_min_df(len(texts))
         for attempt in dict.fromkeys((min_df, 1)):  # min_df may prune everything: retry at 1
-            vectorizer = self._make(attempt)
-            try:
-                vectorizer.fit(texts)
-            except ValueError:  # "empty vocabulary" / "no terms remain"
+            counted = _count(CountVectorizer(**self._options(attempt)), texts, attempt)
+            if counted is None:  # no usable term at all, or none in min_df texts
                 continue
-            # The terms min_df/max_df dropped: millions of bigrams at arXiv scale, never
-            # used after fitting; removing them (as scikit-learn's docs allow) keeps memory
-            # small.
-            vectorizer.stop_words_ = None
+            counts, vocabulary = counted
+            weighting = TfidfTransformer(norm="l2", sublinear_tf=True).fit(counts)
+            # The vocabulary and idf weights in a vectoriser as restore() builds one; the
+            # terms min_df dropped (millions of bigrams at arXiv scale) are not kept.
+            vectorizer = self._make(1, vocabulary)
+            vectorizer.idf_ = weighting.idf_
             self._vectorizer = vectorizer
-            self._vocabulary = tuple(str(t) for t in vectorizer.get_feature_names_out())
-            return self
+            self._vocabulary = tuple(vocabulary)
+            return sp.csr_matrix(weighting.transform(counts, copy=False), dtype=np.float32)
         self._vectorizer = None
         self._vocabulary = ()
-        return self
+        return None
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """TF-IDF rows (CSR, one per text, l2-normalised; all-zero for texts with no known term)."""
@@ -85,8 +102,9 @@ class Featurizer:
         return sp.csr_matrix(self._vectorizer.transform(texts))
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """``fit(texts)`` then ``transform(texts)``."""
-        return self.fit(texts).transform(texts)
+        """``fit(texts)`` then ``transform(texts)``, in one pass over the texts."""
+        rows = self._fit(texts)
+        return rows if rows is not None else self.transform(texts)
 
     def state(self) -> tuple[tuple[str, ...], npt.NDArray[np.floating]]:
         """What transforming needs, as plain data: the terms in column order and their idf
@@ -123,3 +141,44 @@ class Featurizer:
     def vocabulary(self) -> tuple[str, ...]:
         """The terms, in column order (empty before ``fit`` or when nothing was usable)."""
         return self._vocabulary
+
+
+def _count(
+    counter: CountVectorizer, texts: Sequence[str], min_df: int
+) -> tuple[sp.csr_matrix, dict[str, int]] | None:
+    """The texts' term counts (CSR, float32, columns in term order, indices sorted) and the
+    vocabulary (term -> column) of the terms in at least ``min_df`` texts; None when no
+    term is left.
+
+    What ``counter.fit_transform`` gives (its analyser makes the terms), counted at C
+    speed: scikit-learn counts term by term in Python, then walks its whole vocabulary
+    (every bigram seen once included) in Python twice to prune and sort it; here each
+    text's terms go through a Counter, and the pruning and the column order are numpy's.
+    """
+    analyze = counter.build_analyzer()
+    vocabulary: defaultdict[str, int] = defaultdict()
+    vocabulary.default_factory = vocabulary.__len__  # a new term: the next column
+    column = vocabulary.__getitem__
+    columns: list[int] = []
+    values: list[int] = []
+    indptr = [0]
+    for text in texts:
+        terms = Counter(analyze(text))
+        columns.extend(map(column, terms))
+        values.extend(terms.values())
+        indptr.append(len(columns))
+    if not vocabulary:
+        return None
+    cols = np.asarray(columns, dtype=np.int64)
+    kept = np.flatnonzero(np.bincount(cols, minlength=len(vocabulary)) >= min_df)
+    if not len(kept):
+        return None
+    every = list(vocabulary)
+    terms_kept = [every[i] for i in kept]
+    order = sorted(range(len(kept)), key=terms_kept.__getitem__)
+    counts = sp.csr_matrix(
+        (np.asarray(values, dtype=np.float32), cols, np.asarray(indptr, dtype=np.int64)),
+        shape=(len(indptr) - 1, len(vocabulary)),
+    )[:, kept[order]]
+    counts.sort_indices()  # (scipy keeps 32-bit indices where they fit, as scikit-learn)
+    return counts, {terms_kept[i]: new for new, i in enumerate(order)}

@@ -84,15 +84,21 @@ class Index:
         object.__setattr__(self, "_memo", {})
 
     @classmethod
-    def build(cls, papers: Sequence[Paper]) -> Index:
-        """Fit the features on ``papers`` (first text per id wins) and keep their rows."""
+    def build(cls, papers: Sequence[Paper], *, texts: Mapping[str, str] | None = None) -> Index:
+        """Fit the features on ``papers`` (first text per id wins) and keep their rows.
+
+        ``texts`` may give papers' normalised texts by id (what :func:`paper_text` returns
+        for the first paper of that id): the caller kept them from an earlier run, and
+        rendering LaTeX is the slowest part of a build. The others are computed here.
+        """
         unique: dict[str, Paper] = {}
         for p in papers:
             unique.setdefault(p.id, p)
         ids = tuple(unique)
-        texts = [paper_text(p) for p in unique.values()]
-        featurizer = Featurizer().fit(texts)
-        matrix = featurizer.transform(texts)
+        known = texts or {}
+        corpus = [known[pid] if pid in known else paper_text(p) for pid, p in unique.items()]
+        featurizer = Featurizer()
+        matrix = featurizer.fit_transform(corpus)
         counts = np.bincount(matrix.indices, minlength=matrix.shape[1])
         if len(ids) < DOC_FREQ_MIN:
             counts = np.zeros_like(counts)

@@ -15,9 +15,13 @@ from functools import lru_cache
 from paperboy.recommender.types import Paper
 from paperboy.text import latex_to_text
 
-__all__ = ["fold", "normalise", "paper_text"]
+__all__ = ["TEXT_VERSION", "fold", "normalise", "paper_text", "raw_text"]
 
 _SPACES = re.compile(r"\s+")
+# Names what normalise() makes of a string: bump it with any change that alters its output
+# for some input (here, or in paperboy.text.latex_to_text). Texts normalised once are kept
+# under it (jobs.ranking.text_cache), and a kept text of another version is not used.
+TEXT_VERSION = 1
 
 
 def fold(text: str) -> str:
@@ -46,6 +50,11 @@ def normalise(raw: str) -> str:
     return fold(latex_to_text(raw))
 
 
+def raw_text(p: Paper) -> str:
+    """Title and abstract as :func:`paper_text` reads them, before normalising."""
+    return f"{p.title}\n{p.abstract}"
+
+
 def paper_text(p: Paper) -> str:
     """The text the ranker compares: title and abstract, normalised (see :func:`normalise`)."""
-    return normalise(f"{p.title}\n{p.abstract}")
+    return normalise(raw_text(p))

@@ -177,13 +177,10 @@ def _rank_one_off(
     pool: Sequence[recommender.Paper],
     negatives: Sequence[recommender.Paper],
 ) -> list[recommender.Ranked]:
-    """Rank papers that are not (all) stored: their embeddings come from the one-off cache."""
-    from paperboy.jobs.ranking.embedding_cache import cached_embeddings
+    """Rank papers that are not (all) stored (jobs.ranking.one_off: the one-off cache)."""
+    from paperboy.jobs.ranking.one_off import rank_one_off
 
-    if not pool:
-        return []
-    vectors = cached_embeddings([*profile.saved, *pool, *negatives])
-    return recommender.rank(profile, pool, negatives, embeddings=vectors)
+    return rank_one_off(profile, pool, negatives)
 
 
 def _rank_venue(

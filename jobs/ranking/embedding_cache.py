@@ -6,6 +6,7 @@ and a hash of the exact text encoded: ranking the same files again, or tomorrow'
 against the same saved papers, encodes only what is new.
 
     vectors = cached_embeddings(papers)            # recommender.Embeddings, by paper id
+    keep_embeddings(papers, vectors)               # vectors computed elsewhere, kept
 
 The cache lives in ``$PAPERBOY_CACHE`` (a file), else
 ``$XDG_CACHE_HOME/paperboy/embeddings.sqlite`` (``~/.cache`` by default). A cache that
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 
@@ -26,9 +27,10 @@ import numpy as np
 import numpy.typing as npt
 
 from paperboy import recommender
+from paperboy.jobs.core.errors import StorageError
 from paperboy.recommender.encoder import text_hash
 
-__all__ = ["cache_path", "cached_embeddings"]
+__all__ = ["cache_path", "cached_embeddings", "keep_embeddings"]
 
 log = logging.getLogger(__name__)
 
@@ -120,3 +122,33 @@ def cached_embeddings(
         return recommender.Embeddings.from_mapping({}, DIM)
     matrix = np.vstack([np.frombuffer(known[hashes[pid]], dtype=np.float32) for pid in ids])
     return recommender.Embeddings.from_arrays(ids, matrix)
+
+
+def keep_embeddings(
+    papers: Sequence[recommender.Paper],
+    vectors: Mapping[str, npt.ArrayLike],
+    *,
+    path: Path | None = None,
+    model_id: str | None = None,
+) -> int:
+    """Keep vectors computed elsewhere (``vectors``: by paper id, as the encoder gave them)
+    for the papers that have one, keyed by their text as :func:`cached_embeddings` looks
+    them up; returns how many. StorageError when the cache cannot be written.
+
+    ``model_id`` (default: the shipped encoder's) must be the model that made them: e.g.
+    benchmarks/embed_cache.py's file of every listing's vectors, so a benchmark of
+    one-off rankings starts from a cache that has seen every paper.
+    """
+    from paperboy.recommender.encoder import MODEL_ID, encoder_text
+
+    rows: dict[str, bytes] = {}
+    for p in papers:
+        if p.id in vectors:
+            row = np.asarray(vectors[p.id], dtype=np.float32)
+            rows[text_hash(encoder_text(p.title, p.abstract))] = row.tobytes()
+    where = path or cache_path()
+    try:
+        _store(where, model_id or MODEL_ID, sorted(rows.items()))
+    except (OSError, sqlite3.Error) as e:
+        raise StorageError(f"embedding cache {where} not written: {e}") from e
+    return len(rows)

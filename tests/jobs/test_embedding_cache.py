@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from paperboy.jobs.cli import cli
-from paperboy.jobs.ranking.embedding_cache import cache_path, cached_embeddings
-from paperboy.recommender import Paper
+from paperboy.jobs.core.errors import StorageError
+from paperboy.jobs.ranking.embedding_cache import cache_path, cached_embeddings, keep_embeddings
+from paperboy.recommender import Embeddings, Paper
 from tests.recommender.corpus import ALL, NLP
 
 
@@ -104,3 +105,23 @@ def test_one_off_rank_uses_the_shipped_encoder_and_caches(
     assert count == len(ALL)
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 0 and again.stdout == result.stdout
+
+
+def test_vectors_computed_elsewhere_are_kept_and_then_found(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    raw = CountingEncoder()([f"{p.title}. {p.abstract}" for p in ALL[:5]])
+    elsewhere = {p.id: raw[i] for i, p in enumerate(ALL[:5])}
+    assert keep_embeddings(ALL[:8], elsewhere, path=path, model_id="m") == 5
+    enc = CountingEncoder()
+    found = cached_embeddings(ALL[:8], path=path, encode=enc, model_id="m")
+    assert len(enc.encoded) == 3  # only the three it was not given
+    expected = Embeddings.from_mapping(elsewhere)
+    assert np.array_equal(found.rows(ALL[:5])[0], expected.rows(ALL[:5])[0])
+
+
+def test_vectors_that_cannot_be_kept_are_an_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    vectors = {ALL[0].id: np.ones(8, dtype=np.float32)}
+    with pytest.raises(StorageError, match="not written"):
+        keep_embeddings(ALL[:2], vectors, path=blocker / "cache.sqlite", model_id="m")

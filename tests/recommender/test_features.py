@@ -43,3 +43,36 @@ def test_adaptive_min_df_grows_with_corpus() -> None:
     assert adaptive_min_df(10) == 1
     assert adaptive_min_df(1_000) == 2
     assert adaptive_min_df(75_000) == 5
+
+
+def test_fit_transform_reads_the_texts_once_and_gives_transforms_rows_bit_for_bit() -> None:
+    # One pass (the counts of the fit are the rows) must change nothing: the same
+    # vocabulary, idf weights and rows, down to the last bit, as fitting and then
+    # transforming, and as scikit-learn's own TfidfVectorizer with the same settings.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = [paper_text(p) for p in ALL] * 3 + ["alpha beta", "beta gamma delta alpha"]
+    one = Featurizer()
+    X = one.fit_transform(texts)
+    two = Featurizer().fit(texts)
+    Y = two.transform(texts)
+    reference = TfidfVectorizer(
+        lowercase=False,
+        ngram_range=(1, 2),
+        stop_words="english",
+        sublinear_tf=True,
+        min_df=adaptive_min_df(len(texts)),
+        norm="l2",
+        dtype=np.float32,
+    ).fit(texts)
+    Z = reference.transform(texts)
+    assert one.vocabulary == two.vocabulary == tuple(reference.get_feature_names_out())
+    assert np.array_equal(one.state()[1], reference.idf_)
+    for M in (Y, Z):
+        assert M.dtype == X.dtype == np.float32
+        for part in ("data", "indices", "indptr"):
+            assert np.array_equal(getattr(X, part), getattr(M, part)), part
+
+
+def test_fit_transform_of_texts_with_no_usable_word_is_zero_width() -> None:
+    assert Featurizer().fit_transform(["the of", "and"]).shape == (2, 0)

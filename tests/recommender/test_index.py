@@ -161,3 +161,19 @@ def test_terms_in_many_papers_are_never_named_once_the_corpus_can_tell() -> None
     assert "graph" in " ".join(ranked[0].terms) or "kernels" in " ".join(ranked[0].terms)
     assert all("framework" not in r.terms for r in ranked)
     assert not Index.build(ALL).doc_freq.any()  # a small corpus: no such rule
+
+
+def test_texts_given_to_build_are_used_in_place_of_normalising() -> None:
+    # A caller that kept papers' normalised texts (the one-off cache) hands them in; the
+    # index is then exactly the one built from the papers themselves.
+    from paperboy.recommender.text import paper_text
+
+    papers = list(ALL)
+    plain = Index.build(papers)
+    given = Index.build(papers, texts={p.id: paper_text(p) for p in papers[::2]})
+    assert given.featurizer.vocabulary == plain.featurizer.vocabulary
+    assert (given.matrix != plain.matrix).nnz == 0
+    # ... and what it is given is what it reads: a text no paper has brings its words.
+    odd = Index.build(papers, texts={papers[0].id: "zymurgy zymurgy fermentation"})
+    assert "zymurgy" in odd.featurizer.vocabulary
+    assert "zymurgy" not in plain.featurizer.vocabulary
