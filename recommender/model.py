@@ -61,20 +61,27 @@ def squash(raw: FloatArray) -> FloatArray:
 
 
 def _balanced_weights(
-    n_pos: int, n_neg: int, n_bad: int
+    n_pos: int, n_neg: int, n_bad: int, saved_weights: FloatArray | None = None
 ) -> tuple[npt.NDArray[np.int64], FloatArray]:
     """Labels and sample weights for saved (1) vs. negatives and disliked papers (0).
 
     Balanced: both classes weigh the same in total, as ``class_weight="balanced"`` does;
-    a disliked paper weighs like one saved paper (or one negative, if that is more).
+    a disliked paper weighs like one (average) saved paper (or one negative, if that is
+    more). ``saved_weights`` (positive, one per saved paper) share the saved class's total
+    in proportion, e.g. recency weights (:mod:`recommender.recency`); None: equal shares.
     """
     y = np.concatenate([np.ones(n_pos), np.zeros(n_neg + n_bad)]).astype(np.int64)
     n = n_pos + n_neg + n_bad
     pos_w = n / (2.0 * n_pos)
     neg_w = n / (2.0 * (n_neg + n_bad))
-    sample_weight = np.concatenate(
-        [np.full(n_pos, pos_w), np.full(n_neg, neg_w), np.full(n_bad, max(pos_w, neg_w))]
-    )
+    if saved_weights is None:
+        pos = np.full(n_pos, pos_w)
+    else:
+        share = np.asarray(saved_weights, dtype=np.float64)
+        if share.shape != (n_pos,) or not np.all(share > 0):
+            raise ValueError(f"saved_weights must be {n_pos} positive numbers")
+        pos = pos_w * n_pos * share / share.sum()
+    sample_weight = np.concatenate([pos, np.full(n_neg, neg_w), np.full(n_bad, max(pos_w, neg_w))])
     return y, np.asarray(sample_weight, dtype=np.float64)
 
 
@@ -85,6 +92,7 @@ def logistic_scores(
     *,
     C: float = 10.0,
     disliked: sp.csr_matrix | None = None,
+    saved_weights: FloatArray | None = None,
 ) -> LinearScores:
     """Train saved-vs-background logistic regression and score the candidates with it.
 
@@ -122,7 +130,7 @@ def logistic_scores(
     # float32 halves the memory traffic of the solver's products; the fitted scores agree
     # with float64 to a correlation of 1.0000 (benchmarks/RESULTS-archive.md).
     X = train[:, columns].astype(np.float32)
-    y, sample_weight = _balanced_weights(n_pos, n_neg, n_bad)
+    y, sample_weight = _balanced_weights(n_pos, n_neg, n_bad, saved_weights)
     model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, random_state=RANDOM_STATE)
     model.fit(X, y, sample_weight=sample_weight)
     weights = np.zeros(n_terms, dtype=np.float64)
@@ -154,6 +162,8 @@ def embedding_scores(
     *,
     C: float = 1.0,
     disliked: Rows | None = None,
+    saved_weights: FloatArray | None = None,
+    negative_weights: FloatArray | None = None,
 ) -> DenseScores:
     """Logistic regression saved-vs-background on unit sentence embeddings.
 
@@ -166,7 +176,16 @@ def embedding_scores(
     # float32, as the TF-IDF model: half the memory traffic of the solver's products
     # (8 vs 15 ms a fit with 5,000 negatives; benchmarks/RESULTS-archive.md).
     X = np.vstack([positives, negatives, bad]).astype(np.float32)
-    y, sample_weight = _balanced_weights(positives.shape[0], negatives.shape[0], bad.shape[0])
+    y, sample_weight = _balanced_weights(
+        positives.shape[0], negatives.shape[0], bad.shape[0], saved_weights
+    )
+    if negative_weights is not None:
+        # Negatives standing for several papers each (weighted centroids): the class keeps
+        # its total weight, shared in proportion.
+        share = np.asarray(negative_weights, dtype=np.float64)
+        n_pos, n_neg = positives.shape[0], negatives.shape[0]
+        block = sample_weight[n_pos : n_pos + n_neg]
+        sample_weight[n_pos : n_pos + n_neg] = block.sum() * share / share.sum()
     model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, random_state=RANDOM_STATE)
     model.fit(X, y, sample_weight=sample_weight)
     raw = np.asarray(model.decision_function(candidates), dtype=np.float64)
