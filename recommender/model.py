@@ -7,6 +7,7 @@ score, not a story told afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -200,7 +201,9 @@ def embedding_scores(
 MIN_CALIBRATION = 20
 
 
-def fuse(views: list[tuple[FloatArray, npt.NDArray[np.bool_]]]) -> FloatArray:
+def fuse(
+    views: list[tuple[FloatArray, npt.NDArray[np.bool_]]], shares: Sequence[float] | None = None
+) -> FloatArray:
     """Mean of the views' logits per candidate, over the views that scored it, on one scale.
 
     Each view is a logistic model's decision value, ``log`` of its odds that the
@@ -219,14 +222,19 @@ def fuse(views: list[tuple[FloatArray, npt.NDArray[np.bool_]]]) -> FloatArray:
     lands. The map is increasing, so it never reorders the partially scored papers among
     themselves. With fewer than :data:`MIN_CALIBRATION` fully scored candidates (or no
     spread) the plain mean is kept.
+
+    ``shares`` weigh the views (a weighted mean; None: equal, the plain mean).
     """
+    w = [1.0] * len(views) if shares is None else [float(x) for x in shares]
+    if len(w) != len(views) or any(not x > 0 for x in w):
+        raise ValueError(f"shares must be {len(views)} positive numbers, got {shares!r}")
     total = np.zeros(len(views[0][0]), dtype=np.float64)
     count = np.zeros(len(views[0][0]), dtype=np.float64)
-    for raw, has in views:
-        total += np.where(has, raw, 0.0)
-        count += has
-    fused = np.asarray(total / np.maximum(count, 1.0), dtype=np.float64)
-    full = count == len(views)
+    for (raw, has), share in zip(views, w, strict=True):
+        total += np.where(has, share * raw, 0.0)
+        count += share * has
+    fused = np.asarray(total / np.where(count > 0, count, 1.0), dtype=np.float64)
+    full = np.asarray([has for _, has in views]).all(axis=0)
     if len(views) < 2 or int(full.sum()) < MIN_CALIBRATION or full.all():
         return fused
     target_mean, target_sd = float(fused[full].mean()), float(fused[full].std())
@@ -234,8 +242,9 @@ def fuse(views: list[tuple[FloatArray, npt.NDArray[np.bool_]]]) -> FloatArray:
     for subset in {tuple(row) for row in pattern[~full] if any(row)}:
         group = ~full & np.all(pattern == np.asarray(subset), axis=1)
         # The same partial mean, computed for the fully scored candidates.
-        partial = np.mean(
-            [raw[full] for (raw, _), on in zip(views, subset, strict=True) if on], axis=0
+        on = [(raw[full], share) for (raw, _), share, o in zip(views, w, subset, strict=True) if o]
+        partial = np.asarray(
+            sum(share * r for r, share in on) / sum(share for _, share in on), dtype=np.float64
         )
         sd = float(partial.std())
         if sd <= 0 or target_sd <= 0:
