@@ -48,7 +48,7 @@ from paperboy.recommender.baselines import Paperboy
 from paperboy.recommender.evaluation import Task, replay_tasks, task_metrics
 from paperboy.recommender.interests import find_interests, interest_scores
 from paperboy.recommender.model import embedding_scores, logistic_scores
-from paperboy.recommender.recency import recency_weights
+from paperboy.recommender.recency import ranking_day, recency_weights
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -129,7 +129,8 @@ def components(
     E_n, has_n = emb.rows(neg)
     E_c, _ = emb.rows(cands)
     E_s, E_n = E_s[has_s], E_n[has_n]
-    day = min(p.announced for p in cands if p.announced is not None)
+    day = ranking_day(cands)  # as rank() dates a ranking: its newest candidate
+    assert day is not None
     out: dict[str, FloatArray] = {"W": logistic_scores(X_s, X_n, X_c, C=10.0).raw}
     for h in WORD_HALF_LIVES:
         w = recency_weights(saved, day, h)
