@@ -73,6 +73,8 @@ FOLDS = {
 TODAY = "W=W,M=M.C1,b=0.5,I=-,a=0"
 
 WORD_HALF_LIVES = (90, 180, 365)
+WORD_CS = (3.0, 30.0)
+NEIGHBOURS = (3, 10)  # k of the k-nearest-saved-papers score (a non-parametric interests view)
 MEANING_HALF_LIVES = (60, 120, 240, 365)
 MEANING_CS = (0.3, 1.0, 3.0)
 BIG_NEGATIVES = 20000
@@ -135,6 +137,8 @@ def components(
     for h in WORD_HALF_LIVES:
         w = recency_weights(saved, day, h)
         out[f"W.h{h}"] = logistic_scores(X_s, X_n, X_c, C=10.0, saved_weights=w).raw
+    for C in WORD_CS:
+        out[f"W.C{C:g}"] = logistic_scores(X_s, X_n, X_c, C=C).raw
     for C in MEANING_CS:
         out[f"M.C{C:g}"] = embedding_scores(E_s, E_n, E_c, C=C).raw
     dated = [p for p, h in zip(saved, has_s, strict=True) if h]
@@ -160,6 +164,14 @@ def components(
                 seen[key] = interest_scores(E_s, labels, E_n, E_c, C=1.0).raw
         out[f"I.s{s:g}"] = seen[key]
         out[f"k.s{s:g}"] = np.asarray([labels.max() + 1], dtype=np.float64)
+    # Mean cosine to the k nearest saved papers, put on the meaning logit's scale (its
+    # mean and spread over the candidates) so that it mixes like an interest score.
+    sims = np.sort(np.asarray(E_s @ E_c.T, dtype=np.float64), axis=0)[::-1]
+    base = out["M.C1"]
+    for k in NEIGHBOURS:
+        near = sims[: min(k, len(sims))].mean(axis=0)
+        z = (near - near.mean()) / max(float(near.std()), 1e-12)
+        out[f"I.knn{k}"] = base.mean() + base.std() * z
     return out
 
 
@@ -193,12 +205,14 @@ def family(name: str) -> str:
     changed = {k for k in t if t[k] != v[k]}
     if not changed:
         return "today"
-    if changed <= {"M"} and (v["M"].startswith("M.C") or v["M"].startswith("M.big")):
-        return "negatives and C (meaning view)"
+    if changed <= {"W", "M"} and all(
+        v[k] == t[k] or v[k].startswith(("W.C", "M.C", "M.big")) for k in ("W", "M")
+    ):
+        return "negatives and C"
     if changed <= {"W", "M"} and all(v[k] == t[k] or ".h" in v[k] for k in ("W", "M")):
         return "drift (recency half-life)"
     if changed <= {"I", "a"}:
-        return "several interests"
+        return "several interests (kNN)" if "knn" in v["I"] else "several interests (clusters)"
     if changed == {"b"}:
         return "view weights (per user)" if v["b"].startswith("m") else "view weights (global)"
     return "combined"
