@@ -72,8 +72,8 @@ FOLDS = {
 }
 TODAY = "W=W,M=M.C1,b=0.5,I=-,a=0"
 
-WORD_HALF_LIVES = (90, 180, 365)
-WORD_CS = (3.0, 30.0)
+WORD_HALF_LIVES = (180, 365)
+WORD_CS = (3.0,)
 NEIGHBOURS = (3, 10)  # k of the k-nearest-saved-papers score (a non-parametric interests view)
 MEANING_HALF_LIVES = (60, 120, 240, 365)
 MEANING_CS = (0.3, 1.0, 3.0)
