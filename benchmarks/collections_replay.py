@@ -56,7 +56,12 @@ PAIRS = (
 )
 MIN_PER_COLLECTION = 5
 # Today's ranker: the options that turn the shipped ranker's additions off.
-TODAY: dict[str, Any] = {"interest_share": 0.0, "half_life_days": None}
+TODAY: dict[str, Any] = {
+    "meaning_C": 1.0,
+    "meaning_share": 0.5,
+    "half_life_days": None,
+    "interest_share": 0.0,
+}
 
 
 def ranked_scores(
