@@ -43,7 +43,7 @@ IntArray = npt.NDArray[np.int64]
 # The per-user model's constants (issue #21, benchmarks/RESULTS.md: each chosen on one half
 # of the dev lists and checked on the other).
 MEANING_C = 1.0  # the meaning view's regularisation
-MEANING_SHARE = 0.35  # the meaning view's share of the fused logit; the words view has the rest
+MEANING_SHARE = 0.5  # the meaning view's share of the fused logit; the words view has the rest
 HALF_LIFE_DAYS: float | None = None  # saved papers' recency half-life (None: all alike)
 INTEREST_SHARE = 0.25  # the best-fitting interest's share of the meaning view's logit
 MIN_SILHOUETTE = 0.03  # how clear a split of the saved papers must be to be interests
