@@ -100,12 +100,22 @@ def rank(
         negatives = background minus saved, else the candidates (arxiv-sanity style)
         base      = saved papers?    words   = logistic regression saved-vs-negatives on
                                                X (+ disliked papers as explicit negatives)
-                                     meaning = the same on E (C=1), for the papers that
-                                               have an embedding; sits out (words only,
-                                               no meaning reasons) while fewer than
-                                               ``min_negatives`` negatives have one
-                                     logit   = mean of the views' logits that scored the
-                                               paper; score = sigmoid(logit)
+                                     meaning = the same on E (C=``meaning_C``), for the
+                                               papers that have an embedding; sits out
+                                               (words only, no meaning reasons) while
+                                               fewer than ``min_negatives`` negatives
+                                               have one
+                                     interests = the saved papers' vectors clustered
+                                               (recommender.interests; one cluster
+                                               unless the split is clear), one model
+                                               each; meaning = (1 - interest_share) *
+                                               meaning + interest_share * the best
+                                               interest's logit
+                                     logit   = weighted mean of the views' logits that
+                                               scored the paper (meaning_share for the
+                                               meaning view); score = sigmoid(logit)
+                                     (``half_life_days``: saved papers weighted by
+                                     recency in both views; off by default)
                     keywords only?   cosine to the keyword query
                     neither?         0 for everyone ("no saved papers or keywords yet")
         keyword   score += keyword_boost * (1 - score), per keyword found (whole words)
@@ -126,9 +136,12 @@ def rank(
     the balanced class weights it called the paper saved-like rather than
     background-like. The TF-IDF "close to" needs the words logit > 0, the meaning view's
     the meaning logit > 0 and a saved paper whose own term in that logit is positive
-    (:meth:`Pull.strongest`). "matches: ..." claims less, the words that raised the
-    score, and is true whatever the verdict. The centroid and keyword fallbacks have no
-    negatives and so no vote: their score is the very similarity the reason names.
+    (:meth:`Pull.strongest`). A paper picked for one interest (its best interest's own
+    model voted for it too) says "for your interest in <its words>: close to your saved
+    X", X a saved paper of that interest (:meth:`Pull.for_interest`). "matches: ..."
+    claims less, the words that raised the score, and is true whatever the verdict. The
+    centroid and keyword fallbacks have no negatives and so no vote: their score is the
+    very similarity the reason names.
     ``explain`` limits them to the first ``explain`` papers (None: all); the others'
     reasons give the hints only (keyword, author, muted), else say they were not
     explained. A digest shows a dozen papers: explaining a thousand costs more than the
