@@ -164,7 +164,6 @@ def embedding_scores(
     C: float = 1.0,
     disliked: Rows | None = None,
     saved_weights: FloatArray | None = None,
-    negative_weights: FloatArray | None = None,
 ) -> DenseScores:
     """Logistic regression saved-vs-background on unit sentence embeddings.
 
@@ -180,13 +179,6 @@ def embedding_scores(
     y, sample_weight = _balanced_weights(
         positives.shape[0], negatives.shape[0], bad.shape[0], saved_weights
     )
-    if negative_weights is not None:
-        # Negatives standing for several papers each (weighted centroids): the class keeps
-        # its total weight, shared in proportion.
-        share = np.asarray(negative_weights, dtype=np.float64)
-        n_pos, n_neg = positives.shape[0], negatives.shape[0]
-        block = sample_weight[n_pos : n_pos + n_neg]
-        sample_weight[n_pos : n_pos + n_neg] = block.sum() * share / share.sum()
     model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, random_state=RANDOM_STATE)
     model.fit(X, y, sample_weight=sample_weight)
     raw = np.asarray(model.decision_function(candidates), dtype=np.float64)
