@@ -52,12 +52,21 @@ from sklearn.svm import LinearSVC
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.replay import cached_index
+from paperboy import recommender
 from paperboy.jobs.ranking.corpus import read_index, read_info
 from paperboy.jobs.ranking.evaluate import load_listings, load_lists
 from paperboy.jobs.ranking.pool import RankJob, default_workers, rank_many
 from paperboy.recommender import Embeddings, Paper, Profile
 from paperboy.recommender.baselines import ArxivSanity
 from paperboy.recommender.evaluation import iso_week
+
+# recommender.rank's options that give the ranker of before issue #21.
+TODAY_OPTIONS: dict[str, Any] = {
+    "meaning_C": 1.0,
+    "meaning_share": 0.5,
+    "half_life_days": None,
+    "interest_share": 0.0,
+}
 
 
 def peak_rss_mb() -> float:
@@ -156,6 +165,7 @@ def digest_run(
     single_users: int,
     queue: Any,
     embeddings_file: Path | None = None,
+    compare_today: bool = False,
 ) -> None:
     """In a fresh process: load the stored index and rank every user as a digest run does."""
     t0 = time.perf_counter()
@@ -175,6 +185,27 @@ def digest_run(
     t0 = time.perf_counter()
     rank_many(single, index, workers=1, embeddings=vectors)
     single_per = (time.perf_counter() - t0) / max(len(single), 1)
+    # The ranker before issue #21 (its additions off) on the same users, then the shipped
+    # one again, so that neither has the warmer caches: per-user times of both.
+    today_per = shipped_per = 0.0
+    if compare_today:
+        for options, slot in ((TODAY_OPTIONS, "today"), ({}, "shipped")):
+            t0 = time.perf_counter()
+            for job in single:
+                recommender.rank(
+                    job.profile,
+                    job.candidates,
+                    job.background,
+                    index=index,
+                    embeddings=vectors,
+                    explain=job.explain,
+                    **options,
+                )
+            per = (time.perf_counter() - t0) / max(len(single), 1)
+            if slot == "today":
+                today_per = per
+            else:
+                shipped_per = per
     # Every user, over the worker processes, as a morning's digest run ranks them.
     with MemorySampler() as memory:
         t0 = time.perf_counter()
@@ -189,6 +220,8 @@ def digest_run(
             "rss_index_mb": rss_index,
             "single_per": single_per,
             "single_users": len(single),
+            "today_per": today_per,
+            "shipped_per": shipped_per,
             "all_s": all_s,
             "rss_mb": peak_rss_mb(),
             "pss_mb": memory.peak_mb,
@@ -217,6 +250,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--embeddings",
         type=Path,
         help=".npz of the listings' vectors (embed_cache.py); none: words only",
+    )
+    parser.add_argument(
+        "--compare-today",
+        action="store_true",
+        help="also time the ranker before issue #21 (its options off) on the same users",
     )
     args = parser.parse_args(argv)
     load_start = os.getloadavg()[0]
@@ -252,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.single_users,
             queue,
             args.embeddings,
+            args.compare_today,
         ),
     )
     run.start()
@@ -300,6 +339,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"* extrapolated from the users timed, one process.\n"
         f"per-user speed-up, one process each: {sanity_per / single_per:.0f}x"
     )
+    if args.compare_today:
+        today, shipped = ours["today_per"] * 1000, ours["shipped_per"] * 1000
+        print(
+            f"\nper user, one process, same users: before issue #21 {today:.1f} ms, "
+            f"shipped {shipped:.1f} ms ({shipped / today - 1:+.0%})"
+        )
     return 0
 
 

@@ -7,6 +7,7 @@ score, not a story told afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,20 +62,27 @@ def squash(raw: FloatArray) -> FloatArray:
 
 
 def _balanced_weights(
-    n_pos: int, n_neg: int, n_bad: int
+    n_pos: int, n_neg: int, n_bad: int, saved_weights: FloatArray | None = None
 ) -> tuple[npt.NDArray[np.int64], FloatArray]:
     """Labels and sample weights for saved (1) vs. negatives and disliked papers (0).
 
     Balanced: both classes weigh the same in total, as ``class_weight="balanced"`` does;
-    a disliked paper weighs like one saved paper (or one negative, if that is more).
+    a disliked paper weighs like one (average) saved paper (or one negative, if that is
+    more). ``saved_weights`` (positive, one per saved paper) share the saved class's total
+    in proportion, e.g. recency weights (:mod:`recommender.recency`); None: equal shares.
     """
     y = np.concatenate([np.ones(n_pos), np.zeros(n_neg + n_bad)]).astype(np.int64)
     n = n_pos + n_neg + n_bad
     pos_w = n / (2.0 * n_pos)
     neg_w = n / (2.0 * (n_neg + n_bad))
-    sample_weight = np.concatenate(
-        [np.full(n_pos, pos_w), np.full(n_neg, neg_w), np.full(n_bad, max(pos_w, neg_w))]
-    )
+    if saved_weights is None:
+        pos = np.full(n_pos, pos_w)
+    else:
+        share = np.asarray(saved_weights, dtype=np.float64)
+        if share.shape != (n_pos,) or not np.all(share > 0):
+            raise ValueError(f"saved_weights must be {n_pos} positive numbers")
+        pos = pos_w * n_pos * share / share.sum()
+    sample_weight = np.concatenate([pos, np.full(n_neg, neg_w), np.full(n_bad, max(pos_w, neg_w))])
     return y, np.asarray(sample_weight, dtype=np.float64)
 
 
@@ -85,6 +93,7 @@ def logistic_scores(
     *,
     C: float = 10.0,
     disliked: sp.csr_matrix | None = None,
+    saved_weights: FloatArray | None = None,
 ) -> LinearScores:
     """Train saved-vs-background logistic regression and score the candidates with it.
 
@@ -122,7 +131,7 @@ def logistic_scores(
     # float32 halves the memory traffic of the solver's products; the fitted scores agree
     # with float64 to a correlation of 1.0000 (benchmarks/RESULTS-archive.md).
     X = train[:, columns].astype(np.float32)
-    y, sample_weight = _balanced_weights(n_pos, n_neg, n_bad)
+    y, sample_weight = _balanced_weights(n_pos, n_neg, n_bad, saved_weights)
     model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, random_state=RANDOM_STATE)
     model.fit(X, y, sample_weight=sample_weight)
     weights = np.zeros(n_terms, dtype=np.float64)
@@ -154,6 +163,7 @@ def embedding_scores(
     *,
     C: float = 1.0,
     disliked: Rows | None = None,
+    saved_weights: FloatArray | None = None,
 ) -> DenseScores:
     """Logistic regression saved-vs-background on unit sentence embeddings.
 
@@ -166,7 +176,9 @@ def embedding_scores(
     # float32, as the TF-IDF model: half the memory traffic of the solver's products
     # (8 vs 15 ms a fit with 5,000 negatives; benchmarks/RESULTS-archive.md).
     X = np.vstack([positives, negatives, bad]).astype(np.float32)
-    y, sample_weight = _balanced_weights(positives.shape[0], negatives.shape[0], bad.shape[0])
+    y, sample_weight = _balanced_weights(
+        positives.shape[0], negatives.shape[0], bad.shape[0], saved_weights
+    )
     model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, random_state=RANDOM_STATE)
     model.fit(X, y, sample_weight=sample_weight)
     raw = np.asarray(model.decision_function(candidates), dtype=np.float64)
@@ -181,7 +193,9 @@ def embedding_scores(
 MIN_CALIBRATION = 20
 
 
-def fuse(views: list[tuple[FloatArray, npt.NDArray[np.bool_]]]) -> FloatArray:
+def fuse(
+    views: list[tuple[FloatArray, npt.NDArray[np.bool_]]], shares: Sequence[float] | None = None
+) -> FloatArray:
     """Mean of the views' logits per candidate, over the views that scored it, on one scale.
 
     Each view is a logistic model's decision value, ``log`` of its odds that the
@@ -200,14 +214,19 @@ def fuse(views: list[tuple[FloatArray, npt.NDArray[np.bool_]]]) -> FloatArray:
     lands. The map is increasing, so it never reorders the partially scored papers among
     themselves. With fewer than :data:`MIN_CALIBRATION` fully scored candidates (or no
     spread) the plain mean is kept.
+
+    ``shares`` weigh the views (a weighted mean; None: equal, the plain mean).
     """
+    w = [1.0] * len(views) if shares is None else [float(x) for x in shares]
+    if len(w) != len(views) or any(not x > 0 for x in w):
+        raise ValueError(f"shares must be {len(views)} positive numbers, got {shares!r}")
     total = np.zeros(len(views[0][0]), dtype=np.float64)
     count = np.zeros(len(views[0][0]), dtype=np.float64)
-    for raw, has in views:
-        total += np.where(has, raw, 0.0)
-        count += has
-    fused = np.asarray(total / np.maximum(count, 1.0), dtype=np.float64)
-    full = count == len(views)
+    for (raw, has), share in zip(views, w, strict=True):
+        total += np.where(has, share * raw, 0.0)
+        count += share * has
+    fused = np.asarray(total / np.where(count > 0, count, 1.0), dtype=np.float64)
+    full = np.asarray([has for _, has in views]).all(axis=0)
     if len(views) < 2 or int(full.sum()) < MIN_CALIBRATION or full.all():
         return fused
     target_mean, target_sd = float(fused[full].mean()), float(fused[full].std())
@@ -215,8 +234,9 @@ def fuse(views: list[tuple[FloatArray, npt.NDArray[np.bool_]]]) -> FloatArray:
     for subset in {tuple(row) for row in pattern[~full] if any(row)}:
         group = ~full & np.all(pattern == np.asarray(subset), axis=1)
         # The same partial mean, computed for the fully scored candidates.
-        partial = np.mean(
-            [raw[full] for (raw, _), on in zip(views, subset, strict=True) if on], axis=0
+        on = [(raw[full], share) for (raw, _), share, o in zip(views, w, subset, strict=True) if o]
+        partial = np.asarray(
+            sum(share * r for r, share in on) / sum(share for _, share in on), dtype=np.float64
         )
         sd = float(partial.std())
         if sd <= 0 or target_sd <= 0:

@@ -13,6 +13,7 @@ from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 from paperboy.recommender.embeddings import MIN_MEANING_NEGATIVES, Embeddings
 from paperboy.recommender.hints import TermMatcher, followed_authors, muted_hits
 from paperboy.recommender.index import Index
+from paperboy.recommender.interests import find_interests, interest_scores
 from paperboy.recommender.model import (
     LinearScores,
     centroid_scores,
@@ -22,13 +23,30 @@ from paperboy.recommender.model import (
     query_scores,
     squash,
 )
-from paperboy.recommender.reasons import Evidence, closest_saved, format_reason, shorten, top_terms
+from paperboy.recommender.reasons import (
+    Evidence,
+    closest_saved,
+    format_reason,
+    interest_terms,
+    shorten,
+    top_terms,
+)
+from paperboy.recommender.recency import ranking_day, recency_weights
 from paperboy.recommender.text import normalise, paper_text
 from paperboy.recommender.types import Paper, Profile, Ranked
 
 __all__ = ["MIN_MEANING_NEGATIVES", "mmr_order", "rank"]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+# The per-user model's constants (issue #21, benchmarks/RESULTS.md: each chosen on one half
+# of the dev lists and checked on the other).
+MEANING_C = 1.0  # the meaning view's regularisation
+MEANING_SHARE = 0.5  # the meaning view's share of the fused logit; the words view has the rest
+HALF_LIFE_DAYS: float | None = None  # saved papers' recency half-life (None: all alike)
+INTEREST_SHARE = 0.25  # the best-fitting interest's share of the meaning view's logit
+MIN_SILHOUETTE = 0.03  # how clear a split of the saved papers must be to be interests
 
 NO_PROFILE = "no saved papers or keywords yet"
 NO_EVIDENCE = "little in common with your saved papers"
@@ -62,6 +80,11 @@ def rank(
     diversity_top: int = 10,
     explain: int | None = None,
     min_negatives: int = MIN_MEANING_NEGATIVES,
+    meaning_C: float = MEANING_C,
+    meaning_share: float = MEANING_SHARE,
+    half_life_days: float | None = HALF_LIFE_DAYS,
+    interest_share: float = INTEREST_SHARE,
+    min_silhouette: float = MIN_SILHOUETTE,
 ) -> list[Ranked]:
     """Rank ``candidates`` for one user, best first, each with a score in [0, 1] and a reason.
 
@@ -77,12 +100,22 @@ def rank(
         negatives = background minus saved, else the candidates (arxiv-sanity style)
         base      = saved papers?    words   = logistic regression saved-vs-negatives on
                                                X (+ disliked papers as explicit negatives)
-                                     meaning = the same on E (C=1), for the papers that
-                                               have an embedding; sits out (words only,
-                                               no meaning reasons) while fewer than
-                                               ``min_negatives`` negatives have one
-                                     logit   = mean of the views' logits that scored the
-                                               paper; score = sigmoid(logit)
+                                     meaning = the same on E (C=``meaning_C``), for the
+                                               papers that have an embedding; sits out
+                                               (words only, no meaning reasons) while
+                                               fewer than ``min_negatives`` negatives
+                                               have one
+                                     interests = the saved papers' vectors clustered
+                                               (recommender.interests; one cluster
+                                               unless the split is clear), one model
+                                               each; meaning = (1 - interest_share) *
+                                               meaning + interest_share * the best
+                                               interest's logit
+                                     logit   = weighted mean of the views' logits that
+                                               scored the paper (meaning_share for the
+                                               meaning view); score = sigmoid(logit)
+                                     (``half_life_days``: saved papers weighted by
+                                     recency in both views; off by default)
                     keywords only?   cosine to the keyword query
                     neither?         0 for everyone ("no saved papers or keywords yet")
         keyword   score += keyword_boost * (1 - score), per keyword found (whole words)
@@ -103,9 +136,12 @@ def rank(
     the balanced class weights it called the paper saved-like rather than
     background-like. The TF-IDF "close to" needs the words logit > 0, the meaning view's
     the meaning logit > 0 and a saved paper whose own term in that logit is positive
-    (:meth:`Pull.strongest`). "matches: ..." claims less, the words that raised the
-    score, and is true whatever the verdict. The centroid and keyword fallbacks have no
-    negatives and so no vote: their score is the very similarity the reason names.
+    (:meth:`Pull.strongest`). A paper picked for one interest (its best interest's own
+    model voted for it too) says "for your interest in <its words>: close to your saved
+    X", X a saved paper of that interest (:meth:`Pull.for_interest`). "matches: ..."
+    claims less, the words that raised the score, and is true whatever the verdict. The
+    centroid and keyword fallbacks have no negatives and so no vote: their score is the
+    very similarity the reason names.
     ``explain`` limits them to the first ``explain`` papers (None: all); the others'
     reasons give the hints only (keyword, author, muted), else say they were not
     explained. A digest shows a dozen papers: explaining a thousand costs more than the
@@ -119,13 +155,19 @@ def rank(
         ("muted_factor", muted_factor),
         ("followed_score", followed_score),
         ("diversity", diversity),
+        ("interest_share", interest_share),
     ):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {value!r}")
     if explain is not None and explain < 0:
         raise ValueError(f"explain must be None or >= 0, got {explain!r}")
-    if not C > 0:  # also rejects NaN
-        raise ValueError(f"C must be positive, got {C!r}")
+    for name, value in (("C", C), ("meaning_C", meaning_C)):
+        if not value > 0:  # also rejects NaN
+            raise ValueError(f"{name} must be positive, got {value!r}")
+    if not 0.0 < meaning_share < 1.0:
+        raise ValueError(f"meaning_share must be between 0 and 1, got {meaning_share!r}")
+    if half_life_days is not None and not half_life_days > 0:
+        raise ValueError(f"half_life_days must be None or positive, got {half_life_days!r}")
 
     saved = _unique(profile.saved, set())
     saved_ids = {p.id for p in saved}
@@ -162,14 +204,31 @@ def rank(
         # benchmarks/RESULTS.md). A daily run parallelises over users, not inside one.
         with _blas().limit(limits=1, user_api="blas"):
             X_bad = index.features(disliked) if disliked else None
-            scores = logistic_scores(X_saved, X_neg, X_cand, C=C, disliked=X_bad)
+            day = ranking_day(cands) if half_life_days is not None else None
+            recent = (
+                recency_weights(saved, day, half_life_days)
+                if day is not None and half_life_days is not None
+                else None
+            )
+            scores = logistic_scores(
+                X_saved, X_neg, X_cand, C=C, disliked=X_bad, saved_weights=recent
+            )
             words_for = scores.raw > 0
             meaning = _meaning_view(
-                saved, negatives, disliked, cands, embeddings, max(min_negatives, 2)
+                saved,
+                negatives,
+                disliked,
+                cands,
+                embeddings,
+                max(min_negatives, 2),
+                MeaningOptions(meaning_C, recent, interest_share, min_silhouette),
             )
             if meaning is not None:
                 pull = meaning
-                raw_fused = fuse([(scores.raw, np.ones(n, dtype=bool)), (pull.raw, pull.has)])
+                raw_fused = fuse(
+                    [(scores.raw, np.ones(n, dtype=bool)), (pull.raw, pull.has)],
+                    (1.0 - meaning_share, meaning_share),
+                )
                 scores = LinearScores(
                     raw=raw_fused, score=squash(raw_fused), weights=scores.weights
                 )
@@ -213,6 +272,7 @@ def rank(
     explained = order if explain is None else order[:explain]
     terms: dict[int, tuple[str, ...]] = {}
     closest = np.full(n, -1, dtype=np.int64)
+    interest_of = np.full(n, -1, dtype=np.int64)  # the interest a paper was picked for
     if scores is not None and explained:
         rows = np.asarray(explained, dtype=np.int64)
         X_shown = X_cand[rows]
@@ -231,6 +291,19 @@ def rank(
             # that pulled it up most, and none when the view voted against it.
             scored = pull.has[rows]
             closest[rows[scored]] = pull.strongest(rows[scored])
+            picked, by = pull.for_interest(rows[scored])
+            named = picked >= 0
+            interest_of[rows[scored][named]] = picked[named]
+            closest[rows[scored][named]] = by[named]
+    interest_names: dict[int, tuple[str, ...]] = {}
+    if pull is not None and pull.members is not None:
+        for j in sorted({int(j) for j in interest_of if j >= 0}):
+            interest_names[j] = interest_terms(
+                X_saved,
+                pull.members[j],
+                featurizer.vocabulary,
+                doc_freq=index.doc_freq,
+            )
     shown = set(explained)
     ranked: list[Ranked] = []
     for i in order:
@@ -238,6 +311,7 @@ def rank(
         c = int(closest[i])
         evidence = Evidence(
             closest_title=saved_titles[c] if c >= 0 else None,
+            interest=interest_names.get(int(interest_of[i])) if interest_of[i] >= 0 else None,
             terms=terms.get(i, ()),
             followed=followed,
             keywords=found,
@@ -263,6 +337,14 @@ class Pull:
     ``raw`` is its logit per candidate (valid where ``has``), ``weights`` each saved
     paper's coefficient (model.DenseScores.saved_pull), ``sims`` the saved x candidate
     cosines and ``positions`` the saved papers' positions in the ranked profile.
+
+    With several interests (recommender.interests) ``raw`` is ``(1 - a) * global + a *
+    best interest's logit``: ``weights`` are then the global model's coefficients times
+    ``1 - a``, ``interest[row]`` the candidate's best interest, ``interest_raw[row]``
+    that interest's own logit, ``interest_weights[j]`` its members' coefficients times
+    ``a`` (0 for the other saved papers) and ``members[j]`` their positions in the
+    profile. Saved paper i then adds ``(weights[i] + interest_weights[j, i]) * sims[i,
+    row]`` to the logit of a candidate whose best interest is j.
     """
 
     raw: FloatArray
@@ -270,21 +352,73 @@ class Pull:
     weights: FloatArray
     sims: npt.NDArray[np.float32]
     positions: npt.NDArray[np.int64]
+    interest: IntArray | None = None
+    interest_raw: FloatArray | None = None
+    interest_weights: FloatArray | None = None
+    members: tuple[IntArray, ...] | None = None
 
-    def strongest(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    def _contributions(self, rows: IntArray) -> FloatArray:
+        """Saved x rows: what each saved paper adds to each candidate's logit."""
+        w = np.repeat(self.weights[:, None], len(rows), axis=1)
+        if self.interest is not None and self.interest_weights is not None:
+            w = w + self.interest_weights[self.interest[rows]].T
+        return np.asarray(w * self.sims[:, rows], dtype=np.float64)
+
+    def strongest(self, rows: IntArray) -> IntArray:
         """Per candidate row, the saved paper adding most to its logit, else -1.
 
-        Saved paper i adds ``weights[i] * sims[i, row]``. A candidate the view scored
-        below "on the fence" (logit <= 0) was not pulled up by anything: no saved paper
-        is named for it, whatever the cosines.
+        Saved paper i adds ``weights[i] * sims[i, row]`` (plus its interest's share, see
+        the class). A candidate the view scored below "on the fence" (logit <= 0) was not
+        pulled up by anything: no saved paper is named for it, whatever the cosines.
         """
         if len(rows) == 0:
             return np.zeros(0, dtype=np.int64)
-        contrib = self.weights[:, None] * self.sims[:, rows]
+        contrib = self._contributions(rows)
         best = contrib.argmax(axis=0)
-        out: npt.NDArray[np.int64] = self.positions[best].copy()
+        out: IntArray = self.positions[best].copy()
         out[(contrib[best, np.arange(len(rows))] <= 0) | (self.raw[rows] <= 0)] = -1
         return out
+
+    def for_interest(self, rows: IntArray) -> tuple[IntArray, IntArray]:
+        """Per candidate row, the interest it was picked for and the saved paper of that
+        interest pulling it up most; (-1, -1) where there is none.
+
+        A paper is picked for interest j when j is its best interest, that interest's own
+        model voted for it (logit > 0), the meaning view as a whole did too, and one of
+        j's saved papers adds to its logit. Nothing with a single interest.
+        """
+        none = np.full(len(rows), -1, dtype=np.int64)
+        if self.interest is None or self.interest_raw is None or self.members is None:
+            return none, none.copy()
+        contrib = self._contributions(rows)
+        interest = self.interest[rows]
+        picked, by = none.copy(), none.copy()
+        for j, members in enumerate(self.members):
+            cols = np.flatnonzero(interest == j)
+            if not len(cols):
+                continue
+            in_interest = np.isin(self.positions, members)
+            masked = np.where(in_interest[:, None], contrib[:, cols], -np.inf)
+            best = masked.argmax(axis=0)
+            ok = (
+                (masked[best, np.arange(len(cols))] > 0)
+                & (self.interest_raw[rows[cols]] > 0)
+                & (self.raw[rows[cols]] > 0)
+            )
+            picked[cols[ok]] = j
+            by[cols[ok]] = self.positions[best[ok]]
+        return picked, by
+
+
+@dataclass(frozen=True, slots=True)
+class MeaningOptions:
+    """How the meaning view is fitted: its C, the saved papers' recency weights (per
+    saved paper, or None), the interests' share and the silhouette a split needs."""
+
+    C: float
+    recent: FloatArray | None
+    interest_share: float
+    min_silhouette: float
 
 
 def _meaning_view(
@@ -294,12 +428,15 @@ def _meaning_view(
     cands: Sequence[Paper],
     embeddings: Embeddings | None,
     min_negatives: int,
+    options: MeaningOptions,
 ) -> Pull | None:
     """The embedding model's logits, which candidates it scored, and its reason data.
 
     Trained on the saved papers and negatives that have an embedding; None (the view
     sits out) when there are no embeddings, no saved paper or candidate has one, or fewer
-    than ``min_negatives`` negatives do (:data:`MIN_MEANING_NEGATIVES`).
+    than ``min_negatives`` negatives do (:data:`MIN_MEANING_NEGATIVES`). With
+    ``options.interest_share`` > 0 and a clear split of the saved papers into interests,
+    the logit is mixed with the best-fitting interest's (recommender.interests).
     """
     if embeddings is None or not len(embeddings):
         return None
@@ -313,13 +450,38 @@ def _meaning_view(
     if disliked:
         E_bad, has_bad = embeddings.rows(disliked)
         bad = E_bad[has_bad]
-    result = embedding_scores(pos, E_neg if has_neg.all() else E_neg[has_neg], E_cand, disliked=bad)
+    neg = E_neg if has_neg.all() else E_neg[has_neg]
+    recent = None if options.recent is None else options.recent[has_saved]
+    result = embedding_scores(pos, neg, E_cand, C=options.C, disliked=bad, saved_weights=recent)
+    positions = np.flatnonzero(has_saved).astype(np.int64)
+    a = options.interest_share
+    labels = (
+        find_interests(pos, min_silhouette=options.min_silhouette)
+        if a > 0
+        else np.zeros(len(pos), dtype=np.int64)
+    )
+    if labels.max() == 0:
+        return Pull(
+            raw=result.raw,
+            has=has_cand,
+            weights=result.saved_pull,
+            sims=pos @ E_cand.T,
+            positions=positions,
+        )
+    best = interest_scores(pos, labels, neg, E_cand, C=options.C)
+    interest_weights = np.zeros((len(best.members), len(pos)), dtype=np.float64)
+    for j, (rows, pull) in enumerate(zip(best.members, best.pulls, strict=True)):
+        interest_weights[j, rows] = a * pull
     return Pull(
-        raw=result.raw,
+        raw=(1.0 - a) * result.raw + a * best.raw,
         has=has_cand,
-        weights=result.saved_pull,
+        weights=(1.0 - a) * result.saved_pull,
         sims=pos @ E_cand.T,
-        positions=np.flatnonzero(has_saved).astype(np.int64),
+        positions=positions,
+        interest=best.interest,
+        interest_raw=best.raw,
+        interest_weights=interest_weights,
+        members=tuple(positions[rows] for rows in best.members),
     )
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "Evidence",
     "closest_saved",
     "format_reason",
+    "interest_terms",
     "is_generic",
     "shorten",
     "stem",
@@ -106,6 +107,8 @@ class Evidence:
     """Everything one candidate's reason is built from."""
 
     closest_title: str | None = None
+    # The interest the paper was picked for, named by its terms (() : unnamed), or None.
+    interest: tuple[str, ...] | None = None
     terms: tuple[str, ...] = ()
     followed: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
@@ -183,6 +186,37 @@ def top_terms(
     return out
 
 
+def interest_terms(
+    saved: sp.csr_matrix,
+    members: npt.NDArray[np.int64],
+    vocabulary: Sequence[str],
+    *,
+    k: int = 2,
+    doc_freq: npt.NDArray[np.float64] | None = None,
+) -> tuple[str, ...]:
+    """Up to ``k`` terms naming one interest: those most above the other saved papers.
+
+    ``saved`` are the TF-IDF rows of all the user's saved papers and ``members`` the rows
+    of the interest; a term's weight is its mean value in the interest minus its mean in
+    the rest, so the words shared by all the user's papers do not name one interest.
+    Topic-less terms are skipped as in :func:`top_terms`.
+    """
+    inside = np.zeros(saved.shape[0], dtype=bool)
+    inside[members] = True
+    if not inside.any():
+        return ()
+    mean_in = np.asarray(saved[inside].mean(axis=0), dtype=np.float64).ravel()
+    rest = saved[~inside]
+    mean_out = (
+        np.asarray(rest.mean(axis=0), dtype=np.float64).ravel()
+        if rest.shape[0]
+        else np.zeros_like(mean_in)
+    )
+    contrast = np.maximum(mean_in - mean_out, 0.0)
+    row = sp.csr_matrix(contrast.reshape(1, -1))
+    return top_terms(row, np.ones(len(contrast)), vocabulary, k=k, doc_freq=doc_freq)[0]
+
+
 def shorten(title: str, limit: int = TITLE_CHARS) -> str:
     """A saved paper's title as a reason names it (paperboy.text.short_title)."""
     return short_title(title, limit)
@@ -214,8 +248,14 @@ def format_reason(e: Evidence) -> str:
     if e.keywords:
         parts.append("keyword: " + ", ".join(e.keywords))
     if e.closest_title is not None:
-        parts.append(f'close to your saved "{e.closest_title}"')
-    terms = _new_terms(e.terms, [normalise_term(k) for k in e.keywords])
+        close = f'close to your saved "{e.closest_title}"'
+        if e.interest is not None:
+            what = ", ".join(e.interest) if e.interest else "one of your interests"
+            close = (f"for your interest in {what}: " if e.interest else f"for {what}: ") + close
+        parts.append(close)
+    # Terms a keyword or the interest already names are not repeated.
+    named = [normalise_term(k) for k in e.keywords] + list(e.interest or ())
+    terms = _new_terms(e.terms, named)
     if terms:
         parts.append("matches: " + ", ".join(terms))
     if not parts and e.fallback:
