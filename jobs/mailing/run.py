@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -74,6 +74,7 @@ from paperboy.jobs.mailing.send import (
 )
 from paperboy.jobs.ranking.candidates import (
     ListedPapers,
+    PaperMemo,
     candidates_for,
     listed_papers_of,
     rank_job,
@@ -82,7 +83,15 @@ from paperboy.jobs.ranking.candidates import (
 from paperboy.jobs.ranking.corpus import Corpus, load_corpus
 from paperboy.jobs.ranking.pick import basis_note, pick
 from paperboy.jobs.ranking.pool import RankJob, default_workers, rank_many
-from paperboy.jobs.storage import Claim, ClaimLost, Storage, StoredPaper, UserState, utcnow
+from paperboy.jobs.storage import (
+    Claim,
+    ClaimLost,
+    Storage,
+    StoredPaper,
+    UserReads,
+    UserState,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -131,57 +140,77 @@ class _Due:
     claim: Claim | None  # None: a dry run
 
 
-def _prepare(
-    config: Config,
+def _decide(
     storage: Storage,
     user: UserConfig,
     transport: Transport,
+    state: UserState,
+    pending: bool,
     *,
     now: datetime,
     force: bool,
     dry_run: bool,
-    corpus: Callable[[], Corpus],
     runner: Runner,
-    listed: ListedPapers | None = None,
-    pause: Pause | None = None,
-) -> _Due | DigestResult:
-    """Re-send pending mail; if the digest is due, claim it and gather what ranking the
-    user takes.
-
-    ``corpus`` is called only for a user with candidates: a run where nobody is due
-    loads no index.
-    """
+) -> tuple[str, int] | DigestResult:
+    """Re-send the user's pending mail; then their digest's slot if it is due (with how
+    many pending deliveries were sent), else their result. `state` and `pending` (whether
+    they have a pending delivery) were read for the whole batch (Storage.digest_states)."""
     owner, lease = runner.owner, runner.lease
     resent = 0
     if not dry_run:
-        if user.email:
+        if user.email and pending:
             resent += resend_pending(storage, transport, user.name, now, owner=owner, lease=lease)
         if user.notify:
             resent += resend_pending_channels(storage, user, now, owner=owner, lease=lease)
-    state = storage.user_state(user.name)
     decision = decide(user, state, now, force=force)
-    slot = decision.slot
-    if slot is None:  # unsubscribed, paused (issue #14), or not due by the schedule
+    if decision.slot is None:  # unsubscribed, paused (issue #14), or not due by the schedule
         return DigestResult(user.name, decision.status, resent=resent)
-    claim = None
-    if not dry_run:
-        claim = storage.claim_digest(user.name, slot, owner, lease, gone=owner_gone)
-        if claim is None:
-            return DigestResult(user.name, "elsewhere", resent=resent)
+    return decision.slot, resent
+
+
+def _prepare(
+    storage: Storage,
+    user: UserConfig,
+    transport: Transport,
+    slot: str,
+    resent: int,
+    claim: Claim | None,
+    reads: UserReads,
+    *,
+    now: datetime,
+    force: bool,
+    corpus: Callable[[], Corpus],
+    listed: ListedPapers,
+    as_paper: PaperMemo,
+    pause: Pause | None = None,
+) -> _Due | DigestResult:
+    """Gather what ranking a claimed (or dry-run) user takes, from the batch's reads.
+
+    ``corpus`` is called only for a user with candidates: a run where nobody is due
+    loads no index. The claim is released if anything fails.
+    """
     try:
+        # What the digest is built on, read under the claim; recorded only if unchanged.
+        state = reads.state
         if claim is not None:
             if pause is not None:
                 pause("claimed", user.name)
-            # What the digest is built on, read under the claim; recorded only if unchanged.
-            state = storage.user_state(user.name)
             again = decide(user, state, now, force=force)
             if again.slot != slot:  # another digest served it, or the user just stopped
                 storage.finish_claim(claim, "superseded")
                 stopped = again.status if again.status in ("unsubscribed", "paused") else None
                 return DigestResult(user.name, stopped or "not-due", resent=resent)
-        candidates = candidates_for(storage, user, listed)
+        candidates = candidates_for(storage, user, listed, reads=reads)
         job = (
-            rank_job(storage, user, candidates, corpus(), explain=user.max_papers)
+            rank_job(
+                storage,
+                user,
+                candidates,
+                corpus(),
+                explain=user.max_papers,
+                reads=reads,
+                as_paper=as_paper,
+            )
             if candidates
             else None
         )
@@ -395,23 +424,82 @@ def run_digests(
     def batch(users: Sequence[UserConfig]) -> None:
         due: list[_Due] = []
         listed = listed_papers_of(storage)
+        _stop_here(storage, stop, due)
+        try:
+            states, pending = storage.digest_states([u.name for u in users])
+        except Exception as e:  # the database is away: every user of the batch fails
+            for user in users:
+                done(failed(user, e))
+            return
+        wanted: list[tuple[UserConfig, Transport, str, int]] = []
         for user in users:
             _stop_here(storage, stop, due)
             kind = user.transport or config.email.transport
             try:
                 if transport is None and kind not in transports:
                     transports[kind] = make_transport(config, kind)
-                prepared = _prepare(
-                    config,
+                chosen_transport = transport or transports[kind]
+                decided = _decide(
                     storage,
                     user,
-                    transport or transports[kind],
+                    chosen_transport,
+                    states[user.name],
+                    user.name in pending,
                     now=now,
                     force=force,
                     dry_run=dry_run,
-                    corpus=corpus,
                     runner=runner,
+                )
+            except Exception as e:  # one user's bug must not cost the others their digest
+                done(failed(user, e))
+                continue
+            if isinstance(decided, DigestResult):
+                done(decided)
+            else:
+                wanted.append((user, chosen_transport, *decided))
+        if not wanted:
+            return
+        _stop_here(storage, stop, due)
+        claims: dict[str, Claim | None] = {}
+        try:
+            if not dry_run:
+                claims = storage.claim_digests(
+                    [(user.name, slot) for user, _t, slot, _r in wanted],
+                    runner.owner,
+                    runner.lease,
+                    gone=owner_gone,
+                )
+            mine = [w for w in wanted if dry_run or claims.get(w[0].name) is not None]
+            saved = [pid for user, *_ in mine for pid in (*user.saved, *user.disliked)]
+            reads = storage.digest_reads([user.name for user, *_ in mine], saved)
+        except Exception as e:  # the database is away: the batch's claimed users fail
+            _release(storage, claims.values())
+            for user, *_ in wanted:
+                done(failed(user, e))
+            return
+        as_paper = PaperMemo()
+        for number, (user, chosen_transport, slot, resent) in enumerate(wanted):
+            claim = claims.get(user.name)
+            if not dry_run and claim is None:
+                done(DigestResult(user.name, "elsewhere", resent=resent))
+                continue
+            if stop is not None and stop.is_set():
+                _release(storage, [claims.get(w[0].name) for w in wanted[number:]])
+                _stop_here(storage, stop, due)
+            try:
+                prepared = _prepare(
+                    storage,
+                    user,
+                    chosen_transport,
+                    slot,
+                    resent,
+                    claim,
+                    reads[user.name],
+                    now=now,
+                    force=force,
+                    corpus=corpus,
                     listed=listed,
+                    as_paper=as_paper,
                     pause=pause,
                 )
             except Exception as e:  # one user's bug must not cost the others their digest
@@ -493,6 +581,13 @@ def _rank_and_send(
                 quietly(storage.release_claim, d.claim)
             result = failed(d.user, e)
         done(result)
+
+
+def _release(storage: Storage, claims: Iterable[Claim | None]) -> None:
+    """Give up claims this run will not build (quietly: the lease ends them anyway)."""
+    for claim in claims:
+        if claim is not None:
+            quietly(storage.release_claim, claim)
 
 
 def _stop_here(storage: Storage, stop: Stop | None, unrecorded: Sequence[_Due]) -> None:

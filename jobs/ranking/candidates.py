@@ -3,14 +3,16 @@ their categories, not mailed to them, not saved), their profile (saved papers, i
 and synced libraries, keywords, dislikes), and the ranking job or the ranking itself.
 
 The listing of a window is read once per process and shared by the users it serves
-(ListedPapers); a user's own ledger (what was mailed to them) is read every time.
+(ListedPapers); a user's own ledger (what was mailed to them) is read every time, one
+query per user, or one for a batch of users (Storage.digest_reads: the ``reads``
+argument below), and the batch's papers are turned into the ranker's once (PaperMemo).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from paperboy import recommender
@@ -18,7 +20,7 @@ from paperboy.jobs.config.model import Config, UserConfig
 from paperboy.jobs.fetch.bibtex import read_bibtex_papers
 from paperboy.jobs.ranking.corpus import Corpus, background_for, load_corpus, to_paper
 from paperboy.jobs.ranking.pool import RankJob, rank_many
-from paperboy.jobs.storage import Storage, StoredPaper
+from paperboy.jobs.storage import Storage, StoredPaper, UserReads
 
 log = logging.getLogger(__name__)
 
@@ -79,20 +81,48 @@ def listed_papers_of(storage: Storage) -> ListedPapers:
         return found
 
 
+class PaperMemo:
+    """Stored papers turned into the ranker's papers once for the users of a batch: a
+    week's 1,300 candidates were converted again for every user (7 ms a digest)."""
+
+    def __init__(self) -> None:
+        self._done: dict[int, tuple[StoredPaper, recommender.Paper]] = {}
+
+    def __call__(self, paper: StoredPaper) -> recommender.Paper:
+        found = self._done.get(id(paper))
+        if found is not None and found[0] is paper:
+            return found[1]
+        converted = to_paper(paper)
+        self._done[id(paper)] = (paper, converted)  # holds `paper`: its id stays its own
+        return converted
+
+
 def candidates_for(
-    storage: Storage, user: UserConfig, listed: ListedPapers | None = None
+    storage: Storage,
+    user: UserConfig,
+    listed: ListedPapers | None = None,
+    *,
+    reads: UserReads | None = None,
 ) -> list[StoredPaper]:
     """Papers this user has not seen: listed since their window, or returned by a failure.
 
     `listed` shares the listing between the users of a batch; the user's own ledger (what
-    was mailed to them) is read each time, after their digest is claimed."""
-    state = storage.user_state(user.name)
-    mailed = storage.mailed_ids(user.name)
-    pool = (listed or listed_papers_of(storage)).after(state.listed_through)
+    was mailed to them) is read each time, after their digest is claimed, or taken from
+    `reads` (Storage.digest_reads, read after the claims of the batch)."""
+    if reads is None:
+        reads = UserReads(
+            state=storage.user_state(user.name),
+            mailed=frozenset(storage.mailed_ids(user.name)),
+            returned=tuple(storage.returned_papers(user.name)),
+            library_ids=tuple(storage.library_ids(user.name)),
+            zotero_ids=tuple(storage.zotero_paper_ids(user.name)),
+        )
+    mailed = reads.mailed
+    pool = (listed or listed_papers_of(storage)).after(reads.state.listed_through)
     fresh = [p for p in pool if p.id not in mailed]
-    returned = storage.returned_papers(user.name)
-    saved = set(user.saved) | set(user.disliked) | set(storage.library_ids(user.name))
-    saved |= set(storage.zotero_paper_ids(user.name))
+    returned = reads.returned
+    saved = set(user.saved) | set(user.disliked) | set(reads.library_ids)
+    saved |= set(reads.zotero_ids)
     seen: set[str] = set()
     out: list[StoredPaper] = []
     for paper in [*fresh, *returned]:
@@ -103,11 +133,32 @@ def candidates_for(
     return out
 
 
-def profile_for(storage: Storage, user: UserConfig) -> recommender.Profile:
+def profile_for(
+    storage: Storage,
+    user: UserConfig,
+    *,
+    reads: UserReads | None = None,
+    as_paper: Callable[[StoredPaper], recommender.Paper] = to_paper,
+) -> recommender.Profile:
     """The user's profile: saved papers' stored text (missing ones are logged), their
     imported library (stored, and the `library` BibTeX file), their synced Zotero library
-    (jobs.fetch.zotero_sync), and disliked papers."""
+    (jobs.fetch.zotero_sync), and disliked papers. `reads` (Storage.digest_reads, asked
+    for the saved and disliked papers too): the same rows, read for a batch of users."""
+    if reads is not None:
+        return _profile(user, reads.papers, reads.library_papers(), reads.zotero_ids, as_paper)
     stored = storage.get_papers([*user.saved, *user.disliked])
+    zotero = storage.zotero_paper_ids(user.name)
+    synced = storage.get_papers([pid for pid in zotero if pid not in user.disliked])
+    return _profile(user, {**synced, **stored}, storage.library_papers(user.name), zotero, to_paper)
+
+
+def _profile(
+    user: UserConfig,
+    stored: Mapping[str, StoredPaper],
+    library: Sequence[StoredPaper],
+    zotero_ids: Sequence[str],
+    as_paper: Callable[[StoredPaper], recommender.Paper],
+) -> recommender.Profile:
     missing = [pid for pid in user.saved if pid not in stored]
     if missing:
         log.warning(
@@ -116,11 +167,10 @@ def profile_for(storage: Storage, user: UserConfig) -> recommender.Profile:
             len(missing),
             ", ".join(missing[:5]) + ("…" if len(missing) > 5 else ""),
         )
-    saved = [to_paper(stored[pid]) for pid in user.saved if pid in stored]
-    saved += [to_paper(p) for p in storage.library_papers(user.name)]
-    zotero = [pid for pid in storage.zotero_paper_ids(user.name) if pid not in user.disliked]
-    synced = storage.get_papers(zotero)
-    saved += [to_paper(synced[pid]) for pid in zotero if pid in synced]
+    saved = [as_paper(stored[pid]) for pid in user.saved if pid in stored]
+    saved += [as_paper(p) for p in library]
+    zotero = [pid for pid in zotero_ids if pid not in user.disliked]
+    saved += [as_paper(stored[pid]) for pid in zotero if pid in stored]
     if user.library is not None:
         saved += read_bibtex_papers(user.library)
     unique = list({p.id: p for p in saved}.values())
@@ -129,7 +179,7 @@ def profile_for(storage: Storage, user: UserConfig) -> recommender.Profile:
         keywords=user.keywords,
         authors=user.authors,
         muted=user.muted,
-        disliked=tuple(to_paper(stored[pid]) for pid in user.disliked if pid in stored),
+        disliked=tuple(as_paper(stored[pid]) for pid in user.disliked if pid in stored),
     )
 
 
@@ -140,14 +190,17 @@ def rank_job(
     corpus: Corpus,
     *,
     explain: int | None = None,
+    reads: UserReads | None = None,
+    as_paper: Callable[[StoredPaper], recommender.Paper] = to_paper,
 ) -> RankJob:
     """What ranking this user takes: their profile, candidates and the run's background.
 
     ``corpus`` (jobs.ranking.corpus.load_corpus) is loaded once per run and shared by every
     user. ``explain``: how many of the best get the model's terms in their reason (None:
-    all).
+    all). ``reads`` and ``as_paper``: what a batch of users shares (see profile_for and
+    PaperMemo); the job is the same.
     """
-    profile = profile_for(storage, user)
+    profile = profile_for(storage, user, reads=reads, as_paper=as_paper)
     exclude = (
         {p.id for p in candidates}
         | {p.id for p in profile.saved}
@@ -155,7 +208,7 @@ def rank_job(
     )
     return RankJob(
         profile=profile,
-        candidates=tuple(to_paper(p) for p in candidates),
+        candidates=tuple(as_paper(p) for p in candidates),
         background=tuple(background_for(corpus, exclude)),
         explain=explain,
         diversity=user.diversity,
