@@ -44,6 +44,7 @@ next run does those users.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -63,7 +64,7 @@ from paperboy.jobs.mailing.channels import (
     send_recorded_channels,
 )
 from paperboy.jobs.mailing.claims import Runner, owner_gone, quietly
-from paperboy.jobs.mailing.compose import compose
+from paperboy.jobs.mailing.compose import TrendingMemo, compose
 from paperboy.jobs.mailing.due import decide
 from paperboy.jobs.mailing.send import (
     close_transports,
@@ -232,8 +233,10 @@ def _finish(
     preview: Path | None,
     runner: Runner,
     pause: Pause | None = None,
+    trending_of: TrendingMemo | None = None,
 ) -> DigestResult:
-    """Pick, render, record and send one user's ranked digest."""
+    """Pick, render, record and send one user's ranked digest. ``trending_of``: the
+    batch's trending days, read once for its users."""
     user, state, candidates, resent = due.user, due.state, due.candidates, due.resent
     picked = pick(ranked, min_score=user.min_score, max_papers=user.max_papers)
     profile = due.job.profile if due.job is not None else None
@@ -262,6 +265,7 @@ def _finish(
         now,
         note=note,
         keywords_only=keywords_only,
+        trending_of=trending_of,
     )
     if preview is not None:
         preview.parent.mkdir(parents=True, exist_ok=True)
@@ -277,6 +281,7 @@ def _finish(
             note=note,
         )
     texts = channel_texts(user, digest) if user.notify else []
+    recorded = time.monotonic()
     try:
         delivery_id = storage.create_delivery(
             user_name=user.name,
@@ -312,6 +317,10 @@ def _finish(
             owner=runner.owner,
             lease=runner.lease,
             sent=None if pause is None else lambda: pause("sent", user.name),
+            # Recorded with our lease moments ago: renewing it is one more transaction a
+            # digest, for nothing while most of the lease is left.
+            renew=due.claim is None
+            or time.monotonic() - recorded > runner.lease.total_seconds() / 2,
         )
     channels = send_recorded_channels(
         storage,
@@ -559,6 +568,7 @@ def _rank_and_send(
             if d.claim is not None:
                 quietly(storage.release_claim, d.claim)
         raise
+    trending_of = TrendingMemo(storage)
     for i, d in enumerate(due):
         _stop_here(storage, stop, due[i:])
         try:
@@ -575,6 +585,7 @@ def _rank_and_send(
                 preview=preview,
                 runner=runner,
                 pause=pause,
+                trending_of=trending_of,
             )
         except Exception as e:  # one user's bug must not cost the others their digest
             if d.claim is not None:  # the next run tries again (no-op once recorded)
