@@ -1,13 +1,19 @@
 """The digest job: for each user whose digest is due, rank, render, record, send.
 
     for each batch of BATCH_USERS users:
+        states, pending = their states, and who has pending mail: one read for the batch
         for each user:
             retry their pending deliveries (same bytes, same Message-ID), each leased first
                                                                     # mailing.send
             decision = decide(user, state, now, force)              # mailing.due, pure
             not due (unsubscribed, paused, schedule not fired)  -> their result
-            claim (user, slot) in the database, or leave it to the runner that has it
+        claim every due (user, slot) in the database in one statement; a slot another
+            runner holds is left to it ("elsewhere")                # storage.claims
+        reads = the claimed users' states, ledgers, libraries, profile papers, read
+            under the claims in one connection                      # storage.digest_reads
+        for each claimed user:
             pause("claimed")                                        # test hook
+            state moved on meanwhile (another digest, unsubscribed) -> close the claim
             candidates = papers listed since the user's window, not yet mailed to them,
                          not in their saved papers, in their categories
                          + papers of a digest of theirs that failed for good
@@ -19,6 +25,7 @@
                       quarter of the best (best < WEAK_SCORE: at most WEAK_SHOWN, "weak")
                                                                     # ranking.pick, pure
             message = emails.build_message(digest)                  # mailing.compose
+                      (each paper's block made once per run: emails.render)
             storage.create_delivery(pending, message, picked)   # ledger + window, atomically,
                                    # only if the claim is still ours and the user's state
                                    # is still the one the digest was built on
@@ -51,6 +58,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 from paperboy import recommender
 from paperboy.emails.delivery import Transport
@@ -74,7 +82,7 @@ from paperboy.jobs.mailing.send import (
     transient_error,
 )
 from paperboy.jobs.ranking.candidates import (
-    ListedPapers,
+    Listing,
     PaperMemo,
     candidates_for,
     listed_papers_of,
@@ -97,8 +105,11 @@ from paperboy.jobs.storage import (
 log = logging.getLogger(__name__)
 
 # Users are claimed, ranked and sent in batches of this many: claims are not held for
-# the whole run, and memory does not grow with the number of users.
-BATCH_USERS = 64
+# the whole run, and memory does not grow with the number of users. A batch is claimed
+# at once (Storage.claim_digests), so runners sharing the users split them batch by
+# batch: small enough that the last batch of a run keeps one runner busy for seconds
+# only (issue #22), large enough that a batch's reads are a few queries for many users.
+BATCH_USERS = 16
 
 # A hook called at a point of one user's digest: pause(point, user name), point
 # "claimed" (the digest is claimed, nothing built), "recorded" (the delivery is
@@ -181,7 +192,7 @@ def _prepare(
     now: datetime,
     force: bool,
     corpus: Callable[[], Corpus],
-    listed: ListedPapers,
+    listed: Listing,
     as_paper: PaperMemo,
     pause: Pause | None = None,
 ) -> _Due | DigestResult:
@@ -372,9 +383,6 @@ def _lost(storage: Storage, due: _Due, e: ClaimLost, considered: int) -> DigestR
     return DigestResult(due.user.name, "elsewhere", considered=considered, resent=due.resent)
 
 
-# Users are claimed, ranked and sent in batches of this many: claims are not held for
-
-
 def run_digests(
     config: Config,
     storage: Storage,
@@ -409,6 +417,7 @@ def run_digests(
     transports: dict[str, Transport] = {}
     results: dict[str, DigestResult] = {}
     loaded: list[Corpus] = []
+    known_vectors: dict[str, Any] = {}  # the run's background and candidates' vectors
     runner = Runner.here()
     n_workers = (config.workers or default_workers()) if workers is None else workers
 
@@ -432,7 +441,7 @@ def run_digests(
 
     def batch(users: Sequence[UserConfig]) -> None:
         due: list[_Due] = []
-        listed = listed_papers_of(storage)
+        listed = listed_papers_of(storage).pinned()
         _stop_here(storage, stop, due)
         try:
             states, pending = storage.digest_states([u.name for u in users])
@@ -532,6 +541,7 @@ def run_digests(
             preview,
             pause,
             stop,
+            known_vectors=known_vectors,
         )
 
     try:
@@ -556,12 +566,15 @@ def _rank_and_send(
     preview: Path | None,
     pause: Pause | None,
     stop: Stop | None = None,
+    *,
+    known_vectors: dict[str, Any] | None = None,
 ) -> None:
-    """Rank one batch of claimed users over the pool, then record and send each."""
+    """Rank one batch of claimed users over the pool, then record and send each.
+    ``known_vectors``: what earlier batches of the run read (run_vectors)."""
     jobs = [d.job for d in due if d.job is not None]
     index = corpus().index if jobs else None
     try:
-        vectors = run_vectors(storage, jobs) if jobs else None
+        vectors = run_vectors(storage, jobs, known_vectors) if jobs else None
         rankings = iter(rank_many(jobs, index, workers=n_workers, embeddings=vectors))
     except BaseException:
         for d in due:

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any, Protocol
 
 from paperboy import recommender
 from paperboy.jobs.config.model import Config, UserConfig
@@ -65,6 +66,32 @@ class ListedPapers:
                 self._by_start[start] = (stamp, found)
         return found
 
+    def pinned(self) -> PinnedListing:
+        """This listing for one batch of users: each window checked against the database
+        once for the batch, not once for each user (a query a digest)."""
+        return PinnedListing(self)
+
+
+class Listing(Protocol):
+    """What candidates_for needs of a listing: the papers listed after a moment."""
+
+    def after(self, start: datetime | None) -> list[StoredPaper]: ...
+
+
+class PinnedListing:
+    """A ListedPapers for the users of one batch (ListedPapers.pinned): a window read
+    (or checked) once is the batch's. A fetch that lands meanwhile is not missed: a
+    digest's window ends at its own newest candidate, so the next digest has them."""
+
+    def __init__(self, listed: ListedPapers) -> None:
+        self._listed = listed
+        self._seen: dict[datetime | None, list[StoredPaper]] = {}
+
+    def after(self, start: datetime | None) -> list[StoredPaper]:
+        if start not in self._seen:
+            self._seen[start] = self._listed.after(start)
+        return self._seen[start]
+
 
 # One per database a process reads: the daemon and queue workers digest one user per job.
 _listed: dict[str, ListedPapers] = {}
@@ -100,7 +127,7 @@ class PaperMemo:
 def candidates_for(
     storage: Storage,
     user: UserConfig,
-    listed: ListedPapers | None = None,
+    listed: Listing | None = None,
     *,
     reads: UserReads | None = None,
 ) -> list[StoredPaper]:
@@ -232,10 +259,13 @@ def rank_for(
     return result
 
 
-def run_vectors(storage: Storage, jobs: Sequence[RankJob]) -> recommender.Embeddings:
-    """The sentence embeddings every ranking of a run needs, read once (jobs.ranking.encoding)."""
+def run_vectors(
+    storage: Storage, jobs: Sequence[RankJob], known: dict[str, Any] | None = None
+) -> recommender.Embeddings:
+    """The sentence embeddings every ranking of a run needs, read once (jobs.ranking.encoding);
+    ``known``: the vectors earlier batches of the run read (see vectors_for)."""
     from paperboy.jobs.ranking.encoding import vectors_for
 
     papers = {p.id: p for job in jobs for p in (*job.background, *job.candidates)}
     profiles = {p.id: p for job in jobs for p in (*job.profile.saved, *job.profile.disliked)}
-    return vectors_for(storage, papers.values(), profiles=profiles.values())
+    return vectors_for(storage, papers.values(), profiles=profiles.values(), known=known)
