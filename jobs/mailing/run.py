@@ -333,15 +333,17 @@ def _finish(
             renew=due.claim is None
             or time.monotonic() - recorded > runner.lease.total_seconds() / 2,
         )
-    channels = send_recorded_channels(
-        storage,
-        user,
-        delivery_id,
-        now,
-        owner=runner.owner,
-        lease=runner.lease,
-        sent=None if pause is None else lambda: pause("channel-sent", user.name),
-    )
+    channels: tuple[tuple[str, str], ...] = ()
+    if texts:  # recorded with channel parts: a digest without any reads none back
+        channels = send_recorded_channels(
+            storage,
+            user,
+            delivery_id,
+            now,
+            owner=runner.owner,
+            lease=runner.lease,
+            sent=None if pause is None else lambda: pause("channel-sent", user.name),
+        )
     if message is None:  # channels only: the digest's status is theirs
         status, receipt, error = _channels_status(channels)
     # Not the message: it is stored with the delivery, and a run over 10,000 users that
