@@ -250,32 +250,85 @@ def publish_cached_index(
     return time.perf_counter() - started, False
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of process `pid` so far (None: this process)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def server_cpu(conn: Any) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL process serving this database (the server
+    runs on this machine: its processes are read in /proc)."""
+    query = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    return {int(pid): cpu_seconds(int(pid)) for (pid,) in conn.execute(query)}
+
+
 def worker(
     config_path: str, barrier: Barrier, conn: Connection, profile: str | None = None
 ) -> None:
-    """One worker process: load the index, wait for the others, run the digests."""
+    """One worker process: load the index, wait for the others, run the digests.
+
+    Reports its CPU time and the SQL statements it sent during the run, and the CPU time
+    of the database's server processes at its end."""
+    from sqlalchemy import event
+
     from paperboy.jobs.mailing.run import run_digests
 
     config = load_config(Path(config_path))
+    statements = [0]
+
+    def count(*_args: Any) -> None:
+        statements[0] += 1
+
     with Storage.open(config.database) as storage:
         started = time.perf_counter()
         load_corpus(config, storage)
         loaded = time.perf_counter() - started
+        event.listen(storage.engine, "before_cursor_execute", count)
         barrier.wait()
         profiler = cProfile.Profile() if profile else None
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         if profiler is not None:
             profiler.enable()
         results = run_digests(config, storage, now=NOW, workers=1)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
         if profiler is not None and profile:
             profiler.disable()
             profiler.dump_stats(profile)
+        event.remove(storage.engine, "before_cursor_execute", count)
+        with storage.engine.connect() as c:
+            server = server_cpu(c) if c.dialect.name == "postgresql" else {}
     statuses = Counter(r.status for r in results)
-    conn.send((loaded, elapsed, dict(statuses), peak_rss_mb()))
+    conn.send((loaded, elapsed, dict(statuses), peak_rss_mb(), cpu, statements[0], server))
 
 
-def measure(config_path: Path, workers: int, profile: str | None = None) -> dict[str, Any]:
+def database_counters(database: str) -> dict[str, int]:
+    """The database's transactions and rows so far (pg_stat_database)."""
+    engine = create_engine(database)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT xact_commit, xact_rollback, tup_returned, tup_inserted, "
+                    "tup_updated FROM pg_stat_database WHERE datname = current_database()"
+                )
+            ).one()
+            return dict(row._mapping)
+    finally:
+        engine.dispose()
+
+
+def measure(
+    config_path: Path, database: str, workers: int, profile: str | None = None
+) -> dict[str, Any]:
+    """Run the digests with `workers` spawned processes; wall time, what each used, and
+    what the database server and this process (the SMTP sink) used meanwhile."""
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(workers + 1)
     pipes = [context.Pipe() for _ in range(workers)]
@@ -288,12 +341,23 @@ def measure(config_path: Path, workers: int, profile: str | None = None) -> dict
     ]
     for p in procs:
         p.start()
-    barrier.wait()
-    started = time.perf_counter()
-    reports = [parent.recv() for parent, _child in pipes]
-    wall = time.perf_counter() - started
+    engine = create_engine(database)
+    with engine.connect() as conn:  # the workers' connections are open (the index loaded)
+        counters = database_counters(database)
+        server_before = server_cpu(conn)
+        barrier.wait()
+        started, sink = time.perf_counter(), cpu_seconds()
+        reports = [parent.recv() for parent, _child in pipes]
+        wall, sink = time.perf_counter() - started, cpu_seconds() - sink
+    engine.dispose()
     for p in procs:
         p.join()
+    time.sleep(1.0)  # the server's statistics of the workers' last transactions
+    after = database_counters(database)
+    server_after: dict[int, float] = {}
+    for r in reports:
+        for pid, seconds in r[6].items():
+            server_after[pid] = max(server_after.get(pid, 0.0), seconds)
     sent = sum(r[2].get("sent", 0) for r in reports)
     return {
         "wall": wall,
@@ -301,6 +365,11 @@ def measure(config_path: Path, workers: int, profile: str | None = None) -> dict
         "load": max(r[0] for r in reports),
         "rss": [r[3] for r in reports],
         "statuses": sum((Counter(r[2]) for r in reports), Counter()),
+        "cpu": sum(r[4] for r in reports),
+        "statements": sum(r[5] for r in reports),
+        "server": sum(s - server_before.get(pid, 0.0) for pid, s in server_after.items()),
+        "sink": sink,
+        "transactions": sum(after[k] - counters[k] for k in ("xact_commit", "xact_rollback")),
     }
 
 
@@ -392,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 config_path = write_config(folder, database, smtp.port, prefix, libraries)
                 before = len(smtp.messages)
                 result = measure(
-                    config_path, w, f"{args.profile}.{n}x{w}" if args.profile else None
+                    config_path, database, w, f"{args.profile}.{n}x{w}" if args.profile else None
                 )
                 time.sleep(0.5)
                 got = smtp.messages[before:]
@@ -402,22 +471,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for line in str(m.get_body(("plain",)).get_content()).splitlines()
                     if "arxiv.org/abs/" in line
                 )
+                size = sum(len(m.as_bytes()) for m in got) / max(len(got), 1)
                 del smtp.messages[before:]  # the sink's memory is not the workers'
                 rate = result["sent"] / result["wall"]
                 baseline = baselines.setdefault(n, rate)
+                digests = max(result["sent"], 1)
                 rows.append(
-                    (
-                        n,
-                        w,
-                        result["sent"],
-                        len(got),
-                        sum(1 for c in pairs.values() if c > 1),
-                        result["wall"],
-                        rate,
-                        rate / baseline,
-                        result["load"],
-                        max(result["rss"]),
-                    )
+                    {
+                        "n": n,
+                        "w": w,
+                        "sent": result["sent"],
+                        "received": len(got),
+                        "twice": sum(1 for c in pairs.values() if c > 1),
+                        "wall": result["wall"],
+                        "rate": rate,
+                        "speedup": rate / baseline,
+                        "load": result["load"],
+                        "rss": result["rss"],
+                        "ms": 1000 * result["wall"] * w / digests,
+                        "cpu_ms": 1000 * result["cpu"] / digests,
+                        "server_ms": 1000 * result["server"] / digests,
+                        "sink_ms": 1000 * result["sink"] / digests,
+                        "statements": result["statements"] / digests,
+                        "transactions": result["transactions"] / digests,
+                        "kb": size / 1024,
+                    }
                 )
                 print(f"  {rows[-1]}  {dict(result['statuses'])}", flush=True)
     finally:
@@ -436,10 +514,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(header)
     print("|" + "---|" * 10)
-    for n, w, sent, received, twice, wall, rate, speedup, load, rss in rows:
+    for r in rows:
         print(
-            f"| {n} | {w} | {sent} | {received} | {twice} | {wall:.1f} | {rate:.1f} "
-            f"| {speedup:.2f}x | {load:.1f} | {rss:.0f} |"
+            f"| {r['n']} | {r['w']} | {r['sent']} | {r['received']} | {r['twice']} "
+            f"| {r['wall']:.1f} | {r['rate']:.1f} | {r['speedup']:.2f}x | {r['load']:.1f} "
+            f"| {', '.join(f'{m:.0f}' for m in r['rss'])} |"
+        )
+    print()
+    print("Per digest (ms: wall x workers / digests; CPU: the workers', the database")
+    print("server's processes for this database, the SMTP sink's; SQL: statements the")
+    print("workers sent, transactions the server counted; the mean message's size):")
+    print()
+    print(
+        "| users | workers | ms a digest per process | worker CPU ms | database CPU ms "
+        "| SMTP sink CPU ms | SQL statements | transactions | message KB |"
+    )
+    print("|" + "---|" * 9)
+    for r in rows:
+        print(
+            f"| {r['n']} | {r['w']} | {r['ms']:.0f} | {r['cpu_ms']:.0f} | {r['server_ms']:.1f} "
+            f"| {r['sink_ms']:.1f} | {r['statements']:.1f} | {r['transactions']:.1f} "
+            f"| {r['kb']:.1f} |"
         )
     return 0
 
