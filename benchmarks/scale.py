@@ -23,7 +23,12 @@ it across tasks), then all start together and run the same digest run for the sa
 (jobs.mailing.run.run_digests): the digest claims split the users between them, batch by
 batch, and every digest is sent once. Reported: digests/s (wall clock), each worker's
 peak RSS, the speed-up from 1 to W workers with the same users (the baseline, measured
-in the same run), and that every digest arrived once with no paper twice.
+in the same run), and that every digest arrived once with no paper twice. Per digest,
+what a capacity plan needs (docs/scaling.md): the wall time per process, the CPU time of
+the workers, of the database server's processes serving the run's database (read in
+/proc: the server runs on this machine) and of the SMTP sink (this process), the SQL
+statements the workers sent, the transactions the server counted (pg_stat_database) and
+the mean message's size. CPU times hold better than wall times on a shared machine.
 
 Wall-clock figures depend on what else runs on the machine; the table prints the load
 average at the start and the end.
