@@ -46,6 +46,9 @@ Usage::
 the first run with the same number of users. ``--profile PREFIX``: each worker runs its
 digests under cProfile and writes ``PREFIX.<users>x<workers>.w<i>.prof`` (read them with
 ``python -m pstats``); the wall times of a profiled run are not the table's.
+``--per-user``: each worker runs one digest run per user, as a queue worker's task
+digests one user (the broker and the task's own checks left out): what batching the
+users saves.
 """
 
 from __future__ import annotations
@@ -275,9 +278,14 @@ def server_cpu(conn: Any) -> dict[int, float]:
 
 
 def worker(
-    config_path: str, barrier: Barrier, conn: Connection, profile: str | None = None
+    config_path: str,
+    barrier: Barrier,
+    conn: Connection,
+    profile: str | None = None,
+    per_user: bool = False,
 ) -> None:
-    """One worker process: load the index, wait for the others, run the digests.
+    """One worker process: load the index, wait for the others, run the digests (with
+    `per_user`, one run per user, as a queue worker's task digests one user).
 
     Reports its CPU time and the SQL statements it sent during the run, and the CPU time
     of the database's server processes at its end."""
@@ -301,7 +309,14 @@ def worker(
         started, cpu = time.perf_counter(), cpu_seconds()
         if profiler is not None:
             profiler.enable()
-        results = run_digests(config, storage, now=NOW, workers=1)
+        if per_user:
+            results = [
+                result
+                for user in config.users
+                for result in run_digests(config, storage, users=[user.name], now=NOW, workers=1)
+            ]
+        else:
+            results = run_digests(config, storage, now=NOW, workers=1)
         elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
         if profiler is not None and profile:
             profiler.disable()
@@ -330,7 +345,11 @@ def database_counters(database: str) -> dict[str, int]:
 
 
 def measure(
-    config_path: Path, database: str, workers: int, profile: str | None = None
+    config_path: Path,
+    database: str,
+    workers: int,
+    profile: str | None = None,
+    per_user: bool = False,
 ) -> dict[str, Any]:
     """Run the digests with `workers` spawned processes; wall time, what each used, and
     what the database server and this process (the SMTP sink) used meanwhile."""
@@ -340,7 +359,13 @@ def measure(
     procs = [
         context.Process(
             target=worker,
-            args=(str(config_path), barrier, child, f"{profile}.w{i}.prof" if profile else None),
+            args=(
+                str(config_path),
+                barrier,
+                child,
+                f"{profile}.w{i}.prof" if profile else None,
+                per_user,
+            ),
         )
         for i, (_parent, child) in enumerate(pipes)
     ]
@@ -399,6 +424,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--index-cache", type=Path, help="a folder keeping the built index for later runs"
     )
     parser.add_argument("--profile", help="cProfile each worker into PREFIX.<run>.w<i>.prof")
+    parser.add_argument(
+        "--per-user",
+        action="store_true",
+        help="one digest run per user, as a queue worker's task (no broker)",
+    )
     parser.add_argument(
         "--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
@@ -466,7 +496,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 config_path = write_config(folder, database, smtp.port, prefix, libraries)
                 before = len(smtp.messages)
                 result = measure(
-                    config_path, database, w, f"{args.profile}.{n}x{w}" if args.profile else None
+                    config_path,
+                    database,
+                    w,
+                    f"{args.profile}.{n}x{w}" if args.profile else None,
+                    args.per_user,
                 )
                 time.sleep(0.5)
                 got = smtp.messages[before:]

@@ -85,9 +85,11 @@ from paperboy.jobs.ranking.candidates import (
     Listing,
     PaperMemo,
     candidates_for,
+    keep_background,
     listed_papers_of,
     rank_job,
     run_vectors,
+    vectors_memo,
 )
 from paperboy.jobs.ranking.corpus import Corpus, load_corpus
 from paperboy.jobs.ranking.pick import basis_note, pick
@@ -574,9 +576,16 @@ def _rank_and_send(
     """Rank one batch of claimed users over the pool, then record and send each.
     ``known_vectors``: what earlier batches of the run read (run_vectors)."""
     jobs = [d.job for d in due if d.job is not None]
-    index = corpus().index if jobs else None
+    shared = corpus() if jobs else None
+    index = shared.index if shared is not None else None
     try:
-        vectors = run_vectors(storage, jobs, known_vectors) if jobs else None
+        vectors = None
+        if shared is not None:
+            if known_vectors is not None and not known_vectors:  # the run's first batch
+                known_vectors.update(vectors_memo(shared))
+            vectors = run_vectors(storage, jobs, known_vectors)
+            if known_vectors is not None:
+                keep_background(shared, known_vectors)
         rankings = iter(rank_many(jobs, index, workers=n_workers, embeddings=vectors))
     except BaseException:
         for d in due:

@@ -259,6 +259,33 @@ def rank_for(
     return result
 
 
+# The background's vectors, kept with the corpus they belong to: a queue worker digests
+# one user a task, and read 5,000 vectors for each (issue #22). One corpus at a time: the
+# next index generation brings another background. The background's papers are the
+# corpus' own (their text as loaded), so a vector read with them stays theirs.
+_background: list[tuple[Corpus, dict[str, Any]]] = []
+_background_lock = threading.Lock()
+
+
+def vectors_memo(corpus: Corpus) -> dict[str, Any]:
+    """A run's memo of vectors (run_vectors' ``known``), holding the vectors of
+    `corpus`' background read by earlier runs of this process."""
+    with _background_lock:
+        if _background and _background[0][0] is corpus:
+            return dict(_background[0][1])
+    return {}
+
+
+def keep_background(corpus: Corpus, known: Mapping[str, Any]) -> None:
+    """Keep the vectors of `corpus`' background found in `known` for the next runs."""
+    found = {p.id: known[p.id] for p in corpus.background if p.id in known}
+    with _background_lock:
+        if _background and _background[0][0] is corpus:
+            _background[0][1].update(found)
+        else:
+            _background[:] = [(corpus, found)]
+
+
 def run_vectors(
     storage: Storage, jobs: Sequence[RankJob], known: dict[str, Any] | None = None
 ) -> recommender.Embeddings:

@@ -219,3 +219,22 @@ def test_racing_processes_claim_each_slot_of_overlapping_batches_once(database_u
         with Storage.open(database_url) as storage:
             owners = {c["user_name"]: c["owner"] for c in storage.claims() if c["slot"] == day}
         assert owners == {u: owner for got in won for u, owner in got.items()}
+
+
+def test_the_backgrounds_vectors_are_kept_with_their_corpus_only() -> None:
+    from paperboy.jobs.ranking.candidates import keep_background, vectors_memo
+    from paperboy.recommender import Paper
+
+    def corpus(*ids: str) -> Corpus:
+        return Corpus(index=None, background=tuple(Paper(i, "T", "A") for i in ids))
+
+    today, tomorrow = corpus("a", "b"), corpus("a", "c")
+    assert vectors_memo(today) == {}
+    run = {"a": 1, "b": 2, "candidate": 3}  # what a run read: a candidate is not kept
+    keep_background(today, run)
+    assert vectors_memo(today) == {"a": 1, "b": 2}
+    assert vectors_memo(today) is not vectors_memo(today)  # each run its own copy
+    assert vectors_memo(tomorrow) == {}  # another generation: another background
+    keep_background(tomorrow, {"a": 9, "c": 4})
+    assert vectors_memo(tomorrow) == {"a": 9, "c": 4}
+    assert vectors_memo(today) == {}  # one corpus at a time
