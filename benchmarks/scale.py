@@ -7,8 +7,15 @@ from the curated lists and from single arXiv categories (benchmarks/speed.py's s
 users), in a file of their own in a ``users_dir`` (one TOML file per user, as a large
 deployment keeps them). The papers a run reads vectors of (the candidates, the saved
 papers and the run's background sample) are encoded first, as the daemon would have
-encoded every stored paper (``--no-embeddings``: rank on words alone). A local SMTP
-server (aiosmtpd, as in the tests) receives the digests.
+encoded every stored paper (``--no-embeddings``: rank on words alone); with
+``--embeddings V.npz`` (benchmarks/embed_cache.py: every listing encoded once by the
+shipped encoder) their vectors are stored from that file instead, the same float16
+numbers the encoder would have stored, in seconds instead of 25 minutes. With
+``--index-cache DIR`` the index built over the stored papers is kept in DIR, keyed by
+their ids and text, the index format and the scikit-learn version, and a later run over
+the same papers publishes that file as a new generation instead of building it again
+(4.5 minutes at 75k papers). A local SMTP server (aiosmtpd, as in the tests) receives the
+digests.
 
 Each measurement starts ``W`` worker processes (spawned, as on separate machines: none
 shares memory with another). Each loads the index once (timed apart: a queue worker keeps
@@ -16,7 +23,12 @@ it across tasks), then all start together and run the same digest run for the sa
 (jobs.mailing.run.run_digests): the digest claims split the users between them, batch by
 batch, and every digest is sent once. Reported: digests/s (wall clock), each worker's
 peak RSS, the speed-up from 1 to W workers with the same users (the baseline, measured
-in the same run), and that every digest arrived once with no paper twice.
+in the same run), and that every digest arrived once with no paper twice. Per digest,
+what a capacity plan needs (docs/scaling.md): the wall time per process, the CPU time of
+the workers, of the database server's processes serving the run's database (read in
+/proc: the server runs on this machine) and of the SMTP sink (this process), the SQL
+statements the workers sent, the transactions the server counted (pg_stat_database) and
+the mean message's size. CPU times hold better than wall times on a shared machine.
 
 Wall-clock figures depend on what else runs on the machine; the table prints the load
 average at the start and the end.
@@ -26,16 +38,24 @@ Usage::
     python benchmarks/scale.py \\
         --listings ../shared/data/arxiv-listings-2025-03_2026-07.jsonl.gz \\
         --lists ../shared/data/dev-lists.json [--papers 75000] \\
-        [--runs 1000x1,1000x2,10000x2,10000x1] [--no-embeddings] \\
+        [--runs 1000x1,1000x2,10000x2,10000x1] [--no-embeddings | --embeddings V.npz] \\
+        [--index-cache DIR] [--profile PREFIX] \\
         [--database postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 ``--runs``: users x worker processes, measured in this order; the speed-up is against
-the first run with the same number of users.
+the first run with the same number of users. ``--profile PREFIX``: each worker runs its
+digests under cProfile and writes ``PREFIX.<users>x<workers>.w<i>.prof`` (read them with
+``python -m pstats``); the wall times of a profiled run are not the table's.
+``--per-user``: each worker runs one digest run per user, as a queue worker's task
+digests one user (the broker and the task's own checks left out): what batching the
+users saves.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import hashlib
 import multiprocessing
 import os
 import resource
@@ -59,10 +79,19 @@ from sqlalchemy.engine import make_url
 from benchmarks.speed import simulated_users
 from paperboy.jobs.config.load import load_config
 from paperboy.jobs.core.records import SourcePaper
-from paperboy.jobs.ranking.corpus import load_corpus, refresh_index
+from paperboy.jobs.ranking.corpus import (
+    FORMAT,
+    INDEX_MAX_PAPERS,
+    IndexInfo,
+    build_index,
+    load_corpus,
+    publish_index,
+    read_index,
+    write_index,
+)
 from paperboy.jobs.ranking.evaluate import load_listings, load_lists
-from paperboy.jobs.storage import Storage
-from paperboy.recommender import Paper
+from paperboy.jobs.storage import Storage, utcnow
+from paperboy.recommender import Index, Paper
 from tests.smtp_server import LocalSMTPServer
 
 NOW = datetime(2026, 7, 2, 6, 0, tzinfo=UTC)
@@ -156,39 +185,209 @@ def encode(database: str, ids: list[str], processes: int) -> None:
         pool.starmap(_encode_part, [(database, part) for part in parts])
 
 
-def worker(config_path: str, barrier: Barrier, conn: Connection) -> None:
-    """One worker process: load the index, wait for the others, run the digests."""
+def store_vectors(database: str, ids: Sequence[str], cache: Path) -> int:
+    """Store the vectors of `ids` from `cache` (benchmarks/embed_cache.py) as the encoder
+    would have: keyed by the hash of the stored paper's text, float16. SystemExit naming
+    the papers when the file lacks some (it was made from other listings)."""
+    from benchmarks.embed_cache import load_cache
+    from paperboy.recommender.encoder import MODEL_ID, encoder_text, text_hash
+
+    cache_ids, vectors = load_cache(cache)
+    row = {pid: i for i, pid in enumerate(cache_ids)}
+    missing = [pid for pid in ids if pid not in row]
+    if missing:
+        raise SystemExit(
+            f"{cache}: no vector for {len(missing)} of the {len(ids)} papers needed "
+            f"(e.g. {', '.join(missing[:3])}): made from other listings?"
+        )
+    stored = 0
+    with Storage.open(database) as storage:
+        for start in range(0, len(ids), 2000):
+            papers = storage.get_papers(ids[start : start + 2000])
+            stored += storage.store_embeddings(
+                MODEL_ID,
+                [
+                    (p.id, text_hash(encoder_text(p.title, p.abstract)), vectors[row[p.id]])
+                    for p in papers.values()
+                ],
+            )
+    return stored
+
+
+def index_key(storage: Storage) -> str:
+    """What the index depends on: the papers it is built over (ids and text), the file
+    format and the scikit-learn version."""
+    import sklearn
+
+    h = hashlib.sha256(f"{FORMAT} {sklearn.__version__}\n".encode())
+    for p in sorted(storage.recent_papers(INDEX_MAX_PAPERS), key=lambda p: p.id):
+        h.update(f"{p.id}\0{p.title}\0{p.abstract}\n".encode())
+    return h.hexdigest()[:20]
+
+
+def publish_cached_index(
+    config_path: Path, storage: Storage, cache: Path | None
+) -> tuple[float, bool]:
+    """Build the index as the fetch job does and publish it (file + generation), or
+    publish the one `cache` holds for the same papers. Returns (seconds, from the cache).
+
+    A cached index is put in the order a fresh build has (rows as the database lists the
+    papers), so the run's background sample, drawn from that order, is the same."""
+    config = load_config(config_path)
+    started = time.perf_counter()
+    path = cache / f"scale-{index_key(storage)}.index" if cache is not None else None
+    if path is not None and path.exists():
+        cached, header = read_index(path)
+        ids = tuple(p.id for p in storage.recent_papers(INDEX_MAX_PAPERS))
+        rows = [cached.row_of[pid] for pid in ids]
+        index = Index(
+            featurizer=cached.featurizer,
+            ids=ids,
+            matrix=cached.matrix[rows],
+            row_of={pid: i for i, pid in enumerate(ids)},
+            doc_freq=cached.doc_freq,
+        )
+        info = IndexInfo(FORMAT, header.sklearn, utcnow(), len(index), 0.0, uuid.uuid4().hex)
+        publish_index(config, storage, index, info)
+        return time.perf_counter() - started, True
+    index, info = build_index(storage)
+    publish_index(config, storage, index, info)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_index(path, index, info)
+    return time.perf_counter() - started, False
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of process `pid` so far (None: this process)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def server_cpu(conn: Any) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL process serving this database (the server
+    runs on this machine: its processes are read in /proc)."""
+    query = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    return {int(pid): cpu_seconds(int(pid)) for (pid,) in conn.execute(query)}
+
+
+def worker(
+    config_path: str,
+    barrier: Barrier,
+    conn: Connection,
+    profile: str | None = None,
+    per_user: bool = False,
+) -> None:
+    """One worker process: load the index, wait for the others, run the digests (with
+    `per_user`, one run per user, as a queue worker's task digests one user).
+
+    Reports its CPU time and the SQL statements it sent during the run, and the CPU time
+    of the database's server processes at its end."""
+    from sqlalchemy import event
+
     from paperboy.jobs.mailing.run import run_digests
 
     config = load_config(Path(config_path))
+    statements = [0]
+
+    def count(*_args: Any) -> None:
+        statements[0] += 1
+
     with Storage.open(config.database) as storage:
         started = time.perf_counter()
         load_corpus(config, storage)
         loaded = time.perf_counter() - started
+        event.listen(storage.engine, "before_cursor_execute", count)
         barrier.wait()
-        started = time.perf_counter()
-        results = run_digests(config, storage, now=NOW, workers=1)
-        elapsed = time.perf_counter() - started
+        profiler = cProfile.Profile() if profile else None
+        started, cpu = time.perf_counter(), cpu_seconds()
+        if profiler is not None:
+            profiler.enable()
+        if per_user:
+            results = [
+                result
+                for user in config.users
+                for result in run_digests(config, storage, users=[user.name], now=NOW, workers=1)
+            ]
+        else:
+            results = run_digests(config, storage, now=NOW, workers=1)
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+        if profiler is not None and profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
+        event.remove(storage.engine, "before_cursor_execute", count)
+        with storage.engine.connect() as c:
+            server = server_cpu(c) if c.dialect.name == "postgresql" else {}
     statuses = Counter(r.status for r in results)
-    conn.send((loaded, elapsed, dict(statuses), peak_rss_mb()))
+    conn.send((loaded, elapsed, dict(statuses), peak_rss_mb(), cpu, statements[0], server))
 
 
-def measure(config_path: Path, workers: int) -> dict[str, Any]:
+def database_counters(database: str) -> dict[str, int]:
+    """The database's transactions and rows so far (pg_stat_database)."""
+    engine = create_engine(database)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT xact_commit, xact_rollback, tup_returned, tup_inserted, "
+                    "tup_updated FROM pg_stat_database WHERE datname = current_database()"
+                )
+            ).one()
+            return dict(row._mapping)
+    finally:
+        engine.dispose()
+
+
+def measure(
+    config_path: Path,
+    database: str,
+    workers: int,
+    profile: str | None = None,
+    per_user: bool = False,
+) -> dict[str, Any]:
+    """Run the digests with `workers` spawned processes; wall time, what each used, and
+    what the database server and this process (the SMTP sink) used meanwhile."""
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(workers + 1)
     pipes = [context.Pipe() for _ in range(workers)]
     procs = [
-        context.Process(target=worker, args=(str(config_path), barrier, child))
-        for _parent, child in pipes
+        context.Process(
+            target=worker,
+            args=(
+                str(config_path),
+                barrier,
+                child,
+                f"{profile}.w{i}.prof" if profile else None,
+                per_user,
+            ),
+        )
+        for i, (_parent, child) in enumerate(pipes)
     ]
     for p in procs:
         p.start()
-    barrier.wait()
-    started = time.perf_counter()
-    reports = [parent.recv() for parent, _child in pipes]
-    wall = time.perf_counter() - started
+    engine = create_engine(database)
+    with engine.connect() as conn:  # the workers' connections are open (the index loaded)
+        counters = database_counters(database)
+        server_before = server_cpu(conn)
+        barrier.wait()
+        started, sink = time.perf_counter(), cpu_seconds()
+        reports = [parent.recv() for parent, _child in pipes]
+        wall, sink = time.perf_counter() - started, cpu_seconds() - sink
+    engine.dispose()
     for p in procs:
         p.join()
+    time.sleep(1.0)  # the server's statistics of the workers' last transactions
+    after = database_counters(database)
+    server_after: dict[int, float] = {}
+    for r in reports:
+        for pid, seconds in r[6].items():
+            server_after[pid] = max(server_after.get(pid, 0.0), seconds)
     sent = sum(r[2].get("sent", 0) for r in reports)
     return {
         "wall": wall,
@@ -196,6 +395,11 @@ def measure(config_path: Path, workers: int) -> dict[str, Any]:
         "load": max(r[0] for r in reports),
         "rss": [r[3] for r in reports],
         "statuses": sum((Counter(r[2]) for r in reports), Counter()),
+        "cpu": sum(r[4] for r in reports),
+        "statements": sum(r[5] for r in reports),
+        "server": sum(s - server_before.get(pid, 0.0) for pid, s in server_after.items()),
+        "sink": sink,
+        "transactions": sum(after[k] - counters[k] for k in ("xact_commit", "xact_rollback")),
     }
 
 
@@ -209,7 +413,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="1000x1,1000x2,10000x2,10000x1",
         help="users x worker processes, comma-separated, measured in this order",
     )
-    parser.add_argument("--no-embeddings", action="store_true", help="rank on words alone")
+    vectors = parser.add_mutually_exclusive_group()
+    vectors.add_argument("--no-embeddings", action="store_true", help="rank on words alone")
+    vectors.add_argument(
+        "--embeddings",
+        type=Path,
+        help="the listings' vectors (benchmarks/embed_cache.py): stored, not encoded",
+    )
+    parser.add_argument(
+        "--index-cache", type=Path, help="a folder keeping the built index for later runs"
+    )
+    parser.add_argument("--profile", help="cProfile each worker into PREFIX.<run>.w<i>.prof")
+    parser.add_argument(
+        "--per-user",
+        action="store_true",
+        help="one digest run per user, as a queue worker's task (no broker)",
+    )
     parser.add_argument(
         "--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
@@ -247,22 +466,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                     [source_paper(p) for p in papers[first_new:]], source="arxiv", listed=True
                 )
                 stored = time.perf_counter() - started
-                started = time.perf_counter()
-                refresh_index(config, storage)
-                indexed = time.perf_counter() - started
+                indexed, cached = publish_cached_index(setup, storage, args.index_cache)
                 needed = {p.id for p in load_corpus(config, storage).background}
             print(
                 f"{len(papers)} papers stored in {stored:.0f} s ({len(papers) - first_new} "
-                f"candidates, the week from {week_start}); index built in {indexed:.0f} s",
+                f"candidates, the week from {week_start}); index "
+                f"{'from the cache' if cached else 'built'} in {indexed:.0f} s",
                 flush=True,
             )
             if not args.no_embeddings:
                 needed |= {p.id for p in papers[first_new:]}
                 needed |= {papers[i].id for lib in libraries_all for i in lib}
                 started = time.perf_counter()
-                encode(database, sorted(needed), processes=os.cpu_count() or 1)
+                if args.embeddings is not None:
+                    store_vectors(database, sorted(needed), args.embeddings)
+                    how = f"stored from {args.embeddings}"
+                else:
+                    encode(database, sorted(needed), processes=os.cpu_count() or 1)
+                    how = "encoded"
                 print(
-                    f"{len(needed)} papers encoded in {time.perf_counter() - started:.0f} s "
+                    f"{len(needed)} papers {how} in {time.perf_counter() - started:.0f} s "
                     "(candidates, saved papers, the background)",
                     flush=True,
                 )
@@ -272,7 +495,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 libraries = [[papers[i].id for i in lib] for lib in libraries_all[:n]]
                 config_path = write_config(folder, database, smtp.port, prefix, libraries)
                 before = len(smtp.messages)
-                result = measure(config_path, w)
+                result = measure(
+                    config_path,
+                    database,
+                    w,
+                    f"{args.profile}.{n}x{w}" if args.profile else None,
+                    args.per_user,
+                )
                 time.sleep(0.5)
                 got = smtp.messages[before:]
                 pairs = Counter(
@@ -281,22 +510,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for line in str(m.get_body(("plain",)).get_content()).splitlines()
                     if "arxiv.org/abs/" in line
                 )
+                size = sum(len(m.as_bytes()) for m in got) / max(len(got), 1)
                 del smtp.messages[before:]  # the sink's memory is not the workers'
                 rate = result["sent"] / result["wall"]
                 baseline = baselines.setdefault(n, rate)
+                digests = max(result["sent"], 1)
                 rows.append(
-                    (
-                        n,
-                        w,
-                        result["sent"],
-                        len(got),
-                        sum(1 for c in pairs.values() if c > 1),
-                        result["wall"],
-                        rate,
-                        rate / baseline,
-                        result["load"],
-                        max(result["rss"]),
-                    )
+                    {
+                        "n": n,
+                        "w": w,
+                        "sent": result["sent"],
+                        "received": len(got),
+                        "twice": sum(1 for c in pairs.values() if c > 1),
+                        "wall": result["wall"],
+                        "rate": rate,
+                        "speedup": rate / baseline,
+                        "load": result["load"],
+                        "rss": result["rss"],
+                        "ms": 1000 * result["wall"] * w / digests,
+                        "cpu_ms": 1000 * result["cpu"] / digests,
+                        "server_ms": 1000 * result["server"] / digests,
+                        "sink_ms": 1000 * result["sink"] / digests,
+                        "statements": result["statements"] / digests,
+                        "transactions": result["transactions"] / digests,
+                        "kb": size / 1024,
+                    }
                 )
                 print(f"  {rows[-1]}  {dict(result['statuses'])}", flush=True)
     finally:
@@ -315,10 +553,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(header)
     print("|" + "---|" * 10)
-    for n, w, sent, received, twice, wall, rate, speedup, load, rss in rows:
+    for r in rows:
         print(
-            f"| {n} | {w} | {sent} | {received} | {twice} | {wall:.1f} | {rate:.1f} "
-            f"| {speedup:.2f}x | {load:.1f} | {rss:.0f} |"
+            f"| {r['n']} | {r['w']} | {r['sent']} | {r['received']} | {r['twice']} "
+            f"| {r['wall']:.1f} | {r['rate']:.1f} | {r['speedup']:.2f}x | {r['load']:.1f} "
+            f"| {', '.join(f'{m:.0f}' for m in r['rss'])} |"
+        )
+    print()
+    print("Per digest (ms: wall x workers / digests; CPU: the workers', the database")
+    print("server's processes for this database, the SMTP sink's; SQL: statements the")
+    print("workers sent, transactions the server counted; the mean message's size):")
+    print()
+    print(
+        "| users | workers | ms a digest per process | worker CPU ms | database CPU ms "
+        "| SMTP sink CPU ms | SQL statements | transactions | message KB |"
+    )
+    print("|" + "---|" * 9)
+    for r in rows:
+        print(
+            f"| {r['n']} | {r['w']} | {r['ms']:.0f} | {r['cpu_ms']:.0f} | {r['server_ms']:.1f} "
+            f"| {r['sink_ms']:.1f} | {r['statements']:.1f} | {r['transactions']:.1f} "
+            f"| {r['kb']:.1f} |"
         )
     return 0
 

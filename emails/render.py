@@ -189,8 +189,8 @@ class _DigestView:
 _LINK_LABELS = ("Abstract", "PDF", "Hugging Face", "Code")
 
 
-def _links(item: DigestItem) -> tuple[_LinkView, ...]:
-    urls = (item.abs_url, item.pdf_url, item.hf_url, item.code_url)
+def _links(urls: tuple[str | None, ...]) -> tuple[_LinkView, ...]:
+    """The abstract, PDF, Hugging Face and code links of a paper, the unsafe ones left out."""
     pairs = [
         (label, safe)
         for label, url in zip(_LINK_LABELS, urls, strict=True)
@@ -213,24 +213,101 @@ def _upvotes(n: int | None) -> str:
     return f"{n:,} upvote" if n == 1 else f"{n:,} upvotes"
 
 
+@dataclass(frozen=True, slots=True)
+class _PaperBlock:
+    """What a paper's card shows that is the same for every reader of a run: its text
+    converted from LaTeX, cut and lined up, and its links (none of them a reader's)."""
+
+    title: str
+    url: str | None
+    pdf_url: str | None
+    authors: str
+    categories: str
+    summary: str
+    links: tuple[_LinkView, ...]
+    tldr: str
+    tldr_label: str
+
+
+# Papers' blocks of the run: a morning's digests show the same few hundred papers to
+# thousands of readers, and converting their LaTeX and cutting their abstracts was a
+# third of building a message (issue #22). Keyed by everything a block is made of.
+PAPER_BLOCKS = 4096
+
+
+@functools.lru_cache(maxsize=PAPER_BLOCKS)
+def _paper_block(
+    paper_id: str,
+    title: str,
+    abstract: str,
+    authors: tuple[str, ...],
+    categories: tuple[str, ...],
+    urls: tuple[str | None, str | None, str | None, str | None],
+    tldr: str | None,
+    tldr_source: str | None,
+) -> _PaperBlock:
+    abs_url, pdf_url, _hf_url, _code_url = urls
+    return _PaperBlock(
+        title=latex_to_text(title) or paper_id,
+        url=safe_url(abs_url),
+        pdf_url=safe_url(pdf_url),
+        authors=", ".join(shorten_authors(authors)),
+        categories=" · ".join(c.strip() for c in categories if c.strip()),
+        summary=first_sentences(latex_to_text(abstract), 2),
+        links=_links(urls),
+        tldr=latex_to_text(tldr or ""),
+        tldr_label=_tldr_label(tldr_source),
+    )
+
+
+def _block(item: DigestItem) -> _PaperBlock:
+    """The item's paper block, made once per run for each paper (and its links)."""
+    urls = (item.abs_url, item.pdf_url, item.hf_url, item.code_url)
+    try:
+        return _paper_block(
+            item.paper_id,
+            item.title,
+            item.abstract,
+            item.authors,
+            item.categories,
+            urls,
+            item.tldr,
+            item.tldr_source,
+        )
+    except TypeError:  # an unhashable field (a list of authors): made for this item alone
+        return _paper_block.__wrapped__(
+            item.paper_id,
+            item.title,
+            item.abstract,
+            item.authors,
+            item.categories,
+            urls,
+            item.tldr,
+            item.tldr_source,
+        )
+
+
 def _item_view(rank: int, item: DigestItem) -> _ItemView:
+    """One card: the paper's block (_block) and what is this reader's own: the rank, the
+    score, the reason, the upvotes and the feedback links."""
+    block = _block(item)
     dots_on, dots_off = relevance_dots(item.score)
     return _ItemView(
         rank=rank,
-        title=latex_to_text(item.title) or item.paper_id,
-        url=safe_url(item.abs_url),
-        pdf_url=safe_url(item.pdf_url),
-        authors=", ".join(shorten_authors(item.authors)),
-        categories=" · ".join(c.strip() for c in item.categories if c.strip()),
+        title=block.title,
+        url=block.url,
+        pdf_url=block.pdf_url,
+        authors=block.authors,
+        categories=block.categories,
         percent=round(_clamp_score(item.score) * 100),
         dots_on=dots_on,
         dots_off=dots_off,
         upvotes=_upvotes(item.upvotes),
         why=collapse_whitespace(item.why),
-        summary=first_sentences(latex_to_text(item.abstract), 2),
-        links=_links(item),
-        tldr=latex_to_text(item.tldr or ""),
-        tldr_label=_tldr_label(item.tldr_source),
+        summary=block.summary,
+        links=block.links,
+        tldr=block.tldr,
+        tldr_label=block.tldr_label,
         feedback=_labelled([("More like this", item.more_url), ("Less like this", item.less_url)]),
     )
 
@@ -397,9 +474,11 @@ def _digest_view(digest: Digest) -> _DigestView:
 # --- templates --------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=PAPER_BLOCKS)
 def _hang(text: str, first: str = "", rest: str | None = None, width: int = _TEXT_WIDTH) -> str:
     """Wrap `text` to `width`, starting with `first` and indenting later lines by `rest`
-    (default: as wide as `first`, so "10. " hangs its lines under the text, not the dot)."""
+    (default: as wide as `first`, so "10. " hangs its lines under the text, not the dot).
+    Memoised: a paper's authors and abstract are wrapped alike for every reader."""
     return textwrap.fill(
         text,
         width=width,
@@ -452,7 +531,7 @@ def render_text(digest: Digest) -> str:
 
     Raises ValueError if `digest.unsubscribe` is not a mailto: address or https URL.
     """
-    return _environment().get_template("digest.txt.j2").render(d=_digest_view(digest))
+    return _text_part(_digest_view(digest))
 
 
 def render_html(digest: Digest) -> str:
@@ -460,8 +539,15 @@ def render_html(digest: Digest) -> str:
 
     Raises ValueError like render_text.
     """
-    html = _environment().get_template("digest.html.j2").render(d=_digest_view(digest))
-    return _inline_css(html)
+    return _html_part(_digest_view(digest))
+
+
+def _text_part(view: _DigestView) -> str:
+    return _environment().get_template("digest.txt.j2").render(d=view)
+
+
+def _html_part(view: _DigestView) -> str:
+    return _inline_css(_environment().get_template("digest.html.j2").render(d=view))
 
 
 def subject(digest: Digest) -> str:
@@ -538,8 +624,7 @@ def build_message(
 
     # Quoted-printable keeps the message 7-bit clean (any relay, no 8BITMIME needed) while
     # the ASCII bulk of it stays legible in a raw .eml.
-    msg.set_content(render_text(digest), subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(
-        render_html(digest), subtype="html", charset="utf-8", cte="quoted-printable"
-    )
+    view = _digest_view(digest)  # one view for both parts
+    msg.set_content(_text_part(view), subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(_html_part(view), subtype="html", charset="utf-8", cte="quoted-printable")
     return msg

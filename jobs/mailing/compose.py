@@ -6,15 +6,16 @@ trending section, the feedback links, and the e-mail message built from them.
         digest   = build_digest(picked) + trending + note + feedback links
         message  = emails.build_message(digest)
 
-Reads storage (stored papers, trending days) and writes nothing.
+Reads storage (stored papers, trending days) and writes nothing. The trending days are
+the same for every user of a run: TrendingMemo reads them once for a batch of users.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from zoneinfo import ZoneInfo
@@ -24,13 +25,33 @@ from paperboy.emails.digest import Digest, DigestItem, TrendingItem
 from paperboy.emails.render import build_message
 from paperboy.jobs.config.model import Config, UserConfig
 from paperboy.jobs.core.ids import abs_url, is_arxiv_id, pdf_url
-from paperboy.jobs.storage import Storage, StoredPaper
+from paperboy.jobs.storage import Storage, StoredPaper, TrendingEntry
 from paperboy.jobs.web.links import add_feedback_links
 
 log = logging.getLogger(__name__)
 
 TRENDING_MAX_AGE_DAYS = 3  # an older "trending today" is not today's
 MATCH_SCORE = 0.5  # a trending paper "also matches you" from this score on
+
+# Storage.trending's signature, as far as a digest asks it (since=..., limit=...).
+TrendingReader = Callable[..., list[TrendingEntry]]
+
+
+class TrendingMemo:
+    """Storage.trending for the users of a batch: read once per question. Two queries a
+    digest asked the same thing for every user (issue #22)."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._read: dict[tuple[object, object], list[TrendingEntry]] = {}
+
+    def __call__(
+        self, *, since: date | None = None, limit: int | None = None
+    ) -> list[TrendingEntry]:
+        key = (since, limit)
+        if key not in self._read:
+            self._read[key] = self._storage.trending(since=since, limit=limit)
+        return self._read[key]
 
 
 def compose(
@@ -45,6 +66,7 @@ def compose(
     note: str = "",
     keywords_only: bool = False,
     sections: Sequence[tuple[str, Sequence[recommender.Ranked]]] = (),
+    trending_of: TrendingReader | None = None,
 ) -> tuple[Digest, EmailMessage | None]:
     """The digest of `picked` (from `ranked`, the ranking of `candidates`) and its message
     (None for a user without e-mail: their `notify` channels carry it).
@@ -52,13 +74,23 @@ def compose(
     ``note``: what the reader must know of how it was ranked (jobs.ranking.pick.basis_note);
     ``keywords_only``: ranked without any saved paper. ``sections``: a user with
     collections (issue #23): (collection, its picks) in the order shown; `picked` is then
-    all of them, section after section."""
+    all of them, section after section. ``trending_of``: how the trending days are read
+    (default Storage.trending; a TrendingMemo shares them)."""
     scores = {r.paper.id: r.score for r in ranked}
     known = {p.id: p for p in candidates}  # the picks and most trending papers: held already
-    trending = trending_items(config, storage, scores, user, now, known)
+    trending = trending_items(config, storage, scores, user, now, known, trending_of)
     shown = tuple(sections) if user.collections else ()
     digest = build_digest(
-        config, storage, user, picked, len(candidates), now, trending, known, sections=shown
+        config,
+        storage,
+        user,
+        picked,
+        len(candidates),
+        now,
+        trending,
+        known,
+        sections=shown,
+        trending_of=trending_of,
     )
     digest = replace(digest, note=note, keywords_only=keywords_only)
     if not user.email:
@@ -80,13 +112,14 @@ def trending_items(
     user: UserConfig,
     now: datetime,
     known: Mapping[str, StoredPaper] | None = None,
+    trending_of: TrendingReader | None = None,
 ) -> tuple[TrendingItem, ...]:
     """The most upvoted papers of the latest trending day (if it is recent), each marked
     when the user's model rates it at or above their threshold too. ``known``: papers the
     caller already holds (the user's candidates), not read again."""
     if config.email.trending <= 0:
         return ()
-    entries = storage.trending(limit=config.email.trending)
+    entries = (trending_of or storage.trending)(limit=config.email.trending)
     if not entries or (now.date() - entries[0].day).days > TRENDING_MAX_AGE_DAYS:
         return ()
     papers = _papers(storage, [e.paper_id for e in entries], known)
@@ -134,6 +167,7 @@ def build_digest(
     known: Mapping[str, StoredPaper] | None = None,
     *,
     sections: Sequence[tuple[str, Sequence[recommender.Ranked]]] = (),
+    trending_of: TrendingReader | None = None,
 ) -> Digest:
     """The digest the e-mail shows, from the picks and what storage knows of them
     (``known``: papers the caller already holds, not read again). ``sections``: one per
@@ -143,7 +177,8 @@ def build_digest(
     local_day = now.astimezone(ZoneInfo(user.timezone)).date()
     ids = [r.paper.id for r in picked]
     stored = _papers(storage, ids, known)
-    upvotes = {e.paper_id: e.upvotes for e in storage.trending(since=local_day - timedelta(days=7))}
+    week = (trending_of or storage.trending)(since=local_day - timedelta(days=7))
+    upvotes = {e.paper_id: e.upvotes for e in week}
     items = []
     for r in picked:
         link, pdf = _links(r.paper.id, stored.get(r.paper.id))

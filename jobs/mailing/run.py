@@ -1,13 +1,19 @@
 """The digest job: for each user whose digest is due, rank, render, record, send.
 
     for each batch of BATCH_USERS users:
+        states, pending = their states, and who has pending mail: one read for the batch
         for each user:
             retry their pending deliveries (same bytes, same Message-ID), each leased first
                                                                     # mailing.send
             decision = decide(user, state, now, force)              # mailing.due, pure
             not due (unsubscribed, paused, schedule not fired)  -> their result
-            claim (user, slot) in the database, or leave it to the runner that has it
+        claim every due (user, slot) in the database in one statement; a slot another
+            runner holds is left to it ("elsewhere")                # storage.claims
+        reads = the claimed users' states, ledgers, libraries, profile papers, read
+            under the claims in one connection                      # storage.digest_reads
+        for each claimed user:
             pause("claimed")                                        # test hook
+            state moved on meanwhile (another digest, unsubscribed) -> close the claim
             candidates = papers listed since the user's window, not yet mailed to them,
                          not in their saved papers, in their categories
                          + papers of a digest of theirs that failed for good
@@ -21,6 +27,7 @@
                       (collections: per section, each paper in the collection that
                       scores it highest)                            # ranking.pick, pure
             message = emails.build_message(digest)                  # mailing.compose
+                      (each paper's block made once per run: emails.render)
             storage.create_delivery(pending, message, picked)   # ledger + window, atomically,
                                    # only if the claim is still ours and the user's state
                                    # is still the one the digest was built on
@@ -46,12 +53,14 @@ next run does those users.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 from paperboy import recommender
 from paperboy.emails.delivery import Transport
@@ -65,7 +74,7 @@ from paperboy.jobs.mailing.channels import (
     send_recorded_channels,
 )
 from paperboy.jobs.mailing.claims import Runner, owner_gone, quietly
-from paperboy.jobs.mailing.compose import compose
+from paperboy.jobs.mailing.compose import TrendingMemo, compose
 from paperboy.jobs.mailing.due import decide
 from paperboy.jobs.mailing.send import (
     close_transports,
@@ -75,22 +84,36 @@ from paperboy.jobs.mailing.send import (
     transient_error,
 )
 from paperboy.jobs.ranking.candidates import (
-    ListedPapers,
+    Listing,
+    PaperMemo,
     candidates_for,
     collection_jobs,
+    keep_background,
     listed_papers_of,
     run_vectors,
+    vectors_memo,
 )
 from paperboy.jobs.ranking.corpus import Corpus, load_corpus
 from paperboy.jobs.ranking.pick import basis_note, best_scores, pick_sections
 from paperboy.jobs.ranking.pool import RankJob, default_workers, rank_many
-from paperboy.jobs.storage import Claim, ClaimLost, Storage, StoredPaper, UserState, utcnow
+from paperboy.jobs.storage import (
+    Claim,
+    ClaimLost,
+    Storage,
+    StoredPaper,
+    UserReads,
+    UserState,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
 # Users are claimed, ranked and sent in batches of this many: claims are not held for
-# the whole run, and memory does not grow with the number of users.
-BATCH_USERS = 64
+# the whole run, and memory does not grow with the number of users. A batch is claimed
+# at once (Storage.claim_digests), so runners sharing the users split them batch by
+# batch: small enough that the last batch of a run keeps one runner busy for seconds
+# only (issue #22), large enough that a batch's reads are a few queries for many users.
+BATCH_USERS = 16
 
 # A hook called at a point of one user's digest: pause(point, user name), point
 # "claimed" (the digest is claimed, nothing built), "recorded" (the delivery is
@@ -135,57 +158,77 @@ class _Due:
     claim: Claim | None  # None: a dry run
 
 
-def _prepare(
-    config: Config,
+def _decide(
     storage: Storage,
     user: UserConfig,
     transport: Transport,
+    state: UserState,
+    pending: bool,
     *,
     now: datetime,
     force: bool,
     dry_run: bool,
-    corpus: Callable[[], Corpus],
     runner: Runner,
-    listed: ListedPapers | None = None,
-    pause: Pause | None = None,
-) -> _Due | DigestResult:
-    """Re-send pending mail; if the digest is due, claim it and gather what ranking the
-    user takes.
-
-    ``corpus`` is called only for a user with candidates: a run where nobody is due
-    loads no index.
-    """
+) -> tuple[str, int] | DigestResult:
+    """Re-send the user's pending mail; then their digest's slot if it is due (with how
+    many pending deliveries were sent), else their result. `state` and `pending` (whether
+    they have a pending delivery) were read for the whole batch (Storage.digest_states)."""
     owner, lease = runner.owner, runner.lease
     resent = 0
     if not dry_run:
-        if user.email:
+        if user.email and pending:
             resent += resend_pending(storage, transport, user.name, now, owner=owner, lease=lease)
         if user.channels():
             resent += resend_pending_channels(storage, user, now, owner=owner, lease=lease)
-    state = storage.user_state(user.name)
     decision = decide(user, state, now, force=force)
-    slot = decision.slot
-    if slot is None:  # unsubscribed, paused (issue #14), or not due by the schedule
+    if decision.slot is None:  # unsubscribed, paused (issue #14), or not due by the schedule
         return DigestResult(user.name, decision.status, resent=resent)
-    claim = None
-    if not dry_run:
-        claim = storage.claim_digest(user.name, slot, owner, lease, gone=owner_gone)
-        if claim is None:
-            return DigestResult(user.name, "elsewhere", resent=resent)
+    return decision.slot, resent
+
+
+def _prepare(
+    storage: Storage,
+    user: UserConfig,
+    transport: Transport,
+    slot: str,
+    resent: int,
+    claim: Claim | None,
+    reads: UserReads,
+    *,
+    now: datetime,
+    force: bool,
+    corpus: Callable[[], Corpus],
+    listed: Listing,
+    as_paper: PaperMemo,
+    pause: Pause | None = None,
+) -> _Due | DigestResult:
+    """Gather what ranking a claimed (or dry-run) user takes, from the batch's reads.
+
+    ``corpus`` is called only for a user with candidates: a run where nobody is due
+    loads no index. The claim is released if anything fails.
+    """
     try:
+        # What the digest is built on, read under the claim; recorded only if unchanged.
+        state = reads.state
         if claim is not None:
             if pause is not None:
                 pause("claimed", user.name)
-            # What the digest is built on, read under the claim; recorded only if unchanged.
-            state = storage.user_state(user.name)
             again = decide(user, state, now, force=force)
             if again.slot != slot:  # another digest served it, or the user just stopped
                 storage.finish_claim(claim, "superseded")
                 stopped = again.status if again.status in ("unsubscribed", "paused") else None
                 return DigestResult(user.name, stopped or "not-due", resent=resent)
-        candidates = candidates_for(storage, user, listed)
+        candidates = candidates_for(storage, user, listed, reads=reads)
         jobs = (
-            collection_jobs(storage, user, candidates, corpus(), explain=user.max_papers)
+            collection_jobs(
+                storage,
+                user,
+                candidates,
+                corpus(),
+                explain=user.max_papers,
+                reads=reads,
+                as_paper=as_paper,
+            )
             if candidates
             else ()
         )
@@ -207,9 +250,11 @@ def _finish(
     preview: Path | None,
     runner: Runner,
     pause: Pause | None = None,
+    trending_of: TrendingMemo | None = None,
 ) -> DigestResult:
     """Pick, render, record and send one user's ranked digest (one ranking per
-    collection: `rankings`, default collection first)."""
+    collection: `rankings`, default collection first). ``trending_of``: the batch's
+    trending days, read once for its users."""
     user, state, candidates, resent = due.user, due.state, due.candidates, due.resent
     limits = {c.name: c.max_papers or user.max_papers for c in user.collections}
     sections = pick_sections(
@@ -245,6 +290,7 @@ def _finish(
         note=note,
         keywords_only=keywords_only,
         sections=sections,
+        trending_of=trending_of,
     )
     if preview is not None:
         preview.parent.mkdir(parents=True, exist_ok=True)
@@ -260,6 +306,7 @@ def _finish(
             note=note,
         )
     texts = channel_texts(user, digest) if user.channels() else []
+    recorded = time.monotonic()
     try:
         delivery_id = storage.create_delivery(
             user_name=user.name,
@@ -295,16 +342,22 @@ def _finish(
             owner=runner.owner,
             lease=runner.lease,
             sent=None if pause is None else lambda: pause("sent", user.name),
+            # Recorded with our lease moments ago: renewing it is one more transaction a
+            # digest, for nothing while most of the lease is left.
+            renew=due.claim is None
+            or time.monotonic() - recorded > runner.lease.total_seconds() / 2,
         )
-    channels = send_recorded_channels(
-        storage,
-        user,
-        delivery_id,
-        now,
-        owner=runner.owner,
-        lease=runner.lease,
-        sent=None if pause is None else lambda: pause("channel-sent", user.name),
-    )
+    channels: tuple[tuple[str, str], ...] = ()
+    if texts:  # recorded with channel parts: a digest without any reads none back
+        channels = send_recorded_channels(
+            storage,
+            user,
+            delivery_id,
+            now,
+            owner=runner.owner,
+            lease=runner.lease,
+            sent=None if pause is None else lambda: pause("channel-sent", user.name),
+        )
     if message is None:  # channels only: the digest's status is theirs
         status, receipt, error = _channels_status(channels)
     # Not the message: it is stored with the delivery, and a run over 10,000 users that
@@ -346,9 +399,6 @@ def _lost(storage: Storage, due: _Due, e: ClaimLost, considered: int) -> DigestR
     return DigestResult(due.user.name, "elsewhere", considered=considered, resent=due.resent)
 
 
-# Users are claimed, ranked and sent in batches of this many: claims are not held for
-
-
 def run_digests(
     config: Config,
     storage: Storage,
@@ -383,6 +433,7 @@ def run_digests(
     transports: dict[str, Transport] = {}
     results: dict[str, DigestResult] = {}
     loaded: list[Corpus] = []
+    known_vectors: dict[str, Any] = {}  # the run's background and candidates' vectors
     runner = Runner.here()
     n_workers = (config.workers or default_workers()) if workers is None else workers
 
@@ -406,24 +457,83 @@ def run_digests(
 
     def batch(users: Sequence[UserConfig]) -> None:
         due: list[_Due] = []
-        listed = listed_papers_of(storage)
+        listed = listed_papers_of(storage).pinned()
+        _stop_here(storage, stop, due)
+        try:
+            states, pending = storage.digest_states([u.name for u in users])
+        except Exception as e:  # the database is away: every user of the batch fails
+            for user in users:
+                done(failed(user, e))
+            return
+        wanted: list[tuple[UserConfig, Transport, str, int]] = []
         for user in users:
             _stop_here(storage, stop, due)
             kind = user.transport or config.email.transport
             try:
                 if transport is None and kind not in transports:
                     transports[kind] = make_transport(config, kind)
-                prepared = _prepare(
-                    config,
+                chosen_transport = transport or transports[kind]
+                decided = _decide(
                     storage,
                     user,
-                    transport or transports[kind],
+                    chosen_transport,
+                    states[user.name],
+                    user.name in pending,
                     now=now,
                     force=force,
                     dry_run=dry_run,
-                    corpus=corpus,
                     runner=runner,
+                )
+            except Exception as e:  # one user's bug must not cost the others their digest
+                done(failed(user, e))
+                continue
+            if isinstance(decided, DigestResult):
+                done(decided)
+            else:
+                wanted.append((user, chosen_transport, *decided))
+        if not wanted:
+            return
+        _stop_here(storage, stop, due)
+        claims: dict[str, Claim | None] = {}
+        try:
+            if not dry_run:
+                claims = storage.claim_digests(
+                    [(user.name, slot) for user, _t, slot, _r in wanted],
+                    runner.owner,
+                    runner.lease,
+                    gone=owner_gone,
+                )
+            mine = [w for w in wanted if dry_run or claims.get(w[0].name) is not None]
+            saved = [pid for user, *_ in mine for pid in (*user.saved, *user.disliked)]
+            reads = storage.digest_reads([user.name for user, *_ in mine], saved)
+        except Exception as e:  # the database is away: the batch's claimed users fail
+            _release(storage, claims.values())
+            for user, *_ in wanted:
+                done(failed(user, e))
+            return
+        as_paper = PaperMemo()
+        for number, (user, chosen_transport, slot, resent) in enumerate(wanted):
+            claim = claims.get(user.name)
+            if not dry_run and claim is None:
+                done(DigestResult(user.name, "elsewhere", resent=resent))
+                continue
+            if stop is not None and stop.is_set():
+                _release(storage, [claims.get(w[0].name) for w in wanted[number:]])
+                _stop_here(storage, stop, due)
+            try:
+                prepared = _prepare(
+                    storage,
+                    user,
+                    chosen_transport,
+                    slot,
+                    resent,
+                    claim,
+                    reads[user.name],
+                    now=now,
+                    force=force,
+                    corpus=corpus,
                     listed=listed,
+                    as_paper=as_paper,
                     pause=pause,
                 )
             except Exception as e:  # one user's bug must not cost the others their digest
@@ -447,6 +557,7 @@ def run_digests(
             preview,
             pause,
             stop,
+            known_vectors=known_vectors,
         )
 
     try:
@@ -471,18 +582,29 @@ def _rank_and_send(
     preview: Path | None,
     pause: Pause | None,
     stop: Stop | None = None,
+    *,
+    known_vectors: dict[str, Any] | None = None,
 ) -> None:
-    """Rank one batch of claimed users over the pool, then record and send each."""
+    """Rank one batch of claimed users over the pool, then record and send each.
+    ``known_vectors``: what earlier batches of the run read (run_vectors)."""
     jobs = [job for d in due for _name, job in d.jobs]
-    index = corpus().index if jobs else None
+    shared = corpus() if jobs else None
+    index = shared.index if shared is not None else None
     try:
-        vectors = run_vectors(storage, jobs) if jobs else None
+        vectors = None
+        if shared is not None:
+            if known_vectors is not None and not known_vectors:  # the run's first batch
+                known_vectors.update(vectors_memo(shared))
+            vectors = run_vectors(storage, jobs, known_vectors)
+            if known_vectors is not None:
+                keep_background(shared, known_vectors)
         rankings = iter(rank_many(jobs, index, workers=n_workers, embeddings=vectors))
     except BaseException:
         for d in due:
             if d.claim is not None:
                 quietly(storage.release_claim, d.claim)
         raise
+    trending_of = TrendingMemo(storage)
     for i, d in enumerate(due):
         _stop_here(storage, stop, due[i:])
         try:
@@ -503,12 +625,20 @@ def _rank_and_send(
                 preview=preview,
                 runner=runner,
                 pause=pause,
+                trending_of=trending_of,
             )
         except Exception as e:  # one user's bug must not cost the others their digest
             if d.claim is not None:  # the next run tries again (no-op once recorded)
                 quietly(storage.release_claim, d.claim)
             result = failed(d.user, e)
         done(result)
+
+
+def _release(storage: Storage, claims: Iterable[Claim | None]) -> None:
+    """Give up claims this run will not build (quietly: the lease ends them anyway)."""
+    for claim in claims:
+        if claim is not None:
+            quietly(storage.release_claim, claim)
 
 
 def _stop_here(storage: Storage, stop: Stop | None, unrecorded: Sequence[_Due]) -> None:

@@ -112,6 +112,7 @@ def send_delivery(
     owner: str,
     lease: timedelta,
     sent: Callable[[], None] | None = None,
+    renew: bool = True,
 ) -> tuple[str, str | None, str | None]:
     """Send one recorded delivery if this runner holds (or gets) its lease; returns
     (status, receipt, error). The lease is renewed first, so nobody can take it over
@@ -119,8 +120,11 @@ def send_delivery(
     still pending and still ours (Storage.mark_sent / mark_attempt_failed): a send that
     outlived its lease leaves the row to the runner that took it over ("elsewhere").
     ``sent()`` is called once the server accepted the message, before it is recorded
-    (a test hook: a crash there sends the same message again, at least once)."""
-    if not storage.take_delivery(delivery_id, owner, lease, gone=owner_gone):
+    (a test hook: a crash there sends the same message again, at least once).
+    ``renew=False``: this runner recorded the delivery with its lease moments ago
+    (Storage.create_delivery), so it holds it for most of the lease still: not renewed.
+    The outcome is written only if it is still ours, as always."""
+    if renew and not storage.take_delivery(delivery_id, owner, lease, gone=owner_gone):
         return "elsewhere", None, "another runner is sending it"
     try:
         receipt = transport.send(message)

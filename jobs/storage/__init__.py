@@ -10,6 +10,7 @@ other module writes SQL. Timestamps are timezone-aware UTC in and out, also on S
     ledger.py        user_state, deliveries, ledger (exactly once)      LedgerMixin
     channels.py      channel_deliveries (chat and push, issue #23)      ChannelsMixin
     claims.py        digest_claims (who builds a digest)                ClaimsMixin
+    digest_reads.py  a batch of users' digest inputs, a query a kind   DigestReadsMixin
     links.py         user_state.links_epoch ("sign out all links")      LinksMixin
     sent.py          a user's sent digests, with their papers (feed)    SentMixin
     library.py       library, zotero_sync, zotero_items                 LibraryMixin
@@ -34,6 +35,7 @@ from paperboy.jobs.storage.channels import (
     ChannelText,
 )
 from paperboy.jobs.storage.claims import Claim, ClaimLost, ClaimsMixin
+from paperboy.jobs.storage.digest_reads import DigestReadsMixin, UserReads
 from paperboy.jobs.storage.index import IndexGeneration, IndexMixin
 from paperboy.jobs.storage.ledger import (
     FAILED,
@@ -73,6 +75,7 @@ __all__ = [
     "StoredPaper",
     "TrendingEntry",
     "UpsertResult",
+    "UserReads",
     "UserState",
     "VenueEntry",
     "VenueState",
@@ -91,6 +94,7 @@ class Storage(
     LedgerMixin,
     ChannelsMixin,
     ClaimsMixin,
+    DigestReadsMixin,
     LinksMixin,
     SentMixin,
     LibraryMixin,

@@ -10,7 +10,7 @@ longer exists). Recording the digest completes the claim in the same transaction
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from paperboy.jobs.core.errors import StorageError
-from paperboy.jobs.storage.base import StorageBase
+from paperboy.jobs.storage.base import StorageBase, insert_ignoring
 from paperboy.jobs.storage.schema import digest_claims
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,24 @@ def complete_claim(
         raise ClaimLost(
             f"{claim.user_name}: the claim on digest {claim.slot} was taken over by another runner"
         )
+
+
+def _live_claims(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """The live (not done) claims among (user, slot) `keys`: their owner and lease."""
+    query = select(
+        digest_claims.c.user_name,
+        digest_claims.c.slot,
+        digest_claims.c.owner,
+        digest_claims.c.expires_at,
+    ).where(
+        digest_claims.c.user_name.in_({user for user, _slot in keys}),
+        digest_claims.c.state == CLAIMED,
+    )
+    return {
+        (row.user_name, row.slot): row
+        for row in conn.execute(query)
+        if (row.user_name, row.slot) in keys
+    }
 
 
 class ClaimsMixin(StorageBase):
@@ -133,6 +151,62 @@ class ClaimsMixin(StorageBase):
             if taken.rowcount == 1:
                 return Claim(user_name, slot, owner, until, taken_over=True)
         return None
+
+    def claim_digests(
+        self,
+        slots: Sequence[tuple[str, str]],
+        owner: str,
+        lease: timedelta,
+        *,
+        gone: Callable[[str], bool] = lambda _owner: False,
+    ) -> dict[str, Claim | None]:
+        """claim_digest for a batch of (user, slot), by user: one INSERT ... ON CONFLICT
+        DO NOTHING for all of them, one read of the claims it did not get, and
+        claim_digest's takeover only for those whose lease expired or whose owner is gone.
+
+        Each row is claimed atomically as in claim_digest: of two runners claiming the
+        same batch at once, each slot goes to exactly one. The rows are inserted in
+        (user, slot) order, so two runners whose batches overlap wait for each other's
+        rows in the same order and cannot deadlock.
+        """
+        wanted = sorted(set(slots))
+        if not wanted:
+            return {}
+        now = self._now()
+        until = now + lease
+        with self._tx() as conn:
+            got = insert_ignoring(
+                conn,
+                digest_claims,
+                ["user_name", "slot"],
+                [
+                    {
+                        "user_name": user,
+                        "slot": slot,
+                        "owner": owner,
+                        "state": CLAIMED,
+                        "claimed_at": now,
+                        "expires_at": until,
+                        "takeovers": 0,
+                    }
+                    for user, slot in wanted
+                ],
+            )
+            others = {key for key in wanted if key not in got}
+            held = _live_claims(conn, others) if others else {}
+        out: dict[str, Claim | None] = {}
+        for user, slot in slots:
+            if (user, slot) in got:
+                out[user] = Claim(user, slot, owner, until)
+                continue
+            row = held.get((user, slot))
+            # Done, or held by a live runner: nothing to take over (claim_digest's own
+            # checks decide the rest, atomically).
+            stale = row is not None and (
+                row.expires_at < now or (row.owner != owner and gone(row.owner))
+            )
+            out[user] = self.claim_digest(user, slot, owner, lease, gone=gone) if stale else None
+        return out
 
     def finish_claim(self, claim: Claim, outcome: str = "superseded") -> bool:
         """Close a claim without recording a digest (someone else served this slot)."""

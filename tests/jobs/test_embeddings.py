@@ -354,3 +354,28 @@ def test_a_broken_encoder_leaves_the_run_with_what_is_stored(
     with caplog.at_level(logging.WARNING):
         vectors = vectors_for(storage, papers[:2], profiles=papers[2:], encoder=Broken())
     assert len(vectors) == 0 and "damaged" in caplog.text
+
+
+def test_a_runs_batches_read_the_shared_vectors_once(storage: Storage, encoder: Encoder) -> None:
+    from sqlalchemy import delete
+
+    from paperboy.jobs.ranking.corpus import to_paper
+    from paperboy.jobs.ranking.encoding import vectors_for
+    from paperboy.jobs.storage.schema import embeddings
+
+    storage.upsert_papers(fixture_papers(10), source="arxiv", listed=True)
+    encode_missing(storage, encoder)
+    papers = [to_paper(p) for p in storage.get_papers([p.id for p in fixture_papers(10)]).values()]
+    shared, saved = papers[:8], papers[8:]
+    alone = vectors_for(storage, shared, profiles=saved, encoder=encoder)
+    known: dict[str, np.ndarray] = {}
+    first = vectors_for(storage, shared, profiles=saved, encoder=encoder, known=known)
+    assert set(known) == {p.id for p in shared}  # profile papers are not kept: they grow
+    for pid in alone.row_of:
+        assert np.array_equal(first.matrix[first.row_of[pid]], alone.matrix[alone.row_of[pid]])
+    # The next batch takes the shared vectors from `known`, not from the database.
+    with storage.engine.begin() as conn:
+        conn.execute(delete(embeddings).where(embeddings.c.paper_id == shared[0].id))
+    later = vectors_for(storage, shared, profiles=saved, encoder=encoder, known=known)
+    assert set(later.row_of) == set(alone.row_of)
+    assert shared[0].id not in vectors_for(storage, shared, profiles=saved, encoder=encoder)
