@@ -263,28 +263,11 @@ def _paper_block(
 def _block(item: DigestItem) -> _PaperBlock:
     """The item's paper block, made once per run for each paper (and its links)."""
     urls = (item.abs_url, item.pdf_url, item.hf_url, item.code_url)
+    fields = (item.paper_id, item.title, item.abstract, item.authors, item.categories)
     try:
-        return _paper_block(
-            item.paper_id,
-            item.title,
-            item.abstract,
-            item.authors,
-            item.categories,
-            urls,
-            item.tldr,
-            item.tldr_source,
-        )
+        return _paper_block(*fields, urls, item.tldr, item.tldr_source)
     except TypeError:  # an unhashable field (a list of authors): made for this item alone
-        return _paper_block.__wrapped__(
-            item.paper_id,
-            item.title,
-            item.abstract,
-            item.authors,
-            item.categories,
-            urls,
-            item.tldr,
-            item.tldr_source,
-        )
+        return _paper_block.__wrapped__(*fields, urls, item.tldr, item.tldr_source)
 
 
 def _item_view(rank: int, item: DigestItem) -> _ItemView:

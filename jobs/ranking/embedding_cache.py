@@ -46,20 +46,25 @@ def cache_path() -> Path:
     return Path(base).expanduser() / "paperboy" / "embeddings.sqlite"
 
 
-def _open(path: Path) -> sqlite3.Connection:
+_VECTORS = (
+    "CREATE TABLE IF NOT EXISTS vectors ("
+    " model TEXT NOT NULL, hash TEXT NOT NULL, vector BLOB NOT NULL,"
+    " PRIMARY KEY (model, hash))"
+)
+
+
+def open_cache(path: Path, table: str = _VECTORS) -> sqlite3.Connection:
+    """The cache file at `path` (made if missing), with `table` (its CREATE TABLE IF NOT
+    EXISTS statement; the vectors' by default) in it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30)
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS vectors ("
-        " model TEXT NOT NULL, hash TEXT NOT NULL, vector BLOB NOT NULL,"
-        " PRIMARY KEY (model, hash))"
-    )
+    conn.execute(table)
     return conn
 
 
 def _lookup(path: Path, model: str, hashes: list[str]) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
-    with closing(_open(path)) as conn:
+    with closing(open_cache(path)) as conn:
         for start in range(0, len(hashes), 500):
             chunk = hashes[start : start + 500]
             marks = ",".join("?" * len(chunk))
@@ -72,7 +77,7 @@ def _lookup(path: Path, model: str, hashes: list[str]) -> dict[str, bytes]:
 
 
 def _store(path: Path, model: str, rows: list[tuple[str, bytes]]) -> None:
-    with closing(_open(path)) as conn, conn:
+    with closing(open_cache(path)) as conn, conn:
         conn.executemany(
             "INSERT OR REPLACE INTO vectors (model, hash, vector) VALUES (?, ?, ?)",
             [(model, h, v) for h, v in rows],

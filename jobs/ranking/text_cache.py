@@ -22,7 +22,6 @@ kept.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sqlite3
 import unicodedata
@@ -33,7 +32,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from paperboy import recommender
-from paperboy.jobs.ranking.embedding_cache import cache_path
+from paperboy.jobs.ranking.embedding_cache import cache_path, open_cache
+from paperboy.recommender.encoder import text_hash
 from paperboy.recommender.text import TEXT_VERSION, normalise, raw_text
 from paperboy.text import has_latex
 
@@ -54,24 +54,16 @@ def normaliser_version() -> str:
     return f"{TEXT_VERSION}/pylatexenc-{latex}/unicode-{unicodedata.unidata_version}"
 
 
-def _key(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
-def _open(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30)
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS texts ("
-        " version TEXT NOT NULL, hash TEXT NOT NULL, text TEXT NOT NULL,"
-        " PRIMARY KEY (version, hash))"
-    )
-    return conn
+_TEXTS = (
+    "CREATE TABLE IF NOT EXISTS texts ("
+    " version TEXT NOT NULL, hash TEXT NOT NULL, text TEXT NOT NULL,"
+    " PRIMARY KEY (version, hash))"
+)
 
 
 def _lookup(path: Path, hashes: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    with closing(_open(path)) as conn:
+    with closing(open_cache(path, _TEXTS)) as conn:
         for start in range(0, len(hashes), 500):
             chunk = hashes[start : start + 500]
             marks = ",".join("?" * len(chunk))
@@ -84,7 +76,7 @@ def _lookup(path: Path, hashes: list[str]) -> dict[str, str]:
 
 
 def _store(path: Path, rows: list[tuple[str, str]]) -> None:
-    with closing(_open(path)) as conn, conn:
+    with closing(open_cache(path, _TEXTS)) as conn, conn:
         conn.executemany(
             "INSERT OR REPLACE INTO texts (version, hash, text) VALUES (?, ?, ?)",
             [(normaliser_version(), h, t) for h, t in rows],
@@ -105,7 +97,7 @@ def cached_texts(
     latex = {pid: raw for pid, raw in raws.items() if has_latex(raw)}
     if not latex:
         return {}
-    keys = {pid: _key(raw) for pid, raw in latex.items()}
+    keys = {pid: text_hash(raw) for pid, raw in latex.items()}
     where = path or cache_path()
     try:
         known = _lookup(where, sorted(set(keys.values())))
