@@ -16,6 +16,8 @@ import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
+from paperboy.recommender.negatives import Negatives, training_rows
+
 __all__ = [
     "DenseScores",
     "LinearScores",
@@ -35,6 +37,8 @@ Rows = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 RANDOM_STATE = 0
 # A term must be in this many training papers (or in a saved one) to get a weight.
 MIN_TRAINING_DF = 2
+# The solver's stopping tolerance (scikit-learn's default).
+TOL = 1e-4
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +66,11 @@ def squash(raw: FloatArray) -> FloatArray:
 
 
 def _balanced_weights(
-    n_pos: int, n_neg: int, n_bad: int, saved_weights: FloatArray | None = None
+    n_pos: int,
+    n_neg: int,
+    n_bad: int,
+    saved_weights: FloatArray | None = None,
+    skip: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.int64], FloatArray]:
     """Labels and sample weights for saved (1) vs. negatives and disliked papers (0).
 
@@ -70,8 +78,14 @@ def _balanced_weights(
     a disliked paper weighs like one (average) saved paper (or one negative, if that is
     more). ``saved_weights`` (positive, one per saved paper) share the saved class's total
     in proportion, e.g. recency weights (:mod:`recommender.recency`); None: equal shares.
+    ``skip`` (one per negative) marks negatives that are not in the fit: weight 0, and
+    not counted, so the weights are those of the fit without those rows.
     """
     y = np.concatenate([np.ones(n_pos), np.zeros(n_neg + n_bad)]).astype(np.int64)
+    if skip is not None and skip.shape != (n_neg,):
+        raise ValueError(f"skip must mark {n_neg} negatives")
+    n_skip = 0 if skip is None else int(skip.sum())
+    n_neg -= n_skip
     n = n_pos + n_neg + n_bad
     pos_w = n / (2.0 * n_pos)
     neg_w = n / (2.0 * (n_neg + n_bad))
@@ -82,18 +96,24 @@ def _balanced_weights(
         if share.shape != (n_pos,) or not np.all(share > 0):
             raise ValueError(f"saved_weights must be {n_pos} positive numbers")
         pos = pos_w * n_pos * share / share.sum()
-    sample_weight = np.concatenate([pos, np.full(n_neg, neg_w), np.full(n_bad, max(pos_w, neg_w))])
+    neg = np.full(n_neg + n_skip, neg_w)
+    if skip is not None:
+        neg[skip] = 0.0
+    sample_weight = np.concatenate([pos, neg, np.full(n_bad, max(pos_w, neg_w))])
     return y, np.asarray(sample_weight, dtype=np.float64)
 
 
 def logistic_scores(
     positives: sp.csr_matrix,
-    negatives: sp.csr_matrix,
+    negatives: sp.csr_matrix | Negatives,
     candidates: sp.csr_matrix,
     *,
     C: float = 10.0,
     disliked: sp.csr_matrix | None = None,
     saved_weights: FloatArray | None = None,
+    skip: npt.NDArray[np.bool_] | None = None,
+    min_df: int = MIN_TRAINING_DF,
+    tol: float = TOL,
 ) -> LinearScores:
     """Train saved-vs-background logistic regression and score the candidates with it.
 
@@ -104,16 +124,24 @@ def logistic_scores(
     ``squash(decision_function)``; ``weights`` cover the full vocabulary.
 
     The model is fitted on the columns of terms that appear in a saved paper or in at
-    least two training papers. A column that is zero in every training row would get
-    weight exactly 0 anyway (zero loss gradient under L2). A term seen in a single
+    least ``min_df`` training papers. A column that is zero in every training row would
+    get weight exactly 0 anyway (zero loss gradient under L2). A term seen in a single
     background paper only explains that one negative away; leaving those out made no
     difference on either benchmark (replay 0.594 -> 0.594, every list within 0.009; seed
     unchanged) and removes about a third of the columns (benchmarks/RESULTS-archive.md, round 3):
     with a 2,000-5,000-paper background, 60-100k of an arXiv-sized 292k terms remain.
+
+    ``negatives`` may come prepared (:class:`recommender.negatives.Negatives`, its own
+    ``min_df``), as a digest run does once for every user who shares them; ``skip``
+    marks negatives left out of this fit (the user's own papers in a shared sample).
+    ``tol`` is the solver's stopping tolerance.
     """
+    neg = negatives if isinstance(negatives, Negatives) else Negatives.of(negatives, min_df)
     n_terms = positives.shape[1]
+    if neg.shape[1] != n_terms:
+        raise ValueError(f"negatives have {neg.shape[1]} terms, the saved papers {n_terms}")
     bad = disliked if disliked is not None else sp.csr_matrix((0, n_terms))
-    n_pos, n_neg, n_bad = positives.shape[0], negatives.shape[0], bad.shape[0]
+    n_pos, n_neg, n_bad = positives.shape[0], neg.shape[0], bad.shape[0]
     if bad.shape[0] > 0:
         # A dislike speaks about what the user otherwise likes: its rows keep the saved
         # papers' terms only. With every column, weakly regularised, the model explains
@@ -122,20 +150,18 @@ def logistic_scores(
         in_saved[positives.indices] = 1.0
         bad = sp.csr_matrix(bad.multiply(in_saved.reshape(1, -1)))
         bad.eliminate_zeros()
-    train = sp.vstack([positives, negatives, bad], format="csr")
-    # A term in one training paper only, and not in a saved one, can only explain that
-    # one negative away: leave it out (min_df 2 within the training rows).
-    used = np.bincount(train.indices, minlength=n_terms) >= MIN_TRAINING_DF
-    used[positives.indices] = True
-    columns = np.flatnonzero(used)
-    # float32 halves the memory traffic of the solver's products; the fitted scores agree
-    # with float64 to a correlation of 1.0000 (benchmarks/RESULTS-archive.md).
-    X = train[:, columns].astype(np.float32)
-    y, sample_weight = _balanced_weights(n_pos, n_neg, n_bad, saved_weights)
-    model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, random_state=RANDOM_STATE)
-    model.fit(X, y, sample_weight=sample_weight)
+    # A term in fewer than min_df training papers, and not in a saved one, can only
+    # explain those negatives away: it is left out (recommender.negatives). The rows are
+    # float32, which halves the memory traffic of the solver's products; the fitted
+    # scores agree with float64 to a correlation of 1.0000 (benchmarks/RESULTS-archive.md).
+    train = training_rows(positives, neg, sp.csr_matrix(bad))
+    y, sample_weight = _balanced_weights(n_pos, n_neg, n_bad, saved_weights, skip)
+    model = LogisticRegression(
+        C=C, solver="lbfgs", max_iter=1000, tol=tol, random_state=RANDOM_STATE
+    )
+    model.fit(train.X, y, sample_weight=sample_weight)
     weights = np.zeros(n_terms, dtype=np.float64)
-    weights[columns] = np.asarray(model.coef_[0], dtype=np.float64)
+    weights[train.columns] = np.asarray(model.coef_[0], dtype=np.float64)
     raw = np.asarray(candidates @ weights, dtype=np.float64).ravel() + float(model.intercept_[0])
     return LinearScores(raw=raw, score=squash(raw), weights=weights)
 

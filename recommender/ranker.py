@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from paperboy.recommender.hints import TermMatcher, followed_authors, muted_hits
 from paperboy.recommender.index import Index
 from paperboy.recommender.interests import find_interests, interest_scores
 from paperboy.recommender.model import (
+    MIN_TRAINING_DF,
+    TOL,
     LinearScores,
     centroid_scores,
     embedding_scores,
@@ -23,6 +26,7 @@ from paperboy.recommender.model import (
     query_scores,
     squash,
 )
+from paperboy.recommender.negatives import Negatives
 from paperboy.recommender.reasons import (
     Evidence,
     closest_saved,
@@ -47,6 +51,8 @@ MEANING_SHARE = 0.5  # the meaning view's share of the fused logit; the words vi
 HALF_LIFE_DAYS: float | None = None  # saved papers' recency half-life (None: all alike)
 INTEREST_SHARE = 0.25  # the best-fitting interest's share of the meaning view's logit
 MIN_SILHOUETTE = 0.03  # how clear a split of the saved papers must be to be interests
+WORDS_MIN_DF = MIN_TRAINING_DF  # training papers a term outside the saved ones needs
+WORDS_TOL = TOL  # the words view's solver tolerance
 
 NO_PROFILE = "no saved papers or keywords yet"
 NO_EVIDENCE = "little in common with your saved papers"
@@ -85,6 +91,8 @@ def rank(
     half_life_days: float | None = HALF_LIFE_DAYS,
     interest_share: float = INTEREST_SHARE,
     min_silhouette: float = MIN_SILHOUETTE,
+    words_min_df: int = WORDS_MIN_DF,
+    words_tol: float = WORDS_TOL,
 ) -> list[Ranked]:
     """Rank ``candidates`` for one user, best first, each with a score in [0, 1] and a reason.
 
@@ -169,12 +177,24 @@ def rank(
     if half_life_days is not None and not half_life_days > 0:
         raise ValueError(f"half_life_days must be None or positive, got {half_life_days!r}")
 
+    if words_min_df < 1:
+        raise ValueError(f"words_min_df must be at least 1, got {words_min_df!r}")
+    if not words_tol > 0:
+        raise ValueError(f"words_tol must be positive, got {words_tol!r}")
+
     saved = _unique(profile.saved, set())
     saved_ids = {p.id for p in saved}
     cands = [c for c in candidates if c.id not in saved_ids]
     if not cands:
         return []
-    negatives = _unique(background, saved_ids) or _unique(cands, set())
+    # The negatives: the background, the same for every user of a run (so its rows and
+    # prepared forms are computed once), less the user's own papers, which sit out of the
+    # fits (skip) instead of making another copy of it.
+    negatives = _unique(background, set())
+    skip = np.asarray([p.id in saved_ids for p in negatives], dtype=bool)
+    if skip.all():  # nothing but the user's papers (or nothing): contrast with candidates
+        negatives = _unique(cands, set())
+        skip = np.zeros(len(negatives), dtype=bool)
     disliked = _unique(profile.disliked, saved_ids)
 
     if index is None:
@@ -211,12 +231,20 @@ def rank(
                 else None
             )
             scores = logistic_scores(
-                X_saved, X_neg, X_cand, C=C, disliked=X_bad, saved_weights=recent
+                X_saved,
+                _prepared(X_neg, words_min_df),
+                X_cand,
+                C=C,
+                disliked=X_bad,
+                saved_weights=recent,
+                skip=skip if skip.any() else None,
+                tol=words_tol,
             )
             words_for = scores.raw > 0
             meaning = _meaning_view(
                 saved,
                 negatives,
+                skip,
                 disliked,
                 cands,
                 embeddings,
@@ -424,6 +452,7 @@ class MeaningOptions:
 def _meaning_view(
     saved: Sequence[Paper],
     negatives: Sequence[Paper],
+    skip: npt.NDArray[np.bool_],
     disliked: Sequence[Paper],
     cands: Sequence[Paper],
     embeddings: Embeddings | None,
@@ -442,6 +471,7 @@ def _meaning_view(
         return None
     E_saved, has_saved = embeddings.rows(saved)
     E_neg, has_neg = embeddings.rows(negatives)
+    has_neg = has_neg & ~skip  # the user's own papers are not negatives
     E_cand, has_cand = embeddings.rows(cands)
     if not has_saved.any() or int(has_neg.sum()) < min_negatives or not has_cand.any():
         return None
@@ -486,6 +516,26 @@ def _meaning_view(
 
 
 _controller: list[ThreadpoolController] = []
+# The words view's negatives prepared for fitting (recommender.negatives), for the last
+# few negatives' matrices: a digest run ranks every user against the same one. Kept with
+# the matrix itself, so its id cannot be another matrix's while it is here.
+_PREPARED: list[tuple[sp.csr_matrix, int, Negatives]] = []
+PREPARED_SIZE = 2
+_prepared_lock = threading.Lock()
+
+
+def _prepared(rows: sp.csr_matrix, min_df: int) -> Negatives:
+    """``rows`` prepared for the words view's fits, once per matrix (Index.features
+    returns the same matrix for the same large request)."""
+    with _prepared_lock:
+        for held, held_min_df, prepared in _PREPARED:
+            if held is rows and held_min_df == min_df:
+                return prepared
+    prepared = Negatives.of(rows, min_df)
+    with _prepared_lock:
+        _PREPARED.insert(0, (rows, min_df, prepared))
+        del _PREPARED[PREPARED_SIZE:]
+    return prepared
 
 
 def _blas() -> ThreadpoolController:
