@@ -62,6 +62,9 @@ NOT_EXPLAINED = "ranked below the papers explained"
 
 def _unique(papers: Sequence[Paper], skip: set[str]) -> list[Paper]:
     """Papers with distinct ids, in order, leaving out ids in ``skip``."""
+    ids = [p.id for p in papers]
+    if len(set(ids)) == len(ids) and skip.isdisjoint(ids):
+        return list(papers)  # the usual case, a background or a day's listing: a copy
     seen = set(skip)
     out: list[Paper] = []
     for p in papers:
@@ -280,19 +283,24 @@ def rank(
     saved_titles = [shorten(p.title) for p in saved]
     hints: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = []
     final = np.empty(n, dtype=np.float64)
-    for i, paper in enumerate(cands):
-        s = float(score[i])
-        found = keywords.find(cand_texts[i])
-        for _ in found:
-            s += keyword_boost * (1.0 - s)
-        followed = followed_authors(paper, profile.authors)
-        if followed:
-            s = max(s, followed_score)
-        mutes = muted_hits(paper, cand_texts[i], profile.muted, muted)
-        if mutes:
-            s *= muted_factor
-        final[i] = min(max(s, 0.0), 1.0)
-        hints.append((found, followed, mutes))
+    if not (profile.keywords or profile.authors or profile.muted):
+        # No hint can apply (most users of a large run): the scores as they are.
+        final[:] = np.clip(score, 0.0, 1.0)
+        hints = [((), (), ())] * n
+    else:
+        for i, paper in enumerate(cands):
+            s = float(score[i])
+            found = keywords.find(cand_texts[i])
+            for _ in found:
+                s += keyword_boost * (1.0 - s)
+            followed = followed_authors(paper, profile.authors)
+            if followed:
+                s = max(s, followed_score)
+            mutes = muted_hits(paper, cand_texts[i], profile.muted, muted)
+            if mutes:
+                s *= muted_factor
+            final[i] = min(max(s, 0.0), 1.0)
+            hints.append((found, followed, mutes))
     order = sorted(range(n), key=lambda i: (-final[i], -float(raw[i]), cands[i].id))
     if diversity > 0 and n > 1:
         order = mmr_order(order, [float(final[i]) for i in order], X_cand, diversity, diversity_top)
