@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from paperboy.recommender.model import Rows, embedding_scores
+from paperboy.recommender.model import Rows, _balanced_weights, dense_fit
 
 __all__ = ["InterestScores", "find_interests", "interest_scores"]
 
@@ -130,11 +130,21 @@ def interest_scores(
     candidates: Rows,
     *,
     C: float = 1.0,
+    skip: npt.NDArray[np.bool_] | None = None,
 ) -> InterestScores:
-    """One saved-vs-negatives model per interest; each candidate scored by its best one."""
+    """One saved-vs-negatives model per interest; each candidate scored by its best one.
+
+    The fits share one matrix (every saved paper, then the negatives): interest j's fit
+    gives the other interests' papers no weight, which is the fit on its own papers and
+    the negatives without copying the negatives for each. ``skip`` marks negatives left
+    out of every fit (model.logistic_scores).
+    """
     k = int(labels.max()) + 1 if len(labels) else 0
     if k == 0:
         raise ValueError("no saved papers to find interests in")
+    n_saved, n_neg = saved.shape[0], negatives.shape[0]
+    X = np.vstack([saved, negatives]).astype(np.float32)
+    y = np.concatenate([np.ones(n_saved), np.zeros(n_neg)]).astype(np.int64)
     logits = np.empty((k, candidates.shape[0]), dtype=np.float64)
     pulls: list[FloatArray] = []
     members: list[IntArray] = []
@@ -142,7 +152,11 @@ def interest_scores(
         rows = np.flatnonzero(labels == j).astype(np.int64)
         if len(rows) == 0:
             raise ValueError(f"interest {j} has no saved paper")
-        result = embedding_scores(saved[rows], negatives, candidates, C=C)
+        _, balanced = _balanced_weights(len(rows), n_neg, 0, skip=skip)
+        weight = np.zeros(n_saved + n_neg, dtype=np.float64)
+        weight[rows] = balanced[: len(rows)]
+        weight[n_saved:] = balanced[len(rows) :]
+        result = dense_fit(X, y, weight, rows, candidates, C=C)
         logits[j] = result.raw
         pulls.append(result.saved_pull)
         members.append(rows)

@@ -22,6 +22,7 @@ __all__ = [
     "DenseScores",
     "LinearScores",
     "centroid_scores",
+    "dense_fit",
     "embedding_scores",
     "fuse",
     "logistic_scores",
@@ -190,27 +191,42 @@ def embedding_scores(
     C: float = 1.0,
     disliked: Rows | None = None,
     saved_weights: FloatArray | None = None,
+    skip: npt.NDArray[np.bool_] | None = None,
 ) -> DenseScores:
     """Logistic regression saved-vs-background on unit sentence embeddings.
 
     Same balancing as :func:`logistic_scores`; C=1 because the rows are dense and short
     (384 numbers), where C=10 overfits the handful of saved papers (seed benchmark:
     0.602 vs 0.590 alone). Disliked papers are explicit negatives weighted like a saved
-    paper.
+    paper; ``skip`` marks negatives left out (weight 0), as in :func:`logistic_scores`.
     """
     bad = disliked if disliked is not None else np.zeros((0, positives.shape[1]))
     # float32, as the TF-IDF model: half the memory traffic of the solver's products
     # (8 vs 15 ms a fit with 5,000 negatives; benchmarks/RESULTS-archive.md).
     X = np.vstack([positives, negatives, bad]).astype(np.float32)
     y, sample_weight = _balanced_weights(
-        positives.shape[0], negatives.shape[0], bad.shape[0], saved_weights
+        positives.shape[0], negatives.shape[0], bad.shape[0], saved_weights, skip
     )
+    return dense_fit(X, y, sample_weight, np.arange(positives.shape[0]), candidates, C=C)
+
+
+def dense_fit(
+    X: npt.NDArray[np.float32],
+    y: npt.NDArray[np.int64],
+    sample_weight: FloatArray,
+    saved_rows: npt.NDArray[np.int64],
+    candidates: Rows,
+    *,
+    C: float,
+) -> DenseScores:
+    """The meaning view's fit on prepared rows: ``X`` (float32) with labels and weights,
+    ``saved_rows`` the saved papers whose pull is wanted (rows of weight 0 take no part:
+    several fits can share one ``X``, recommender.interests)."""
     model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, random_state=RANDOM_STATE)
     model.fit(X, y, sample_weight=sample_weight)
     raw = np.asarray(model.decision_function(candidates), dtype=np.float64)
-    n_pos = positives.shape[0]
-    p_saved = np.asarray(model.predict_proba(X[:n_pos])[:, 1], dtype=np.float64)
-    pull = C * sample_weight[:n_pos] * (1.0 - p_saved)
+    p_saved = np.asarray(model.predict_proba(X[saved_rows])[:, 1], dtype=np.float64)
+    pull = C * sample_weight[saved_rows] * (1.0 - p_saved)
     return DenseScores(raw=raw, saved_pull=np.asarray(pull, dtype=np.float64))
 
 

@@ -478,8 +478,8 @@ def _meaning_view(
     if embeddings is None or not len(embeddings):
         return None
     E_saved, has_saved = embeddings.rows(saved)
-    E_neg, has_neg = embeddings.rows(negatives)
-    has_neg = has_neg & ~skip  # the user's own papers are not negatives
+    E_neg, has_vector = embeddings.rows(negatives)
+    has_neg = has_vector & ~skip  # the user's own papers are not negatives
     E_cand, has_cand = embeddings.rows(cands)
     if not has_saved.any() or int(has_neg.sum()) < min_negatives or not has_cand.any():
         return None
@@ -488,9 +488,15 @@ def _meaning_view(
     if disliked:
         E_bad, has_bad = embeddings.rows(disliked)
         bad = E_bad[has_bad]
-    neg = E_neg if has_neg.all() else E_neg[has_neg]
+    # Negatives without a vector are left out (a copy); the user's own papers sit out by
+    # weight, so the shared background's rows serve every user as they are.
+    neg = E_neg if has_vector.all() else E_neg[has_vector]
+    neg_skip = skip if has_vector.all() else skip[has_vector]
+    sit_out = neg_skip if neg_skip.any() else None
     recent = None if options.recent is None else options.recent[has_saved]
-    result = embedding_scores(pos, neg, E_cand, C=options.C, disliked=bad, saved_weights=recent)
+    result = embedding_scores(
+        pos, neg, E_cand, C=options.C, disliked=bad, saved_weights=recent, skip=sit_out
+    )
     positions = np.flatnonzero(has_saved).astype(np.int64)
     a = options.interest_share
     labels = (
@@ -506,7 +512,7 @@ def _meaning_view(
             sims=pos @ E_cand.T,
             positions=positions,
         )
-    best = interest_scores(pos, labels, neg, E_cand, C=options.C)
+    best = interest_scores(pos, labels, neg, E_cand, C=options.C, skip=sit_out)
     interest_weights = np.zeros((len(best.members), len(pos)), dtype=np.float64)
     for j, (rows, pull) in enumerate(zip(best.members, best.pulls, strict=True)):
         interest_weights[j, rows] = a * pull

@@ -84,3 +84,26 @@ def test_a_minority_interest_is_not_drowned() -> None:
 def test_interest_scores_rejects_no_saved_papers() -> None:
     with pytest.raises(ValueError, match="no saved papers"):
         interest_scores(np.zeros((0, DIM)), np.zeros(0, dtype=np.int64), np.eye(DIM), np.eye(DIM))
+
+
+def test_the_shared_matrix_fits_each_interest_as_its_own_papers_against_the_negatives() -> None:
+    rng = np.random.default_rng(3)
+
+    def unit(n: int, centre: np.ndarray) -> np.ndarray:
+        rows = centre + 0.6 * rng.standard_normal((n, 16))
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    a, b = rng.standard_normal(16), rng.standard_normal(16)
+    saved = np.vstack([unit(5, a), unit(4, b)])
+    labels = np.array([0] * 5 + [1] * 4)
+    negatives = unit(200, np.zeros(16))
+    candidates = unit(30, a + b)
+    skip = np.zeros(200, dtype=bool)
+    skip[[7, 99]] = True
+    got = interest_scores(saved, labels, negatives, candidates, C=1.0, skip=skip)
+    for j in range(2):
+        alone = embedding_scores(saved[labels == j], negatives[~skip], candidates, C=1.0)
+        # The shared fit's logits for interest j where j is the best interest.
+        picked = got.interest == j
+        np.testing.assert_allclose(got.raw[picked], alone.raw[picked], atol=1e-3)
+        np.testing.assert_allclose(got.pulls[j], alone.saved_pull, atol=1e-3)

@@ -8,6 +8,8 @@ papers and those in at least ``min_df`` training rows, fit.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -18,6 +20,7 @@ from paperboy.recommender.model import _balanced_weights, logistic_scores
 from paperboy.recommender.negatives import Negatives, training_rows
 from paperboy.recommender.ranker import _prepared
 from tests.recommender.corpus import ALL, ASTRO, NLP
+from tests.recommender.test_meaning_view import FEW, topic_vectors
 
 
 def reference_raw(
@@ -127,14 +130,20 @@ def test_the_ranker_prepares_a_background_once_per_matrix_and_min_df() -> None:
     assert _prepared(rows, 3).min_df == 3
 
 
-def test_a_saved_paper_in_the_background_ranks_as_if_it_were_not_there() -> None:
-    saved = (*NLP[:4], ASTRO[0])
+@pytest.mark.parametrize("meaning", [False, True])
+def test_a_saved_paper_in_the_background_ranks_as_if_it_were_not_there(meaning: bool) -> None:
+    saved = (*NLP[:6], *ASTRO[:3])  # two interests when the meaning view is on
     others = [p for p in ALL if p not in saved]
     index = Index.build(ALL)
-    with_own = rank(Profile(saved=saved), ALL, ALL, index=index)
-    without = rank(Profile(saved=saved), ALL, others, index=index)
+    options: dict[str, Any] = {"index": index}
+    if meaning:
+        options.update(embeddings=topic_vectors(ALL), min_negatives=FEW, min_silhouette=0.0)
+    with_own = rank(Profile(saved=saved), ALL, ALL, **options)
+    without = rank(Profile(saved=saved), ALL, others, **options)
     assert [r.paper.id for r in with_own] == [r.paper.id for r in without]
     assert [r.why for r in with_own] == [r.why for r in without]
+    if meaning:
+        assert any(r.why.startswith("for your interest in") for r in with_own)
     np.testing.assert_allclose([r.score for r in with_own], [r.score for r in without], atol=1e-4)
 
 
