@@ -53,6 +53,7 @@ INTEREST_SHARE = 0.25  # the best-fitting interest's share of the meaning view's
 MIN_SILHOUETTE = 0.03  # how clear a split of the saved papers must be to be interests
 WORDS_MIN_DF = MIN_TRAINING_DF  # training papers a term outside the saved ones needs
 WORDS_TOL = TOL  # the words view's solver tolerance
+WORDS_NEGATIVES: int | None = None  # negatives the words view fits on (None: all)
 
 NO_PROFILE = "no saved papers or keywords yet"
 NO_EVIDENCE = "little in common with your saved papers"
@@ -96,6 +97,7 @@ def rank(
     min_silhouette: float = MIN_SILHOUETTE,
     words_min_df: int = WORDS_MIN_DF,
     words_tol: float = WORDS_TOL,
+    words_negatives: int | None = WORDS_NEGATIVES,
 ) -> list[Ranked]:
     """Rank ``candidates`` for one user, best first, each with a score in [0, 1] and a reason.
 
@@ -184,6 +186,8 @@ def rank(
         raise ValueError(f"words_min_df must be at least 1, got {words_min_df!r}")
     if not words_tol > 0:
         raise ValueError(f"words_tol must be positive, got {words_tol!r}")
+    if words_negatives is not None and words_negatives < 1:
+        raise ValueError(f"words_negatives must be None or at least 1, got {words_negatives!r}")
 
     saved = _unique(profile.saved, set())
     saved_ids = {p.id for p in saved}
@@ -205,7 +209,12 @@ def rank(
         # one paper (design.md: canonical ids), so the first text seen for an id is used.
         index = Index.build(_unique([*saved, *negatives, *disliked, *cands], set()))
     X_saved = index.features(saved)
-    X_neg = index.features(negatives)
+    # The words view may fit on the first ``words_negatives`` of them (None: all).
+    words_neg = negatives if words_negatives is None else negatives[:words_negatives]
+    words_skip = skip[: len(words_neg)]
+    if words_skip.all():  # all of those are the user's own papers
+        words_neg, words_skip = negatives, skip
+    X_neg = index.features(words_neg)
     X_cand = index.features(cands)
     # The rendered text only serves keyword and muted-term matching; rendering LaTeX is
     # most of a ranking's cost when the candidates are not yet in normalise()'s cache.
@@ -240,7 +249,7 @@ def rank(
                 C=C,
                 disliked=X_bad,
                 saved_weights=recent,
-                skip=skip if skip.any() else None,
+                skip=words_skip if words_skip.any() else None,
                 tol=words_tol,
             )
             words_for = scores.raw > 0

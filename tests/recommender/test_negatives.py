@@ -147,7 +147,18 @@ def test_a_saved_paper_in_the_background_ranks_as_if_it_were_not_there(meaning: 
     np.testing.assert_allclose([r.score for r in with_own], [r.score for r in without], atol=1e-4)
 
 
-@pytest.mark.parametrize(("option", "value"), [("words_min_df", 0), ("words_tol", 0.0)])
+@pytest.mark.parametrize(
+    ("option", "value"), [("words_min_df", 0), ("words_tol", 0.0), ("words_negatives", 0)]
+)
 def test_bad_words_view_options_are_refused(option: str, value: float) -> None:
     with pytest.raises(ValueError, match=option):
         rank(Profile(saved=NLP[:3]), ALL, ALL, **{option: value})  # type: ignore[arg-type]
+
+
+def test_the_words_view_can_fit_on_the_first_negatives_only() -> None:
+    index = Index.build(ALL)
+    saved = tuple(NLP[:4])
+    assert set(saved) <= set(ALL[:16])  # the first 16: the saved papers (sitting out), 12 more
+    some = rank(Profile(saved=saved), ALL, ALL, index=index, words_negatives=16)
+    alone = rank(Profile(saved=saved), ALL, ALL[:16], index=index)
+    assert [r.paper.id for r in some] == [r.paper.id for r in alone]
