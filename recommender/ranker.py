@@ -110,7 +110,7 @@ def rank(
                     corpus, see recommender.index), else from an index built here over
                     saved + background + candidates
         E         = sentence embeddings from ``embeddings`` (papers without one: no row)
-        negatives = background minus saved, else the candidates (arxiv-sanity style)
+        negatives = background minus saved and disliked, else the candidates (arxiv-sanity style)
         base      = saved papers?    words   = logistic regression saved-vs-negatives on
                                                X (+ disliked papers as explicit negatives)
                                      meaning = the same on E (C=``meaning_C``), for the
@@ -195,14 +195,15 @@ def rank(
     if not cands:
         return []
     # The negatives: the background, the same for every user of a run (so its rows and
-    # prepared forms are computed once), less the user's own papers, which sit out of the
-    # fits (skip) instead of making another copy of it.
+    # prepared forms are computed once), less the user's own saved and disliked papers,
+    # which sit out of the fits (skip) instead of making another copy of it.
+    disliked = _unique(profile.disliked, saved_ids)
+    own = saved_ids | {p.id for p in disliked}  # disliked papers count once, as disliked
     negatives = _unique(background, set())
-    skip = np.asarray([p.id in saved_ids for p in negatives], dtype=bool)
+    skip = np.asarray([p.id in own for p in negatives], dtype=bool)
     if skip.all():  # nothing but the user's papers (or nothing): contrast with candidates
         negatives = _unique(cands, set())
         skip = np.zeros(len(negatives), dtype=bool)
-    disliked = _unique(profile.disliked, saved_ids)
 
     if index is None:
         # One feature space for everything, fitted once over distinct papers. One id is

@@ -242,15 +242,13 @@ def rank_job(
     """
     if profile is None:
         profile = profile_for(storage, user, collection, reads=reads, as_paper=as_paper)
-    exclude = (
-        {p.id for p in candidates}
-        | {p.id for p in profile.saved}
-        | {p.id for p in profile.disliked}
-    )
+    # The background less the candidates: the same for every user of the window, so the
+    # ranker prepares its rows once (recommender.rank leaves each user's own saved and
+    # disliked papers out of it by itself).
     return RankJob(
         profile=profile,
         candidates=tuple(as_paper(p) for p in candidates),
-        background=tuple(background_for(corpus, exclude)),
+        background=tuple(background_for(corpus, {p.id for p in candidates})),
         explain=explain,
         diversity=user.diversity,
     )

@@ -554,7 +554,7 @@ def _load_corpus(
 
 
 def background_for(corpus: Corpus, exclude: set[str]) -> list[recommender.Paper]:
-    """The shared background without one user's saved, disliked and candidate papers."""
+    """The shared background without the papers in `exclude` (a run's candidates)."""
     return [p for p in corpus.background if p.id not in exclude]
 
 

@@ -238,3 +238,33 @@ def test_the_backgrounds_vectors_are_kept_with_their_corpus_only() -> None:
     keep_background(tomorrow, {"a": 9, "c": 4})
     assert vectors_memo(tomorrow) == {"a": 9, "c": 4}
     assert vectors_memo(today) == {}  # one corpus at a time
+
+
+def test_every_user_of_a_run_gets_the_same_background_and_their_papers_sit_out(
+    tmp_path: Path,
+) -> None:
+    """The background is one request for every user (its features and prepared rows are
+    made once a run); a user's own saved papers in it are left out by the ranker, which
+    ranks exactly as with a background without them."""
+    from paperboy import recommender
+
+    config = config_for(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", 25)
+    ada = config.users[0]
+    bob = replace(ada, name="bob", saved=ada.saved[::2])
+    with Storage.open(config.database, now=lambda: NOW) as storage:
+        load_sample(storage, days=2)
+        listed = ListedPapers(storage)
+        cands = candidates_for(storage, ada, listed)
+        pool = rank_job(storage, ada, cands[:40], Corpus(None, ())).candidates
+        own = rank_job(storage, ada, [], Corpus(None, ())).profile.saved
+        assert own, "ada's saved papers are stored"
+        corpus = Corpus(index=None, background=(*own[:2], *pool[:30]))
+        jobs = [rank_job(storage, u, cands[40:], corpus) for u in (ada, bob)]
+    assert [p.id for p in jobs[0].background] == [p.id for p in jobs[1].background]
+    assert {p.id for p in own[:2]} <= {p.id for p in jobs[0].background}
+    index = recommender.Index.build([*own, *pool, *jobs[0].candidates])
+    with_own = recommender.rank(
+        jobs[0].profile, jobs[0].candidates, jobs[0].background, index=index
+    )
+    without = recommender.rank(jobs[0].profile, jobs[0].candidates, pool[:30], index=index)
+    assert [r.paper.id for r in with_own] == [r.paper.id for r in without]
