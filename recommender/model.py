@@ -130,7 +130,9 @@ def logistic_scores(
     background paper only explains that one negative away; leaving those out made no
     difference on either benchmark (replay 0.594 -> 0.594, every list within 0.009; seed
     unchanged) and removes about a third of the columns (benchmarks/RESULTS-archive.md, round 3):
-    with a 2,000-5,000-paper background, 60-100k of an arXiv-sized 292k terms remain.
+    with a 2,000-5,000-paper background, 60-100k of an arXiv-sized 292k terms remain. The
+    ranker asks for 5 of a digest's 5,000 negatives (recommender.ranker.WORDS_MIN_DF_SHARE):
+    about 19k columns, 40% less time a fit, the replay unchanged (benchmarks/RESULTS.md).
 
     ``negatives`` may come prepared (:class:`recommender.negatives.Negatives`, its own
     ``min_df``), as a digest run does once for every user who shares them; ``skip``

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,7 +52,11 @@ MEANING_SHARE = 0.5  # the meaning view's share of the fused logit; the words vi
 HALF_LIFE_DAYS: float | None = None  # saved papers' recency half-life (None: all alike)
 INTEREST_SHARE = 0.25  # the best-fitting interest's share of the meaning view's logit
 MIN_SILHOUETTE = 0.03  # how clear a split of the saved papers must be to be interests
-WORDS_MIN_DF = MIN_TRAINING_DF  # training papers a term outside the saved ones needs
+# The words view keeps a term outside the saved papers when it is in at least this share
+# of the negatives (and in MIN_TRAINING_DF of them): 5 of a digest's 5,000. Rarer terms
+# only explain a few negatives away; leaving them out keeps the replay where it was
+# (+0.001, every list within 0.003) and cuts the fit by about 40% (benchmarks/RESULTS.md).
+WORDS_MIN_DF_SHARE = 0.001
 WORDS_TOL = TOL  # the words view's solver tolerance
 WORDS_NEGATIVES: int | None = None  # negatives the words view fits on (None: all)
 
@@ -95,7 +100,7 @@ def rank(
     half_life_days: float | None = HALF_LIFE_DAYS,
     interest_share: float = INTEREST_SHARE,
     min_silhouette: float = MIN_SILHOUETTE,
-    words_min_df: int = WORDS_MIN_DF,
+    words_min_df: int | None = None,
     words_tol: float = WORDS_TOL,
     words_negatives: int | None = WORDS_NEGATIVES,
 ) -> list[Ranked]:
@@ -112,7 +117,10 @@ def rank(
         E         = sentence embeddings from ``embeddings`` (papers without one: no row)
         negatives = background minus saved and disliked, else the candidates (arxiv-sanity style)
         base      = saved papers?    words   = logistic regression saved-vs-negatives on
-                                               X (+ disliked papers as explicit negatives)
+                                               X (+ disliked papers as explicit negatives),
+                                               on the saved papers' terms and those in at
+                                               least ``words_min_df`` training papers
+                                               (None: 0.1% of the negatives, at least 2)
                                      meaning = the same on E (C=``meaning_C``), for the
                                                papers that have an embedding; sits out
                                                (words only, no meaning reasons) while
@@ -182,7 +190,7 @@ def rank(
     if half_life_days is not None and not half_life_days > 0:
         raise ValueError(f"half_life_days must be None or positive, got {half_life_days!r}")
 
-    if words_min_df < 1:
+    if words_min_df is not None and words_min_df < 1:
         raise ValueError(f"words_min_df must be at least 1, got {words_min_df!r}")
     if not words_tol > 0:
         raise ValueError(f"words_tol must be positive, got {words_tol!r}")
@@ -245,7 +253,7 @@ def rank(
             )
             scores = logistic_scores(
                 X_saved,
-                _prepared(X_neg, words_min_df),
+                _prepared(X_neg, words_min_df or _min_df(X_neg.shape[0])),
                 X_cand,
                 C=C,
                 disliked=X_bad,
@@ -546,6 +554,11 @@ _controller: list[ThreadpoolController] = []
 _PREPARED: list[tuple[sp.csr_matrix, int, Negatives]] = []
 PREPARED_SIZE = 2
 _prepared_lock = threading.Lock()
+
+
+def _min_df(n_negatives: int) -> int:
+    """The words view's minimum training count for ``n_negatives`` negatives."""
+    return max(MIN_TRAINING_DF, math.ceil(WORDS_MIN_DF_SHARE * n_negatives - 1e-9))
 
 
 def _prepared(rows: sp.csr_matrix, min_df: int) -> Negatives:

@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from paperboy.recommender import Index, Profile, rank
 from paperboy.recommender.model import _balanced_weights, logistic_scores
 from paperboy.recommender.negatives import Negatives, training_rows
-from paperboy.recommender.ranker import _prepared
+from paperboy.recommender.ranker import _min_df, _prepared
 from tests.recommender.corpus import ALL, ASTRO, NLP
 from tests.recommender.test_meaning_view import FEW, topic_vectors
 
@@ -162,3 +162,8 @@ def test_the_words_view_can_fit_on_the_first_negatives_only() -> None:
     some = rank(Profile(saved=saved), ALL, ALL, index=index, words_negatives=16)
     alone = rank(Profile(saved=saved), ALL, ALL[:16], index=index)
     assert [r.paper.id for r in some] == [r.paper.id for r in alone]
+
+
+def test_the_minimum_count_scales_with_the_negatives() -> None:
+    # 5 of a digest's 5,000 negatives; never under 2 (a small one-off background).
+    assert [_min_df(n) for n in (0, 40, 1999, 2000, 2001, 5000, 20000)] == [2, 2, 2, 2, 3, 5, 20]
