@@ -47,6 +47,10 @@ MEANING_SHARE = 0.5  # the meaning view's share of the fused logit; the words vi
 HALF_LIFE_DAYS: float | None = None  # saved papers' recency half-life (None: all alike)
 INTEREST_SHARE = 0.25  # the best-fitting interest's share of the meaning view's logit
 MIN_SILHOUETTE = 0.03  # how clear a split of the saved papers must be to be interests
+# The user's own feedback (Profile.clicked, Profile.ignored): each such paper's weight
+# relative to a saved paper's, 0 for "not used" (benchmarks/feedback_sim.py).
+CLICK_WEIGHT = 0.0
+IGNORED_WEIGHT = 0.0
 
 NO_PROFILE = "no saved papers or keywords yet"
 NO_EVIDENCE = "little in common with your saved papers"
@@ -85,11 +89,14 @@ def rank(
     half_life_days: float | None = HALF_LIFE_DAYS,
     interest_share: float = INTEREST_SHARE,
     min_silhouette: float = MIN_SILHOUETTE,
+    click_weight: float = CLICK_WEIGHT,
+    ignored_weight: float = IGNORED_WEIGHT,
 ) -> list[Ranked]:
     """Rank ``candidates`` for one user, best first, each with a score in [0, 1] and a reason.
 
     Every candidate comes back exactly once (duplicates included), except those whose id
-    is one of the user's saved papers: a digest never recommends a paper the user has.
+    is one of the user's saved papers or of the papers they opened from a digest
+    (``profile.clicked``): a digest never recommends a paper the user has, or has read.
 
     Pipeline::
 
@@ -116,6 +123,12 @@ def rank(
                                                meaning view); score = sigmoid(logit)
                                      (``half_life_days``: saved papers weighted by
                                      recency in both views; off by default)
+                                     feedback: in both global models, clicked papers
+                                     are positives weighing ``click_weight`` of a
+                                     saved paper, ignored ones negatives weighing
+                                     ``ignored_weight`` of one (0: left out, exactly
+                                     the ranking without them); the interests are
+                                     the saved papers' only
                     keywords only?   cosine to the keyword query
                     neither?         0 for everyone ("no saved papers or keywords yet")
         keyword   score += keyword_boost * (1 - score), per keyword found (whole words)
@@ -141,7 +154,9 @@ def rank(
     X", X a saved paper of that interest (:meth:`Pull.for_interest`). "matches: ..."
     claims less, the words that raised the score, and is true whatever the verdict. The
     centroid and keyword fallbacks have no negatives and so no vote: their score is the
-    very similarity the reason names.
+    very similarity the reason names. Reasons name saved papers only: a clicked paper
+    raises a score but is never "your saved" one (a saved paper is named only when its
+    own term in the logit is positive, whatever the clicks added).
     ``explain`` limits them to the first ``explain`` papers (None: all); the others'
     reasons give the hints only (keyword, author, muted), else say they were not
     explained. A digest shows a dozen papers: explaining a thousand costs more than the
@@ -156,6 +171,8 @@ def rank(
         ("followed_score", followed_score),
         ("diversity", diversity),
         ("interest_share", interest_share),
+        ("click_weight", click_weight),
+        ("ignored_weight", ignored_weight),
     ):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {value!r}")
@@ -171,16 +188,25 @@ def rank(
 
     saved = _unique(profile.saved, set())
     saved_ids = {p.id for p in saved}
-    cands = [c for c in candidates if c.id not in saved_ids]
+    disliked = _unique(profile.disliked, saved_ids)
+    # Saved and disliked are the user's explicit word: they win over a click or an ignore.
+    explicit = saved_ids | {p.id for p in disliked}
+    opened = _unique(profile.clicked, explicit)
+    had = saved_ids | {p.id for p in opened}  # not recommended again
+    cands = [c for c in candidates if c.id not in had]
     if not cands:
         return []
-    negatives = _unique(background, saved_ids) or _unique(cands, set())
-    disliked = _unique(profile.disliked, saved_ids)
+    clicked = opened if click_weight > 0 else []
+    ignored = _unique(profile.ignored, explicit | had) if ignored_weight > 0 else []
+    feedback = Feedback(clicked, ignored, click_weight, ignored_weight, n_disliked=len(disliked))
+    negatives = _unique(background, saved_ids | {p.id for p in clicked}) or _unique(cands, set())
 
     if index is None:
         # One feature space for everything, fitted once over distinct papers. One id is
         # one paper (design.md: canonical ids), so the first text seen for an id is used.
-        index = Index.build(_unique([*saved, *negatives, *disliked, *cands], set()))
+        index = Index.build(
+            _unique([*saved, *negatives, *disliked, *clicked, *ignored, *cands], set())
+        )
     X_saved = index.features(saved)
     X_neg = index.features(negatives)
     X_cand = index.features(cands)
@@ -203,7 +229,9 @@ def rank(
         # threads only add synchronisation (5-10x slower on a busy 2-core machine;
         # benchmarks/RESULTS.md). A daily run parallelises over users, not inside one.
         with _blas().limit(limits=1, user_api="blas"):
-            X_bad = index.features(disliked) if disliked else None
+            bad = [*disliked, *ignored]
+            X_bad = index.features(bad) if bad else None
+            X_pos = sp.vstack([X_saved, index.features(clicked)]) if clicked else X_saved
             day = ranking_day(cands) if half_life_days is not None else None
             recent = (
                 recency_weights(saved, day, half_life_days)
@@ -211,7 +239,14 @@ def rank(
                 else None
             )
             scores = logistic_scores(
-                X_saved, X_neg, X_cand, C=C, disliked=X_bad, saved_weights=recent
+                sp.csr_matrix(X_pos),
+                X_neg,
+                X_cand,
+                C=C,
+                disliked=X_bad,
+                saved_weights=recent,
+                clicked_weights=feedback.clicked_weights(len(clicked)),
+                bad_weights=feedback.bad_weights(len(ignored)),
             )
             words_for = scores.raw > 0
             meaning = _meaning_view(
@@ -222,6 +257,7 @@ def rank(
                 embeddings,
                 max(min_negatives, 2),
                 MeaningOptions(meaning_C, recent, interest_share, min_silhouette),
+                feedback,
             )
             if meaning is not None:
                 pull = meaning
@@ -411,6 +447,30 @@ class Pull:
 
 
 @dataclass(frozen=True, slots=True)
+class Feedback:
+    """The feedback papers rank() uses (already deduplicated, empty when their weight is
+    0) and the per-row weights :func:`model._balanced_weights` takes for them."""
+
+    clicked: Sequence[Paper]
+    ignored: Sequence[Paper]
+    click_weight: float
+    ignored_weight: float
+    n_disliked: int
+
+    def clicked_weights(self, n: int) -> FloatArray | None:
+        """Weights of the ``n`` clicked rows that made it into a model (None: none)."""
+        return np.full(n, self.click_weight) if n else None
+
+    def bad_weights(self, n_ignored: int, n_disliked: int | None = None) -> FloatArray | None:
+        """Weights of the bad rows, disliked first then ``n_ignored`` ignored (None when
+        no ignored paper made it: the disliked papers' weights as without feedback)."""
+        if not n_ignored:
+            return None
+        k = self.n_disliked if n_disliked is None else n_disliked
+        return np.concatenate([np.ones(k), np.full(n_ignored, self.ignored_weight)])
+
+
+@dataclass(frozen=True, slots=True)
 class MeaningOptions:
     """How the meaning view is fitted: its C, the saved papers' recency weights (per
     saved paper, or None), the interests' share and the silhouette a split needs."""
@@ -429,6 +489,7 @@ def _meaning_view(
     embeddings: Embeddings | None,
     min_negatives: int,
     options: MeaningOptions,
+    feedback: Feedback,
 ) -> Pull | None:
     """The embedding model's logits, which candidates it scored, and its reason data.
 
@@ -437,6 +498,8 @@ def _meaning_view(
     than ``min_negatives`` negatives do (:data:`MIN_MEANING_NEGATIVES`). With
     ``options.interest_share`` > 0 and a clear split of the saved papers into interests,
     the logit is mixed with the best-fitting interest's (recommender.interests).
+    ``feedback``'s clicked and ignored papers (those with an embedding) join the global
+    model's rows; the interests and the reasons' data are the saved papers' only.
     """
     if embeddings is None or not len(embeddings):
         return None
@@ -447,12 +510,31 @@ def _meaning_view(
         return None
     pos = E_saved[has_saved]
     bad = None
-    if disliked:
-        E_bad, has_bad = embeddings.rows(disliked)
+    n_bad = n_ignored = 0
+    if disliked or feedback.ignored:
+        E_bad, has_bad = embeddings.rows([*disliked, *feedback.ignored])
         bad = E_bad[has_bad]
+        n_bad = int(has_bad[: len(disliked)].sum())
+        n_ignored = int(has_bad[len(disliked) :].sum())
+    train_pos = pos
+    n_clicked = 0
+    if feedback.clicked:
+        E_click, has_click = embeddings.rows(feedback.clicked)
+        n_clicked = int(has_click.sum())
+        train_pos = np.vstack([pos, E_click[has_click]])
     neg = E_neg if has_neg.all() else E_neg[has_neg]
     recent = None if options.recent is None else options.recent[has_saved]
-    result = embedding_scores(pos, neg, E_cand, C=options.C, disliked=bad, saved_weights=recent)
+    result = embedding_scores(
+        train_pos,
+        neg,
+        E_cand,
+        C=options.C,
+        disliked=bad,
+        saved_weights=recent,
+        clicked_weights=feedback.clicked_weights(n_clicked),
+        bad_weights=feedback.bad_weights(n_ignored, n_bad),
+    )
+    saved_pull = result.saved_pull[: len(pos)]  # reasons name saved papers only
     positions = np.flatnonzero(has_saved).astype(np.int64)
     a = options.interest_share
     labels = (
@@ -464,7 +546,7 @@ def _meaning_view(
         return Pull(
             raw=result.raw,
             has=has_cand,
-            weights=result.saved_pull,
+            weights=saved_pull,
             sims=pos @ E_cand.T,
             positions=positions,
         )
@@ -475,7 +557,7 @@ def _meaning_view(
     return Pull(
         raw=(1.0 - a) * result.raw + a * best.raw,
         has=has_cand,
-        weights=(1.0 - a) * result.saved_pull,
+        weights=(1.0 - a) * saved_pull,
         sims=pos @ E_cand.T,
         positions=positions,
         interest=best.interest,
