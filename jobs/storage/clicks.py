@@ -11,9 +11,10 @@ row, and the first click's time stays. The digest job reads the clicked papers b
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from paperboy.jobs.core.errors import StorageError
@@ -23,6 +24,7 @@ from paperboy.jobs.storage.schema import clicks
 log = logging.getLogger(__name__)
 
 LINKS = ("abs", "pdf")  # the links of a paper that count: its abstract page, its PDF
+MAX_CLICKED = 500  # the latest clicked papers a profile takes (a few years of digests)
 
 
 class ClicksMixin(StorageBase):
@@ -49,17 +51,32 @@ class ClicksMixin(StorageBase):
             raise StorageError(f"cannot record a click of {user_name}: {e}") from e
         return bool(added)
 
-    def clicked_papers(self, user_name: str, *, limit: int | None = None) -> list[str]:
+    def clicked_papers(
+        self, user_name: str, *, collection: str | None = None, limit: int = MAX_CLICKED
+    ) -> list[str]:
         """The ids of the papers the user opened from a digest, latest first (a paper
-        once, whichever of its links was clicked); the `limit` latest if given."""
-        latest = func.max(clicks.c.clicked_at)
-        query = (
-            select(clicks.c.paper_id)
-            .where(clicks.c.user_name == user_name)
-            .group_by(clicks.c.paper_id)
-            .order_by(latest.desc(), clicks.c.paper_id)
-        )
-        if limit is not None:
-            query = query.limit(limit)
+        once, whichever of its links was clicked), at most `limit`; of the papers shown
+        in one collection's section ("": the default one; None: any)."""
         with self.engine.connect() as conn:
-            return [row.paper_id for row in conn.execute(query)]
+            return clicked_ids(conn, [user_name], collection, limit)[user_name]
+
+
+def clicked_ids(
+    conn: Connection, names: Sequence[str], collection: str | None, limit: int
+) -> dict[str, list[str]]:
+    """Per user of `names`, their clicked papers' ids, latest first, at most `limit` (one
+    query for them all: Storage.clicked_papers, Storage.digest_reads)."""
+    latest = func.max(clicks.c.clicked_at)
+    query = (
+        select(clicks.c.user_name, clicks.c.paper_id)
+        .where(clicks.c.user_name.in_(list(names)))
+        .group_by(clicks.c.user_name, clicks.c.paper_id)
+        .order_by(clicks.c.user_name, latest.desc(), clicks.c.paper_id)
+    )
+    if collection is not None:
+        query = query.where(clicks.c.collection == collection)
+    out: dict[str, list[str]] = {n: [] for n in names}
+    for row in conn.execute(query):
+        if len(out[row.user_name]) < limit:
+            out[row.user_name].append(row.paper_id)
+    return out
