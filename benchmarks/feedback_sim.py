@@ -30,7 +30,7 @@ Usage::
 
     python benchmarks/feedback_sim.py --listings $D/arxiv-listings-2025-03_2026-07.jsonl.gz \\
         --lists $D/dev-lists.json --index-cache I --embeddings V.npz [--stride 2] \\
-        [--libraries growing,frozen] [--save S.json]
+        [--libraries growing,frozen] [--clicks 0,0.5,1] [--ignored 0,0.05,0.2] [--save S.json]
     python benchmarks/feedback_sim.py --report S.json     # the tables again
 """
 
@@ -68,9 +68,14 @@ def weights(name: str) -> tuple[float, float]:
     return float(parts["c"]), float(parts["i"])
 
 
-def grid(library: str) -> list[str]:
-    clicks = CLICKS if library == "frozen" else (0.0,)
-    return [setting(c, i) for c in clicks for i in IGNORED]
+def grid(
+    library: str, clicks: Sequence[float] = CLICKS, ignored: Sequence[float] = IGNORED
+) -> list[str]:
+    """The settings measured on a library (no click weight on the growing one: there a
+    click is always a saved paper already); no feedback always among them."""
+    chosen = clicks if library == "frozen" else (0.0,)
+    names = [setting(c, i) for c in chosen for i in ignored]
+    return names if NONE in names else [NONE, *names]
 
 
 def simulate(
@@ -173,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--embeddings", type=Path)
     parser.add_argument("--stride", type=int, default=1, help="every Nth replayed week")
     parser.add_argument("--libraries", default="growing,frozen")
+    parser.add_argument("--clicks", default=",".join(f"{c:g}" for c in CLICKS))
+    parser.add_argument("--ignored", default=",".join(f"{i:g}" for i in IGNORED))
     parser.add_argument("--save", type=Path, help="write every setting's per-week nDCG@10")
     parser.add_argument("--report", type=Path, help="a --save file: print its tables again")
     args = parser.parse_args(argv)
@@ -187,9 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         embeddings = load_embeddings(papers, args.embeddings, log) if args.embeddings else None
         tasks = replay_tasks(papers, lists)
         results = {}
+        clicks = [float(c) for c in args.clicks.split(",")]
+        ignored = [float(i) for i in args.ignored.split(",")]
         for library in args.libraries.split(","):
+            names = grid(library, clicks, ignored)
             results[library] = simulate(
-                tasks, papers, index, embeddings, library, grid(library), max(args.stride, 1)
+                tasks, papers, index, embeddings, library, names, max(args.stride, 1)
             )
             if args.save is not None:
                 args.save.write_text(json.dumps(results), encoding="utf-8")
