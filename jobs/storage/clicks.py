@@ -24,7 +24,9 @@ from paperboy.jobs.storage.schema import clicks
 log = logging.getLogger(__name__)
 
 LINKS = ("abs", "pdf")  # the links of a paper that count: its abstract page, its PDF
-MAX_CLICKED = 500  # the latest clicked papers a profile takes (a few years of digests)
+# The latest clicked papers a profile takes: each costs a ranking about what a saved paper
+# costs (benchmarks/RESULTS.md: +100 clicks, +50% time per user), so not a lifetime's.
+MAX_CLICKED = 200
 
 
 class ClicksMixin(StorageBase):
