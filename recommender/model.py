@@ -72,6 +72,9 @@ def _balanced_weights(
     n_bad: int,
     saved_weights: FloatArray | None = None,
     skip: npt.NDArray[np.bool_] | None = None,
+    *,
+    clicked_weights: FloatArray | None = None,
+    bad_weights: FloatArray | None = None,
 ) -> tuple[npt.NDArray[np.int64], FloatArray]:
     """Labels and sample weights for saved (1) vs. negatives and disliked papers (0).
 
@@ -81,26 +84,44 @@ def _balanced_weights(
     in proportion, e.g. recency weights (:mod:`recommender.recency`); None: equal shares.
     ``skip`` (one per negative) marks negatives that are not in the fit: weight 0, and
     not counted, so the weights are those of the fit without those rows.
+
+    The user's own feedback (issue #21): ``clicked_weights`` are the weights of the last
+    ``len(clicked_weights)`` of the ``n_pos`` positive rows (papers the user opened from a
+    digest), each relative to an average saved paper (the class is balanced on the
+    weighted count, so a click adds to the positives rather than diluting the saved
+    papers); ``bad_weights`` (one per bad row) scale each bad row's weight, relative to a
+    disliked paper's (1), e.g. papers shown and ignored. None and None: exactly the
+    weights without feedback.
     """
+    clicks = np.zeros(0) if clicked_weights is None else np.asarray(clicked_weights, float)
+    n_saved = n_pos - len(clicks)
+    if n_saved < 1 or not np.all(clicks > 0):
+        raise ValueError(f"clicked_weights must be at most {n_pos - 1} positive numbers")
     y = np.concatenate([np.ones(n_pos), np.zeros(n_neg + n_bad)]).astype(np.int64)
     if skip is not None and skip.shape != (n_neg,):
         raise ValueError(f"skip must mark {n_neg} negatives")
     n_skip = 0 if skip is None else int(skip.sum())
     n_neg -= n_skip
     n = n_pos + n_neg + n_bad
-    pos_w = n / (2.0 * n_pos)
+    pos_w = n / (2.0 * (n_saved + float(clicks.sum())))
     neg_w = n / (2.0 * (n_neg + n_bad))
     if saved_weights is None:
-        pos = np.full(n_pos, pos_w)
+        pos = np.full(n_saved, pos_w)
     else:
         share = np.asarray(saved_weights, dtype=np.float64)
-        if share.shape != (n_pos,) or not np.all(share > 0):
-            raise ValueError(f"saved_weights must be {n_pos} positive numbers")
-        pos = pos_w * n_pos * share / share.sum()
+        if share.shape != (n_saved,) or not np.all(share > 0):
+            raise ValueError(f"saved_weights must be {n_saved} positive numbers")
+        pos = pos_w * n_saved * share / share.sum()
     neg = np.full(n_neg + n_skip, neg_w)
     if skip is not None:
         neg[skip] = 0.0
-    sample_weight = np.concatenate([pos, neg, np.full(n_bad, max(pos_w, neg_w))])
+    bad = np.full(n_bad, max(pos_w, neg_w))
+    if bad_weights is not None:
+        scale = np.asarray(bad_weights, dtype=np.float64)
+        if scale.shape != (n_bad,) or not np.all(scale > 0):
+            raise ValueError(f"bad_weights must be {n_bad} positive numbers")
+        bad = bad * scale
+    sample_weight = np.concatenate([pos, pos_w * clicks, neg, bad])
     return y, np.asarray(sample_weight, dtype=np.float64)
 
 
@@ -115,6 +136,8 @@ def logistic_scores(
     skip: npt.NDArray[np.bool_] | None = None,
     min_df: int = MIN_TRAINING_DF,
     tol: float = TOL,
+    clicked_weights: FloatArray | None = None,
+    bad_weights: FloatArray | None = None,
 ) -> LinearScores:
     """Train saved-vs-background logistic regression and score the candidates with it.
 
@@ -122,7 +145,10 @@ def logistic_scores(
     papers against thousands of negatives, and without balancing the model would call
     everything "not for you". ``disliked`` papers are explicit negatives, each weighted
     like one saved paper, on the saved papers' terms only (see below). Scores are
-    ``squash(decision_function)``; ``weights`` cover the full vocabulary.
+    ``squash(decision_function)``; ``weights`` cover the full vocabulary. The user's own
+    feedback rides on the same rows (:func:`_balanced_weights`): clicked papers are the
+    last rows of ``positives`` (``clicked_weights``), shown-and-ignored ones rows of
+    ``disliked`` (``bad_weights``).
 
     The model is fitted on the columns of terms that appear in a saved paper or in at
     least ``min_df`` training papers. A column that is zero in every training row would
@@ -158,7 +184,15 @@ def logistic_scores(
     # float32, which halves the memory traffic of the solver's products; the fitted
     # scores agree with float64 to a correlation of 1.0000 (benchmarks/RESULTS-archive.md).
     train = training_rows(positives, neg, sp.csr_matrix(bad))
-    y, sample_weight = _balanced_weights(n_pos, n_neg, n_bad, saved_weights, skip)
+    y, sample_weight = _balanced_weights(
+        n_pos,
+        n_neg,
+        n_bad,
+        saved_weights,
+        skip,
+        clicked_weights=clicked_weights,
+        bad_weights=bad_weights,
+    )
     model = LogisticRegression(
         C=C, solver="lbfgs", max_iter=1000, tol=tol, random_state=RANDOM_STATE
     )
@@ -194,20 +228,30 @@ def embedding_scores(
     disliked: Rows | None = None,
     saved_weights: FloatArray | None = None,
     skip: npt.NDArray[np.bool_] | None = None,
+    clicked_weights: FloatArray | None = None,
+    bad_weights: FloatArray | None = None,
 ) -> DenseScores:
     """Logistic regression saved-vs-background on unit sentence embeddings.
 
     Same balancing as :func:`logistic_scores`; C=1 because the rows are dense and short
     (384 numbers), where C=10 overfits the handful of saved papers (seed benchmark:
     0.602 vs 0.590 alone). Disliked papers are explicit negatives weighted like a saved
-    paper; ``skip`` marks negatives left out (weight 0), as in :func:`logistic_scores`.
+    paper; ``skip`` marks negatives left out (weight 0), and clicked and ignored papers
+    weigh as in :func:`logistic_scores` (``saved_pull`` then has a value per positive
+    row, the clicked papers' last).
     """
     bad = disliked if disliked is not None else np.zeros((0, positives.shape[1]))
     # float32, as the TF-IDF model: half the memory traffic of the solver's products
     # (8 vs 15 ms a fit with 5,000 negatives; benchmarks/RESULTS-archive.md).
     X = np.vstack([positives, negatives, bad]).astype(np.float32)
     y, sample_weight = _balanced_weights(
-        positives.shape[0], negatives.shape[0], bad.shape[0], saved_weights, skip
+        positives.shape[0],
+        negatives.shape[0],
+        bad.shape[0],
+        saved_weights,
+        skip,
+        clicked_weights=clicked_weights,
+        bad_weights=bad_weights,
     )
     return dense_fit(X, y, sample_weight, np.arange(positives.shape[0]), candidates, C=C)
 

@@ -20,13 +20,14 @@ the rows, without copying the sample.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-__all__ = ["Negatives", "TrainingRows", "training_rows"]
+__all__ = ["Negatives", "TrainingRows", "prepared", "training_rows"]
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -127,3 +128,25 @@ def training_rows(
         neg_rows = base_wide
     X = sp.vstack([own(positives), neg_rows, own(disliked)], format="csr")
     return TrainingRows(X=X, columns=np.concatenate([negatives.base, extra]))
+
+
+# Prepared negatives for the last few matrices: a digest run ranks every user against
+# the same one. Each is kept with its matrix, so the matrix's id cannot be another
+# matrix's while it is here.
+_PREPARED: list[tuple[sp.csr_matrix, int, Negatives]] = []
+PREPARED_SIZE = 2
+_prepared_lock = threading.Lock()
+
+
+def prepared(rows: sp.csr_matrix, min_df: int) -> Negatives:
+    """``Negatives.of(rows, min_df)``, made once per matrix (recommender.Index.features
+    returns the same matrix for the same large request, e.g. a run's background)."""
+    with _prepared_lock:
+        for held, held_min_df, made in _PREPARED:
+            if held is rows and held_min_df == min_df:
+                return made
+    made = Negatives.of(rows, min_df)
+    with _prepared_lock:
+        _PREPARED.insert(0, (rows, min_df, made))
+        del _PREPARED[PREPARED_SIZE:]
+    return made

@@ -25,6 +25,12 @@ class Profile:
     ``disliked`` papers ("not for me") are explicit negatives, each weighing as much as a
     saved paper, far more than one background paper. A saved paper's ``announced`` date
     serves recency weighting when it is turned on.
+
+    The user's own feedback from their digests (issue #21): ``clicked`` papers (opened
+    from a digest) are extra positives and ``ignored`` ones (shown in a digest, neither
+    opened nor liked) extra negatives, each weighing a fraction of a saved paper
+    (``recommender.ranker.CLICK_WEIGHT`` and ``IGNORED_WEIGHT``). A paper that is also
+    saved counts as saved, one also disliked as disliked.
     """
 
     saved: tuple[Paper, ...]
@@ -32,6 +38,8 @@ class Profile:
     authors: tuple[str, ...] = ()
     muted: tuple[str, ...] = ()
     disliked: tuple[Paper, ...] = ()
+    clicked: tuple[Paper, ...] = ()
+    ignored: tuple[Paper, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,6 +105,8 @@ class WebConfig:
     host: str = "127.0.0.1"  # loopback unless the user says otherwise
     port: int = 8080
     serve: bool = False  # also serve it inside `paperboy run`
+    # Abstract and PDF links go through /open/T, which records the click (issue #21)
+    count_clicks: bool = False
     token_days: int = 60  # how long a link in a digest works
     secret_file: Path = Path(DEFAULT_WEB_SECRET_FILE)
 

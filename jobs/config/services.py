@@ -38,7 +38,7 @@ _EMAIL = ("from", "transport", "outbox", "reply_to", "smtp", "unsubscribe", "tre
 
 _SMTP = ("host", "port", "security", "username", "password_env", "password_file", "timeout")
 
-_WEB = ("base_url", "listen", "serve", "token_days", "secret_file")
+_WEB = ("base_url", "listen", "serve", "token_days", "secret_file", "count_clicks")
 
 _QUEUE = ("broker", "broker_env", "name", "visibility_timeout")
 
@@ -173,7 +173,7 @@ def _email(raw: Mapping[str, Any], base: Path, problems: _Problems) -> EmailConf
 
 def _web(raw: Mapping[str, Any], base: Path, problems: _Problems) -> WebConfig:
     """[web]: base_url (the public URL behind the reverse proxy), listen, serve, token_days,
-    secret_file (default web.key beside config.toml)."""
+    secret_file (default web.key beside config.toml), count_clicks (off by default)."""
     where: list[str | int] = ["web"]
     # A `secret` key gets its own message below, not "unknown key".
     _check_keys({k: v for k, v in raw.items() if k != "secret"}, _WEB, where, "[web]", problems)
@@ -196,6 +196,13 @@ def _web(raw: Mapping[str, Any], base: Path, problems: _Problems) -> WebConfig:
         problems.add(where, f"web.listen: {e}", "listen")
         host, port = parse_listen(DEFAULT_WEB_LISTEN)
     serve = _get(raw, "serve", bool, False, where, "web", problems, "true or false")
+    count_clicks = _get(raw, "count_clicks", bool, False, where, "web", problems, "true or false")
+    if count_clicks and base_url is None:
+        problems.add(
+            where,
+            "web.count_clicks needs web.base_url: the digest's links go through that address",
+            "count_clicks",
+        )
     token_days = _get(raw, "token_days", int, 60, where, "web", problems, "a whole number of days")
     if not 1 <= token_days <= MAX_TOKEN_DAYS:
         problems.add(
@@ -219,6 +226,7 @@ def _web(raw: Mapping[str, Any], base: Path, problems: _Problems) -> WebConfig:
         host=host,
         port=port,
         serve=serve,
+        count_clicks=count_clicks,
         token_days=token_days,
         secret_file=_resolve_path(base, secret_file),
     )

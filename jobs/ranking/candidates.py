@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -177,14 +178,35 @@ def profile_for(
     for a user without collections (whose rows are all the default collection's)."""
     lists = user.collection(collection)
     if reads is not None and not user.collections:
-        return _profile(
+        profile = _profile(
             user, lists, reads.papers, reads.library_papers(), reads.zotero_ids, as_paper
         )
+        if not uses_clicks():
+            return profile
+        opened = [reads.papers[pid] for pid in reads.clicked_ids if pid in reads.papers]
+        return replace(profile, clicked=tuple(as_paper(p) for p in opened))
     stored = storage.get_papers([*lists.saved, *lists.disliked])
     zotero = storage.zotero_paper_ids(user.name, collection=lists.name)
     synced = storage.get_papers([pid for pid in zotero if pid not in lists.disliked])
     library = storage.library_papers(user.name, collection=lists.name)
-    return _profile(user, lists, {**synced, **stored}, library, zotero, as_paper)
+    profile = _profile(user, lists, {**synced, **stored}, library, zotero, as_paper)
+    if not uses_clicks():
+        return profile
+    # A click in a collection's section speaks for that collection.
+    where = lists.name if user.collections else None
+    ids = storage.clicked_papers(user.name, collection=where)
+    found = storage.get_papers(ids)
+    clicked = tuple(as_paper(found[pid]) for pid in ids if pid in found)
+    return replace(profile, clicked=clicked)
+
+
+def uses_clicks() -> bool:
+    """Whether the ranker weighs the papers a user opened from a digest (issue #21 item
+    5; recommender.ranker.CLICK_WEIGHT, chosen by benchmarks/feedback_sim.py): when it
+    does not, the clicks stay a record and are not read for ranking."""
+    from paperboy.recommender import ranker  # the ranker's modules load when it ranks
+
+    return ranker.CLICK_WEIGHT > 0
 
 
 def _profile(
@@ -243,8 +265,8 @@ def rank_job(
     if profile is None:
         profile = profile_for(storage, user, collection, reads=reads, as_paper=as_paper)
     # The background less the candidates: the same for every user of the window, so the
-    # ranker prepares its rows once (recommender.rank leaves each user's own saved and
-    # disliked papers out of it by itself).
+    # ranker prepares its rows once (recommender.rank leaves each user's own saved,
+    # disliked and clicked papers out of it by itself).
     return RankJob(
         profile=profile,
         candidates=tuple(as_paper(p) for p in candidates),
@@ -342,5 +364,9 @@ def run_vectors(
     from paperboy.jobs.ranking.encoding import vectors_for
 
     papers = {p.id: p for job in jobs for p in (*job.background, *job.candidates)}
-    profiles = {p.id: p for job in jobs for p in (*job.profile.saved, *job.profile.disliked)}
+    profiles = {
+        p.id: p
+        for job in jobs
+        for p in (*job.profile.saved, *job.profile.disliked, *job.profile.clicked)
+    }
     return vectors_for(storage, papers.values(), profiles=profiles.values(), known=known)

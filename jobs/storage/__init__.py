@@ -12,6 +12,7 @@ other module writes SQL. Timestamps are timezone-aware UTC in and out, also on S
     claims.py        digest_claims (who builds a digest)                ClaimsMixin
     digest_reads.py  a batch of users' digest inputs, a query a kind   DigestReadsMixin
     links.py         user_state.links_epoch ("sign out all links")      LinksMixin
+    clicks.py        clicks (papers opened from a digest, issue #21)    ClicksMixin
     sent.py          a user's sent digests, with their papers (feed)    SentMixin
     library.py       library, zotero_sync, zotero_items                 LibraryMixin
     venues.py        venues, venue_papers                               VenuesMixin
@@ -35,6 +36,7 @@ from paperboy.jobs.storage.channels import (
     ChannelText,
 )
 from paperboy.jobs.storage.claims import Claim, ClaimLost, ClaimsMixin
+from paperboy.jobs.storage.clicks import ClicksMixin
 from paperboy.jobs.storage.digest_reads import DigestReadsMixin, UserReads
 from paperboy.jobs.storage.index import IndexGeneration, IndexMixin
 from paperboy.jobs.storage.ledger import (
@@ -96,6 +98,7 @@ class Storage(
     ClaimsMixin,
     DigestReadsMixin,
     LinksMixin,
+    ClicksMixin,
     SentMixin,
     LibraryMixin,
     VenuesMixin,

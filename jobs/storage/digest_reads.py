@@ -2,7 +2,8 @@
 
 A digest run reads, for every user, their state, whether they have pending deliveries,
 what was mailed to them (the ledger), the papers a failed digest returned, their library
-and their synced Zotero items, and the papers of their profile. One query per user for
+and their synced Zotero items, the papers they opened from a digest (clicks), and the
+papers of their profile. One query per user for
 each was 15-20 round trips a digest, a third of its time at 10,000 users (issue #22);
 here each is one query for a batch of users (BATCH_USERS in jobs.mailing.run), read in
 one connection. The rows are the ones the per-user methods (ledger.py, library.py) read,
@@ -23,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.storage.base import StorageBase
+from paperboy.jobs.storage.clicks import MAX_CLICKED, clicked_ids
 from paperboy.jobs.storage.ledger import PENDING, UserState, _user_state
 from paperboy.jobs.storage.papers import read_papers
 from paperboy.jobs.storage.schema import deliveries, ledger, library, user_state, zotero_items
@@ -38,9 +40,10 @@ class UserReads:
     ``state``: Storage.user_state; ``mailed``: Storage.mailed_ids; ``returned``:
     Storage.returned_papers (by id); ``library_ids``: Storage.library_ids (in the order
     added; ``default_library_ids``: of the default collection alone); ``zotero_ids``:
-    Storage.zotero_paper_ids (sorted); ``papers``: the stored papers among the ids the
-    caller asked for, the user's library, Zotero and returned papers (shared by the users
-    of the batch: read-only).
+    Storage.zotero_paper_ids (sorted); ``clicked_ids``: Storage.clicked_papers (any
+    collection); ``papers``: the stored papers among the ids the caller asked for, the
+    user's library, Zotero, returned and clicked papers (shared by the users of the batch:
+    read-only).
     """
 
     state: UserState
@@ -49,6 +52,7 @@ class UserReads:
     library_ids: tuple[str, ...] = ()
     default_library_ids: tuple[str, ...] = ()
     zotero_ids: tuple[str, ...] = ()
+    clicked_ids: tuple[str, ...] = ()
     papers: Mapping[str, StoredPaper] = field(default_factory=dict)
 
     def library_papers(self) -> list[StoredPaper]:
@@ -127,11 +131,13 @@ class DigestReadsMixin(StorageBase):
                 ):
                     zotero[item.user_name].append(item.paper_id)
                 returned = {n: sorted(released[n] - live[n]) for n in wanted}
+                clicked = clicked_ids(conn, wanted, None, MAX_CLICKED)
                 needed = dict.fromkeys(paper_ids)
                 for n in wanted:
                     needed.update(dict.fromkeys(libraries[n]))
                     needed.update(dict.fromkeys(zotero[n]))
                     needed.update(dict.fromkeys(returned[n]))
+                    needed.update(dict.fromkeys(clicked[n]))
                 papers = read_papers(conn, list(needed))
         except SQLAlchemyError as e:
             raise StorageError(f"cannot read the digests of {len(wanted)} users: {e}") from e
@@ -143,6 +149,7 @@ class DigestReadsMixin(StorageBase):
                 library_ids=tuple(libraries[n]),
                 default_library_ids=tuple(defaults[n]),
                 zotero_ids=tuple(zotero[n]),
+                clicked_ids=tuple(clicked[n]),
                 papers=papers,
             )
             for n in wanted

@@ -239,6 +239,22 @@ user_state = Table(
 
 # A user's library (issue #6): papers imported from BibTeX that have no arXiv id, so they
 # cannot be saved in config.toml; their text is in `papers` (id: DOI or title key).
+# Papers a user opened from a digest (issue #21 item 5): with [web] count_clicks, the
+# digest's Abstract and PDF links go through /open/T, which records one row per (user,
+# paper, link); a second click on the same link is not a second row (the first time
+# stays). Read back as Profile.clicked.
+clicks = Table(
+    "clicks",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
+    Column("paper_id", String(128), primary_key=True),
+    Column("link", String(8), primary_key=True),  # "abs" or "pdf"
+    # the collection whose section showed the paper (issue #23); "": the default one
+    Column("collection", String(64), nullable=False, server_default=""),
+    Column("clicked_at", UTCDateTime, nullable=False),
+)
+
+
 library = Table(
     "library",
     metadata,

@@ -12,6 +12,8 @@
                collections' lists, issue #23); POST /p/T adds or
                removes one entry
     GET  /feed/T  the user's Atom feed of their recent digests (jobs.web.feed)
+    GET  /open/T  a digest's Abstract or PDF link ([web] count_clicks): records the
+               click, then 302 to arXiv (jobs.web.opens: no open redirect)
 
 Every token is checked first (jobs.web.tokens): forged, tampered, expired, another
 action's, signed out (an older link epoch than the user's, jobs.storage.links), or naming
@@ -27,7 +29,7 @@ page, and no other user's file is read or can break this user's page.
 
 Every response carries a CSP without inline script, X-Frame-Options DENY and
 Referrer-Policy no-referrer, and Cache-Control no-store unless the route says otherwise
-(the feed's is "private, no-cache"); bodies over MAX_BODY bytes get 413; nothing redirects.
+(the feed's is "private, no-cache"); bodies over MAX_BODY bytes get 413; only /open redirects.
 
 The app is a list of routes to plain functions, built by :func:`create_app` from its
 dependencies (config, storage, clock, key), so tests build their own.
@@ -75,6 +77,7 @@ from paperboy.jobs.web.guard import (
     read_body,
     too_large,
 )
+from paperboy.jobs.web.opens import check_open, follow
 from paperboy.jobs.web.tokens import BadToken, Signer, TokenClaims, token_digest
 
 __all__ = ["MAX_BODY", "PAUSE", "SECURITY_HEADERS", "create_app"]
@@ -131,6 +134,7 @@ def create_app(
         Route("/undo/{token}", _action("undo"), methods=["GET", "POST"]),
         Route("/p/{token}", _profile, methods=["GET", "POST"]),
         Route("/feed/{token}", _feed, methods=["GET"]),
+        Route("/open/{token}", _open, methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes)
@@ -202,6 +206,19 @@ def _handle_feed(deps: _Deps, request: Request) -> Response:
     config = found[0]
     self_url = f"{_base(request, config)}/feed/{token}"
     return feed_response(config, deps.storage, claim.user, self_url, request.headers)
+
+
+async def _open(request: Request) -> Response:
+    return await run_in_threadpool(_handle_open, _deps(request), request)
+
+
+def _handle_open(deps: _Deps, request: Request) -> Response:
+    opened = check_open(deps.signer, request.path_params["token"], deps.now())
+    if opened.claim is None or opened.refusal:
+        why, where = opened.refusal, opened.target
+        return _page("refused.html.j2", 400, reason=why, recorded=False, paper_url=where)
+    found = _user(deps, opened.claim)  # unknown user, signed out: 403, nothing recorded
+    return found if isinstance(found, Response) else follow(deps, opened, request.method)
 
 
 def _same_origin(request: Request, config: Config) -> bool:

@@ -1,7 +1,9 @@
 """The feedback links a digest carries, as plain strings for emails.Digest.
 
     per paper (arXiv ids only: only those can be saved): /like/T and /dislike/T, acting on
-        the collection the paper is shown in (issue #23)
+        the collection the paper is shown in (issue #23); with [web] count_clicks also its
+        Abstract and PDF links as /open/T, which record the click and redirect to arXiv
+        (issue #21; off by default: the direct arXiv links, as before)
     footer: /u/T (unsubscribe; also the RFC 8058 List-Unsubscribe URI when https), /pause/T,
             /p/T (the profile page)
 
@@ -16,7 +18,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from paperboy.emails.digest import Digest
+from paperboy.emails.digest import Digest, DigestItem
 from paperboy.jobs.config.model import Config
 from paperboy.jobs.core.ids import is_arxiv_id
 from paperboy.jobs.web.tokens import Signer
@@ -36,22 +38,38 @@ def add_feedback_links(digest: Digest, config: Config, now: datetime, *, epoch: 
     signer = Signer(web.secret(), now=lambda: now)
     user = digest.user_name
 
-    def link(path: str, action: str, paper: str | None = None, collection: str = "") -> str:
+    def link(
+        path: str, action: str, paper: str | None = None, collection: str = "", kind: str = ""
+    ) -> str:
         token = signer.make(
-            action, user, days=web.token_days, paper=paper, epoch=epoch, collection=collection
+            action,
+            user,
+            days=web.token_days,
+            paper=paper,
+            epoch=epoch,
+            collection=collection,
+            link=kind,
         )
         return f"{web.base_url}/{path}/{token}"
 
-    items = tuple(
-        replace(
+    def with_links(item: DigestItem) -> DigestItem:
+        if not is_arxiv_id(item.paper_id):
+            return item
+        pid, where = item.paper_id, item.collection
+        item = replace(
             item,
-            more_url=link("like", "like", item.paper_id, item.collection),
-            less_url=link("dislike", "dislike", item.paper_id, item.collection),
+            more_url=link("like", "like", pid, where),
+            less_url=link("dislike", "dislike", pid, where),
         )
-        if is_arxiv_id(item.paper_id)
-        else item
-        for item in digest.items
-    )
+        if not web.count_clicks:
+            return item
+        return replace(
+            item,
+            abs_url=link("open", "open", pid, where, "abs"),
+            pdf_url=link("open", "open", pid, where, "pdf") if item.pdf_url else None,
+        )
+
+    items = tuple(with_links(item) for item in digest.items)
     unsubscribe = link("u", "unsubscribe")
     header = digest.unsubscribe
     if unsubscribe.startswith("https://"):  # RFC 8058 one-click needs https

@@ -26,6 +26,11 @@ the digest the paper was shown in, whose lists the click edits. A token without 
 token made before collections) acts on the user's top-level lists, their default
 collection.
 
+An "open" token (issue #21 item 5, with [web] count_clicks) stands for a digest's
+Abstract or PDF link of one paper (``l``: "abs" or "pdf"): following it records the click
+and redirects to the arXiv URL the app computes from the signed paper id and link kind,
+never to a URL the request carries.
+
 The form on each page carries a CSRF value derived from the link token with the same key
 (:meth:`Signer.csrf`): a POST needs both the link and the page that shows it.
 """
@@ -44,14 +49,16 @@ from itsdangerous import BadData, URLSafeSerializer
 __all__ = [
     "ACTIONS",
     "NEVER",
+    "OPEN_LINKS",
     "BadToken",
     "Signer",
     "TokenClaims",
 ]
 
 # like/dislike: a paper; unsubscribe/pause/profile: the user; undo: what to put back;
-# feed: the user's Atom feed (read-only, no expiry).
-ACTIONS = ("like", "dislike", "unsubscribe", "pause", "profile", "undo", "feed")
+# feed: the user's Atom feed (read-only, no expiry); open: a paper's Abstract or PDF link.
+ACTIONS = ("like", "dislike", "unsubscribe", "pause", "profile", "undo", "feed", "open")
+OPEN_LINKS = ("abs", "pdf")  # the links an "open" token may stand for
 NEVER = datetime.max.replace(tzinfo=UTC)  # the expiry of a token that has none (a feed's)
 
 
@@ -78,6 +85,8 @@ class TokenClaims:
     # The collection a like/dislike (and its undo) acts on (issue #23): the section the
     # paper was shown in. "": the user's default collection, as every older token.
     collection: str = ""
+    # For "open": which of the paper's links was followed, "abs" or "pdf".
+    link: str = ""
 
     @property
     def limit(self) -> datetime:
@@ -117,6 +126,7 @@ class Signer:
         parent: TokenClaims | None = None,
         beyond_parent: bool = False,
         collection: str = "",
+        link: str = "",
     ) -> str:
         """A token for `action` by `user`, valid for `days` from now.
 
@@ -124,9 +134,12 @@ class Signer:
         the parent's limit at the latest, and keeps its epoch. `beyond_parent`: this token
         alone may outlive the parent (the Undo of an unsubscribe made with an old link);
         what is made from it may not. `collection`: the collection a like, dislike or
-        undo acts on ("": the default one; not written, so such a token is as before)."""
+        undo acts on ("": the default one; not written, so such a token is as before).
+        `link`: for "open", the paper's link it stands for ("abs" or "pdf")."""
         if action not in ACTIONS:
             raise ValueError(f"not an action: {action!r}")
+        if (action == "open") != (link in OPEN_LINKS) or (action == "open" and paper is None):
+            raise ValueError(f"an open token needs a paper and a link in {OPEN_LINKS}")
         expires = self._now() + timedelta(days=days)
         bound: datetime | None = None
         if parent is not None:
@@ -147,6 +160,8 @@ class Signer:
             payload["s"] = state
         if collection:
             payload["c"] = collection
+        if link:
+            payload["l"] = link
         token = self._serializers[action].dumps(payload)
         assert isinstance(token, str)
         return token
@@ -219,6 +234,9 @@ def _claims(payload: Any) -> TokenClaims:
     collection = payload.get("c", "")
     if not isinstance(collection, str):
         raise TypeError("bad collection")
+    link = payload.get("l", "")
+    if (action == "open") != (link in OPEN_LINKS) or (action == "open" and paper is None):
+        raise ValueError("bad link")
     return TokenClaims(
         action=action,
         user=user,
@@ -229,6 +247,7 @@ def _claims(payload: Any) -> TokenClaims:
         epoch=epoch,
         bound=None if bound is None else datetime.fromtimestamp(bound, UTC),
         collection=collection,
+        link=link,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -166,3 +166,30 @@ def test_a_0007_database_keeps_its_ledger_and_gains_what_each_digest_showed(
             ("2607.00004", 1, 0.9, "keyword: x"),
             ("2607.00003", 2, 0.4, "close"),
         ]
+
+
+def test_a_0010_database_gains_the_clicks_table_and_keeps_its_rows(database_url: str) -> None:
+    """0011 adds `clicks` (issue #21 item 5): a database at 0010 with a library row opens,
+    keeps the row, has exactly the declared schema, and records a click (once)."""
+    engine = create_engine(database_url)
+    config = _config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0010_collections")
+        conn.execute(
+            text(
+                "INSERT INTO library (user_name, paper_id, added_at, collection) VALUES "
+                "('ada', '2607.00001', '2026-07-01 06:00:00', 'theory')"
+            )
+        )
+    engine.dispose()
+    with Storage.open(database_url) as storage:
+        with storage.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert context.get_current_revision() == "0011_clicks"
+            assert compare_metadata(context, metadata) == []
+        assert storage.library_ids("ada") == ["2607.00001"]
+        at = datetime(2026, 7, 2, 6, 0, tzinfo=UTC)
+        assert storage.record_click("ada", "2607.00002", "abs", at=at) is True
+        assert storage.record_click("ada", "2607.00002", "abs", at=at) is False
+        assert storage.clicked_papers("ada") == ["2607.00002"]

@@ -17,8 +17,8 @@ from sklearn.linear_model import LogisticRegression
 
 from paperboy.recommender import Index, Profile, rank
 from paperboy.recommender.model import _balanced_weights, logistic_scores
-from paperboy.recommender.negatives import Negatives, training_rows
-from paperboy.recommender.ranker import _min_df, _prepared
+from paperboy.recommender.negatives import Negatives, prepared, training_rows
+from paperboy.recommender.ranker import _min_df
 from tests.recommender.corpus import ALL, ASTRO, NLP
 from tests.recommender.test_meaning_view import FEW, topic_vectors
 
@@ -125,9 +125,9 @@ def test_a_bad_min_df_or_a_mismatched_vocabulary_is_refused() -> None:
 def test_the_ranker_prepares_a_background_once_per_matrix_and_min_df() -> None:
     index = Index.build(ALL)
     rows = index.features(ALL)
-    assert _prepared(rows, 2) is _prepared(rows, 2)
-    assert _prepared(rows, 3) is not _prepared(rows, 2)
-    assert _prepared(rows, 3).min_df == 3
+    assert prepared(rows, 2) is prepared(rows, 2)
+    assert prepared(rows, 3) is not prepared(rows, 2)
+    assert prepared(rows, 3).min_df == 3
 
 
 @pytest.mark.parametrize("meaning", [False, True])
@@ -167,3 +167,13 @@ def test_the_words_view_can_fit_on_the_first_negatives_only() -> None:
 def test_the_minimum_count_scales_with_the_negatives() -> None:
     # 5 of a digest's 5,000 negatives; never under 2 (a small one-off background).
     assert [_min_df(n) for n in (0, 40, 1999, 2000, 2001, 5000, 20000)] == [2, 2, 2, 2, 3, 5, 20]
+
+
+def test_a_clicked_paper_in_the_background_counts_once_as_a_click() -> None:
+    saved, clicked = tuple(NLP[:4]), (NLP[5],)
+    index = Index.build(ALL)
+    profile = Profile(saved=saved, clicked=clicked)
+    with_it = rank(profile, ALL, ALL, index=index)
+    without = rank(profile, ALL, [p for p in ALL if p not in clicked], index=index)
+    assert [r.paper.id for r in with_it] == [r.paper.id for r in without]
+    np.testing.assert_allclose([r.score for r in with_it], [r.score for r in without], atol=1e-4)
