@@ -58,6 +58,7 @@ MIN_SILHOUETTE = 0.03  # how clear a split of the saved papers must be to be int
 WORDS_MIN_DF_SHARE = 0.001
 WORDS_TOL = TOL  # the words view's solver tolerance
 WORDS_NEGATIVES: int | None = None  # negatives the words view fits on (None: all)
+MEANING_NEGATIVES: int | None = None  # negatives the meaning view fits on (None: all)
 # The user's own feedback (Profile.clicked, Profile.ignored): each such paper's weight
 # relative to a saved paper's, 0 for "not used". Chosen on the replay as a feedback loop
 # (benchmarks/feedback_sim.py, RESULTS.md): with a library that does not grow by itself,
@@ -111,6 +112,7 @@ def rank(
     words_min_df: int | None = None,
     words_tol: float = WORDS_TOL,
     words_negatives: int | None = WORDS_NEGATIVES,
+    meaning_negatives: int | None = MEANING_NEGATIVES,
     click_weight: float = CLICK_WEIGHT,
     ignored_weight: float = IGNORED_WEIGHT,
 ) -> list[Ranked]:
@@ -215,8 +217,12 @@ def rank(
         raise ValueError(f"words_min_df must be at least 1, got {words_min_df!r}")
     if not words_tol > 0:
         raise ValueError(f"words_tol must be positive, got {words_tol!r}")
-    if words_negatives is not None and words_negatives < 1:
-        raise ValueError(f"words_negatives must be None or at least 1, got {words_negatives!r}")
+    for name, count in (
+        ("words_negatives", words_negatives),
+        ("meaning_negatives", meaning_negatives),
+    ):
+        if count is not None and count < 1:
+            raise ValueError(f"{name} must be None or at least 1, got {count!r}")
 
     saved = _unique(profile.saved, set())
     saved_ids = {p.id for p in saved}
@@ -249,11 +255,9 @@ def rank(
             _unique([*saved, *negatives, *disliked, *clicked, *ignored, *cands], set())
         )
     X_saved = index.features(saved)
-    # The words view may fit on the first ``words_negatives`` of them (None: all).
-    words_neg = negatives if words_negatives is None else negatives[:words_negatives]
-    words_skip = skip[: len(words_neg)]
-    if words_skip.all():  # all of those are the user's own papers
-        words_neg, words_skip = negatives, skip
+    # Each view may fit on the first N of them (None: all).
+    words_neg, words_skip = _first(negatives, skip, words_negatives)
+    meaning_neg, meaning_skip = _first(negatives, skip, meaning_negatives)
     X_neg = index.features(words_neg)
     X_cand = index.features(cands)
     # The rendered text only serves keyword and muted-term matching; rendering LaTeX is
@@ -299,8 +303,8 @@ def rank(
             words_for = scores.raw > 0
             meaning = _meaning_view(
                 saved,
-                negatives,
-                skip,
+                meaning_neg,
+                meaning_skip,
                 disliked,
                 cands,
                 embeddings,
@@ -629,6 +633,16 @@ def _meaning_view(
 
 
 _controller: list[ThreadpoolController] = []
+
+
+def _first(
+    negatives: list[Paper], skip: npt.NDArray[np.bool_], n: int | None
+) -> tuple[list[Paper], npt.NDArray[np.bool_]]:
+    """The first ``n`` negatives and their skip marks (None, or only the user's own
+    papers among them: all)."""
+    if n is None or skip[:n].all():
+        return negatives, skip
+    return negatives[:n], skip[:n]
 
 
 def _min_df(n_negatives: int) -> int:

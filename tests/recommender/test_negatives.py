@@ -148,7 +148,8 @@ def test_a_saved_paper_in_the_background_ranks_as_if_it_were_not_there(meaning: 
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("words_min_df", 0), ("words_tol", 0.0), ("words_negatives", 0)]
+    ("option", "value"),
+    [("words_min_df", 0), ("words_tol", 0.0), ("words_negatives", 0), ("meaning_negatives", 0)],
 )
 def test_bad_words_view_options_are_refused(option: str, value: float) -> None:
     with pytest.raises(ValueError, match=option):
@@ -177,3 +178,21 @@ def test_a_clicked_paper_in_the_background_counts_once_as_a_click() -> None:
     without = rank(profile, ALL, [p for p in ALL if p not in clicked], index=index)
     assert [r.paper.id for r in with_it] == [r.paper.id for r in without]
     np.testing.assert_allclose([r.score for r in with_it], [r.score for r in without], atol=1e-4)
+
+
+def test_the_meaning_view_can_fit_on_the_first_negatives_only() -> None:
+    index = Index.build(ALL)
+    saved = tuple(NLP[:4])
+    vectors = topic_vectors(ALL)
+    options: dict[str, Any] = {"index": index, "embeddings": vectors, "min_negatives": FEW}
+    # Both views on the first 16 negatives: as if the background were those 16.
+    first = rank(Profile(saved=saved), ALL, ALL[:16], **options)
+    both_first = rank(
+        Profile(saved=saved), ALL, ALL, words_negatives=16, meaning_negatives=16, **options
+    )
+    assert [r.paper.id for r in both_first] == [r.paper.id for r in first]
+    assert [r.why for r in both_first] == [r.why for r in first]
+    # The meaning view alone on them differs from every negative (the test has teeth).
+    some = rank(Profile(saved=saved), ALL, ALL, meaning_negatives=16, **options)
+    every = rank(Profile(saved=saved), ALL, ALL, **options)
+    assert [r.score for r in some] != [r.score for r in every]
