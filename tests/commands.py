@@ -24,3 +24,22 @@ def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+
+
+def wait_or_dump(proc: subprocess.Popen[str], lines: list[str], timeout: float = 60) -> None:
+    """Wait for a stopping `paperboy run`; if it has not exited within `timeout`, ask it
+    for every thread's stack (SIGUSR1, jobs.runners.scheduler), kill it, and fail with
+    what it printed, so that a slow stop says where it was."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+        raise AssertionError(
+            f"paperboy run did not exit within {timeout:.0f} s of the stop; its stderr, with"
+            " its threads' stacks at the end:\n" + "".join(lines)
+        ) from None

@@ -29,6 +29,8 @@ that raises is logged with its traceback and the daemon goes on.
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import logging
 import signal
 import threading
@@ -387,6 +389,10 @@ class Daemon:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, hangup)
+        # `kill -USR1 PID` prints every thread's stack to stderr: what a daemon that seems
+        # stuck (or slow to stop) is doing, without stopping it.
+        with contextlib.suppress(ValueError, OSError, RuntimeError, AttributeError):
+            faulthandler.register(signal.SIGUSR1, all_threads=True)  # needs a real stderr
         try:
             self._run_scheduler()
         finally:

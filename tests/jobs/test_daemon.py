@@ -28,7 +28,7 @@ from paperboy.jobs.runners.demo import sample_dir, starter_config
 from paperboy.jobs.runners.lock import AlreadyRunning, acquire_daemon_lock
 from paperboy.jobs.runners.scheduler import Daemon, fetch_overdue
 from paperboy.jobs.storage import Storage
-from tests.commands import PAPERBOY
+from tests.commands import PAPERBOY, wait_or_dump
 from tests.jobs.test_scheduler import user_jobs
 
 
@@ -425,8 +425,10 @@ def test_kill_9_the_daemon_during_its_catch_up_digests(tmp_path: Path) -> None:
     while time.monotonic() < deadline and sent() < len(config.users):
         time.sleep(0.5)
     daemon.send_signal(signal.SIGTERM)
-    daemon.wait(timeout=60)
-    drain.join(timeout=10)
+    try:
+        wait_or_dump(daemon, lines)
+    finally:
+        drain.join(timeout=10)
     assert daemon.returncode == 0, "".join(lines)
     assert sent() == len(config.users), "".join(lines)
     assert killed >= 1
@@ -469,3 +471,40 @@ def test_sigterm_during_start_up_stops_cleanly(
     finally:
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def test_sigusr1_prints_every_threads_stack_and_the_daemon_goes_on(tmp_path: Path) -> None:
+    """What a daemon that seems stuck or slow to stop is doing: `kill -USR1` prints its
+    threads' stacks to stderr without stopping it (tests' wait_or_dump relies on it)."""
+    send_at = (datetime.now(UTC) + timedelta(hours=6)).strftime("%H:%M")
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(
+        '[paperboy]\ndatabase = "sqlite:///paperboy.db"\nfetch_schedule = "0 0 1 1 *"\n'
+        '[email]\ntransport = "outbox"\noutbox = "outbox/"\n'
+        f'[[users]]\nname = "ada"\nemail = "ada@example.org"\ntimezone = "UTC"\n'
+        f'send_at = "{send_at}"\nkeywords = ["bandits"]\n',
+        encoding="utf-8",
+    )
+    daemon = paperboy(config_path, "-v", "run")
+    assert daemon.stderr is not None
+    lines: list[str] = []
+    for line in daemon.stderr:
+        lines.append(line)
+        if "scheduled digest for" in line:
+            break
+    drain = threading.Thread(target=lambda: lines.extend(daemon.stderr or []), daemon=True)
+    drain.start()
+    daemon.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 30
+    # The main thread's stack names the daemon's loop.
+    while not any("in run_forever" in line for line in lines) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert any("most recent call first" in line for line in lines), "".join(lines)
+    assert any("in run_forever" in line for line in lines), "".join(lines)
+    assert daemon.poll() is None  # still running
+    daemon.send_signal(signal.SIGTERM)
+    try:
+        wait_or_dump(daemon, lines)
+    finally:
+        drain.join(timeout=10)
+    assert daemon.returncode == 0, "".join(lines)

@@ -31,7 +31,7 @@ from paperboy.jobs.config.writes import ConcurrentEditError, ConfigSnapshot
 from paperboy.jobs.core.errors import ConfigError
 from paperboy.jobs.runners.scheduler import Daemon
 from paperboy.jobs.storage import Storage
-from tests.commands import PAPERBOY
+from tests.commands import PAPERBOY, wait_or_dump
 from tests.jobs.test_scheduler import user_jobs
 
 CONFIG = """\
@@ -388,8 +388,10 @@ def test_paperboy_run_picks_up_a_new_user_file(tmp_path: Path) -> None:
         assert reloaded.wait(timeout=60), "".join(lines)
     finally:
         daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=60)
-        reader.join(timeout=10)
+        try:
+            wait_or_dump(daemon, lines)
+        finally:
+            reader.join(timeout=10)
     assert daemon.returncode == 0, "".join(lines)
 
 
