@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from paperboy.recommender.model import Rows, _balanced_weights, dense_fit
+from paperboy.recommender.model import Rows, balanced_weights, dense_fit
 
 __all__ = ["InterestScores", "find_interests", "interest_scores"]
 
@@ -152,7 +152,7 @@ def interest_scores(
         rows = np.flatnonzero(labels == j).astype(np.int64)
         if len(rows) == 0:
             raise ValueError(f"interest {j} has no saved paper")
-        _, balanced = _balanced_weights(len(rows), n_neg, 0, skip=skip)
+        _, balanced = balanced_weights(len(rows), n_neg, 0, skip=skip)
         weight = np.zeros(n_saved + n_neg, dtype=np.float64)
         weight[rows] = balanced[: len(rows)]
         weight[n_saved:] = balanced[len(rows) :]

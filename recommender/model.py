@@ -21,6 +21,7 @@ from paperboy.recommender.negatives import Negatives, training_rows
 __all__ = [
     "DenseScores",
     "LinearScores",
+    "balanced_weights",
     "centroid_scores",
     "dense_fit",
     "embedding_scores",
@@ -66,7 +67,7 @@ def squash(raw: FloatArray) -> FloatArray:
     return np.asarray(expit(raw), dtype=np.float64)
 
 
-def _balanced_weights(
+def balanced_weights(
     n_pos: int,
     n_neg: int,
     n_bad: int,
@@ -146,7 +147,7 @@ def logistic_scores(
     everything "not for you". ``disliked`` papers are explicit negatives, each weighted
     like one saved paper, on the saved papers' terms only (see below). Scores are
     ``squash(decision_function)``; ``weights`` cover the full vocabulary. The user's own
-    feedback rides on the same rows (:func:`_balanced_weights`): clicked papers are the
+    feedback rides on the same rows (:func:`balanced_weights`): clicked papers are the
     last rows of ``positives`` (``clicked_weights``), shown-and-ignored ones rows of
     ``disliked`` (``bad_weights``).
 
@@ -184,7 +185,7 @@ def logistic_scores(
     # float32, which halves the memory traffic of the solver's products; the fitted
     # scores agree with float64 to a correlation of 1.0000 (benchmarks/RESULTS-archive.md).
     train = training_rows(positives, neg, sp.csr_matrix(bad))
-    y, sample_weight = _balanced_weights(
+    y, sample_weight = balanced_weights(
         n_pos,
         n_neg,
         n_bad,
@@ -244,7 +245,7 @@ def embedding_scores(
     # float32, as the TF-IDF model: half the memory traffic of the solver's products
     # (8 vs 15 ms a fit with 5,000 negatives; benchmarks/RESULTS-archive.md).
     X = np.vstack([positives, negatives, bad]).astype(np.float32)
-    y, sample_weight = _balanced_weights(
+    y, sample_weight = balanced_weights(
         positives.shape[0],
         negatives.shape[0],
         bad.shape[0],

@@ -507,7 +507,7 @@ class Pull:
 @dataclass(frozen=True, slots=True)
 class Feedback:
     """The feedback papers rank() uses (already deduplicated, empty when their weight is
-    0) and the per-row weights :func:`model._balanced_weights` takes for them."""
+    0) and the per-row weights :func:`model.balanced_weights` takes for them."""
 
     clicked: Sequence[Paper]
     ignored: Sequence[Paper]

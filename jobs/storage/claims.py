@@ -28,6 +28,21 @@ log = logging.getLogger(__name__)
 CLAIMED, DONE = "claimed", "done"
 
 
+def _new_claim(
+    user_name: str, slot: str, owner: str, now: datetime, until: datetime
+) -> dict[str, Any]:
+    """A fresh claim's row: `owner` holds (user_name, slot) from `now` until `until`."""
+    return {
+        "user_name": user_name,
+        "slot": slot,
+        "owner": owner,
+        "state": CLAIMED,
+        "claimed_at": now,
+        "expires_at": until,
+        "takeovers": 0,
+    }
+
+
 class ClaimLost(StorageError):
     """The digest was not recorded: its claim is no longer ours, the user's state moved
     on since the digest was built, or one of its papers is already in a live digest."""
@@ -111,15 +126,7 @@ class ClaimsMixin(StorageBase):
                 self._insert_ignore(
                     digest_claims,
                     ["user_name", "slot"],
-                    {
-                        "user_name": user_name,
-                        "slot": slot,
-                        "owner": owner,
-                        "state": CLAIMED,
-                        "claimed_at": now,
-                        "expires_at": until,
-                        "takeovers": 0,
-                    },
+                    _new_claim(user_name, slot, owner, now, until),
                 ).returning(digest_claims.c.user_name)
             ).first()
             if got is not None:
@@ -179,18 +186,7 @@ class ClaimsMixin(StorageBase):
                 conn,
                 digest_claims,
                 ["user_name", "slot"],
-                [
-                    {
-                        "user_name": user,
-                        "slot": slot,
-                        "owner": owner,
-                        "state": CLAIMED,
-                        "claimed_at": now,
-                        "expires_at": until,
-                        "takeovers": 0,
-                    }
-                    for user, slot in wanted
-                ],
+                [_new_claim(user, slot, owner, now, until) for user, slot in wanted],
             )
             others = {key for key in wanted if key not in got}
             held = _live_claims(conn, others) if others else {}

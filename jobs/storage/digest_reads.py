@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from paperboy.jobs.core.errors import StorageError
@@ -61,6 +61,14 @@ class UserReads:
         return [self.papers[pid] for pid in self.default_library_ids if pid in self.papers]
 
 
+def _states(conn: Connection, names: list[str]) -> dict[str, UserState]:
+    """The stored states of the named users (those without one are left out)."""
+    return {
+        row.user_name: _user_state(row)
+        for row in conn.execute(select(user_state).where(user_state.c.user_name.in_(names)))
+    }
+
+
 class DigestReadsMixin(StorageBase):
     """A batch of users' digest inputs, one query per kind of row."""
 
@@ -70,12 +78,7 @@ class DigestReadsMixin(StorageBase):
         wanted = list(dict.fromkeys(names))
         try:
             with self.engine.connect() as conn:
-                states = {
-                    row.user_name: _user_state(row)
-                    for row in conn.execute(
-                        select(user_state).where(user_state.c.user_name.in_(wanted))
-                    )
-                }
+                states = _states(conn, wanted)
                 pending = {
                     row.user_name
                     for row in conn.execute(
@@ -98,12 +101,7 @@ class DigestReadsMixin(StorageBase):
             return {}
         try:
             with self.engine.connect() as conn:
-                states = {
-                    row.user_name: _user_state(row)
-                    for row in conn.execute(
-                        select(user_state).where(user_state.c.user_name.in_(wanted))
-                    )
-                }
+                states = _states(conn, wanted)
                 live: dict[str, set[str]] = {n: set() for n in wanted}
                 released: dict[str, set[str]] = {n: set() for n in wanted}
                 for row in conn.execute(

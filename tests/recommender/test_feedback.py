@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from paperboy.recommender import Paper, Profile, rank
-from paperboy.recommender.model import _balanced_weights
+from paperboy.recommender.model import balanced_weights
 from tests.recommender.corpus import ALL, BANDIT, NLP, PROT
 from tests.recommender.test_meaning_view import FEW, topic_vectors
 
@@ -115,7 +115,7 @@ def test_bad_weights_are_refused(option: str, value: float) -> None:
 
 def test_sample_weights_without_feedback_are_as_before() -> None:
     n_pos, n_neg, n_bad = 4, 100, 2
-    y, w = _balanced_weights(n_pos, n_neg, n_bad)
+    y, w = balanced_weights(n_pos, n_neg, n_bad)
     n = n_pos + n_neg + n_bad
     pos_w, neg_w = n / (2 * n_pos), n / (2 * (n_neg + n_bad))
     assert list(y) == [1] * n_pos + [0] * (n_neg + n_bad)
@@ -124,7 +124,7 @@ def test_sample_weights_without_feedback_are_as_before() -> None:
 
 def test_sample_weights_of_clicked_and_ignored_rows_are_fractions_of_a_saved_paper() -> None:
     # 4 saved + 2 clicked positives; 100 negatives; 1 disliked + 2 ignored bad rows.
-    y, w = _balanced_weights(
+    y, w = balanced_weights(
         6, 100, 3, clicked_weights=np.array([0.5, 0.5]), bad_weights=np.array([1.0, 0.2, 0.2])
     )
     saved_w = w[0]

@@ -11,7 +11,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from paperboy.recommender import Embeddings, Paper, Profile, rank
-from paperboy.recommender.model import _balanced_weights, embedding_scores, fuse
+from paperboy.recommender.model import balanced_weights, embedding_scores, fuse
 from tests.recommender.corpus import ALL, ASTRO, BANDIT, NLP, PROT, SEC
 
 DIM = 384
@@ -45,7 +45,7 @@ def test_saved_pull_is_each_saved_papers_share_of_the_weights() -> None:
     cands = rng.normal(size=(5, 16))
     scores = embedding_scores(pos, neg, cands, C=1.0)
     X = np.vstack([pos, neg])
-    y, s = _balanced_weights(6, 40, 0)
+    y, s = balanced_weights(6, 40, 0)
     exact = LogisticRegression(C=1.0, max_iter=10_000, tol=1e-10).fit(X, y, sample_weight=s)
     alpha = 1.0 * s * (y - exact.predict_proba(X)[:, 1])
     assert np.allclose(alpha @ X, exact.coef_[0], atol=1e-5)  # the representer identity

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
 from paperboy.recommender import Index, Profile, rank
-from paperboy.recommender.model import _balanced_weights, logistic_scores
+from paperboy.recommender.model import balanced_weights, logistic_scores
 from paperboy.recommender.negatives import Negatives, prepared, training_rows
 from paperboy.recommender.ranker import _min_df
 from tests.recommender.corpus import ALL, ASTRO, NLP
@@ -39,7 +39,7 @@ def reference_raw(
     used = np.bincount(train.indices, minlength=pos.shape[1]) >= min_df
     used[pos.indices] = True
     columns = np.flatnonzero(used)
-    y, w = _balanced_weights(pos.shape[0], neg.shape[0], bad.shape[0])
+    y, w = balanced_weights(pos.shape[0], neg.shape[0], bad.shape[0])
     model = LogisticRegression(C=10.0, solver="lbfgs", max_iter=1000, tol=1e-8)
     model.fit(train[:, columns].astype(np.float32), y, sample_weight=w)
     weights = np.zeros(pos.shape[1])

@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from paperboy.recommender.model import _balanced_weights, embedding_scores
+from paperboy.recommender.model import balanced_weights, embedding_scores
 from paperboy.recommender.recency import ranking_day, recency_weights
 from paperboy.recommender.types import Paper
 
@@ -53,13 +53,13 @@ def test_ranking_day_is_the_newest_candidate() -> None:
 
 
 def test_saved_weights_share_the_class_total() -> None:
-    _, equal = _balanced_weights(4, 10, 0)
-    _, shared = _balanced_weights(4, 10, 0, np.asarray([1.0, 1.0, 0.5, 0.5]))
+    _, equal = balanced_weights(4, 10, 0)
+    _, shared = balanced_weights(4, 10, 0, np.asarray([1.0, 1.0, 0.5, 0.5]))
     assert shared[:4].sum() == pytest.approx(equal[:4].sum())
     assert shared[0] == pytest.approx(2 * shared[2])
     assert list(shared[4:]) == list(equal[4:])
     with pytest.raises(ValueError, match="4 positive numbers"):
-        _balanced_weights(4, 10, 0, np.asarray([1.0, 0.0, 1.0, 1.0]))
+        balanced_weights(4, 10, 0, np.asarray([1.0, 0.0, 1.0, 1.0]))
 
 
 def test_a_heavier_saved_paper_pulls_its_neighbours_up() -> None:
