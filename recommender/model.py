@@ -14,9 +14,9 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.special import expit
-from sklearn.linear_model import LogisticRegression
 
 from paperboy.recommender.negatives import Negatives, training_rows
+from paperboy.recommender.solver import TOL, fit_logistic
 
 __all__ = [
     "DenseScores",
@@ -35,12 +35,8 @@ FloatArray = npt.NDArray[np.float64]
 # Dense feature rows: float32 as stored in an Index, float64 when computed on the fly.
 Rows = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 
-# Fixed so that the same input always gives the same ranking.
-RANDOM_STATE = 0
 # A term must be in this many training papers (or in a saved one) to get a weight.
 MIN_TRAINING_DF = 2
-# The solver's stopping tolerance (scikit-learn's default).
-TOL = 1e-4
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,13 +190,10 @@ def logistic_scores(
         clicked_weights=clicked_weights,
         bad_weights=bad_weights,
     )
-    model = LogisticRegression(
-        C=C, solver="lbfgs", max_iter=1000, tol=tol, random_state=RANDOM_STATE
-    )
-    model.fit(train.X, y, sample_weight=sample_weight)
+    model = fit_logistic(train.X, y, sample_weight, C=C, tol=tol)
     weights = np.zeros(n_terms, dtype=np.float64)
-    weights[train.columns] = np.asarray(model.coef_[0], dtype=np.float64)
-    raw = np.asarray(candidates @ weights, dtype=np.float64).ravel() + float(model.intercept_[0])
+    weights[train.columns] = model.coef
+    raw = np.asarray(candidates @ weights, dtype=np.float64).ravel() + model.intercept
     return LinearScores(raw=raw, score=squash(raw), weights=weights)
 
 
@@ -269,10 +262,9 @@ def dense_fit(
     """The meaning view's fit on prepared rows: ``X`` (float32) with labels and weights,
     ``saved_rows`` the saved papers whose pull is wanted (rows of weight 0 take no part:
     several fits can share one ``X``, recommender.interests)."""
-    model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, random_state=RANDOM_STATE)
-    model.fit(X, y, sample_weight=sample_weight)
-    raw = np.asarray(model.decision_function(candidates), dtype=np.float64)
-    p_saved = np.asarray(model.predict_proba(X[saved_rows])[:, 1], dtype=np.float64)
+    model = fit_logistic(X, y, sample_weight, C=C)
+    raw = model.decision(candidates)
+    p_saved = model.probability(X[saved_rows])
     pull = C * sample_weight[saved_rows] * (1.0 - p_saved)
     return DenseScores(raw=raw, saved_pull=np.asarray(pull, dtype=np.float64))
 

@@ -17,7 +17,6 @@ from paperboy.recommender.index import Index
 from paperboy.recommender.interests import find_interests, interest_scores
 from paperboy.recommender.model import (
     MIN_TRAINING_DF,
-    TOL,
     LinearScores,
     centroid_scores,
     embedding_scores,
@@ -36,6 +35,7 @@ from paperboy.recommender.reasons import (
     top_terms,
 )
 from paperboy.recommender.recency import ranking_day, recency_weights
+from paperboy.recommender.solver import TOL
 from paperboy.recommender.text import normalise, paper_text
 from paperboy.recommender.types import Paper, Profile, Ranked
 
