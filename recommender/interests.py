@@ -134,16 +134,16 @@ def interest_scores(
 ) -> InterestScores:
     """One saved-vs-negatives model per interest; each candidate scored by its best one.
 
-    The fits share one matrix (every saved paper, then the negatives): interest j's fit
-    gives the other interests' papers no weight, which is the fit on its own papers and
-    the negatives without copying the negatives for each. ``skip`` marks negatives left
-    out of every fit (model.logistic_scores).
+    The fits share one set of rows (every saved paper, then the negatives, as two blocks:
+    recommender.solver): interest j's fit gives the other interests' papers no weight,
+    which is the fit on its own papers and the negatives without copying them for each.
+    ``skip`` marks negatives left out of every fit (model.logistic_scores).
     """
     k = int(labels.max()) + 1 if len(labels) else 0
     if k == 0:
         raise ValueError("no saved papers to find interests in")
     n_saved, n_neg = saved.shape[0], negatives.shape[0]
-    X = np.vstack([saved, negatives]).astype(np.float32)
+    pos, neg = np.asarray(saved, dtype=np.float32), np.asarray(negatives, dtype=np.float32)
     y = np.concatenate([np.ones(n_saved), np.zeros(n_neg)]).astype(np.int64)
     logits = np.empty((k, candidates.shape[0]), dtype=np.float64)
     pulls: list[FloatArray] = []
@@ -156,7 +156,7 @@ def interest_scores(
         weight = np.zeros(n_saved + n_neg, dtype=np.float64)
         weight[rows] = balanced[: len(rows)]
         weight[n_saved:] = balanced[len(rows) :]
-        result = dense_fit(X, y, weight, rows, candidates, C=C)
+        result = dense_fit((pos, neg), y, weight, rows, candidates, C=C)
         logits[j] = result.raw
         pulls.append(result.saved_pull)
         members.append(rows)

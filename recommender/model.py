@@ -236,8 +236,9 @@ def embedding_scores(
     """
     bad = disliked if disliked is not None else np.zeros((0, positives.shape[1]))
     # float32, as the TF-IDF model: half the memory traffic of the solver's products
-    # (8 vs 15 ms a fit with 5,000 negatives; benchmarks/RESULTS-archive.md).
-    X = np.vstack([positives, negatives, bad]).astype(np.float32)
+    # (8 vs 15 ms a fit with 5,000 negatives; benchmarks/RESULTS-archive.md). The rows go
+    # to the solver as blocks: the shared negatives are not copied for each user.
+    X = tuple(_float32(rows) for rows in (positives, negatives, bad))
     y, sample_weight = balanced_weights(
         positives.shape[0],
         negatives.shape[0],
@@ -250,8 +251,13 @@ def embedding_scores(
     return dense_fit(X, y, sample_weight, np.arange(positives.shape[0]), candidates, C=C)
 
 
+def _float32(rows: Rows) -> npt.NDArray[np.float32]:
+    """``rows`` as float32 (no copy when they are already)."""
+    return np.asarray(rows, dtype=np.float32)
+
+
 def dense_fit(
-    X: npt.NDArray[np.float32],
+    X: tuple[npt.NDArray[np.float32], ...],
     y: npt.NDArray[np.int64],
     sample_weight: FloatArray,
     saved_rows: npt.NDArray[np.int64],
@@ -259,12 +265,13 @@ def dense_fit(
     *,
     C: float,
 ) -> DenseScores:
-    """The meaning view's fit on prepared rows: ``X`` (float32) with labels and weights,
-    ``saved_rows`` the saved papers whose pull is wanted (rows of weight 0 take no part:
-    several fits can share one ``X``, recommender.interests)."""
+    """The meaning view's fit on prepared rows: ``X`` (float32 row blocks, see
+    recommender.solver) with labels and weights, ``saved_rows`` the saved papers whose
+    pull is wanted, rows of the first block (rows of weight 0 take no part: several fits
+    can share one ``X``, recommender.interests)."""
     model = fit_logistic(X, y, sample_weight, C=C)
     raw = model.decision(candidates)
-    p_saved = model.probability(X[saved_rows])
+    p_saved = model.probability(X[0][saved_rows])
     pull = C * sample_weight[saved_rows] * (1.0 - p_saved)
     return DenseScores(raw=raw, saved_pull=np.asarray(pull, dtype=np.float64))
 

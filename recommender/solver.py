@@ -57,7 +57,7 @@ class Logistic:
 
 
 def fit_logistic(
-    X: Matrix,
+    X: Matrix | tuple[Matrix, ...],
     y: npt.ArrayLike,
     sample_weight: npt.ArrayLike,
     *,
@@ -67,10 +67,20 @@ def fit_logistic(
 ) -> Logistic:
     """Fit ``y`` (0/1 per row of ``X``) with ``sample_weight``; see the module docstring.
 
-    Raises ValueError when the shapes disagree, C is not positive, or no row has weight.
+    ``X`` may come as a tuple of row blocks of one width and dtype, the rows of their
+    vertical stack: a user's few rows and the run's shared negatives fit without copying
+    the negatives into one matrix for every fit. Raises ValueError when the shapes
+    disagree, C is not positive, or no row has weight.
     """
-    n, d = X.shape
-    dtype = np.float32 if X.dtype == np.float32 else np.float64
+    blocks = X if isinstance(X, tuple) else (X,)
+    if not blocks:
+        raise ValueError("no rows")
+    d = int(blocks[0].shape[1])
+    dtype = np.float32 if blocks[0].dtype == np.float32 else np.float64
+    if any(b.shape[1] != d or b.dtype != blocks[0].dtype for b in blocks):
+        raise ValueError("row blocks of different widths or dtypes")
+    ends = np.cumsum([b.shape[0] for b in blocks])
+    n = int(ends[-1])
     labels = np.asarray(y, dtype=np.float64)
     weights = np.asarray(sample_weight, dtype=np.float64)
     if labels.shape != (n,) or weights.shape != (n,):
@@ -81,16 +91,28 @@ def fit_logistic(
     if not total > 0:
         raise ValueError("no row has a positive weight")
     l2 = 1.0 / (C * total)
-    XT = X.T  # a view: no copy
+    spans = list(zip([0, *ends[:-1]], ends, strict=True))
+
+    def products(w: FloatArray) -> FloatArray:  # X @ w
+        w_ = w.astype(dtype)
+        parts = [np.asarray(b @ w_, dtype=np.float64).ravel() for b in blocks]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def back(v: FloatArray) -> FloatArray:  # X.T @ v, block by block (.T is a view)
+        v_ = v.astype(dtype)
+        out = np.zeros(d, dtype=np.float64)
+        for b, (lo, hi) in zip(blocks, spans, strict=True):
+            out += np.asarray(b.T @ v_[lo:hi], dtype=np.float64).ravel()
+        return out
 
     def loss_gradient(coef: FloatArray) -> tuple[float, FloatArray]:
         w = coef[:d]
-        z = np.asarray(X @ w.astype(dtype), dtype=np.float64).ravel() + float(coef[d])
+        z = products(w) + float(coef[d])
         # log(1 + exp(z)) - y z, the binomial loss per row, and its derivative p - y.
         loss = float(weights @ (np.logaddexp(0.0, z) - labels * z)) / total
-        pointwise = (weights * (expit(z) - labels) / total).astype(dtype)
+        pointwise = weights * (expit(z) - labels) / total
         grad = np.empty(d + 1, dtype=np.float64)
-        grad[:d] = np.asarray(XT @ pointwise, dtype=np.float64).ravel() + l2 * w
+        grad[:d] = back(pointwise) + l2 * w
         grad[d] = float(pointwise.sum())
         return loss + 0.5 * l2 * float(w @ w), grad
 

@@ -75,6 +75,18 @@ def test_sparse_fit_is_the_estimators_fit() -> None:
         assert np.abs(ours.decision(X) - theirs.decision_function(X)).max() < 1e-4
 
 
+@pytest.mark.parametrize("cut", [[30], [10, 30, 1500]])
+def test_row_blocks_fit_as_their_stack(cut: list[int]) -> None:
+    X, y, w = _problem(4)
+    stacked = fit_logistic(X, y, w, C=1.0)
+    blocks = tuple(np.split(X, cut))
+    by_blocks = fit_logistic(blocks, y, w, C=1.0)
+    assert by_blocks.n_iter == stacked.n_iter
+    assert np.abs(by_blocks.coef - stacked.coef).max() < 1e-5
+    sparse = tuple(sp.csr_matrix(b) for b in blocks)
+    assert np.abs(fit_logistic(sparse, y, w, C=1.0).coef - stacked.coef).max() < 1e-5
+
+
 def test_rows_without_weight_take_no_part() -> None:
     X, y, w = _problem(3)
     keep = w > 0
@@ -91,3 +103,9 @@ def test_bad_arguments_are_refused() -> None:
         fit_logistic(X, y, w, C=0.0)
     with pytest.raises(ValueError, match="positive weight"):
         fit_logistic(X, y, np.zeros_like(w), C=1.0)
+    with pytest.raises(ValueError, match="widths or dtypes"):
+        fit_logistic((X, X[:, :10]), np.r_[y, y], np.r_[w, w], C=1.0)
+    with pytest.raises(ValueError, match="widths or dtypes"):
+        fit_logistic((X, X.astype(np.float64)), np.r_[y, y], np.r_[w, w], C=1.0)
+    with pytest.raises(ValueError, match="no rows"):
+        fit_logistic((), y, w, C=1.0)
