@@ -16,7 +16,8 @@ Usage::
     git worktree add --detach /tmp/base 8a544cc
     python benchmarks/rank_speed.py --listings $D/arxiv-listings-2025-03_2026-07.jsonl.gz \\
         --lists $D/dev-lists.json --embeddings V.npz --index-cache I \\
-        --baseline /tmp/base [--users 200] [--rounds 3] [--opt words_min_df=5]
+        --baseline /tmp/base [--users 200] [--rounds 3] [--opt words_min_df=5] \\
+        [--profile our.prof]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import pickle
+import pstats
 import statistics
 import subprocess
 import sys
@@ -46,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Run in a fresh interpreter whose sys.path starts at the tree to time.
 WORKER = r"""
-import json, pickle, sys, time
+import cProfile, json, os, pickle, sys, time
 sys.path.insert(0, sys.argv[1])
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -63,22 +65,34 @@ with np.load(task["embeddings"]) as data:
 options = json.loads(sys.argv[3])
 cands, background = task["candidates"], task["background"]
 tops, times = [], []
+profile = os.environ.get("RANK_SPEED_PROFILE")
+profiler = cProfile.Profile() if profile else None
 with threadpool_limits(1, "blas"):
     rank(Profile(saved=task["users"][0]), cands, background, index=index,
          embeddings=vectors, explain=10, **options)  # warm: prepared background, memos
+    if profiler is not None:
+        profiler.enable()
     for saved in task["users"]:
         t0 = time.perf_counter()
         ranked = rank(Profile(saved=saved), cands, background, index=index,
                       embeddings=vectors, explain=10, **options)
         times.append(time.perf_counter() - t0)
         tops.append([r.paper.id for r in ranked[:10]])
+if profiler is not None:
+    profiler.disable()
+    profiler.dump_stats(profile)
 print(json.dumps({"ms": 1000 * sum(times) / len(times), "rss": peak_rss_mb(), "tops": tops}))
 """
 
 
-def measure(tree: Path, task_file: Path, options: dict[str, Any]) -> dict[str, Any]:
-    """One side's run in a fresh process: per-user ms, peak RSS, each user's top 10."""
+def measure(
+    tree: Path, task_file: Path, options: dict[str, Any], profile: Path | None = None
+) -> dict[str, Any]:
+    """One side's run in a fresh process: per-user ms, peak RSS, each user's top 10
+    (``profile``: cProfile the users' rankings into that file)."""
     env = dict(os.environ, PYTHONHASHSEED="0")
+    if profile is not None:
+        env["RANK_SPEED_PROFILE"] = str(profile)
     out = subprocess.run(
         [sys.executable, "-c", WORKER, str(tree), str(task_file), json.dumps(options)],
         capture_output=True,
@@ -112,6 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--opt", action="append", default=[], help="our rank() option k=v")
     parser.add_argument("--baseline-opt", action="append", default=[], help="its rank() options")
+    parser.add_argument(
+        "--profile", type=Path, help="then cProfile this checkout's run into FILE, print its top"
+    )
     args = parser.parse_args(argv)
 
     papers = load_listings(args.listings)
@@ -162,6 +179,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours_ms = statistics.median(run["ms"] for run in runs["this checkout"])
     agree = overlap(runs["baseline"][0]["tops"], runs["this checkout"][0]["tops"])
     print(f"speed-up {base_ms / ours_ms:.2f}x; top-10 papers in common {agree:.3f}")
+    if args.profile is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            task_file = Path(tmp) / "task.pickle"
+            task_file.write_bytes(pickle.dumps(task))
+            measure(ROOT, task_file, sides["this checkout"][1], args.profile)
+        stats = pstats.Stats(str(args.profile))
+        stats.sort_stats("cumulative").print_stats(r"paperboy|scipy/optimize", 30)
     return 0
 
 
