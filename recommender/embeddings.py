@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +29,8 @@ __all__ = ["MIN_MEANING_NEGATIVES", "Embeddings"]
 
 Float32Array = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
+
+_paper_id = attrgetter("id")
 
 MEMO_MIN = 500  # a digest run asks for the same background for every user: remember it
 MEMO_SIZE = 4
@@ -98,7 +101,7 @@ class Embeddings:
         Requests of at least ``MEMO_MIN`` papers are remembered (the last ``MEMO_SIZE``);
         the arrays returned then are shared and must not be modified.
         """
-        key = tuple(p.id for p in papers)
+        key = tuple(map(_paper_id, papers))
         if key in self._memo:
             return self._memo[key]
         found = np.asarray([self.row_of.get(pid, -1) for pid in key], dtype=np.int64)

@@ -357,7 +357,8 @@ def rank(
                 s *= muted_factor
             final[i] = min(max(s, 0.0), 1.0)
             hints.append((found, followed, mutes))
-    order = sorted(range(n), key=lambda i: (-final[i], -float(raw[i]), cands[i].id))
+    # By score, then the fused logit, then id (a stable sort: duplicates keep their order).
+    order: list[int] = np.lexsort((np.asarray([c.id for c in cands]), -raw, -final)).tolist()
     if diversity > 0 and n > 1:
         order = mmr_order(order, [float(final[i]) for i in order], X_cand, diversity, diversity_top)
     # The evidence behind a score is read off the models for the papers a person will see.

@@ -205,8 +205,14 @@ def interest_terms(
     inside[members] = True
     if not inside.any():
         return ()
-    mean_in = np.asarray(saved[inside].mean(axis=0), dtype=np.float64).ravel()
-    rest = saved[~inside]
+    # Only the interest's own terms can stand above the rest: work on those columns
+    # (ascending, so ties break by column as over the whole vocabulary), not on a dense
+    # row of the whole vocabulary.
+    rows = sp.csr_matrix(saved)
+    columns = np.unique(rows[inside].indices)
+    sub = rows[:, columns]
+    mean_in = np.asarray(sub[inside].mean(axis=0), dtype=np.float64).ravel()
+    rest = sub[~inside]
     mean_out = (
         np.asarray(rest.mean(axis=0), dtype=np.float64).ravel()
         if rest.shape[0]
@@ -214,7 +220,9 @@ def interest_terms(
     )
     contrast = np.maximum(mean_in - mean_out, 0.0)
     row = sp.csr_matrix(contrast.reshape(1, -1))
-    return top_terms(row, np.ones(len(contrast)), vocabulary, k=k, doc_freq=doc_freq)[0]
+    words = [vocabulary[int(c)] for c in columns]
+    freq = doc_freq[columns] if doc_freq is not None else None
+    return top_terms(row, np.ones(len(contrast)), words, k=k, doc_freq=freq)[0]
 
 
 def shorten(title: str, limit: int = TITLE_CHARS) -> str:

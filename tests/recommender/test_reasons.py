@@ -9,7 +9,14 @@ import scipy.sparse as sp
 
 from paperboy.recommender import Paper, Profile, Ranked, rank
 from paperboy.recommender.model import centroid_scores, squash
-from paperboy.recommender.reasons import Evidence, closest_saved, format_reason, shorten, top_terms
+from paperboy.recommender.reasons import (
+    Evidence,
+    closest_saved,
+    format_reason,
+    interest_terms,
+    shorten,
+    top_terms,
+)
 from paperboy.recommender.text import paper_text
 from tests.recommender.corpus import ALL, ASTRO, NLP
 
@@ -153,3 +160,32 @@ def test_squash_is_monotone_into_unit_interval() -> None:
     out = squash(raw)
     assert out[2] == 0.5
     assert np.all(np.diff(out) >= 0) and out.min() >= 0 and out.max() <= 1
+
+
+def _interest_terms_over_the_whole_vocabulary(
+    saved: sp.csr_matrix,
+    members: np.ndarray,
+    vocabulary: list[str],
+    doc_freq: np.ndarray,
+) -> tuple[str, ...]:
+    """interest_terms as first written: dense means over every vocabulary column."""
+    inside = np.zeros(saved.shape[0], dtype=bool)
+    inside[members] = True
+    mean_in = np.asarray(saved[inside].mean(axis=0)).ravel()
+    rest = saved[~inside]
+    mean_out = np.asarray(rest.mean(axis=0)).ravel() if rest.shape[0] else np.zeros_like(mean_in)
+    row = sp.csr_matrix(np.maximum(mean_in - mean_out, 0.0).reshape(1, -1))
+    return top_terms(row, np.ones(row.shape[1]), vocabulary, k=2, doc_freq=doc_freq)[0]
+
+
+def test_interest_terms_read_the_interests_own_columns_only_with_the_same_names() -> None:
+    rng = np.random.default_rng(5)
+    words = [f"w{i}" for i in range(400)] + ["reward", "rewards", "model"]
+    for trial in range(40):
+        saved = sp.random(12, len(words), density=0.05, format="csr", random_state=trial)
+        saved = sp.csr_matrix(saved.toarray().round(1))  # ties, to check they break alike
+        members = rng.choice(12, size=int(rng.integers(1, 12)), replace=False)
+        freq = rng.uniform(0, 0.1, size=len(words))
+        expected = _interest_terms_over_the_whole_vocabulary(saved, members, words, freq)
+        assert interest_terms(saved, members, words, doc_freq=freq) == expected
+    assert interest_terms(saved, np.array([], dtype=np.int64), words) == ()
