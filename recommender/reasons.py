@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import numpy.typing as npt
@@ -205,24 +206,47 @@ def interest_terms(
     inside[members] = True
     if not inside.any():
         return ()
-    # Only the interest's own terms can stand above the rest: work on those columns
-    # (ascending, so ties break by column as over the whole vocabulary), not on a dense
-    # row of the whole vocabulary.
+    # Only the interest's own terms can stand above the rest: the means over those columns
+    # (ascending, so ties break by column as over the whole vocabulary), one pass over the
+    # non-zeros, not dense rows of the whole vocabulary.
     rows = sp.csr_matrix(saved)
-    columns = np.unique(rows[inside].indices)
-    sub = rows[:, columns]
-    mean_in = np.asarray(sub[inside].mean(axis=0), dtype=np.float64).ravel()
-    rest = sub[~inside]
-    mean_out = (
-        np.asarray(rest.mean(axis=0), dtype=np.float64).ravel()
-        if rest.shape[0]
-        else np.zeros_like(mean_in)
-    )
+    own, rest = rows[inside], rows[~inside]
+    columns = np.unique(own.indices)
+    mean_in = np.bincount(
+        np.searchsorted(columns, own.indices), weights=own.data, minlength=len(columns)
+    ) / max(own.shape[0], 1)
+    mean_out = np.zeros(len(columns), dtype=np.float64)
+    if rest.shape[0] and len(columns):
+        at = np.minimum(np.searchsorted(columns, rest.indices), len(columns) - 1)
+        hit = columns[at] == rest.indices
+        sums = np.bincount(at[hit], weights=rest.data[hit], minlength=len(columns))
+        mean_out = np.asarray(sums, dtype=np.float64) / rest.shape[0]
     contrast = np.maximum(mean_in - mean_out, 0.0)
     row = sp.csr_matrix(contrast.reshape(1, -1))
-    words = [vocabulary[int(c)] for c in columns]
     freq = doc_freq[columns] if doc_freq is not None else None
-    return top_terms(row, np.ones(len(contrast)), words, k=k, doc_freq=freq)[0]
+    return top_terms(
+        row, np.ones(len(contrast)), _Columns(vocabulary, columns), k=k, doc_freq=freq
+    )[0]
+
+
+class _Columns(Sequence[str]):
+    """``vocabulary[columns[i]]`` for the few ``i`` a reason looks at, without a list of
+    every one."""
+
+    def __init__(self, vocabulary: Sequence[str], columns: npt.NDArray[np.int64]) -> None:
+        self._vocabulary, self._columns = vocabulary, columns
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[str]: ...
+    def __getitem__(self, i: int | slice) -> str | Sequence[str]:
+        if isinstance(i, slice):
+            return [self._vocabulary[int(c)] for c in self._columns[i]]
+        return self._vocabulary[int(self._columns[i])]
 
 
 def shorten(title: str, limit: int = TITLE_CHARS) -> str:
