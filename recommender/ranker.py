@@ -113,6 +113,7 @@ def rank(
     meaning_negatives: int | None = MEANING_NEGATIVES,
     click_weight: float = CLICK_WEIGHT,
     ignored_weight: float = IGNORED_WEIGHT,
+    candidate_negatives: bool = False,
 ) -> list[Ranked]:
     """Rank ``candidates`` for one user, best first, each with a score in [0, 1] and a reason.
 
@@ -126,7 +127,9 @@ def rank(
                     corpus, see recommender.index), else from an index built here over
                     saved + background + candidates
         E         = sentence embeddings from ``embeddings`` (papers without one: no row)
-        negatives = background minus saved and disliked, else the candidates (arxiv-sanity style)
+        negatives = background minus saved and disliked, else the candidates (arxiv-sanity style);
+                    ``candidate_negatives``: the candidates too, as arxiv-sanity-lite trains
+                    (off: lower on the dev replay, benchmarks/RESULTS.md)
         base      = saved papers?    words   = logistic regression saved-vs-negatives on
                                                X (+ disliked papers as explicit negatives),
                                                on the saved papers' terms and those in at
@@ -240,7 +243,11 @@ def rank(
     # clicked or ignored: each counts once, as what it is), which sit out of the fits
     # (skip) instead of making another copy of it.
     own = explicit | {p.id for p in (*clicked, *ignored)}
-    negatives = _unique(background, set())
+    if candidate_negatives:  # the week's own papers too, as arxiv-sanity-lite trains
+        own = own | had
+        negatives = _unique([*background, *candidates], set())
+    else:
+        negatives = _unique(background, set())
     skip = np.asarray([p.id in own for p in negatives], dtype=bool)
     if skip.all():  # nothing but the user's papers (or nothing): contrast with candidates
         negatives = _unique(cands, set())
