@@ -50,12 +50,18 @@ class Embeddings:
     def from_arrays(cls, ids: Sequence[str], matrix: npt.ArrayLike) -> Embeddings:
         """Vectors ``matrix[i]`` of papers ``ids[i]``, normalised to unit length.
 
-        A later duplicate id replaces an earlier one. Raises ValueError when the shapes
-        disagree.
+        A later duplicate id replaces an earlier one. A row holding a NaN or an infinity
+        (a damaged stored vector) is left out: that paper has no vector, and the ranker
+        scores it with its words, as one not yet encoded. Raises ValueError when the
+        shapes disagree.
         """
         m = np.asarray(matrix, dtype=np.float32)
         if m.ndim != 2 or m.shape[0] != len(ids):
             raise ValueError(f"{len(ids)} ids for an array of shape {m.shape}")
+        finite = np.isfinite(m).all(axis=1)
+        if not finite.all():
+            ids = [pid for pid, ok in zip(ids, finite, strict=True) if ok]
+            m = m[finite]
         norms = np.linalg.norm(m, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return cls(

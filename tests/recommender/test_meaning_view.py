@@ -94,6 +94,31 @@ def test_papers_without_an_embedding_are_still_ranked_on_the_same_scale() -> Non
     assert all(0.0 <= r.score <= 1.0 for r in ranked)
 
 
+def test_a_damaged_vector_is_no_vector_and_the_paper_is_ranked_on_its_words() -> None:
+    """A stored vector holding a NaN or an infinity (a damaged row) must not reach the fit,
+    which no longer checks its input (recommender.solver): that paper ranks as one not
+    yet encoded, every score a number."""
+    damaged = ("nlp-05", "astro-02", "prot-04")
+    clean = topic_vectors(ALL)
+    matrix = clean.matrix.copy()
+    matrix[clean.row_of["nlp-05"], 7] = np.nan
+    matrix[clean.row_of["astro-02"], 0] = np.inf
+    matrix[clean.row_of["prot-04"], 3] = -np.inf
+    vectors = Embeddings.from_arrays([p.id for p in ALL], matrix)
+    assert all(pid not in vectors for pid in damaged) and len(vectors) == len(ALL) - 3
+    profile = Profile(saved=tuple(NLP[:3]))
+    ranked = rank(profile, ALL, ALL, embeddings=vectors, min_negatives=FEW)
+    assert all(np.isfinite(r.score) and 0.0 <= r.score <= 1.0 for r in ranked)
+    lacking = topic_vectors([p for p in ALL if p.id not in damaged])
+    as_lacking = rank(profile, ALL, ALL, embeddings=lacking, min_negatives=FEW)
+    # The same ranking as without those three vectors at all (the others' vectors are
+    # drawn anew there, so compare what the damaged papers get: the words view's order).
+    fused = {r.paper.id: r.score for r in ranked}
+    words_only = {r.paper.id: r.score for r in rank(profile, ALL, ALL)}
+    assert sorted(damaged, key=fused.__getitem__) == sorted(damaged, key=words_only.__getitem__)
+    assert len(as_lacking) == len(ranked)
+
+
 def test_fuse_puts_partly_scored_candidates_on_the_scale_of_the_fully_scored() -> None:
     """benchmarks/missing_vectors.py: with the plain mean, papers without a vector were
     0.1 of the top 10 instead of 5. Moments matched on the fully scored candidates."""
