@@ -58,9 +58,9 @@ class Embeddings:
         m = np.asarray(matrix, dtype=np.float32)
         if m.ndim != 2 or m.shape[0] != len(ids):
             raise ValueError(f"{len(ids)} ids for an array of shape {m.shape}")
-        finite = np.isfinite(m).all(axis=1)
+        finite = np.asarray(np.isfinite(m).all(axis=1), dtype=bool)
         if not finite.all():
-            ids = [pid for pid, ok in zip(ids, finite, strict=True) if ok]
+            ids = [ids[int(i)] for i in np.flatnonzero(finite)]
             m = m[finite]
         norms = np.linalg.norm(m, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
