@@ -1,5 +1,6 @@
-"""`python -m paperboy.jobs.cli`: the `paperboy` command (benchmarks/startup.py runs it so)."""
+"""`python -m paperboy.jobs.cli`: the `paperboy` command, through the console script's own
+entry point (jobs.entry; benchmarks/startup.py runs it so)."""
 
-from paperboy.jobs.cli import main
+from paperboy.jobs.entry import main
 
 main()

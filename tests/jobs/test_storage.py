@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from paperboy.jobs.core.errors import StorageError
 from paperboy.jobs.core.records import SourcePaper
 from paperboy.jobs.storage import FAILED, PENDING, SENT, ClaimLost, Storage
-from paperboy.jobs.storage.schema import ledger
+from paperboy.jobs.storage.schema import LIVE_LEDGER, ledger
 
 
 def paper(pid: str, **kw: object) -> SourcePaper:
@@ -322,3 +322,23 @@ def test_a_failed_digest_releases_its_papers_and_keeps_its_rows(storage: Storage
     # A third digest cannot take a paper that a live digest holds.
     with pytest.raises(ClaimLost):
         storage.create_delivery(message_id="<3@x>", paper_ids=["2506.00001"], **common)
+
+
+def test_the_live_ledger_index_is_partial_in_the_database(storage: Storage) -> None:
+    """One live ledger row per (user, paper): the migrations make ux_ledger_live a unique
+    index WHERE released_at IS NULL on both databases (the schema module does not repeat
+    the predicate, so that SQLite users do not import the PostgreSQL dialect)."""
+    with storage.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            found = conn.execute(
+                text("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :n"),
+                {"n": "ux_ledger_live"},
+            ).scalar_one()
+        else:
+            found = conn.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"),
+                {"n": "ux_ledger_live"},
+            ).scalar_one()
+    definition = " ".join(str(found).replace("(", " ").replace(")", " ").split())
+    assert "UNIQUE" in definition.upper()
+    assert definition.endswith("WHERE " + LIVE_LEDGER), definition
