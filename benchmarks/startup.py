@@ -1,6 +1,7 @@
 """Start-up speed of every `paperboy` command that neither ranks nor renders (issues 12, 22).
 
-Each command runs as a fresh process, `python -m paperboy.jobs.cli ...`, once unmeasured
+Each command runs as a fresh process, `python -c "from paperboy.jobs.entry import main;
+main()" ...` (what the `paperboy` console script runs), once unmeasured
 (it compiles what only that command imports), then N times, on a starter config (`paperboy
 init` into a temporary folder; a first `profile import` creates its SQLite database and
 stores two papers, so the measured commands open a real database, current and not empty).
@@ -43,7 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 GOAL_S = 0.3
-CLI = ["-m", "paperboy.jobs.cli"]
+# What the `paperboy` console script runs (pyproject's [project.scripts]: jobs.entry:main),
+# in a fresh interpreter of the tree measured.
+CLI = ["-c", "from paperboy.jobs.entry import main; main()"]
 # Modules a command that neither ranks nor renders should not need.
 HEAVY = (
     "numpy",

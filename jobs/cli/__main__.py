@@ -1,6 +1,6 @@
-"""`python -m paperboy.jobs.cli`: the `paperboy` command, through the console script's own
-entry point (jobs.entry; benchmarks/startup.py runs it so)."""
+"""`python -m paperboy.jobs.cli`: the `paperboy` command group (the console script,
+jobs.entry, adds its start-up handling: benchmarks/startup.py measures that one)."""
 
-from paperboy.jobs.entry import main
+from paperboy.jobs.cli import main
 
 main()
