@@ -33,9 +33,9 @@ WIDTHS = (380, 700)
 
 try:
     from selenium import webdriver
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
 except ImportError:  # pragma: no cover - selenium is a test dependency
     webdriver = None  # type: ignore[assignment]
@@ -76,10 +76,31 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         driver.quit()
 
 
+def _replaced(element: Any) -> Any:
+    """A wait condition: ``element``'s page has been replaced. Selenium's staleness_of
+    expects StaleElementReferenceException; ChromeDriver 156 may instead answer a
+    query on a node of the page being left with "unknown error: unhandled inspector
+    error: ... Node with given id does not belong to the document" (seen once in CI),
+    which says the same."""
+
+    def check(_driver: Any) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+        return False
+
+    return check
+
+
 def follow(driver: Any, element: Any) -> None:
     """Click a link or a button and wait until the next page has replaced this one."""
     element.click()
-    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(element))
+    WebDriverWait(driver, 60).until(_replaced(element))
     WebDriverWait(driver, 60).until(
         lambda d: d.execute_script("return document.readyState") == "complete"
     )
