@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 PAPERBOY = [sys.executable, "-m", "paperboy.jobs.cli"]
 
@@ -26,20 +27,30 @@ def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None
         proc.wait(timeout=30)
 
 
-def wait_or_dump(proc: subprocess.Popen[str], lines: list[str], timeout: float = 60) -> None:
-    """Wait for a stopping `paperboy run`; if it has not exited within `timeout`, ask it
+def stop_or_dump(
+    proc: subprocess.Popen[str],
+    lines: list[str],
+    reader: threading.Thread,
+    timeout: float = 60,
+) -> None:
+    """Stop a `paperboy run` with SIGTERM and wait for it, then for the thread `reader`
+    that collects its stderr into `lines`. If it has not exited within `timeout`, ask it
     for every thread's stack (SIGUSR1, jobs.runners.scheduler), kill it, and fail with
     what it printed, so that a slow stop says where it was."""
+    proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGUSR1)
         try:
-            proc.wait(timeout=3)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
-        raise AssertionError(
-            f"paperboy run did not exit within {timeout:.0f} s of the stop; its stderr, with"
-            " its threads' stacks at the end:\n" + "".join(lines)
-        ) from None
+            proc.send_signal(signal.SIGUSR1)
+            try:
+                proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
+            raise AssertionError(
+                f"paperboy run did not exit within {timeout:.0f} s of the stop; its stderr,"
+                " with its threads' stacks at the end:\n" + "".join(lines)
+            ) from None
+    finally:
+        reader.join(timeout=10)

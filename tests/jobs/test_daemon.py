@@ -28,7 +28,7 @@ from paperboy.jobs.runners.demo import sample_dir, starter_config
 from paperboy.jobs.runners.lock import AlreadyRunning, acquire_daemon_lock
 from paperboy.jobs.runners.scheduler import Daemon, fetch_overdue
 from paperboy.jobs.storage import Storage
-from tests.commands import PAPERBOY, wait_or_dump
+from tests.commands import PAPERBOY, stop_or_dump
 from tests.jobs.test_scheduler import user_jobs
 
 
@@ -424,11 +424,7 @@ def test_kill_9_the_daemon_during_its_catch_up_digests(tmp_path: Path) -> None:
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and sent() < len(config.users):
         time.sleep(0.5)
-    daemon.send_signal(signal.SIGTERM)
-    try:
-        wait_or_dump(daemon, lines)
-    finally:
-        drain.join(timeout=10)
+    stop_or_dump(daemon, lines, drain)
     assert daemon.returncode == 0, "".join(lines)
     assert sent() == len(config.users), "".join(lines)
     assert killed >= 1
@@ -475,7 +471,7 @@ def test_sigterm_during_start_up_stops_cleanly(
 
 def test_sigusr1_prints_every_threads_stack_and_the_daemon_goes_on(tmp_path: Path) -> None:
     """What a daemon that seems stuck or slow to stop is doing: `kill -USR1` prints its
-    threads' stacks to stderr without stopping it (tests' wait_or_dump relies on it)."""
+    threads' stacks to stderr without stopping it (tests' stop_or_dump relies on it)."""
     send_at = (datetime.now(UTC) + timedelta(hours=6)).strftime("%H:%M")
     config_path = tmp_path / "config.toml"
     config_path.write_text(
@@ -502,9 +498,5 @@ def test_sigusr1_prints_every_threads_stack_and_the_daemon_goes_on(tmp_path: Pat
     assert any("most recent call first" in line for line in lines), "".join(lines)
     assert any("in run_forever" in line for line in lines), "".join(lines)
     assert daemon.poll() is None  # still running
-    daemon.send_signal(signal.SIGTERM)
-    try:
-        wait_or_dump(daemon, lines)
-    finally:
-        drain.join(timeout=10)
+    stop_or_dump(daemon, lines, drain)
     assert daemon.returncode == 0, "".join(lines)

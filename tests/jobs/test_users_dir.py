@@ -7,7 +7,6 @@ file, and watched by the daemon.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -31,7 +30,7 @@ from paperboy.jobs.config.writes import ConcurrentEditError, ConfigSnapshot
 from paperboy.jobs.core.errors import ConfigError
 from paperboy.jobs.runners.scheduler import Daemon
 from paperboy.jobs.storage import Storage
-from tests.commands import PAPERBOY, wait_or_dump
+from tests.commands import PAPERBOY, stop_or_dump
 from tests.jobs.test_scheduler import user_jobs
 
 CONFIG = """\
@@ -387,11 +386,7 @@ def test_paperboy_run_picks_up_a_new_user_file(tmp_path: Path) -> None:
         )
         assert reloaded.wait(timeout=60), "".join(lines)
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            wait_or_dump(daemon, lines)
-        finally:
-            reader.join(timeout=10)
+        stop_or_dump(daemon, lines, reader)
     assert daemon.returncode == 0, "".join(lines)
 
 
