@@ -40,7 +40,7 @@ __all__ = [
 
 # Names the vectors: any change that would change them (weights, quantisation, tokens,
 # text recipe) must change this id, so stored embeddings of the old model are recomputed.
-MODEL_ID = "all-MiniLM-L6-v2@1110a243/int8-256"
+MODEL_ID = "all-MiniLM-L6-v2@1110a243/int8w7-256"
 DIM = 384
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model (tokenizer says 128)
 MODEL_DIR = Path(__file__).resolve().parent / "encoder_model"
