@@ -145,6 +145,27 @@ def test_the_stored_text_hash_is_what_it_always_was() -> None:
     assert cache_text_hash is text_hash  # the one-off cache keys vectors the same way
 
 
+def test_vectors_of_the_model_before_are_not_used_and_are_encoded_again(
+    storage: Storage,
+) -> None:
+    """An upgrade that changes the model's id (the 7-bit weights of 2026-12-05): the stored
+    vectors of the model before neither count nor serve, and every paper is encoded
+    again; nothing of the model before is overwritten."""
+    papers = fixture_papers(3)
+    storage.upsert_papers(papers, source="arxiv", listed=True)
+    before = "all-MiniLM-L6-v2@1110a243/int8-256"
+    assert before != MODEL_ID
+    rows = [(p.id, stored_text_hash(p), np.ones(384, dtype=np.float32)) for p in papers]
+    storage.store_embeddings(before, rows)
+    ids = [p.id for p in papers]
+    assert storage.count_embeddings(MODEL_ID) == 0
+    assert storage.embeddings(ids, MODEL_ID) == {}
+    assert {p.id for p in _missing(storage, 10)} == set(ids)
+    storage.store_embeddings(MODEL_ID, rows[:1])
+    assert {p.id for p in _missing(storage, 10)} == set(ids[1:])
+    assert storage.count_embeddings(before) == 3
+
+
 def _missing(storage: Storage, limit: int) -> list[StoredPaper]:
     return storage.papers_missing_embeddings(MODEL_ID, limit, text_hash_of=stored_text_hash)
 
