@@ -73,15 +73,18 @@ RECENT = 20  # the newest saved papers the "recent" signals read (drift)
 CODE = re.compile(r"github\.com|gitlab\.com|huggingface\.co|project page|code is available", re.I)
 
 
-def words_interest(fit: Any, raw: Any, positives: Any, *rest: Any, **options: Any) -> Any:
+def words_interest(
+    fit: Any, raw: Any, min_silhouette: float, positives: Any, *rest: Any, **options: Any
+) -> Any:
     """The words view per interest: the saved papers clustered by their TF-IDF rows (the
-    columns they use; recommender.interests, ``min_silhouette`` as the ranker's by default), one
-    words model per interest, each candidate scored by its best. ``raw`` where the saved
-    papers make one interest. Returns (logits, number of interests)."""
+    columns they use; recommender.interests with ``min_silhouette``), one words model per
+    interest (``fit`` called as the ranker called it, on that interest's rows), each
+    candidate scored by its best. ``raw`` where the saved papers make one interest.
+    Returns (logits, number of interests)."""
     used = np.unique(positives.indices)
     rows = positives[:, used].toarray().astype(np.float64)
     rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-    labels = find_interests(rows, min_silhouette=options.pop("min_silhouette"))
+    labels = find_interests(rows, min_silhouette=min_silhouette)
     k = int(labels.max()) + 1
     if k == 1:
         return raw.copy(), 1
@@ -89,6 +92,27 @@ def words_interest(fit: Any, raw: Any, positives: Any, *rest: Any, **options: An
     for j in range(k):
         best = np.maximum(best, fit(positives[labels == j], *rest, **options).raw)
     return best, k
+
+
+def cosines(unit: Any, rows: Any, cols: Any) -> Any:
+    """Dense cosines between rows ``rows`` and ``cols`` of the unit-row matrix ``unit``
+    (numpy, or scipy sparse for the TF-IDF rows)."""
+    product = unit[rows] @ unit[cols].T
+    return np.asarray(product.toarray() if hasattr(product, "toarray") else product)
+
+
+def category_share(papers: Sequence[Any], saved: Any, candidates: Sequence[int]) -> Any:
+    """Per candidate, the share of the ``saved`` papers carrying its primary category."""
+    counts: dict[str, int] = {}
+    for i in saved:
+        for c in set(papers[i].categories):
+            counts[c] = counts.get(c, 0) + 1
+    return np.asarray(
+        [
+            counts.get(papers[i].categories[0], 0) / len(saved) if papers[i].categories else 0.0
+            for i in candidates
+        ]
+    )
 
 
 def comments(path: Path) -> dict[str, str]:
@@ -126,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     embeddings = load_embeddings(papers, args.embeddings, log) if args.embeddings else None
     index = cached_index(papers, args.index_cache)
     tasks = replay_tasks(papers, lists, max_weeks=args.max_weeks)
-    options = parse_options(args.opt)
+    opts = parse_options(args.opt)
 
     ids = [p.id for p in papers]
     if embeddings is not None:
@@ -153,8 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores = real_words(*a, **k)
         words_raw.append(scores.raw.copy())
         if args.words_interests:
-            split = {"min_silhouette": args.words_min_silhouette}
-            words_raw.append(words_interest(real_words, scores.raw, *a, **k, **split))
+            split = args.words_min_silhouette
+            words_raw.append(words_interest(real_words, scores.raw, split, *a, **k))
         return scores
 
     ranker_module.fuse = spy  # type: ignore[assignment]
@@ -163,91 +187,68 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels: list[np.ndarray] = []
     task_of: list[np.ndarray] = []
     t0 = time.perf_counter()
-    for t, task in enumerate(tasks):
-        captured.clear()
-        words_raw.clear()
-        cands = [papers[i] for i in task.candidates]
-        profile = Profile(saved=tuple(papers[i] for i in task.saved))
-        background = [papers[i] for i in task.background]
-        rank(profile, cands, background, index=index, embeddings=embeddings, explain=0, **options)
-        if len(words_raw) != 1 + args.words_interests or len(captured) != (embeddings is not None):
-            raise SystemExit(f"task {task.group} {task.label}: a view did not run")
-        w_raw = words_raw[0]
-        w_interest, n_interests = words_raw[1] if args.words_interests else (w_raw, 1)
-        if captured:
-            (_, _), (m_raw, m_has) = captured[0]
-        else:
-            m_raw, m_has = np.zeros(len(w_raw)), np.zeros(len(w_raw), dtype=bool)
-        cand = np.asarray(task.candidates)
-        saved = np.asarray(task.saved)
-        s_rows = row_of[saved[has_row[saved]]]
-        sims = np.full((len(cand), max(len(s_rows), 1)), -1.0)
-        c_has = has_row[cand]
-        if len(s_rows):
-            product = unit[row_of[cand[c_has]]] @ unit[s_rows].T
-            sims[c_has] = product.toarray() if hasattr(product, "toarray") else product
-        top = -np.sort(-sims, axis=1)
-        knn1 = np.where(c_has, top[:, 0], 0.0)
-        knn3 = np.where(c_has, top[:, : min(3, top.shape[1])].mean(axis=1), 0.0)
-        by_day = np.argsort([papers[i].announced for i in task.saved], kind="stable")
-        newest = saved[by_day][-RECENT:]
-        n_rows = row_of[newest[has_row[newest]]]
-        knn_recent = np.zeros(len(cand))
-        if len(n_rows):
-            product = unit[row_of[cand[c_has]]] @ unit[n_rows].T
-            dense = product.toarray() if hasattr(product, "toarray") else product
-            knn_recent[c_has] = np.asarray(dense).max(axis=1)
-        recent_cats: dict[str, int] = {}
-        for i in newest:
-            for c in set(papers[i].categories):
-                recent_cats[c] = recent_cats.get(c, 0) + 1
-        category_recent = np.asarray(
-            [
-                recent_cats.get(papers[i].categories[0], 0) / len(newest)
-                if papers[i].categories
-                else 0.0
-                for i in task.candidates
-            ]
-        )
-        saved_authors: set[str] = set()
-        primary: dict[str, int] = {}
-        for i in task.saved:
-            saved_authors.update(folded[i])
-            for c in set(papers[i].categories):
-                primary[c] = primary.get(c, 0) + 1
-        authors = np.asarray([sum(a in saved_authors for a in folded[i]) for i in task.candidates])
-        category = np.asarray(
-            [
-                primary.get(papers[i].categories[0], 0) / len(task.saved)
-                if papers[i].categories
-                else 0.0
-                for i in task.candidates
-            ]
-        )
-        block = np.column_stack(
-            [
-                w_raw,
-                np.where(m_has, m_raw, 0.0),
-                m_has.astype(float),
-                knn1,
-                knn3,
-                authors,
-                category,
-                n_authors[cand],
-                code[cand],
-                knn_recent,
-                category_recent,
-                w_interest,
-                np.full(len(cand), n_interests, dtype=float),
-            ]
-        )
-        rows.append(block)
-        labels.append(np.asarray([i in task.relevant for i in task.candidates], dtype=bool))
-        task_of.append(np.full(len(cand), t, dtype=np.int32))
-        if (t + 1) % 50 == 0:
-            log(f"{t + 1}/{len(tasks)} tasks, {time.perf_counter() - t0:.0f} s")
-    ranker_module.fuse = real_fuse  # type: ignore[assignment]
-    ranker_module.logistic_scores = real_words  # type: ignore[assignment]
+    try:
+        for t, task in enumerate(tasks):
+            captured.clear()
+            words_raw.clear()
+            cands = [papers[i] for i in task.candidates]
+            profile = Profile(saved=tuple(papers[i] for i in task.saved))
+            background = [papers[i] for i in task.background]
+            rank(profile, cands, background, index=index, embeddings=embeddings, explain=0, **opts)
+            views = len(captured) == (embeddings is not None)
+            if len(words_raw) != 1 + args.words_interests or not views:
+                raise SystemExit(f"task {task.group} {task.label}: a view did not run")
+            w_raw = words_raw[0]
+            w_interest, n_interests = words_raw[1] if args.words_interests else (w_raw, 1)
+            if captured:
+                (_, _), (m_raw, m_has) = captured[0]
+            else:
+                m_raw, m_has = np.zeros(len(w_raw)), np.zeros(len(w_raw), dtype=bool)
+            cand = np.asarray(task.candidates)
+            saved = np.asarray(task.saved)
+            s_rows = row_of[saved[has_row[saved]]]
+            sims = np.full((len(cand), max(len(s_rows), 1)), -1.0)
+            c_has = has_row[cand]
+            if len(s_rows):
+                sims[c_has] = cosines(unit, row_of[cand[c_has]], s_rows)
+            top = -np.sort(-sims, axis=1)
+            knn1 = np.where(c_has, top[:, 0], 0.0)
+            knn3 = np.where(c_has, top[:, : min(3, top.shape[1])].mean(axis=1), 0.0)
+            by_day = np.argsort([papers[i].announced for i in task.saved], kind="stable")
+            newest = saved[by_day][-RECENT:]
+            n_rows = row_of[newest[has_row[newest]]]
+            knn_recent = np.zeros(len(cand))
+            if len(n_rows):
+                knn_recent[c_has] = cosines(unit, row_of[cand[c_has]], n_rows).max(axis=1)
+            category_recent = category_share(papers, newest, task.candidates)
+            category = category_share(papers, task.saved, task.candidates)
+            saved_authors = {a for i in task.saved for a in folded[i]}
+            authors = np.asarray([sum(a in saved_authors for a in folded[i]) for i in cand])
+            block = np.column_stack(
+                [
+                    w_raw,
+                    np.where(m_has, m_raw, 0.0),
+                    m_has.astype(float),
+                    knn1,
+                    knn3,
+                    authors,
+                    category,
+                    n_authors[cand],
+                    code[cand],
+                    knn_recent,
+                    category_recent,
+                    w_interest,
+                    np.full(len(cand), n_interests, dtype=float),
+                ]
+            )
+            rows.append(block)
+            labels.append(np.asarray([i in task.relevant for i in task.candidates], dtype=bool))
+            task_of.append(np.full(len(cand), t, dtype=np.int32))
+            if (t + 1) % 50 == 0:
+                log(f"{t + 1}/{len(tasks)} tasks, {time.perf_counter() - t0:.0f} s")
+    finally:  # the ranker as it was, whatever happened
+        ranker_module.fuse = real_fuse  # type: ignore[assignment]
+        ranker_module.logistic_scores = real_words  # type: ignore[assignment]
     np.savez_compressed(
         args.out,
         X=np.vstack(rows),

@@ -7,7 +7,8 @@ fitted on the tasks of one fold's lists (a logistic regression of relevant again
 other candidates, pointwise, every list weighing the same; or pairwise, relevant minus
 other candidates of the same week) and the combination is scored on the other fold's
 lists: every list is scored by weights that never saw it. Printed beside today's fusion
-(``0.5 * words + 0.5 * meaning``, the same order ``rank`` gives) with the paired
+(``MEANING_SHARE`` of the meaning view's logit and the rest of the words view's, the
+same order ``rank`` gives) with the paired
 bootstrap of the change.
 
 Usage::
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.replay import bootstrap_change, bootstrap_interval
 from benchmarks.variants import FOLDS  # the two fixed halves of the lists (issue #21)
 from paperboy.recommender.evaluation import ndcg_at_k, order_scores
+from paperboy.recommender.ranker import MEANING_SHARE
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -140,7 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tasks_of[g] += 1
     weight_of_task = np.asarray([1.0 / tasks_of[g] for g in group])
 
-    today = 0.5 * X[:, col["words"]] + 0.5 * X[:, col["meaning"]]
+    # rank's fusion (model.fuse): a weighted mean of the logits, the same order as its sum
+    today = (1 - MEANING_SHARE) * X[:, col["words"]] + MEANING_SHARE * X[:, col["meaning"]]
     X = np.column_stack([X, today])
     col["today"] = X.shape[1] - 1
     base = as_groups(per_task_ndcg(today, y, task, seeds), group)
